@@ -1,0 +1,102 @@
+"""All user-facing errors of geodispatch, in one place.
+
+Every error a user can cause with bad input is a :class:`GeodispatchError` subclass whose
+message says what was wrong and what to do. The CLI prints the message on one line and exits
+with code 2; the API turns it into a 4xx JSON body ``{"error": code, "detail": message}``
+using :attr:`GeodispatchError.code` and :attr:`GeodispatchError.http_status`.
+"""
+
+from __future__ import annotations
+
+
+class GeodispatchError(Exception):
+    """Base class of every user-facing geodispatch error."""
+
+    code: str = "geodispatch_error"
+    http_status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(GeodispatchError):
+    """A parameter value is invalid (negative or NaN time, bad list, out of range)."""
+
+    code = "invalid_input"
+    http_status = 422
+
+
+class SourceNotFoundError(GeodispatchError):
+    """A file, region slug or place that was asked for does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class UnsupportedFormatError(GeodispatchError):
+    """A file has an extension or format geodispatch cannot read."""
+
+    code = "unsupported_format"
+
+
+class CorruptFileError(GeodispatchError):
+    """A file exists but cannot be parsed (broken XML, PBF, GraphML, YAML, CSV, GeoJSON)."""
+
+    code = "corrupt_file"
+
+
+class RegionConfigError(GeodispatchError):
+    """A region YAML file is invalid; the message names the field."""
+
+    code = "invalid_region"
+
+
+class NoRoadsError(GeodispatchError):
+    """The area or file contains no drivable roads."""
+
+    code = "no_roads"
+
+
+class DownloadError(GeodispatchError):
+    """Downloading from OpenStreetMap failed or found nothing."""
+
+    code = "download_failed"
+    http_status = 502
+
+
+class SnapError(GeodispatchError):
+    """Points lie outside the network or farther than the snap limit from any road."""
+
+    code = "off_network"
+    http_status = 422
+
+
+class OutputError(GeodispatchError):
+    """An output file or directory cannot be written."""
+
+    code = "output_error"
+
+
+class CoverageError(GeodispatchError):
+    """Coverage inputs are unusable (no stations, bad population or area files)."""
+
+    code = "coverage_error"
+    http_status = 422
+
+
+class AssignmentError(GeodispatchError):
+    """A dispatch request is invalid (unknown type, duplicate ids, priority out of range)."""
+
+    code = "assignment_error"
+    http_status = 422
+
+
+class SitingError(GeodispatchError):
+    """A siting problem is invalid or infeasible (p too large, demand nobody can cover)."""
+
+    code = "siting_error"
+    http_status = 422

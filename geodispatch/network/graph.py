@@ -1,0 +1,522 @@
+"""RoadNetwork: a road graph as compact numpy/scipy arrays.
+
+The working format of every stage after loading. Nodes are indexed 0..n-1 (``node_ids`` keeps
+the OSM ids); edges are directed (a two-way road is two edges), each with its length (m),
+travel time (s), highway class and geometry (a polyline stored as flat coordinate arrays with
+offsets). The CSR matrix of travel times keeps, for each ordered node pair, only the fastest
+of its parallel edges (scipy would otherwise *sum* duplicate entries).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+from pyproj import CRS, Transformer
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from geodispatch.errors import CorruptFileError, InputError, NoRoadsError, OutputError
+
+if TYPE_CHECKING:
+    import networkx as nx
+    import shapely
+
+    from geodispatch.network.snap import SnapResult
+
+FORMAT_VERSION = 1
+MIN_EDGE_TIME_S = 1e-3
+"""Smallest edge travel time (s); zero-time edges would vanish from a sparse matrix."""
+
+
+def utm_crs(lon: float, lat: float) -> CRS:
+    """Return the WGS 84 / UTM zone CRS containing a point (the region's metric CRS)."""
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+@dataclass(eq=False)
+class RoadNetwork:
+    """A directed road network in arrays.
+
+    Parameters
+    ----------
+    node_ids : ndarray of int64
+        OSM node id (or synthetic id) of each node.
+    lon, lat : ndarray of float64
+        Node coordinates, degrees (EPSG:4326).
+    edge_u, edge_v : ndarray of int64
+        Tail and head node *index* of each directed edge.
+    edge_length_m : ndarray of float64
+        Edge length, metres.
+    edge_time_s : ndarray of float64
+        Edge travel time, seconds (clamped to at least :data:`MIN_EDGE_TIME_S`).
+    edge_highway : ndarray of str
+        The OSM highway class that set the edge's speed.
+    edge_has_maxspeed : ndarray of bool
+        Whether a parseable ``maxspeed`` tag set the edge's speed.
+    geom_offsets : ndarray of int64
+        ``n_edges + 1`` offsets into ``geom_lon`` / ``geom_lat``; edge ``e``'s polyline is
+        ``geom_lon[geom_offsets[e]:geom_offsets[e+1]]`` (from u to v).
+    geom_lon, geom_lat : ndarray of float64
+        Flat polyline coordinates, degrees.
+    name : str
+        Human-readable name (region or file).
+    synthetic : bool
+        True for the generated synthetic regency (labelled as such in every output).
+    """
+
+    node_ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length_m: np.ndarray
+    edge_time_s: np.ndarray
+    edge_highway: np.ndarray
+    edge_has_maxspeed: np.ndarray
+    geom_offsets: np.ndarray
+    geom_lon: np.ndarray
+    geom_lat: np.ndarray
+    name: str = ""
+    synthetic: bool = False
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(
+        cls,
+        node_ids: Any,
+        lon: Any,
+        lat: Any,
+        edge_u: Any,
+        edge_v: Any,
+        edge_length_m: Any,
+        edge_time_s: Any,
+        edge_highway: Any = None,
+        edge_has_maxspeed: Any = None,
+        geometries: list[np.ndarray] | None = None,
+        name: str = "",
+        synthetic: bool = False,
+    ) -> RoadNetwork:
+        """Build a network from plain arrays, validating them.
+
+        Parameters
+        ----------
+        node_ids, lon, lat : array-like
+            Node ids and coordinates (degrees).
+        edge_u, edge_v : array-like of int
+            Edge endpoints as node indices (0..n-1).
+        edge_length_m, edge_time_s : array-like of float
+            Edge length (m) and travel time (s).
+        edge_highway : array-like of str, optional
+            Highway class per edge (default ``"road"``).
+        edge_has_maxspeed : array-like of bool, optional
+            Whether a maxspeed tag set the speed (default False).
+        geometries : list of (k, 2) arrays of lon/lat, optional
+            Polyline per edge, from u to v; straight lines when omitted or None for an edge.
+        name : str
+            Network name.
+        synthetic : bool
+            Mark the network as synthetic.
+
+        Returns
+        -------
+        RoadNetwork
+
+        Raises
+        ------
+        NoRoadsError
+            When there are no edges.
+        InputError
+            When arrays disagree in length, indices are out of range or values are not finite.
+        """
+        node_ids = np.asarray(node_ids, dtype=np.int64)
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        u = np.asarray(edge_u, dtype=np.int64)
+        v = np.asarray(edge_v, dtype=np.int64)
+        length = np.asarray(edge_length_m, dtype=np.float64)
+        time = np.asarray(edge_time_s, dtype=np.float64)
+        n, m = len(node_ids), len(u)
+        if m == 0 or n == 0:
+            raise NoRoadsError(f"network {name!r} has no drivable road edges; choose a larger area or another file")
+        if not (len(lon) == len(lat) == n and len(v) == len(length) == len(time) == m):
+            raise InputError("node and edge arrays of a RoadNetwork must have matching lengths")
+        if u.min() < 0 or v.min() < 0 or u.max() >= n or v.max() >= n:
+            raise InputError("edge endpoints must be node indices in 0..n_nodes-1")
+        if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+            raise InputError("node coordinates must be finite numbers (lon/lat in degrees)")
+        if not (np.isfinite(time).all() and (time >= 0).all() and np.isfinite(length).all()):
+            raise InputError("edge lengths and travel times must be finite and non-negative")
+        highway = (
+            np.full(m, "road", dtype="U24") if edge_highway is None else np.asarray(edge_highway).astype("U24")
+        )
+        has_max = np.zeros(m, dtype=bool) if edge_has_maxspeed is None else np.asarray(edge_has_maxspeed, dtype=bool)
+        if geometries is None:
+            offsets = np.arange(0, 2 * m + 1, 2, dtype=np.int64)
+            glon = np.column_stack([lon[u], lon[v]]).ravel()
+            glat = np.column_stack([lat[u], lat[v]]).ravel()
+        else:
+            parts = []
+            for e, g in enumerate(geometries):
+                if g is None or len(g) < 2:
+                    g = np.array([[lon[u[e]], lat[u[e]]], [lon[v[e]], lat[v[e]]]])
+                parts.append(np.asarray(g, dtype=np.float64))
+            counts = np.array([len(p) for p in parts], dtype=np.int64)
+            offsets = np.concatenate([[0], np.cumsum(counts)])
+            flat = np.concatenate(parts)
+            glon, glat = flat[:, 0].copy(), flat[:, 1].copy()
+        return cls(
+            node_ids=node_ids,
+            lon=lon,
+            lat=lat,
+            edge_u=u,
+            edge_v=v,
+            edge_length_m=length,
+            edge_time_s=np.maximum(time, MIN_EDGE_TIME_S),
+            edge_highway=highway,
+            edge_has_maxspeed=has_max,
+            geom_offsets=offsets,
+            geom_lon=glon,
+            geom_lat=glat,
+            name=name,
+            synthetic=synthetic,
+        )
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.node_ids)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges (parallel edges included)."""
+        return len(self.edge_u)
+
+    @property
+    def label(self) -> str:
+        """Name for titles and reports; says SYNTHETIC when the network is generated."""
+        return f"{self.name} (SYNTHETIC data)" if self.synthetic else self.name
+
+    # ------------------------------------------------------------------ CSR
+    def _build_csr(self) -> None:
+        """Build the CSR travel-time matrix keeping the fastest of parallel edges."""
+        u, v, t = self.edge_u, self.edge_v, self.edge_time_s
+        order = np.lexsort((t, v, u))
+        order = order[u[order] != v[order]]  # self-loops never shorten a path
+        su, sv = u[order], v[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (su[1:] != su[:-1]) | (sv[1:] != sv[:-1])
+        keep = order[first]
+        indptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(u[keep], minlength=self.n_nodes), out=indptr[1:])
+        n = self.n_nodes
+        csr = sp.csr_matrix((t[keep], v[keep].astype(np.int32), indptr), shape=(n, n))
+        self._cache["csr"] = csr
+        self._cache["csr_edge"] = keep  # edge index behind each CSR entry
+
+    @property
+    def csr(self) -> sp.csr_matrix:
+        """Directed travel-time matrix (s), ``csr[u, v]`` = fastest edge u -> v."""
+        if "csr" not in self._cache:
+            self._build_csr()
+        return self._cache["csr"]
+
+    @property
+    def csr_edge(self) -> np.ndarray:
+        """Edge index behind each stored entry of :attr:`csr` (aligned with ``csr.data``)."""
+        if "csr_edge" not in self._cache:
+            self._build_csr()
+        return self._cache["csr_edge"]
+
+    @property
+    def csr_reverse(self) -> sp.csr_matrix:
+        """Transposed travel-time matrix, for searches *to* a node."""
+        if "csr_reverse" not in self._cache:
+            self._cache["csr_reverse"] = self.csr.T.tocsr()
+        return self._cache["csr_reverse"]
+
+    def edge_between(self, u: Any, v: Any) -> np.ndarray:
+        """Fastest edge index from node u to node v for arrays of pairs, -1 when none exists."""
+        u = np.atleast_1d(np.asarray(u, dtype=np.int64))
+        v = np.atleast_1d(np.asarray(v, dtype=np.int64))
+        if "csr_keys" not in self._cache:
+            rows = np.repeat(np.arange(self.n_nodes, dtype=np.int64), np.diff(self.csr.indptr))
+            self._cache["csr_keys"] = rows * self.n_nodes + self.csr.indices
+        keys = self._cache["csr_keys"]
+        wanted = u * self.n_nodes + v
+        pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        found = keys[pos] == wanted
+        return np.where(found, self.csr_edge[pos], -1)
+
+    # ------------------------------------------------------------------ geometry
+    @cached_property
+    def crs(self) -> CRS:
+        """The network's local metric CRS (UTM zone of its centre)."""
+        return utm_crs(float(np.mean(self.lon)), float(np.mean(self.lat)))
+
+    def to_metric(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Project lon/lat (degrees) into the network's metric CRS (metres)."""
+        if "to_metric" not in self._cache:
+            self._cache["to_metric"] = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        x, y = self._cache["to_metric"].transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+    def to_lonlat(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Project metric coordinates (m) back to lon/lat (degrees)."""
+        if "to_lonlat" not in self._cache:
+            self._cache["to_lonlat"] = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        lon, lat = self._cache["to_lonlat"].transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+    @property
+    def node_xy(self) -> np.ndarray:
+        """Node coordinates in the metric CRS, shape (n_nodes, 2), metres."""
+        if "node_xy" not in self._cache:
+            x, y = self.to_metric(self.lon, self.lat)
+            self._cache["node_xy"] = np.column_stack([x, y])
+        return self._cache["node_xy"]
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(min lon, min lat, max lon, max lat) of the nodes, degrees."""
+        return (float(self.lon.min()), float(self.lat.min()), float(self.lon.max()), float(self.lat.max()))
+
+    def edge_geometries(self, metric: bool = False) -> np.ndarray:
+        """Edge polylines as a shapely LineString array (lon/lat, or metres when ``metric``)."""
+        key = "geoms_metric" if metric else "geoms_lonlat"
+        if key not in self._cache:
+            import shapely
+
+            if metric:
+                x, y = self.to_metric(self.geom_lon, self.geom_lat)
+            else:
+                x, y = self.geom_lon, self.geom_lat
+            index = np.repeat(np.arange(self.n_edges), np.diff(self.geom_offsets))
+            self._cache[key] = shapely.linestrings(x, y, indices=index)
+        return self._cache[key]
+
+    @property
+    def edge_tree(self) -> shapely.STRtree:
+        """STRtree over the metric edge geometries (built once)."""
+        if "edge_tree" not in self._cache:
+            import shapely
+
+            self._cache["edge_tree"] = shapely.STRtree(self.edge_geometries(metric=True))
+        return self._cache["edge_tree"]
+
+    @property
+    def node_tree(self) -> cKDTree:
+        """KD-tree over metric node coordinates (built once)."""
+        if "node_tree" not in self._cache:
+            self._cache["node_tree"] = cKDTree(self.node_xy)
+        return self._cache["node_tree"]
+
+    # ------------------------------------------------------------------ components
+    @property
+    def component_labels(self) -> np.ndarray:
+        """Weakly connected component label of each node (0 = the largest component)."""
+        if "components" not in self._cache:
+            _, labels = connected_components(self.csr, directed=True, connection="weak")
+            counts = np.bincount(labels)
+            rank = np.empty_like(counts)
+            rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
+            self._cache["components"] = rank[labels]
+        return self._cache["components"]
+
+    @property
+    def n_components(self) -> int:
+        """Number of weakly connected components (islands and road fragments)."""
+        return int(self.component_labels.max()) + 1
+
+    @property
+    def n_strong_components(self) -> int:
+        """Number of strongly connected components (one-way traps count separately)."""
+        n, _ = connected_components(self.csr, directed=True, connection="strong")
+        return int(n)
+
+    def component_sizes(self) -> np.ndarray:
+        """Node count of each weak component, largest first."""
+        return np.bincount(self.component_labels)
+
+    # ------------------------------------------------------------------ queries
+    def nearest_nodes(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest network node of each point.
+
+        Parameters
+        ----------
+        lon, lat : array-like
+            Point coordinates, degrees.
+
+        Returns
+        -------
+        indices : ndarray of int64
+            Node index of the nearest node.
+        distances_m : ndarray of float64
+            Straight-line distance to it, metres.
+        """
+        lon_a = np.atleast_1d(np.asarray(lon, dtype=float))
+        lat_a = np.atleast_1d(np.asarray(lat, dtype=float))
+        _check_points(lon_a, lat_a)
+        x, y = self.to_metric(lon_a, lat_a)
+        dist, idx = self.node_tree.query(np.column_stack([x, y]))
+        return np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float64)
+
+    def snap(self, lon: Any, lat: Any, max_distance_m: float = 1000.0, strict: bool = True) -> SnapResult:
+        """Snap points to the nearest road edge; see :func:`geodispatch.network.snap.snap_points`."""
+        from geodispatch.network.snap import snap_points
+
+        return snap_points(self, lon, lat, max_distance_m=max_distance_m, strict=strict)
+
+    def travel_times(self, sources: Any, limit: float | None = None, reverse: bool = False) -> np.ndarray:
+        """Shortest travel times from (or, with ``reverse``, to) each source node.
+
+        Parameters
+        ----------
+        sources : array-like of int
+            Node indices (0..n_nodes-1).
+        limit : float, optional
+            Stop searching beyond this many seconds; farther nodes are ``inf``.
+        reverse : bool
+            Travel times *to* each source from every node (one-way streets respected).
+
+        Returns
+        -------
+        ndarray of float64, shape (len(sources), n_nodes)
+            Seconds; ``inf`` when unreachable or beyond ``limit``.
+        """
+        from geodispatch.network.traveltime import travel_times
+
+        return travel_times(self, sources, limit=limit, reverse=reverse)
+
+    # ------------------------------------------------------------------ interchange
+    def to_networkx(self, geometry: bool = False) -> nx.MultiDiGraph:
+        """Return an osmnx-style MultiDiGraph (every edge kept, ``travel_time`` in seconds).
+
+        Node keys are the OSM ids with ``x``/``y`` in degrees; each edge has ``length`` (m),
+        ``travel_time`` (s) and ``highway``, plus a shapely ``geometry`` when asked. The fastest
+        of each set of parallel edges has exactly the weight stored in :attr:`csr`.
+        """
+        import networkx as nx
+
+        graph = nx.MultiDiGraph(crs="EPSG:4326", name=self.name)
+        ids = self.node_ids.tolist()
+        graph.add_nodes_from(
+            (i, {"x": x, "y": y}) for i, x, y in zip(ids, self.lon.tolist(), self.lat.tolist(), strict=True)
+        )
+        geoms = self.edge_geometries() if geometry else None
+        for e, (a, b) in enumerate(zip(self.edge_u.tolist(), self.edge_v.tolist(), strict=True)):
+            data: dict[str, Any] = {
+                "length": float(self.edge_length_m[e]),
+                "travel_time": float(self.edge_time_s[e]),
+                "highway": str(self.edge_highway[e]),
+            }
+            if geoms is not None:
+                data["geometry"] = geoms[e]
+            graph.add_edge(ids[a], ids[b], **data)
+        return graph
+
+    _ARRAYS = (
+        "node_ids",
+        "lon",
+        "lat",
+        "edge_u",
+        "edge_v",
+        "edge_length_m",
+        "edge_time_s",
+        "edge_highway",
+        "edge_has_maxspeed",
+        "geom_offsets",
+        "geom_lon",
+        "geom_lat",
+    )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the arrays to an ``.npz`` file atomically (no half-written file on failure).
+
+        Parameters
+        ----------
+        path : path-like
+            Destination; ``.npz`` is appended when missing.
+
+        Returns
+        -------
+        Path
+            The written file.
+        """
+        out = Path(path)
+        if out.suffix != ".npz":
+            out = out.with_name(out.name + ".npz")
+        meta = json.dumps({"format": FORMAT_VERSION, "name": self.name, "synthetic": self.synthetic})
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".npz.part")
+        except OSError as exc:
+            raise OutputError(f"cannot write {out}: {exc.strerror}; choose a writable location") from exc
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, meta=np.array(meta), **{k: getattr(self, k) for k in self._ARRAYS})
+            os.replace(tmp, out)
+        except BaseException as exc:
+            Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise OutputError(f"cannot write {out}: {exc}") from exc
+            raise
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> RoadNetwork:
+        """Read a network written by :meth:`save`.
+
+        Raises
+        ------
+        CorruptFileError
+            When the file is not a geodispatch network file.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                arrays = {k: data[k] for k in cls._ARRAYS}
+        except (OSError, ValueError, KeyError) as exc:
+            raise CorruptFileError(
+                f"{path} is not a geodispatch network file ({exc}); rebuild it with `geodispatch network build`"
+            ) from exc
+        if meta.get("format") != FORMAT_VERSION:
+            raise CorruptFileError(f"{path} has network format {meta.get('format')}, expected {FORMAT_VERSION}; rebuild it")
+        return cls(**arrays, name=meta.get("name", ""), synthetic=bool(meta.get("synthetic", False)))
+
+    def summary(self) -> dict[str, Any]:
+        """Key figures: nodes, edges, km of road, components, bbox, share of edges with maxspeed."""
+        return {
+            "name": self.name,
+            "synthetic": self.synthetic,
+            "nodes": self.n_nodes,
+            "edges": self.n_edges,
+            "road_km": round(float(self.edge_length_m.sum()) / 1000.0, 3),
+            "components": self.n_components,
+            "largest_component_nodes": int(self.component_sizes()[0]),
+            "bbox": [round(b, 6) for b in self.bbox],
+            "maxspeed_share": round(float(self.edge_has_maxspeed.mean()), 4),
+            "crs": self.crs.to_string(),
+        }
+
+
+def _check_points(lon: np.ndarray, lat: np.ndarray) -> None:
+    """Validate arrays of lon/lat degrees."""
+    if lon.shape != lat.shape:
+        raise InputError("lon and lat must have the same length")
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        raise InputError("coordinates must be finite numbers")
+    if (np.abs(lat) > 90).any() or (np.abs(lon) > 180).any():
+        raise InputError(
+            "coordinates must be lon/lat degrees (EPSG:4326); these look projected or swapped"
+        )

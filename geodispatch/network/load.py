@@ -1,0 +1,308 @@
+"""Loading road networks from OpenStreetMap into a :class:`RoadNetwork`.
+
+``load_network(source)`` accepts:
+
+* ``"synthetic"`` or ``"synthetic:N"``: the embedded synthetic regency (about N nodes);
+* a region slug from ``data/regions`` (``"bantaeng"``) or a region YAML path: the region's OSM
+  place query is downloaded with osmnx and its speed overrides applied;
+* an OSM place query (``"Kabupaten Bantaeng, Sulawesi Selatan, Indonesia"``): downloaded with
+  osmnx (``network_type="drive"``, ``retain_all=True`` because regencies have islands);
+* a local ``.osm`` / ``.osm.xml`` / ``.osm.bz2`` file (osmnx ``graph_from_xml``);
+* a local ``.osm.pbf`` extract (pyrosm), optionally clipped to a bounding box or polygon;
+* an osmnx ``.graphml`` file;
+* a ``.npz`` file written by :meth:`RoadNetwork.save` (fast reload).
+
+Downloads are cached on disk (``GEODISPATCH_CACHE_DIR`` or the user cache directory), so a
+second run does not download again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geodispatch.errors import (
+    CorruptFileError,
+    DownloadError,
+    InputError,
+    NoRoadsError,
+    SourceNotFoundError,
+    UnsupportedFormatError,
+)
+from geodispatch.network.graph import RoadNetwork
+from geodispatch.network.speeds import congestion_factor, edge_speeds_kph, travel_times_s
+
+log = logging.getLogger(__name__)
+
+XML_SUFFIXES = (".osm", ".osm.xml", ".xml", ".osm.bz2")
+PBF_SUFFIXES = (".osm.pbf", ".pbf")
+SUPPORTED = ".osm, .osm.xml, .osm.bz2, .osm.pbf, .graphml, .npz"
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def cache_dir() -> Path:
+    """Directory for downloaded and built networks (``GEODISPATCH_CACHE_DIR`` overrides)."""
+    env = os.environ.get("GEODISPATCH_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("geodispatch"))
+
+
+def haversine_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> np.ndarray:
+    """Great-circle distance in metres between arrays of lon/lat points (degrees)."""
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a))
+
+
+def graph_to_network(
+    graph: Any,
+    name: str = "",
+    speeds_kph: Mapping[str, float] | None = None,
+    hour: int | None = None,
+    congestion: Mapping[int, float] | None = None,
+) -> RoadNetwork:
+    """Convert an osmnx-style MultiDiGraph (nodes with x/y in degrees) into a RoadNetwork.
+
+    Parameters
+    ----------
+    graph : networkx.MultiDiGraph
+        Directed road graph; edges may carry ``length`` (m), ``highway``, ``maxspeed`` and a
+        shapely ``geometry`` from u to v.
+    name : str
+        Network name.
+    speeds_kph : mapping, optional
+        Speed overrides per highway class (km/h).
+    hour : int, optional
+        Hour of day for the congestion factor (free flow when None).
+    congestion : mapping, optional
+        Congestion factor per hour (defaults in :mod:`geodispatch.network.speeds`).
+
+    Returns
+    -------
+    RoadNetwork
+        Travel times come from the Indonesian speed profile, not from the graph.
+
+    Raises
+    ------
+    CorruptFileError
+        When nodes lack x/y coordinates.
+    NoRoadsError
+        When the graph has no edges.
+    """
+    if graph.number_of_edges() == 0:
+        raise NoRoadsError(f"{name or 'the network'} has no drivable road edges; choose a larger area or another file")
+    node_keys = list(graph.nodes)
+    index = {key: i for i, key in enumerate(node_keys)}
+    try:
+        lon = np.array([float(graph.nodes[k]["x"]) for k in node_keys])
+        lat = np.array([float(graph.nodes[k]["y"]) for k in node_keys])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptFileError(
+            f"{name or 'the graph'}: nodes need numeric 'x' (lon) and 'y' (lat) attributes; "
+            "export the graph with osmnx (ox.save_graphml)"
+        ) from exc
+    try:
+        ids = np.array([int(k) for k in node_keys], dtype=np.int64)
+    except (TypeError, ValueError):
+        ids = np.arange(len(node_keys), dtype=np.int64)
+    us, vs, lengths, highways, maxspeeds, geoms = [], [], [], [], [], []
+    for a, b, data in graph.edges(data=True):
+        us.append(index[a])
+        vs.append(index[b])
+        highways.append(data.get("highway"))
+        maxspeeds.append(data.get("maxspeed"))
+        geom = data.get("geometry")
+        coords = np.asarray(geom.coords, dtype=float)[:, :2] if geom is not None else None
+        geoms.append(coords)
+        length = data.get("length")
+        try:
+            length = float(length)
+        except (TypeError, ValueError):
+            length = math.nan
+        if not math.isfinite(length):
+            pts = coords if coords is not None else np.array([[lon[index[a]], lat[index[a]]], [lon[index[b]], lat[index[b]]]])
+            length = float(haversine_m(pts[:-1, 0], pts[:-1, 1], pts[1:, 0], pts[1:, 1]).sum())
+        lengths.append(length)
+    speeds, classes, has_max = edge_speeds_kph(highways, maxspeeds, speeds_kph)
+    times = travel_times_s(lengths, speeds, congestion_factor(hour, congestion))
+    return RoadNetwork.from_arrays(
+        ids, lon, lat, us, vs, lengths, times, classes, has_max, geometries=geoms, name=name
+    )
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in (*PBF_SUFFIXES, *XML_SUFFIXES, ".graphml", ".npz"):
+        if name.endswith(suffix):
+            return suffix
+    return path.suffix.lower()
+
+
+def _read_graphml(path: Path) -> Any:
+    import osmnx as ox
+
+    try:
+        return ox.load_graphml(path)
+    except Exception as exc:  # osmnx/networkx raise many types for a broken file
+        raise CorruptFileError(f"{path}: cannot read GraphML ({type(exc).__name__}: {exc}); re-export it with osmnx") from exc
+
+
+def _read_xml(path: Path) -> Any:
+    import osmnx as ox
+
+    try:
+        return ox.graph_from_xml(path, simplify=True, retain_all=True)
+    except ValueError as exc:
+        if "no" in str(exc).lower() and ("node" in str(exc).lower() or "edge" in str(exc).lower() or "graph" in str(exc).lower()):
+            raise NoRoadsError(f"{path}: no drivable roads found in this OSM file") from exc
+        raise CorruptFileError(f"{path}: cannot read OSM XML ({exc}); check the file is a complete .osm export") from exc
+    except Exception as exc:
+        raise CorruptFileError(f"{path}: cannot read OSM XML ({type(exc).__name__}: {exc}); check the file is a complete .osm export") from exc
+
+
+def _read_pbf(path: Path, bbox: Any = None, polygon: Any = None) -> Any:
+    try:
+        from pyrosm import OSM
+    except ImportError as exc:  # pragma: no cover - pyrosm is a core dependency
+        raise UnsupportedFormatError("reading .osm.pbf needs pyrosm; pip install pyrosm") from exc
+    clip = polygon if polygon is not None else (list(bbox) if bbox is not None else None)
+    try:
+        osm = OSM(str(path), bounding_box=clip)
+        nodes, edges = osm.get_network(network_type="driving", nodes=True)
+    except Exception as exc:
+        raise CorruptFileError(f"{path}: cannot read OSM PBF ({type(exc).__name__}: {exc}); check the extract") from exc
+    if edges is None or len(edges) == 0:
+        raise NoRoadsError(f"{path}: no drivable roads in this extract (or inside the clip area)")
+    try:
+        return osm.to_graph(nodes, edges, graph_type="networkx", retain_all=True, osmnx_compatible=True)
+    except Exception as exc:
+        raise CorruptFileError(f"{path}: cannot build a graph from the PBF roads ({exc})") from exc
+
+
+def _download_place(query: str) -> Any:
+    import osmnx as ox
+
+    ox.settings.cache_folder = str(cache_dir() / "osmnx")
+    ox.settings.use_cache = True
+    try:
+        return ox.graph_from_place(query, network_type="drive", retain_all=True, simplify=True)
+    except Exception as exc:
+        kind = type(exc).__name__
+        if "Insufficient" in kind or "Nominatim" in str(exc) or "geocode" in str(exc).lower() or isinstance(exc, (TypeError, ValueError)):
+            raise SourceNotFoundError(
+                f"OpenStreetMap found no area or no drivable roads for {query!r} ({exc}); "
+                "check the place name (e.g. 'Kabupaten Bantaeng, Sulawesi Selatan, Indonesia')"
+            ) from exc
+        raise DownloadError(
+            f"downloading {query!r} from OpenStreetMap failed ({kind}: {exc}); "
+            "check the internet connection, or pass a local .osm.pbf / .graphml file"
+        ) from exc
+
+
+def _cached_place(query: str, cache_key: str, refresh: bool, **speed_options: Any) -> RoadNetwork:
+    digest = hashlib.sha1(repr((query, sorted(speed_options.items(), key=str))).encode()).hexdigest()[:10]
+    path = cache_dir() / "networks" / f"{cache_key}-{digest}.npz"
+    if path.exists() and not refresh:
+        log.info("loading cached network %s", path)
+        return RoadNetwork.load(path)
+    log.info("downloading %r from OpenStreetMap", query)
+    network = graph_to_network(_download_place(query), name=query, **speed_options)
+    network.save(path)
+    return network
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "place"
+
+
+def load_network(
+    source: str | os.PathLike[str],
+    *,
+    speeds_kph: Mapping[str, float] | None = None,
+    hour: int | None = None,
+    congestion: Mapping[int, float] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    polygon: Any = None,
+    refresh: bool = False,
+) -> RoadNetwork:
+    """Load a road network from any supported source.
+
+    Parameters
+    ----------
+    source : str or path
+        See the module docstring.
+    speeds_kph : mapping, optional
+        Speed overrides (km/h per highway class); a region's own overrides apply first.
+    hour : int, optional
+        Hour of day (0-23) for the congestion factor; free flow when None.
+    congestion : mapping, optional
+        Congestion factor per hour, overriding the region's and the default table.
+    bbox : (min_lon, min_lat, max_lon, max_lat), optional
+        Clip a ``.osm.pbf`` extract to this box (degrees).
+    polygon : shapely Polygon, optional
+        Clip a ``.osm.pbf`` extract to this polygon (lon/lat).
+    refresh : bool
+        Download again even when a cached copy exists.
+
+    Returns
+    -------
+    RoadNetwork
+
+    Raises
+    ------
+    SourceNotFoundError, UnsupportedFormatError, CorruptFileError, NoRoadsError, DownloadError
+        With a message that says what to do.
+    """
+    from geodispatch import regions
+
+    text = str(source).strip()
+    if not text:
+        raise InputError("no network source given; pass a region slug, a place name or a file")
+    options = {"speeds_kph": speeds_kph, "hour": hour, "congestion": congestion}
+    if text == "synthetic" or text.startswith("synthetic:"):
+        from geodispatch.network.synthetic import synthetic_regency
+
+        size = text.partition(":")[2] or "3000"
+        if not size.isdigit() or int(size) < 200:
+            raise InputError(f"synthetic size must be an integer >= 200 nodes, got {size!r}")
+        return synthetic_regency(n_nodes=int(size)).network
+    path = Path(text).expanduser()
+    suffix = _suffix(path)
+    looks_like_file = path.exists() or suffix in (*XML_SUFFIXES, *PBF_SUFFIXES, ".graphml", ".npz") or os.sep in text
+    if regions.is_region(text) and not (looks_like_file and not text.endswith((".yaml", ".yml"))):
+        region = regions.load_region(text)
+        merged = {**region.speeds_kph, **(speeds_kph or {})}
+        return _cached_place(
+            region.osm_query,
+            region.slug,
+            refresh,
+            speeds_kph=merged or None,
+            hour=hour,
+            congestion=congestion if congestion is not None else (region.congestion or None),
+        )
+    if looks_like_file:
+        if not path.exists():
+            raise SourceNotFoundError(f"file not found: {path}")
+        if path.is_dir():
+            raise UnsupportedFormatError(f"{path} is a directory; pass a road network file ({SUPPORTED})")
+        if suffix == ".npz":
+            return RoadNetwork.load(path)
+        if suffix == ".graphml":
+            return graph_to_network(_read_graphml(path), name=path.stem, **options)
+        if suffix in XML_SUFFIXES:
+            return graph_to_network(_read_xml(path), name=path.stem, **options)
+        if suffix in PBF_SUFFIXES:
+            return graph_to_network(_read_pbf(path, bbox, polygon), name=path.name.split(".")[0], **options)
+        raise UnsupportedFormatError(f"unsupported file type {path.name!r}; use one of {SUPPORTED}")
+    return _cached_place(text, _slug(text), refresh, **options)

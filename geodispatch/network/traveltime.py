@@ -1,0 +1,201 @@
+"""Bounded shortest travel times on a RoadNetwork's CSR matrix (scipy.sparse.csgraph).
+
+Plain arrays in, plain arrays out; the Dijkstra loop runs in scipy's compiled code.
+Forward searches give times *from* sources to every node (a station's isochrone); reverse
+searches run on the transposed matrix and give times *to* a node from every node (every unit's
+ETA to one incident in a single search). Unreachable or beyond-the-limit entries are ``inf``.
+
+Points that are not nodes (a station on the middle of a road) are handled exactly by adding
+one virtual node per point to a copy of the CSR matrix, joined to the two ends of its snapped
+edge with the partial-edge times (see :func:`point_travel_times`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from geodispatch.errors import InputError
+
+if TYPE_CHECKING:
+    from geodispatch.network.graph import RoadNetwork
+    from geodispatch.network.snap import SnapResult
+
+
+def check_limit(limit: float | None) -> float:
+    """Validate a time limit in seconds; None means unbounded (``inf``).
+
+    Raises
+    ------
+    InputError
+        When the limit is NaN or negative.
+    """
+    if limit is None:
+        return math.inf
+    try:
+        value = float(limit)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"time limit must be a number of seconds, got {limit!r}") from exc
+    if math.isnan(value) or value < 0:
+        raise InputError(f"time limit must be a non-negative number of seconds, got {limit!r}")
+    return value
+
+
+def _check_sources(sources: Any, n_nodes: int) -> np.ndarray:
+    """Validate node indices."""
+    src = np.atleast_1d(np.asarray(sources))
+    if src.size == 0:
+        raise InputError("at least one source node is needed")
+    if not np.issubdtype(src.dtype, np.integer):
+        raise InputError("sources must be integer node indices (0..n_nodes-1)")
+    if src.min() < 0 or src.max() >= n_nodes:
+        raise InputError(f"source node indices must be in 0..{n_nodes - 1}")
+    return src.astype(np.int64)
+
+
+def travel_times(
+    network: RoadNetwork, sources: Any, limit: float | None = None, reverse: bool = False
+) -> np.ndarray:
+    """Shortest travel times from (or to) each source node, one row per source.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    sources : array-like of int
+        Node indices.
+    limit : float, optional
+        Search bound, seconds; nodes farther away are ``inf``.
+    reverse : bool
+        When True, row ``i`` holds the time from every node *to* ``sources[i]``.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(sources), n_nodes)
+        Seconds, ``inf`` when unreachable or beyond ``limit``.
+    """
+    bound = check_limit(limit)
+    src = _check_sources(sources, network.n_nodes)
+    graph = network.csr_reverse if reverse else network.csr
+    return np.atleast_2d(dijkstra(graph, directed=True, indices=src, limit=bound))
+
+
+def nearest_source(
+    network: RoadNetwork, sources: Any, limit: float | None = None, reverse: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """For every node, the source that reaches it first and in how long (one search in all).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    sources : array-like of int
+        Node indices of the stations.
+    limit : float, optional
+        Search bound, seconds.
+    reverse : bool
+        Times from each node *to* its nearest source instead.
+
+    Returns
+    -------
+    which : ndarray of int64
+        Position in ``sources`` of the first-reaching source, -1 when none within ``limit``.
+    time_s : ndarray of float64
+        Its travel time, seconds (``inf`` when none).
+    """
+    bound = check_limit(limit)
+    src = _check_sources(sources, network.n_nodes)
+    graph = network.csr_reverse if reverse else network.csr
+    dist, _, origin = dijkstra(
+        graph, directed=True, indices=src, limit=bound, min_only=True, return_predecessors=True
+    )
+    which = np.full(network.n_nodes, -1, dtype=np.int64)
+    reached = origin >= 0
+    position = {int(node): i for i, node in reversed(list(enumerate(src)))}
+    lookup = np.full(network.n_nodes, -1, dtype=np.int64)
+    for node, i in position.items():
+        lookup[node] = i
+    which[reached] = lookup[origin[reached]]
+    return which, np.asarray(dist, dtype=np.float64)
+
+
+def _augmented(network: RoadNetwork, snap: SnapResult, reverse: bool) -> sp.csr_matrix:
+    """Copy of the (reverse) CSR matrix with one extra node per snapped point.
+
+    Forward: the point has out-edges to the head of its edge (remaining time) and, when the
+    road is two-way, to the tail (the twin edge's remaining time). Reverse (times *to* the
+    point): the transposed matrix gets out-edges from the point to the tail (time from the tail
+    to the point) and, for two-way roads, to the head.
+    """
+    base = network.csr_reverse if reverse else network.csr
+    n, k = network.n_nodes, len(snap.edge)
+    ok = snap.edge >= 0
+    if reverse:
+        first_to, first_w = snap.u, snap.time_from_u_s
+        second_to, second_w = snap.v, snap.time_from_v_s
+    else:
+        first_to, first_w = snap.v, snap.time_to_v_s
+        second_to, second_w = snap.u, snap.time_to_u_s
+    rows, cols, vals = [], [], []
+    for to, w in ((first_to, first_w), (second_to, second_w)):
+        use = ok & np.isfinite(w)
+        rows.append(np.flatnonzero(use))
+        cols.append(to[use])
+        vals.append(np.maximum(w[use], 1e-9))
+    r, c, d = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    order = np.argsort(r, kind="stable")
+    r, c, d = r[order], c[order], d[order]
+    counts = np.bincount(r, minlength=k)
+    indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)])
+    indices = np.concatenate([base.indices, c.astype(base.indices.dtype)])
+    data = np.concatenate([base.data, d])
+    return sp.csr_matrix((data, indices, indptr), shape=(n + k, n + k))
+
+
+def point_travel_times(
+    network: RoadNetwork,
+    snap: SnapResult,
+    limit: float | None = None,
+    reverse: bool = False,
+    min_only: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Exact travel times from (or to) snapped points that lie part-way along edges.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    snap : SnapResult
+        Points snapped with :meth:`RoadNetwork.snap`; unsnapped points (edge -1) give ``inf``.
+    limit : float, optional
+        Search bound, seconds.
+    reverse : bool
+        Times from every node *to* each point instead of from it.
+    min_only : bool
+        Return, for every node, only the first-reaching point: ``(which, time_s)`` as in
+        :func:`nearest_source` (one multi-source search instead of one per point).
+
+    Returns
+    -------
+    ndarray of shape (n_points, n_nodes), or (which, time_s) when ``min_only``
+        Seconds, ``inf`` when unreachable or beyond ``limit``. Off-road distance is not
+        included (it is reported by the snap as ``distance_m``).
+    """
+    bound = check_limit(limit)
+    n, k = network.n_nodes, len(snap.edge)
+    graph = _augmented(network, snap, reverse)
+    sources = np.arange(n, n + k)
+    if min_only:
+        dist, _, origin = dijkstra(
+            graph, directed=True, indices=sources, limit=bound, min_only=True, return_predecessors=True
+        )
+        which = np.where(origin >= 0, origin - n, -1)[:n]
+        return which.astype(np.int64), np.asarray(dist[:n], dtype=np.float64)
+    dist = np.atleast_2d(dijkstra(graph, directed=True, indices=sources, limit=bound))
+    dist = dist[:, :n]
+    dist[snap.edge < 0] = np.inf
+    return dist
