@@ -102,7 +102,7 @@ class RoadNetwork:
         edge_time_s: Any,
         edge_highway: Any = None,
         edge_has_maxspeed: Any = None,
-        geometries: list[np.ndarray] | None = None,
+        geometries: list[Any] | None = None,
         name: str = "",
         synthetic: bool = False,
     ) -> RoadNetwork:
@@ -491,7 +491,9 @@ class RoadNetwork:
                 f"{path} is not a geodispatch network file ({exc}); rebuild it with `geodispatch network build`"
             ) from exc
         if meta.get("format") != FORMAT_VERSION:
-            raise CorruptFileError(f"{path} has network format {meta.get('format')}, expected {FORMAT_VERSION}; rebuild it")
+            raise CorruptFileError(
+                f"{path} has network format {meta.get('format')}, expected {FORMAT_VERSION}; rebuild it"
+            )
         return cls(**arrays, name=meta.get("name", ""), synthetic=bool(meta.get("synthetic", False)))
 
     def summary(self) -> dict[str, Any]:

@@ -116,7 +116,8 @@ def graph_to_network(
         ids = np.array([int(k) for k in node_keys], dtype=np.int64)
     except (TypeError, ValueError):
         ids = np.arange(len(node_keys), dtype=np.int64)
-    us, vs, lengths, highways, maxspeeds, geoms = [], [], [], [], [], []
+    us, vs, lengths, highways, maxspeeds = [], [], [], [], []
+    geoms: list[Any] = []
     for a, b, data in graph.edges(data=True):
         us.append(index[a])
         vs.append(index[b])
@@ -131,7 +132,8 @@ def graph_to_network(
         except (TypeError, ValueError):
             length = math.nan
         if not math.isfinite(length):
-            pts = coords if coords is not None else np.array([[lon[index[a]], lat[index[a]]], [lon[index[b]], lat[index[b]]]])
+            ends = [[lon[index[a]], lat[index[a]]], [lon[index[b]], lat[index[b]]]]
+            pts = coords if coords is not None else np.array(ends)
             length = float(haversine_m(pts[:-1, 0], pts[:-1, 1], pts[1:, 0], pts[1:, 1]).sum())
         lengths.append(length)
     speeds, classes, has_max = edge_speeds_kph(highways, maxspeeds, speeds_kph)
@@ -155,7 +157,9 @@ def _read_graphml(path: Path) -> Any:
     try:
         return ox.load_graphml(path)
     except Exception as exc:  # osmnx/networkx raise many types for a broken file
-        raise CorruptFileError(f"{path}: cannot read GraphML ({type(exc).__name__}: {exc}); re-export it with osmnx") from exc
+        raise CorruptFileError(
+            f"{path}: cannot read GraphML ({type(exc).__name__}: {exc}); re-export it with osmnx"
+        ) from exc
 
 
 def _read_xml(path: Path) -> Any:
@@ -163,12 +167,13 @@ def _read_xml(path: Path) -> Any:
 
     try:
         return ox.graph_from_xml(path, simplify=True, retain_all=True)
-    except ValueError as exc:
-        if "no" in str(exc).lower() and ("node" in str(exc).lower() or "edge" in str(exc).lower() or "graph" in str(exc).lower()):
-            raise NoRoadsError(f"{path}: no drivable roads found in this OSM file") from exc
-        raise CorruptFileError(f"{path}: cannot read OSM XML ({exc}); check the file is a complete .osm export") from exc
     except Exception as exc:
-        raise CorruptFileError(f"{path}: cannot read OSM XML ({type(exc).__name__}: {exc}); check the file is a complete .osm export") from exc
+        empty = type(exc).__name__ in ("InsufficientResponseError", "GraphSimplificationError")
+        if empty or "no graph nodes" in str(exc):
+            raise NoRoadsError(f"{path}: no drivable roads found in this OSM file") from exc
+        raise CorruptFileError(
+            f"{path}: cannot read OSM XML ({type(exc).__name__}: {exc}); check the file is a complete .osm export"
+        ) from exc
 
 
 def _read_pbf(path: Path, bbox: Any = None, polygon: Any = None) -> Any:
@@ -199,7 +204,8 @@ def _download_place(query: str) -> Any:
         return ox.graph_from_place(query, network_type="drive", retain_all=True, simplify=True)
     except Exception as exc:
         kind = type(exc).__name__
-        if "Insufficient" in kind or "Nominatim" in str(exc) or "geocode" in str(exc).lower() or isinstance(exc, (TypeError, ValueError)):
+        not_found = "Insufficient" in kind or "Nominatim" in str(exc) or "geocode" in str(exc).lower()
+        if not_found or isinstance(exc, (TypeError, ValueError)):
             raise SourceNotFoundError(
                 f"OpenStreetMap found no area or no drivable roads for {query!r} ({exc}); "
                 "check the place name (e.g. 'Kabupaten Bantaeng, Sulawesi Selatan, Indonesia')"
@@ -269,7 +275,7 @@ def load_network(
     text = str(source).strip()
     if not text:
         raise InputError("no network source given; pass a region slug, a place name or a file")
-    options = {"speeds_kph": speeds_kph, "hour": hour, "congestion": congestion}
+    options: dict[str, Any] = {"speeds_kph": speeds_kph, "hour": hour, "congestion": congestion}
     if text == "synthetic" or text.startswith("synthetic:"):
         from geodispatch.network.synthetic import synthetic_regency
 
