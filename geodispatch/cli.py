@@ -1,0 +1,170 @@
+"""The ``geodispatch`` command line (typer). Thin: parse, call the library, print.
+
+Every :class:`~geodispatch.errors.GeodispatchError` is printed on one line and exits with code 2;
+no traceback reaches the user for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geodispatch.errors import GeodispatchError, InputError
+
+app = typer.Typer(
+    help="geodispatch: 15-minute coverage, dispatch and siting for Indonesian emergency services (112 / PSC 119).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+network_app = typer.Typer(help="Build and inspect road networks.", no_args_is_help=True)
+app.add_typer(network_app, name="network")
+
+console = Console()
+err_console = Console(stderr=True)
+
+SourceArg = Annotated[
+    str,
+    typer.Argument(
+        help="Region slug (bantaeng), 'synthetic[:N]', OSM place query, or a .graphml/.osm/.osm.pbf/.npz file."
+    ),
+]
+
+
+def _progress(message: str) -> Any:
+    """A spinner on stderr for long work (silent when not a terminal)."""
+    return err_console.status(message, spinner="dots")
+
+
+def _parse_point(text: str) -> tuple[float, float]:
+    """Parse ``LON,LAT`` into floats."""
+    parts = text.split(",")
+    try:
+        lon, lat = (float(p) for p in parts)
+    except ValueError as exc:
+        raise InputError(f"--from expects LON,LAT in degrees (e.g. 119.95,-5.54), got {text!r}") from exc
+    return lon, lat
+
+
+@network_app.command("info")
+def network_info(
+    source: SourceArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Nodes, edges, km of road, components, bbox and maxspeed coverage of a network."""
+    from geodispatch.network import load_network
+
+    with _progress(f"loading {source}"):
+        net = load_network(source)
+    info = net.summary()
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    table = Table(title=f"Road network: {net.label}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in info.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@network_app.command("build")
+def network_build(
+    source: SourceArg,
+    out: Annotated[Path, typer.Option("--out", help="Output .npz file (fast reload with load_network).")],
+) -> None:
+    """Load a network from any source and save its arrays for fast reloading."""
+    from geodispatch.network import load_network
+
+    with _progress(f"loading {source}"):
+        net = load_network(source)
+    path = net.save(out)
+    console.print(f"wrote {path} ({net.n_nodes:,} nodes, {net.n_edges:,} edges)")
+
+
+@app.command("traveltime")
+def traveltime(
+    source: SourceArg,
+    from_: Annotated[list[str], typer.Option("--from", help="Start point LON,LAT (repeat for several).")],
+    minutes: Annotated[float, typer.Option("--minutes", help="Time limit, minutes.")] = 15.0,
+    out: Annotated[Path | None, typer.Option("--out", help="CSV of reached nodes.")] = None,
+) -> None:
+    """Travel times from one or more points to every node within a time limit."""
+    from geodispatch.network import load_network, point_travel_times
+    from geodispatch.output import write_csv
+
+    if not np.isfinite(minutes) or minutes < 0:
+        raise InputError(f"--minutes must be a non-negative number, got {minutes}")
+    points = [_parse_point(p) for p in from_]
+    with _progress(f"loading {source}"):
+        net = load_network(source)
+    snap = net.snap([p[0] for p in points], [p[1] for p in points])
+    which, time_s = point_travel_times(net, snap, limit=minutes * 60.0, min_only=True)
+    reached = np.flatnonzero(np.isfinite(time_s))
+    if out is not None:
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {
+                "node_id": net.node_ids[reached],
+                "lon": net.lon[reached],
+                "lat": net.lat[reached],
+                "travel_time_s": np.round(time_s[reached], 3),
+                "from_index": which[reached],
+            }
+        )
+        write_csv(frame, out)
+    table = Table(title=f"Travel times on {net.label}, limit {minutes:g} min")
+    table.add_column("from (lon,lat)")
+    table.add_column("snap distance (m)", justify="right")
+    table.add_column("nodes reached first", justify="right")
+    for i, (lon, lat) in enumerate(points):
+        table.add_row(f"{lon:.5f},{lat:.5f}", f"{snap.distance_m[i]:.0f}", f"{int((which == i).sum()):,}")
+    console.print(table)
+    console.print(
+        f"{len(reached):,} of {net.n_nodes:,} nodes reachable within {minutes:g} min"
+        + (f"; wrote {out}" if out else "")
+    )
+
+
+@app.command("demo")
+def demo(
+    source: Annotated[str, typer.Argument(help="Region or source; default: the synthetic regency.")] = "synthetic",
+    out: Annotated[Path, typer.Option("--out", help="Directory for the coverage outputs.")] = Path("demo-out"),
+) -> None:
+    """Run the planner and dispatcher walkthrough on the synthetic regency (no network needed)."""
+    from geodispatch.demo import run_demo
+
+    run_demo(source, out, console)
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except GeodispatchError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            err_console.print(f"error: {exc.format_message()}", markup=False, highlight=False)
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

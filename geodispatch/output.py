@@ -1,0 +1,80 @@
+"""Writing outputs atomically: no half-written file or directory is ever left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from geodispatch.errors import OutputError
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place only when the block succeeds.
+
+    Raises
+    ------
+    OutputError
+        When the destination directory cannot be created or written.
+    """
+    dest = Path(path)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=suffix or ".part")
+    except OSError as exc:
+        raise OutputError(f"cannot write {dest}: {exc.strerror or exc}; choose a writable location") from exc
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary directory next to ``path``; it replaces ``path`` only on success.
+
+    An existing ``path`` is replaced as a whole (never mixed with stale files); on failure the
+    temporary directory is removed and ``path`` is left as it was.
+
+    Raises
+    ------
+    OutputError
+        When the parent directory cannot be created or written.
+    """
+    dest = Path(path)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    except OSError as exc:
+        raise OutputError(f"cannot write to {dest}: {exc.strerror or exc}; choose a writable directory") from exc
+    try:
+        yield tmp
+        if dest.exists():
+            if not dest.is_dir():
+                raise OutputError(f"{dest} exists and is not a directory; choose another --out")
+            old = dest.with_name(f".{dest.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(dest, old)
+            os.replace(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_csv(frame: Any, path: str | os.PathLike[str]) -> Path:
+    """Write a pandas DataFrame to CSV atomically; return the path."""
+    with atomic_file(path, suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    return Path(path)
