@@ -496,14 +496,21 @@ class RoadNetwork:
             )
         return cls(**arrays, name=meta.get("name", ""), synthetic=bool(meta.get("synthetic", False)))
 
+    def road_length_m(self) -> float:
+        """Length of road on the ground, metres: a two-way road counts once, not per direction."""
+        twin = self.edge_between(self.edge_v, self.edge_u) >= 0
+        return float(self.edge_length_m[~twin].sum() + 0.5 * self.edge_length_m[twin].sum())
+
     def summary(self) -> dict[str, Any]:
-        """Key figures: nodes, edges, km of road, components, bbox, share of edges with maxspeed."""
+        """Key figures: nodes, edges, km of road (two-way roads once; ``directed_edge_km`` counts each
+        direction, as osmnx's ``edge_length_total`` does), components, bbox, share of edges with maxspeed."""
         return {
             "name": self.name,
             "synthetic": self.synthetic,
             "nodes": self.n_nodes,
             "edges": self.n_edges,
-            "road_km": round(float(self.edge_length_m.sum()) / 1000.0, 3),
+            "road_km": round(self.road_length_m() / 1000.0, 3),
+            "directed_edge_km": round(float(self.edge_length_m.sum()) / 1000.0, 3),
             "components": self.n_components,
             "largest_component_nodes": int(self.component_sizes()[0]),
             "bbox": [round(b, 6) for b in self.bbox],

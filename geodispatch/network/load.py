@@ -277,11 +277,11 @@ def load_network(
         raise InputError("no network source given; pass a region slug, a place name or a file")
     options: dict[str, Any] = {"speeds_kph": speeds_kph, "hour": hour, "congestion": congestion}
     if text == "synthetic" or text.startswith("synthetic:"):
-        from geodispatch.network.synthetic import synthetic_regency
-
         size = text.partition(":")[2] or "3000"
         if not size.isdigit() or int(size) < 200:
             raise InputError(f"synthetic size must be an integer >= 200 nodes, got {size!r}")
+        from geodispatch.network.synthetic import synthetic_regency
+
         return synthetic_regency(n_nodes=int(size)).network
     path = Path(text).expanduser()
     suffix = _suffix(path)

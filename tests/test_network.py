@@ -1,0 +1,325 @@
+"""Foundation: loading, RoadNetwork arrays, travel times against networkx, snapping."""
+
+from __future__ import annotations
+
+import bz2
+import math
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geodispatch.errors import (
+    CorruptFileError,
+    InputError,
+    NoRoadsError,
+    SnapError,
+    SourceNotFoundError,
+    UnsupportedFormatError,
+)
+from geodispatch.network import RoadNetwork, load_network, nearest_source, point_travel_times
+from geodispatch.network.speeds import DEFAULT_SPEEDS_KPH, congestion_factor, parse_maxspeed, primary_class
+from tests.conftest import write_osm_xml
+
+
+def nx_times(graph: nx.MultiDiGraph, source: int, cutoff: float | None = None) -> dict[int, float]:
+    return nx.single_source_dijkstra_path_length(graph, source, cutoff=cutoff, weight="travel_time")
+
+
+def assert_matches_networkx(net: RoadNetwork, sources: list[int], limit: float | None, reverse: bool) -> None:
+    graph = net.to_networkx()
+    if reverse:
+        graph = graph.reverse(copy=True)
+    ours = net.travel_times(sources, limit=limit, reverse=reverse)
+    for row, s in zip(ours, sources, strict=True):
+        ref = nx_times(graph, int(net.node_ids[s]), cutoff=limit)
+        reached = {int(net.node_ids[i]): row[i] for i in np.flatnonzero(np.isfinite(row))}
+        assert reached.keys() == ref.keys()
+        assert max(abs(reached[k] - ref[k]) for k in ref) < 1e-6
+
+
+# ---------------------------------------------------------------- speeds
+@pytest.mark.parametrize(
+    ("raw", "kph"),
+    [
+        ("60", 60.0),
+        ("60 km/h", 60.0),
+        ("30 mph", 30 * 1.609344),
+        ("60;80", 60.0),
+        (["40", "50"], 40.0),
+        ("['40', '50']", 40.0),
+        ("ID:urban", 50.0),
+        ("signals", None),
+        ("none", None),
+        ("", None),
+        ("999", None),
+        (None, None),
+        (float("nan"), None),
+        (45, 45.0),
+    ],
+)
+def test_parse_maxspeed(raw: object, kph: float | None) -> None:
+    got = parse_maxspeed(raw)
+    assert got == pytest.approx(kph) if kph is not None else got is None
+
+
+def test_primary_class_picks_fastest_and_handles_lists() -> None:
+    assert primary_class(["residential", "primary"]) == "primary"
+    assert primary_class("['residential', 'secondary']") == "secondary"
+    assert primary_class(None) == "road"
+    assert set(DEFAULT_SPEEDS_KPH) >= {"trunk", "primary", "secondary", "tertiary", "residential", "service", "track"}
+
+
+def test_congestion_factor() -> None:
+    assert congestion_factor(None) == 1.0
+    assert congestion_factor(8) > 1.0
+    assert congestion_factor(3) == 1.0
+    assert congestion_factor(8, {8: 2.0}) == 2.0
+    with pytest.raises(InputError):
+        congestion_factor(24)
+
+
+# ---------------------------------------------------------------- arrays and CSR
+def tiny() -> RoadNetwork:
+    """0 -> 1 twice (10 s and 4 s), 1 <-> 2, 2 -> 0 one-way, 3 <-> 4 a separate island."""
+    return RoadNetwork.from_arrays(
+        node_ids=[10, 11, 12, 13, 14],
+        lon=[120.0, 120.01, 120.02, 121.0, 121.01],
+        lat=[-5.0, -5.0, -5.01, -5.0, -5.0],
+        edge_u=[0, 0, 1, 2, 2, 3, 4],
+        edge_v=[1, 1, 2, 1, 0, 4, 3],
+        edge_length_m=[1000, 900, 1200, 1200, 2000, 500, 500],
+        edge_time_s=[10, 4, 12, 12, 30, 5, 5],
+    )
+
+
+def test_parallel_edges_keep_fastest_and_one_way_respected() -> None:
+    net = tiny()
+    assert net.csr[0, 1] == 4.0  # not 14 (scipy would sum duplicates)
+    t = net.travel_times([0])[0]
+    assert t.tolist()[:3] == [0.0, 4.0, 16.0]
+    assert math.isinf(t[3]) and math.isinf(t[4])
+    back = net.travel_times([0], reverse=True)[0]  # times *to* node 0
+    assert back[2] == 30.0 and back[1] == 42.0
+    assert net.n_components == 2
+    assert net.component_sizes().tolist() == [3, 2]
+    graph = net.to_networkx()
+    assert graph.number_of_edges() == net.n_edges
+    assert min(d["travel_time"] for d in graph.get_edge_data(10, 11).values()) == net.csr[0, 1]
+
+
+def test_from_arrays_rejects_bad_input() -> None:
+    with pytest.raises(NoRoadsError):
+        RoadNetwork.from_arrays([1], [0.0], [0.0], [], [], [], [])
+    with pytest.raises(InputError):
+        RoadNetwork.from_arrays([1, 2], [0.0, 1.0], [0.0, 0.0], [0], [5], [1.0], [1.0])
+    with pytest.raises(InputError):
+        RoadNetwork.from_arrays([1, 2], [0.0, 1.0], [0.0, 0.0], [0], [1], [1.0], [float("nan")])
+
+
+@pytest.mark.parametrize("limit", [-1.0, float("nan"), "soon"])
+def test_bad_time_limits(limit: object) -> None:
+    with pytest.raises(InputError):
+        tiny().travel_times([0], limit=limit)  # type: ignore[arg-type]
+
+
+def test_bad_sources() -> None:
+    with pytest.raises(InputError):
+        tiny().travel_times([7])
+    with pytest.raises(InputError):
+        tiny().travel_times([])
+
+
+@st.composite
+def random_graphs(draw: st.DrawFn) -> RoadNetwork:
+    n = draw(st.integers(2, 12))
+    m = draw(st.integers(1, 40))
+    u = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+    v = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+    t = draw(st.lists(st.floats(0.0, 500.0, allow_nan=False), min_size=m, max_size=m))
+    lon = np.linspace(119.9, 120.0, n)
+    return RoadNetwork.from_arrays(np.arange(n) + 100, lon, np.full(n, -5.5), u, v, np.ones(m), t)
+
+
+@settings(max_examples=60, deadline=None)
+@given(net=random_graphs(), reverse=st.booleans(), limit=st.one_of(st.none(), st.floats(0.0, 800.0)))
+def test_travel_times_equal_networkx_on_random_graphs(net: RoadNetwork, reverse: bool, limit: float | None) -> None:
+    """Parallel edges, one-way edges, self-loops, zero times and disconnected parts."""
+    assert_matches_networkx(net, list(range(net.n_nodes)), limit, reverse)
+
+
+@settings(max_examples=30, deadline=None)
+@given(net=random_graphs(), data=st.data())
+def test_nearest_source_is_min_over_rows(net: RoadNetwork, data: st.DataObject) -> None:
+    sources = data.draw(st.lists(st.integers(0, net.n_nodes - 1), min_size=1, max_size=4))
+    which, time_s = nearest_source(net, sources, limit=300.0)
+    table = net.travel_times(sources, limit=300.0)
+    np.testing.assert_allclose(time_s, table.min(axis=0))
+    reached = which >= 0
+    np.testing.assert_array_equal(reached, np.isfinite(time_s))
+    np.testing.assert_allclose(table[which[reached], np.flatnonzero(reached)], time_s[reached])
+
+
+# ---------------------------------------------------------------- real network
+@pytest.fixture(scope="module")
+def balikpapan(balikpapan_graphml: Path) -> RoadNetwork:
+    return load_network(balikpapan_graphml)
+
+
+def test_balikpapan_loads_and_matches_networkx(balikpapan: RoadNetwork) -> None:
+    assert balikpapan.n_nodes == 1207 and balikpapan.n_edges == 2683
+    assert balikpapan.summary()["directed_edge_km"] == pytest.approx(235.3, abs=0.5)
+    rng = np.random.default_rng(1)
+    sources = rng.choice(balikpapan.n_nodes, 5, replace=False).tolist()
+    assert_matches_networkx(balikpapan, sources, 600.0, reverse=False)
+    assert_matches_networkx(balikpapan, sources, 600.0, reverse=True)
+    assert_matches_networkx(balikpapan, sources[:2], None, reverse=False)
+
+
+def test_save_and_reload_identical(balikpapan: RoadNetwork, tmp_path: Path) -> None:
+    path = balikpapan.save(tmp_path / "bpp")
+    assert path.suffix == ".npz" and not list(tmp_path.glob("*.part"))
+    again = load_network(path)
+    for name in RoadNetwork._ARRAYS:
+        np.testing.assert_array_equal(getattr(again, name), getattr(balikpapan, name))
+    np.testing.assert_array_equal(again.travel_times([3], limit=300), balikpapan.travel_times([3], limit=300))
+
+
+def test_nearest_nodes_and_snap(balikpapan: RoadNetwork) -> None:
+    idx, dist = balikpapan.nearest_nodes(balikpapan.lon[[5, 9]], balikpapan.lat[[5, 9]])
+    assert idx.tolist() == [5, 9] and dist.max() < 1e-6
+    snap = balikpapan.snap([116.8302], [-1.2651])
+    assert snap.ok.all() and 0 <= snap.fraction[0] <= 1 and snap.distance_m[0] < 1000
+    e = snap.edge[0]
+    t = balikpapan.edge_time_s[e]
+    assert snap.time_from_u_s[0] + snap.time_to_v_s[0] == pytest.approx(t)
+    with pytest.raises(SnapError, match="farther than 1000 m"):
+        balikpapan.snap([116.83, 117.5], [-1.265, -1.265])
+    loose = balikpapan.snap([116.83, 117.5], [-1.265, -1.265], strict=False)
+    assert loose.ok.tolist() == [True, False] and loose.distance_m[1] > 50_000
+    with pytest.raises(InputError, match="projected or swapped"):
+        balikpapan.snap([500000.0], [9850000.0])
+
+
+def test_point_travel_times_equal_networkx_with_split_edge(balikpapan: RoadNetwork) -> None:
+    """A point part-way along an edge: compare with networkx on a graph where the edge is split."""
+    snap = balikpapan.snap([116.8302, 116.845], [-1.2651, -1.262])
+    for reverse in (False, True):
+        ours = point_travel_times(balikpapan, snap, limit=900.0, reverse=reverse)
+        assert isinstance(ours, np.ndarray)
+        for i in range(2):
+            graph = balikpapan.to_networkx()
+            p = "point"
+            u, v = int(balikpapan.node_ids[snap.u[i]]), int(balikpapan.node_ids[snap.v[i]])
+            graph.add_edge(p, v, travel_time=snap.time_to_v_s[i])
+            graph.add_edge(u, p, travel_time=snap.time_from_u_s[i])
+            if np.isfinite(snap.time_to_u_s[i]):
+                graph.add_edge(p, u, travel_time=snap.time_to_u_s[i])
+                graph.add_edge(v, p, travel_time=snap.time_from_v_s[i])
+            if reverse:
+                graph = graph.reverse(copy=True)
+            ref = nx_times(graph, p, cutoff=900.0)  # type: ignore[arg-type]
+            row = ours[i]
+            for j in np.flatnonzero(np.isfinite(row)):
+                assert row[j] == pytest.approx(ref[int(balikpapan.node_ids[j])], abs=1e-6)
+            assert int(np.isfinite(row).sum()) == len(ref) - 1  # minus the point itself
+
+
+# ---------------------------------------------------------------- loaders
+def test_osm_xml_one_way_and_maxspeed(small_osm: Path) -> None:
+    net = load_network(small_osm)
+    ids = {int(i): k for k, i in enumerate(net.node_ids)}
+    assert net.n_nodes >= 6
+    # the one-way street 5 -> 6: 5 reaches 6 directly, 6 cannot come back the same way
+    t = net.travel_times([ids[5], ids[6]])
+    assert t[0, ids[6]] < t[1, ids[5]]
+    primary = net.edge_highway == "primary"
+    assert net.edge_has_maxspeed[primary].all()
+    speeds = net.edge_length_m[primary] / net.edge_time_s[primary] * 3.6
+    np.testing.assert_allclose(speeds, 60.0)
+    tertiary = net.edge_highway == "tertiary"
+    np.testing.assert_allclose(net.edge_length_m[tertiary] / net.edge_time_s[tertiary] * 3.6, 40.0)
+
+
+def test_osm_bz2(small_osm: Path, tmp_path: Path) -> None:
+    packed = tmp_path / "town.osm.bz2"
+    packed.write_bytes(bz2.compress(small_osm.read_bytes()))
+    assert load_network(packed).n_edges == load_network(small_osm).n_edges
+
+
+def test_region_speed_override(small_osm: Path) -> None:
+    slow = load_network(small_osm, speeds_kph={"tertiary": 20})
+    fast = load_network(small_osm)
+    tert = fast.edge_highway == "tertiary"
+    np.testing.assert_allclose(slow.edge_time_s[tert], 2 * fast.edge_time_s[tert])
+    peak = load_network(small_osm, hour=8)
+    np.testing.assert_allclose(peak.edge_time_s, fast.edge_time_s * congestion_factor(8))
+
+
+def test_pbf_from_pyrosm_and_clip() -> None:
+    pyrosm = pytest.importorskip("pyrosm")
+    path = pyrosm.get_data("test_pbf")
+    net = load_network(path)
+    assert net.n_nodes > 100 and net.n_components >= 1
+    b = net.bbox
+    half = load_network(path, bbox=(b[0], b[1], (b[0] + b[2]) / 2, (b[1] + b[3]) / 2))
+    assert 0 < half.n_nodes < net.n_nodes
+    assert half.lon.max() <= (b[0] + b[2]) / 2 + 0.01
+    assert_matches_networkx(net, [0, 7], 600.0, reverse=False)
+
+
+def test_graphml_roundtrip_through_osmnx(small_osm: Path, tmp_path: Path) -> None:
+    import osmnx as ox
+
+    graph = ox.graph_from_xml(small_osm, retain_all=True)
+    ox.save_graphml(graph, tmp_path / "town.graphml")
+    assert load_network(tmp_path / "town.graphml").n_edges == graph.number_of_edges()
+
+
+# ---------------------------------------------------------------- bad input
+def test_missing_file() -> None:
+    with pytest.raises(SourceNotFoundError, match="not found"):
+        load_network("no/such/file.graphml")
+
+
+def test_unsupported_extension(tmp_path: Path) -> None:
+    path = tmp_path / "roads.shp"
+    path.write_text("x")
+    with pytest.raises(UnsupportedFormatError, match="unsupported"):
+        load_network(path)
+
+
+@pytest.mark.parametrize("name", ["broken.osm", "broken.graphml", "broken.osm.pbf", "broken.npz"])
+def test_corrupt_files(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("<osm><node id='1' lat='oops'" if name.endswith("osm") else "garbage \x00\x01 not a real file")
+    with pytest.raises(CorruptFileError):
+        load_network(path)
+
+
+def test_graphml_without_xy(tmp_path: Path) -> None:
+    graph = nx.MultiDiGraph()
+    graph.add_edge(1, 2, length=10.0, highway="primary")
+    path = tmp_path / "noxy.graphml"
+    nx.write_graphml(graph, path)
+    with pytest.raises(CorruptFileError, match="x"):
+        load_network(path)
+
+
+def test_area_without_drivable_roads(tmp_path: Path) -> None:
+    path = write_osm_xml(tmp_path / "empty.osm", {1: (120.0, -5.0), 2: (120.001, -5.0)}, [])
+    with pytest.raises((NoRoadsError, CorruptFileError)):
+        load_network(path)
+
+
+def test_unknown_region_slug_like_name_is_a_place_query_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SourceNotFoundError, match="unknown region"):
+        load_network("no-such-region.yaml")
+
+
+def test_synthetic_size_validated() -> None:
+    with pytest.raises(InputError):
+        load_network("synthetic:abc")
