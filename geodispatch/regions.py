@@ -8,6 +8,7 @@ coordinates. Facts that could not be verified are left out, never guessed. Examp
     kind: kabupaten
     province: Sulawesi Selatan
     bps_code: "7303"
+    kemendagri_code: "73.03"
     osm_query: Kabupaten Bantaeng, Sulawesi Selatan, Indonesia
     boundary_source: ../shared/data/boundaries/indonesia_kabupaten_kota.geojson (kode 73.03)
     target_response_s: 900
@@ -32,7 +33,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from geodispatch.errors import CorruptFileError, RegionConfigError, SourceNotFoundError
+from geodispatch.errors import CorruptFileError, DownloadError, InputError, RegionConfigError, SourceNotFoundError
 
 StationType = Literal["psc", "ambulance", "damkar", "puskesmas", "rsud", "bpbd", "polisi", "pmi", "sar"]
 UnitType = Literal["ambulance", "damkar", "rescue", "polisi", "bpbd", "pmi", "sar"]
@@ -81,13 +82,20 @@ class Requirement(_Strict):
 
 
 class Region(_Strict):
-    """A regency (kabupaten) or city (kota) and its emergency-service facts."""
+    """A regency (kabupaten) or city (kota) and its emergency-service facts.
+
+    ``bps_code`` is the 4-digit BPS statistical code and ``kemendagri_code`` the Kemendagri
+    administrative code (``PP.KK``, as in the boundary files); the two differ for some
+    regencies (Kabupaten Kutai Timur: BPS 6404, Kemendagri 64.08), so keep both separate.
+    ``target_response_s`` is in seconds.
+    """
 
     slug: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str = Field(min_length=1)
     kind: Literal["kabupaten", "kota"]
     province: str = Field(min_length=1)
     bps_code: str | None = Field(default=None, pattern=r"^\d{4}$")
+    kemendagri_code: str | None = Field(default=None, pattern=r"^\d{2}\.\d{2}$")
     osm_query: str = Field(min_length=1)
     boundary_source: str | None = None
     target_response_s: float = Field(default=900.0, gt=0, le=7200)
@@ -188,4 +196,168 @@ def load_region(slug_or_path: str | os.PathLike[str]) -> Region:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise CorruptFileError(f"{path}: not valid YAML ({exc}); fix the file") from exc
-    return parse_region(data, origin=str(path))
+    region = parse_region(data, origin=str(path))
+    if path.resolve().parent == REGIONS_DIR and region.slug != path.stem:
+        raise RegionConfigError(f"{path}: slug {region.slug!r} does not match the file name; set slug: {path.stem}")
+    return region
+
+
+# --- stations from OpenStreetMap tags (download time only) ----------------------------------
+
+OSM_STATION_TAGS: dict[str, bool | str | list[str]] = {
+    "amenity": ["fire_station", "hospital", "clinic", "police"],
+    "emergency": "ambulance_station",
+    "healthcare": "centre",
+}
+"""OSM tags fetched for stations (the union of features matching any of them)."""
+
+_OSM_TYPE_RULES: tuple[tuple[str, str, StationType], ...] = (
+    ("amenity", "fire_station", "damkar"),
+    ("emergency", "ambulance_station", "ambulance"),
+    ("amenity", "hospital", "rsud"),
+    ("amenity", "police", "polisi"),
+    ("amenity", "clinic", "puskesmas"),
+    ("healthcare", "centre", "puskesmas"),
+)
+"""OSM tag -> station type, first match wins (a hospital tagged as ambulance base is ``ambulance``)."""
+
+
+def _osm_tag(row: Any, key: str) -> str | None:
+    value = row.get(key)
+    if value is None or (isinstance(value, float) and value != value):  # missing or NaN
+        return None
+    return str(value).strip()
+
+
+def _osm_element_ids(gdf: Any) -> list[tuple[str, int]]:
+    """(element type, OSM id) per row, from an osmnx 2.x (element, id) or 1.x (element_type, osmid) index."""
+    import pandas as pd
+
+    index = gdf.index
+    if isinstance(index, pd.MultiIndex) and index.nlevels == 2:
+        pairs = list(index)
+    else:
+        type_col = next((c for c in ("element", "element_type") if c in gdf.columns), None)
+        id_col = next((c for c in ("id", "osmid") if c in gdf.columns), None)
+        if type_col is None or id_col is None:
+            raise InputError(
+                "OSM features need an (element, id) index as returned by osmnx.features_from_place, "
+                "or 'element' and 'id' columns"
+            )
+        pairs = list(zip(gdf[type_col], gdf[id_col], strict=True))
+    out = []
+    for element, osmid in pairs:
+        try:
+            out.append((str(element), int(osmid)))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"OSM feature id {osmid!r} of {element!r} is not an integer") from exc
+    return out
+
+
+def stations_from_osm_features(gdf: Any) -> tuple[Station, ...]:
+    """Convert an osmnx features GeoDataFrame into stations.
+
+    Tags map to station types: ``amenity=fire_station`` -> ``damkar``,
+    ``emergency=ambulance_station`` -> ``ambulance``, ``amenity=hospital`` -> ``rsud``,
+    ``amenity=police`` -> ``polisi``, ``amenity=clinic`` or ``healthcare=centre`` ->
+    ``puskesmas`` (first match in this order). OSM does not tell a public RSUD from a private
+    hospital, nor a puskesmas from a private klinik: the station name tells. Rows matching
+    none of these tags, or without geometry, are skipped.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        As returned by ``osmnx.features_from_place``: indexed by (element type, OSM id), tag
+        columns, geometry in EPSG:4326 (other CRSs are reprojected; no CRS means EPSG:4326).
+        Polygons and lines are placed at their representative point (always inside the shape).
+
+    Returns
+    -------
+    tuple of Station
+        ``id`` ``osm-<type>-<id>``, ``name`` from the ``name`` tag (empty when untagged),
+        lon/lat in degrees (EPSG:4326), ``source`` ``OpenStreetMap <type>/<id> (ODbL)``, and
+        no units: OSM does not record vehicles, so the region must enter them.
+
+    Raises
+    ------
+    InputError
+        When the frame has no geometry or no OSM element ids.
+    """
+    if len(gdf) == 0:
+        return ()
+    if not hasattr(gdf, "geometry"):
+        raise InputError("OSM features need a geometry column (a GeoDataFrame from osmnx)")
+    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    ids = _osm_element_ids(gdf)
+    stations = []
+    seen: set[str] = set()
+    for (element, osmid), (_, row), geom in zip(ids, gdf.iterrows(), gdf.geometry, strict=True):
+        station_type = next(
+            (stype for key, value, stype in _OSM_TYPE_RULES if _osm_tag(row, key) == value),
+            None,
+        )
+        if station_type is None or geom is None or geom.is_empty:
+            continue
+        point = geom if geom.geom_type == "Point" else geom.representative_point()
+        station_id = f"osm-{element}-{osmid}"
+        if station_id in seen:
+            continue
+        seen.add(station_id)
+        stations.append(
+            Station(
+                id=station_id,
+                name=_osm_tag(row, "name") or "",
+                type=station_type,
+                lon=float(point.x),
+                lat=float(point.y),
+                source=f"OpenStreetMap {element}/{osmid} (ODbL)",
+            )
+        )
+    return tuple(stations)
+
+
+def fetch_osm_stations(query: str) -> tuple[Station, ...]:
+    """Download stations for a place from OpenStreetMap (network access; download time only).
+
+    Parameters
+    ----------
+    query : str
+        OSM place query, e.g. ``"Kabupaten Bantaeng, Sulawesi Selatan, Indonesia"``.
+
+    Returns
+    -------
+    tuple of Station
+        See :func:`stations_from_osm_features`; empty when OSM has no matching features there.
+
+    Raises
+    ------
+    SourceNotFoundError
+        When OpenStreetMap cannot find the place.
+    DownloadError
+        When the download fails (no connection, server error).
+    """
+    import osmnx as ox
+
+    from geodispatch.network.load import cache_dir
+
+    ox.settings.cache_folder = str(cache_dir() / "osmnx")
+    ox.settings.use_cache = True
+    try:
+        gdf = ox.features_from_place(query, tags=OSM_STATION_TAGS)
+    except Exception as exc:
+        kind = type(exc).__name__
+        if "No matching features" in str(exc):
+            return ()
+        # geocoding failures: InsufficientResponseError ("could not geocode"), or TypeError when
+        # the place is not a polygon; server errors (ResponseStatusCodeError) are download failures
+        if kind == "InsufficientResponseError" or isinstance(exc, TypeError) or "geocode" in str(exc).lower():
+            raise SourceNotFoundError(
+                f"OpenStreetMap found no area for {query!r} ({exc}); "
+                "check the place name (e.g. 'Kabupaten Bantaeng, Sulawesi Selatan, Indonesia')"
+            ) from exc
+        raise DownloadError(
+            f"downloading stations for {query!r} from OpenStreetMap failed ({kind}: {exc}); "
+            "check the internet connection, or pass a stations file (CSV/GeoJSON)"
+        ) from exc
+    return stations_from_osm_features(gdf)

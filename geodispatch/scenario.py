@@ -2,19 +2,30 @@
 
 The CLI and the API turn their ``REGION_OR_SOURCE`` argument into a :class:`Scenario` here:
 the synthetic regency brings its own stations, population and desa; a region slug brings its
-YAML stations and target; a bare file (``.graphml``, ``.osm.pbf``) brings only roads, and the
-user adds stations (and population, areas) from files.
+YAML stations and target (a region file without stations gets them from OpenStreetMap tags when
+its network is downloaded, cached for offline reruns: :func:`region_osm_stations`); a bare
+file (``.graphml``, ``.osm.pbf``) brings only roads, and the user adds stations (and population,
+areas) from files.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from geodispatch import regions
+from geodispatch.errors import DownloadError
 from geodispatch.network.graph import RoadNetwork
-from geodispatch.network.load import load_network
+from geodispatch.network.load import cache_dir, load_network
+from geodispatch.output import atomic_file
 from geodispatch.regions import Region, Requirement, Station, is_region, load_region
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TARGET_S = 900.0
 """Default target response time: 15 minutes, in seconds."""
@@ -96,13 +107,16 @@ def load_scenario(
             areas=regency.areas,
             target_response_s=float(regency.target_response_s),
         )
-    elif is_region(text) and not os.path.exists(text):
+    elif is_region(text) and (text.endswith((".yaml", ".yml")) or not os.path.exists(text)):
         region = load_region(text)
         network = load_network(text, **network_options)
+        region_stations = region.stations
+        if not region_stations and stations is None:
+            region_stations = region_osm_stations(region, refresh=bool(network_options.get("refresh")))
         scenario = Scenario(
             name=region.name,
             network=network,
-            stations=region.stations,
+            stations=region_stations,
             target_response_s=region.target_response_s,
             region=region,
             sop=dict(region.sop),
@@ -113,3 +127,74 @@ def load_scenario(
     if stations is not None:
         scenario.stations = read_stations(stations)
     return scenario
+
+
+def _station_cache_path(region: Region) -> Path:
+    key = repr((region.osm_query, sorted(regions.OSM_STATION_TAGS.items())))
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    return cache_dir() / "networks" / f"{region.slug}-stations-{digest}.geojson"
+
+
+def _write_station_cache(path: Path, stations: tuple[Station, ...]) -> None:
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
+            "properties": {"id": s.id, "name": s.name, "type": s.type, "source": s.source},
+        }
+        for s in stations
+    ]
+    with atomic_file(path, suffix=".geojson") as tmp:
+        tmp.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+
+
+def _read_station_cache(path: Path) -> tuple[Station, ...] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return tuple(
+            Station(**f["properties"], lon=f["geometry"]["coordinates"][0], lat=f["geometry"]["coordinates"][1])
+            for f in data["features"]
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:  # pydantic errors are ValueErrors
+        log.warning("ignoring unreadable station cache %s (%s); downloading again", path, exc)
+        return None
+
+
+def region_osm_stations(region: Region, refresh: bool = False) -> tuple[Station, ...]:
+    """Stations of a region from OpenStreetMap tags, cached next to the network cache.
+
+    Used when a region file lists no stations: the first call downloads them with
+    :func:`geodispatch.regions.fetch_osm_stations` and writes a GeoJSON cache under
+    ``cache_dir()/networks``; later calls read the cache and work offline.
+
+    Parameters
+    ----------
+    region : Region
+        The region (its ``osm_query`` is downloaded).
+    refresh : bool
+        Download again even when a cached copy exists.
+
+    Returns
+    -------
+    tuple of Station
+        OSM stations without units (empty when the download fails: a warning is logged and
+        the scenario still works for road-network questions; pass a stations file instead).
+
+    Raises
+    ------
+    SourceNotFoundError
+        When OpenStreetMap cannot find the region's place query.
+    """
+    path = _station_cache_path(region)
+    if path.exists() and not refresh:
+        cached = _read_station_cache(path)
+        if cached is not None:
+            return cached
+    try:
+        stations = regions.fetch_osm_stations(region.osm_query)
+    except DownloadError as exc:
+        log.warning("%s: no stations in the region file and %s", region.slug, exc)
+        return ()
+    _write_station_cache(path, stations)
+    log.info("%s: %d stations from OpenStreetMap cached in %s", region.slug, len(stations), path)
+    return stations
