@@ -199,3 +199,65 @@ def point_travel_times(
     dist = dist[:, :n]
     dist[snap.edge < 0] = np.inf
     return dist
+
+
+def point_search(
+    network: RoadNetwork, snap: SnapResult, index: int = 0, limit: float | None = None, reverse: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """One bounded search from (or to) one snapped point, with its shortest-path tree.
+
+    The point becomes a virtual node ``n_nodes`` joined to the ends of its edge with the
+    partial-edge times, exactly as in :func:`point_travel_times`.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    snap : SnapResult
+        Snapped points; only point ``index`` is searched from.
+    index : int
+        Which point of ``snap``.
+    limit : float, optional
+        Search bound, seconds.
+    reverse : bool
+        Times from every node *to* the point instead of from it.
+
+    Returns
+    -------
+    time_s : ndarray of float64, shape (n_nodes,)
+        Seconds; ``inf`` when unreachable or beyond ``limit``.
+    predecessors : ndarray of int32, shape (n_nodes + 1,)
+        Shortest-path tree: for ``reverse``, ``predecessors[x]`` is the node after ``x`` on its
+        fastest path to the point (``n_nodes`` = the point itself); otherwise the node before
+        ``x`` on the path from the point. -9999 where not reached.
+
+    Raises
+    ------
+    InputError
+        When point ``index`` does not exist or was not snapped.
+    """
+    from geodispatch.network.snap import SnapResult as _SnapResult
+
+    bound = check_limit(limit)
+    if not 0 <= index < len(snap.edge) or snap.edge[index] < 0:
+        raise InputError(f"point {index} is not a snapped point of this SnapResult")
+    one = _SnapResult(*(np.asarray(getattr(snap, f))[index : index + 1] for f in _SNAP_FIELDS))
+    graph = _augmented(network, one, reverse)
+    dist, pred = dijkstra(graph, directed=True, indices=network.n_nodes, limit=bound, return_predecessors=True)
+    return np.asarray(dist[: network.n_nodes], dtype=np.float64), pred
+
+
+_SNAP_FIELDS = (
+    "edge",
+    "u",
+    "v",
+    "fraction",
+    "distance_m",
+    "time_from_u_s",
+    "time_to_v_s",
+    "time_from_v_s",
+    "time_to_u_s",
+    "lon",
+    "lat",
+    "node",
+)

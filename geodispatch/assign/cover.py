@@ -1,0 +1,208 @@
+"""Coverage tie-break: keep the most people within the target time of a remaining unit.
+
+Among choices whose ETAs are equal within a tolerance (default :data:`TIE_TOLERANCE_S`), prefer
+the one that leaves the most population covered within the target time by the *remaining*
+available units of the same type. A unit covers the population points whose nearest road node
+is reached within the target from the unit's **base** (its home station, or its position when it
+has none): units return to base after an incident, so the base is what coverage planning is
+about. Reach sets are computed once per network, population table and target time (one bounded
+forward search per distinct base), cached on the network, and reused by every call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geodispatch.errors import AssignmentError
+from geodispatch.network.traveltime import point_travel_times
+
+if TYPE_CHECKING:
+    from geodispatch.network.graph import RoadNetwork
+
+TIE_TOLERANCE_S = 30.0
+"""ETAs within this many seconds of each other count as equal for the coverage tie-break."""
+
+MAX_POOL = 10
+"""At most this many tied candidates per (incident, unit type) are compared."""
+
+MAX_SLOTS = 3
+"""Incidents needing more units than this of one type skip the tie-break (too many combinations)."""
+
+_LOCK = threading.Lock()
+
+
+class CoverageIndex:
+    """Which population points each unit base reaches within the target time.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    population : DataFrame or mapping
+        Columns/keys ``lon``, ``lat`` (degrees) and ``population`` (people).
+    target_s : float
+        Target response time, seconds.
+    """
+
+    def __init__(self, network: RoadNetwork, population: Any, target_s: float) -> None:
+        try:
+            lon = np.asarray(population["lon"], dtype=float)
+            lat = np.asarray(population["lat"], dtype=float)
+            weight = np.asarray(population["population"], dtype=float)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AssignmentError(
+                "population must have lon, lat (degrees) and population (people) columns"
+            ) from exc
+        self.network = network
+        self.target_s = float(target_s)
+        self.weight = np.nan_to_num(weight, nan=0.0)
+        self.node, _ = network.nearest_nodes(lon, lat)
+        self.total = float(self.weight.sum())
+        self._rows: dict[tuple[float, float], np.ndarray] = {}
+
+    def reach(self, lon: Any, lat: Any) -> np.ndarray:
+        """Boolean matrix (n_bases, n_population): base reaches the point within the target."""
+        keys = [(round(float(x), 7), round(float(y), 7)) for x, y in zip(lon, lat, strict=True)]
+        missing = sorted({k for k in keys if k not in self._rows})
+        if missing:
+            snap = self.network.snap([k[0] for k in missing], [k[1] for k in missing], strict=False)
+            for start in range(0, len(missing), 32):
+                part = slice(start, start + 32)
+                sub = type(snap)(*(np.asarray(getattr(snap, f))[part] for f in snap.__dataclass_fields__))
+                times = np.asarray(point_travel_times(self.network, sub, limit=self.target_s))
+                for key, row in zip(missing[part], times, strict=True):
+                    self._rows[key] = row[self.node] <= self.target_s
+        if not keys:
+            return np.zeros((0, len(self.weight)), dtype=bool)
+        return np.vstack([self._rows[k] for k in keys])
+
+    def covered(self, rows: np.ndarray) -> float:
+        """People covered by at least one of the given reach rows."""
+        if rows.shape[0] == 0:
+            return 0.0
+        return float(self.weight[rows.any(axis=0)].sum())
+
+
+def coverage_index(network: RoadNetwork, population: Any, target_s: float) -> CoverageIndex:
+    """The cached :class:`CoverageIndex` of a network, population table and target time."""
+    try:
+        fingerprint = (
+            len(population["population"]),
+            float(np.nansum(np.asarray(population["population"], dtype=float))),
+            float(np.nansum(np.asarray(population["lon"], dtype=float))),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AssignmentError("population must have lon, lat and population columns") from exc
+    key = ("assign_coverage", fingerprint, float(target_s))
+    with _LOCK:
+        index = network._cache.get(str(key))
+        if index is None:
+            index = CoverageIndex(network, population, target_s)
+            network._cache[str(key)] = index
+    return index
+
+
+@dataclass(frozen=True)
+class TieBreak:
+    """Outcome of a coverage tie-break for one incident and unit type.
+
+    Attributes
+    ----------
+    units : tuple of int
+        Chosen unit columns, aligned with the slots.
+    covered_after : float
+        People still covered by the remaining units of the type with this choice.
+    covered_fastest : float
+        The same with the fastest choice (before the tie-break).
+    """
+
+    units: tuple[int, ...]
+    covered_after: float
+    covered_fastest: float
+
+
+def coverage_tiebreak(
+    index: CoverageIndex,
+    slot_fits: np.ndarray,
+    chosen: Sequence[int],
+    eta: np.ndarray,
+    target_s: float,
+    fleet: np.ndarray,
+    free: np.ndarray,
+    base_lon: np.ndarray,
+    base_lat: np.ndarray,
+    tolerance_s: float = TIE_TOLERANCE_S,
+) -> TieBreak:
+    """Re-choose the units of one incident's slots of one type to keep the most coverage.
+
+    An alternative is admissible when it fills the same slots, reaches as many of them within
+    the target, and its sorted ETAs are each at most ``tolerance_s`` above the sorted ETAs of
+    the fastest choice. Among admissible alternatives the one leaving the most people covered
+    by the remaining units wins; then the smaller ETA sum; then the fastest choice itself.
+
+    Parameters
+    ----------
+    index : CoverageIndex
+        Reach sets.
+    slot_fits : ndarray of bool, shape (n_slots_of_type, n_units)
+        Which units fit each slot.
+    chosen : sequence of int
+        The fastest choice, one unit column per slot (all filled).
+    eta : ndarray, shape (n_units,)
+        ETAs to this incident, seconds.
+    target_s : float
+        Target response time, seconds.
+    fleet : ndarray of bool, shape (n_units,)
+        Units of this type that count for coverage (dispatchable, not sent elsewhere).
+    free : ndarray of bool, shape (n_units,)
+        Units that may be chosen (dispatchable, not sent to another incident or slot).
+    base_lon, base_lat : ndarray
+        Base of every unit, degrees.
+    tolerance_s : float
+        ETA tolerance, seconds.
+    """
+    chosen = tuple(int(c) for c in chosen)
+    fastest = np.sort(eta[list(chosen)])
+    if len(chosen) > MAX_SLOTS:
+        return TieBreak(chosen, float("nan"), float("nan"))
+    within = int((fastest <= target_s).sum())
+    limit = fastest[-1] + tolerance_s
+    fit_any = slot_fits.any(axis=0)
+    pool_mask = (free | np.isin(np.arange(len(eta)), chosen)) & fit_any & (eta <= limit)
+    pool = np.flatnonzero(pool_mask)
+    pool = pool[np.argsort(eta[pool], kind="stable")][:MAX_POOL]
+    pool = np.union1d(pool, chosen)
+    rest = np.flatnonzero(fleet & ~np.isin(np.arange(len(eta)), pool))
+    rows_pool = index.reach(base_lon[pool], base_lat[pool])
+    rows_rest = index.reach(base_lon[rest], base_lat[rest])
+    always = rows_rest.any(axis=0) if len(rest) else np.zeros(rows_pool.shape[1], dtype=bool)
+    # only population points the pool can change matter
+    cols = np.flatnonzero(~always & rows_pool.any(axis=0))
+    base_people = float(index.weight[always].sum())
+    sub = rows_pool[:, cols]
+    w = index.weight[cols]
+    in_fleet = fleet[pool]
+
+    def people_after(choice: tuple[int, ...]) -> float:
+        keep = in_fleet & ~np.isin(pool, choice)
+        return base_people + float(w[sub[keep].any(axis=0)].sum()) if keep.any() else base_people
+
+    fastest_people = people_after(chosen)
+    best = (fastest_people, -float(fastest.sum()), chosen)
+    m = slot_fits.shape[0]
+    for combo in itertools.permutations(pool.tolist(), m):
+        if combo == chosen or not all(slot_fits[j, combo[j]] for j in range(m)):
+            continue
+        t = np.sort(eta[list(combo)])
+        if (t > fastest + tolerance_s).any() or int((t <= target_s).sum()) < within:
+            continue
+        cand = (people_after(combo), -float(t.sum()), combo)
+        if cand[:2] > best[:2]:
+            best = cand
+    return TieBreak(best[2], best[0], fastest_people)

@@ -1,0 +1,363 @@
+"""Every unit's ETA to one incident from a single reverse bounded Dijkstra search.
+
+The incident is snapped to its road edge and becomes a virtual node; one reverse search on the
+transposed travel-time matrix (:func:`geodispatch.network.traveltime.point_search`) gives, for
+every node ``x``, the time ``D[x]`` from ``x`` to the incident. A unit snapped part-way along
+its edge ``a -> b`` at fraction ``g`` then has the exact ETA
+
+``min( (1-g)·t(a->b) + D[b],  g·t(b->a) + D[a],  direct )``
+
+where the second term needs the twin edge ``b -> a`` (two-way road; on a one-way road it is
+allowed only when the unit stands exactly on ``a``) and *direct* covers a unit on the same road
+as the incident, upstream of it in either direction. Off-road distances (a unit parked 20 m
+from the road) are not added, like everywhere in geodispatch.
+
+Unit snaps are cached on the network (keyed by rounded lon/lat), so a fleet of 200 units that
+mostly sits at stations is snapped once; only moving units are snapped again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geodispatch.assign.model import Unit
+from geodispatch.errors import AssignmentError, SnapError
+from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M, SnapResult
+from geodispatch.network.traveltime import point_search
+
+if TYPE_CHECKING:
+    from geodispatch.network.graph import RoadNetwork
+
+log = logging.getLogger(__name__)
+
+_CACHE_KEY = "assign_unit_snaps"
+_CACHE_MAX = 200_000
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Where each unit is taken to be (arrays aligned with the unit list).
+
+    Attributes
+    ----------
+    lon, lat : ndarray of float64
+        Effective position, degrees.
+    source : list of str
+        ``reported`` (fresh report or fixed position), ``home_station`` (stale report, placed at
+        its home station) or ``stale`` (stale report and no home station known: used as is).
+    age_s : ndarray of float64
+        Age of the report, seconds (NaN when the position has no timestamp).
+    """
+
+    lon: np.ndarray
+    lat: np.ndarray
+    source: list[str]
+    age_s: np.ndarray
+
+
+def effective_positions(units: Sequence[Unit], now: datetime, max_age_s: float) -> Positions:
+    """Apply the stale-position rule: reports older than ``max_age_s`` fall back to home.
+
+    Parameters
+    ----------
+    units : sequence of Unit
+        The fleet.
+    now : datetime
+        Current time (aware, UTC).
+    max_age_s : float
+        Maximum age of a usable position report, seconds.
+    """
+    k = len(units)
+    lon, lat, age = np.empty(k), np.empty(k), np.full(k, np.nan)
+    source: list[str] = []
+    for i, u in enumerate(units):
+        lon[i], lat[i] = u.lon, u.lat
+        src = "reported"
+        if u.position_time is not None:
+            age[i] = (now - u.position_time).total_seconds()
+            if age[i] > max_age_s:
+                if u.home_lon is not None and u.home_lat is not None:
+                    lon[i], lat[i] = u.home_lon, u.home_lat
+                    src = "home_station"
+                else:
+                    src = "stale"
+        source.append(src)
+    return Positions(lon, lat, source, age)
+
+
+@dataclass(frozen=True)
+class UnitSnaps:
+    """Unit positions snapped to road edges (arrays aligned with the unit list).
+
+    ``edge`` is -1 for a unit farther than the snap limit from any road. ``t_to_b`` is the time
+    from the unit to the head ``b`` of its edge, ``t_to_a`` to the tail ``a`` against the edge
+    direction (``inf`` on a one-way road unless the unit stands on ``a``).
+    """
+
+    edge: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    fraction: np.ndarray
+    t_to_b: np.ndarray
+    t_to_a: np.ndarray
+    distance_m: np.ndarray
+
+
+def snap_units(network: RoadNetwork, lon: np.ndarray, lat: np.ndarray) -> UnitSnaps:
+    """Snap unit positions, reusing the network's cache of earlier snaps.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    lon, lat : ndarray
+        Unit positions, degrees.
+
+    Returns
+    -------
+    UnitSnaps
+    """
+    keys = [(round(float(x), 7), round(float(y), 7)) for x, y in zip(lon, lat, strict=True)]
+    with _LOCK:
+        cache: dict[tuple[float, float], tuple[Any, ...]] = network._cache.setdefault(_CACHE_KEY, {})
+        missing = sorted({k for k in keys if k not in cache})
+    if missing:
+        snap = network.snap([k[0] for k in missing], [k[1] for k in missing], strict=False)
+        rows = _unit_rows(snap)
+        with _LOCK:
+            if len(cache) + len(missing) > _CACHE_MAX:
+                cache.clear()
+            for key, row in zip(missing, rows, strict=True):
+                cache[key] = row
+    with _LOCK:
+        table = [cache[k] for k in keys]
+    cols = list(zip(*table, strict=True)) if table else [()] * 7
+    return UnitSnaps(
+        edge=np.asarray(cols[0], dtype=np.int64),
+        a=np.asarray(cols[1], dtype=np.int64),
+        b=np.asarray(cols[2], dtype=np.int64),
+        fraction=np.asarray(cols[3], dtype=np.float64),
+        t_to_b=np.asarray(cols[4], dtype=np.float64),
+        t_to_a=np.asarray(cols[5], dtype=np.float64),
+        distance_m=np.asarray(cols[6], dtype=np.float64),
+    )
+
+
+def _unit_rows(snap: SnapResult) -> list[tuple[Any, ...]]:
+    """Per-point tuples (edge, a, b, fraction, t_to_b, t_to_a, distance_m) of a snap."""
+    ok = snap.edge >= 0
+    t_to_a = np.where(ok & (snap.fraction == 0.0), 0.0, snap.time_to_u_s)
+    t_to_b = np.where(ok & (snap.fraction == 1.0), 0.0, snap.time_to_v_s)
+    return list(
+        zip(
+            snap.edge.tolist(),
+            snap.u.tolist(),
+            snap.v.tolist(),
+            snap.fraction.tolist(),
+            np.where(ok, t_to_b, np.inf).tolist(),
+            np.where(ok, t_to_a, np.inf).tolist(),
+            snap.distance_m.tolist(),
+            strict=True,
+        )
+    )
+
+
+def snap_incident(network: RoadNetwork, lon: float, lat: float, incident_id: str = "") -> SnapResult:
+    """Snap an incident's location (strict: off-network raises).
+
+    Raises
+    ------
+    SnapError
+        When the location is farther than 1000 m from any road of the network.
+    """
+    snap = network.snap([lon], [lat], max_distance_m=DEFAULT_SNAP_DISTANCE_M, strict=False)
+    if snap.edge[0] < 0:
+        raise SnapError(
+            f"incident {incident_id} at lon={lon:.6f}, lat={lat:.6f} is {snap.distance_m[0]:.0f} m from the "
+            f"nearest road of {network.label or 'the network'} (limit {DEFAULT_SNAP_DISTANCE_M:g} m); "
+            "check the coordinates (lon/lat order) or that the incident lies in this region"
+        )
+    return snap
+
+
+EXIT_HEAD, EXIT_TAIL, EXIT_DIRECT, EXIT_NONE = 0, 1, 2, -1
+
+
+@dataclass
+class IncidentEtas:
+    """ETAs of every unit to one incident, with the search tree for routes and distances.
+
+    Attributes
+    ----------
+    eta_s : ndarray of float64
+        Seconds; ``inf`` when unreachable or farther than ``limit_s``.
+    exit : ndarray of int8
+        How the fastest path leaves the unit's edge: :data:`EXIT_HEAD` (via b),
+        :data:`EXIT_TAIL` (via a), :data:`EXIT_DIRECT` (same road), :data:`EXIT_NONE`.
+    limit_s : float
+        Search bound used, seconds (``inf`` = unbounded). Every ETA below it is exact and every
+        unit marked ``inf`` is at least this far away (or unreachable when ``limit_s`` is inf).
+    snap : SnapResult
+        The incident's snap.
+    node_time_s : ndarray
+        Time from every node to the incident, seconds.
+    predecessors : ndarray
+        Reverse shortest-path tree (see :func:`point_search`).
+    """
+
+    eta_s: np.ndarray
+    exit: np.ndarray
+    limit_s: float
+    snap: SnapResult
+    node_time_s: np.ndarray
+    predecessors: np.ndarray
+
+
+def incident_etas(network: RoadNetwork, snap: SnapResult, units: UnitSnaps, limit_s: float) -> IncidentEtas:
+    """ETA of every unit to one snapped incident, from one reverse bounded search.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    snap : SnapResult
+        The incident's snap (one point).
+    units : UnitSnaps
+        Snapped unit positions.
+    limit_s : float
+        Search bound, seconds (``inf`` for none).
+
+    Returns
+    -------
+    IncidentEtas
+    """
+    node_time, pred = point_search(network, snap, 0, limit=None if math.isinf(limit_s) else limit_s, reverse=True)
+    ok = units.edge >= 0
+    a = np.where(ok, units.a, 0)
+    b = np.where(ok, units.b, 0)
+    via_b = np.where(ok, units.t_to_b + node_time[b], np.inf)
+    via_a = np.where(ok, units.t_to_a + node_time[a], np.inf)
+    direct = _direct_times(network, snap, units)
+    stack = np.vstack([via_b, via_a, direct])
+    best = np.argmin(stack, axis=0)
+    eta = stack[best, np.arange(stack.shape[1])]
+    eta = np.where(eta <= limit_s, eta, np.inf)
+    exit_ = np.where(np.isfinite(eta), best, EXIT_NONE).astype(np.int8)
+    return IncidentEtas(eta, exit_, limit_s, snap, node_time, pred)
+
+
+def _direct_times(network: RoadNetwork, snap: SnapResult, units: UnitSnaps) -> np.ndarray:
+    """Times of units on the incident's own road that reach it without leaving the road."""
+    out = np.full(len(units.edge), np.inf)
+    e = int(snap.edge[0])
+    f = float(snap.fraction[0])
+    twin = int(network.edge_between(snap.v[0], snap.u[0])[0])
+    on_e = units.edge == e
+    on_twin = (units.edge == twin) if twin >= 0 else np.zeros_like(on_e)
+    same = on_e | on_twin
+    if not same.any():
+        return out
+    p = np.where(on_e, units.fraction, 1.0 - units.fraction)  # position along e's direction
+    t_e = float(network.edge_time_s[e])
+    along = np.where(same & (p <= f), (f - p) * t_e, np.inf)
+    if twin >= 0:
+        t_tw = float(network.edge_time_s[twin])
+        back = np.where(same & (p >= f), (p - f) * t_tw, np.inf)
+        along = np.minimum(along, back)
+    return np.where(same, along, out)
+
+
+def _path_nodes(pred: np.ndarray, start: int, n_nodes: int) -> list[int]:
+    """Nodes from ``start`` to the incident's virtual node along the reverse tree (inclusive)."""
+    path = [start]
+    node = start
+    for _ in range(n_nodes + 1):
+        if node == n_nodes:
+            return path
+        node = int(pred[node])
+        if node < 0:
+            raise AssignmentError("internal: broken shortest-path tree")  # pragma: no cover
+        path.append(node)
+    raise AssignmentError("internal: cycle in shortest-path tree")  # pragma: no cover
+
+
+def route_pieces(
+    network: RoadNetwork, res: IncidentEtas, units: UnitSnaps, k: int
+) -> list[tuple[int, float, float]]:
+    """The fastest route of unit ``k`` as (edge, from fraction, to fraction) pieces.
+
+    Returns an empty list when the unit has no finite ETA.
+    """
+    how = int(res.exit[k])
+    if how == EXIT_NONE:
+        return []
+    e_inc, f_inc = int(res.snap.edge[0]), float(res.snap.fraction[0])
+    ue, g = int(units.edge[k]), float(units.fraction[k])
+    n = network.n_nodes
+    if how == EXIT_DIRECT:
+        p = g if ue == e_inc else 1.0 - g
+        if p <= f_inc:
+            return [(e_inc, p, f_inc)]
+        twin = int(network.edge_between(res.snap.v[0], res.snap.u[0])[0])
+        return [(twin, 1.0 - p, 1.0 - f_inc)]
+    pieces: list[tuple[int, float, float]] = []
+    if how == EXIT_HEAD:
+        start = int(units.b[k])
+        if g < 1.0:
+            pieces.append((ue, g, 1.0))
+    else:
+        start = int(units.a[k])
+        if g > 0.0:
+            twin_u = int(network.edge_between(units.b[k], units.a[k])[0])
+            if twin_u >= 0:
+                pieces.append((twin_u, 1.0 - g, 1.0))
+    nodes = _path_nodes(res.predecessors, start, n)
+    inner = nodes[:-1]
+    if len(inner) > 1:
+        edges = network.edge_between(inner[:-1], inner[1:])
+        pieces.extend((int(x), 0.0, 1.0) for x in edges)
+    last = inner[-1]
+    if last == int(res.snap.u[0]):
+        pieces.append((e_inc, 0.0, f_inc))
+    else:
+        twin = int(network.edge_between(res.snap.v[0], res.snap.u[0])[0])
+        pieces.append((twin, 0.0, 1.0 - f_inc))
+    return [p for p in pieces if p[2] > p[1]]
+
+
+def route_distance_m(network: RoadNetwork, pieces: list[tuple[int, float, float]]) -> float:
+    """Road distance of a route given as pieces, metres."""
+    return float(sum(network.edge_length_m[e] * (t - f) for e, f, t in pieces))
+
+
+def route_geojson(network: RoadNetwork, pieces: list[tuple[int, float, float]]) -> dict[str, Any] | None:
+    """The route as a GeoJSON LineString (lon/lat degrees), None when empty."""
+    if not pieces:
+        return None
+    from shapely.ops import substring
+
+    geoms = network.edge_geometries(metric=True)
+    xs: list[float] = []
+    ys: list[float] = []
+    for e, f, t in pieces:
+        line = geoms[e]
+        if f > 0.0 or t < 1.0:
+            line = substring(line, f, t, normalized=True)
+        coords = np.asarray(line.coords) if line.geom_type == "LineString" else np.asarray([line.coords[0]] * 2)
+        start = 1 if xs else 0
+        xs.extend(coords[start:, 0].tolist())
+        ys.extend(coords[start:, 1].tolist())
+    lon, lat = network.to_lonlat(np.asarray(xs), np.asarray(ys))
+    return {
+        "type": "LineString",
+        "coordinates": [[round(float(x), 7), round(float(y), 7)] for x, y in zip(lon, lat, strict=True)],
+    }

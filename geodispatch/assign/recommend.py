@@ -1,0 +1,647 @@
+"""Which units go: ``recommend`` for one incident, ``assign`` for simultaneous incidents.
+
+Both run the same pipeline:
+
+1. validate (unique unit ids, known types, priorities 1-3, no timestamps in the future, at least
+   one dispatchable unit) - nothing is assigned when anything is wrong;
+2. place units (stale reports fall back to the home station) and snap them (cached);
+3. snap each incident (off the network -> :class:`~geodispatch.errors.SnapError`) and run **one**
+   reverse bounded Dijkstra per incident for every unit's ETA. The bound starts at
+   ``max(2 x target, 30 min)`` and doubles (then goes unbounded) until, for every requirement
+   line, as many compatible units as the batch has slots of that type are found and the
+   farthest of those plus the tie tolerance is inside the bound. Units outside the bound are
+   then provably slower than every unit that could be chosen, so the answer is exact;
+4. solve: ``optimal`` (lexicographic min-cost flow, :mod:`geodispatch.assign.optimize`),
+   ``closest`` (greedy in arrival order, :mod:`geodispatch.assign.greedy`) or
+   ``coverage_aware`` (optimal, then the coverage tie-break of :mod:`geodispatch.assign.cover`
+   for each incident and unit type);
+5. explain: ETA, road distance and optionally the route for each chosen unit; reasons for the
+   next-best candidates; a shortfall message when the SOP cannot be met.
+
+``recommend`` uses the coverage tie-break whenever ``population`` is given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geodispatch.assign.cover import TIE_TOLERANCE_S, coverage_index, coverage_tiebreak
+from geodispatch.assign.eta import (
+    IncidentEtas,
+    Positions,
+    UnitSnaps,
+    effective_positions,
+    incident_etas,
+    route_distance_m,
+    route_geojson,
+    route_pieces,
+    snap_incident,
+    snap_units,
+)
+from geodispatch.assign.explain import Candidate, fmt_duration, not_chosen_reason, position_note
+from geodispatch.assign.greedy import solve_closest
+from geodispatch.assign.model import (
+    DEFAULT_MAX_POSITION_AGE_S,
+    Incident,
+    Slot,
+    Sop,
+    Unit,
+    check_times,
+    check_units,
+    requirements_for,
+    resolve_sop,
+    slots_for,
+)
+from geodispatch.assign.optimize import compatible, solve_optimal
+from geodispatch.errors import AssignmentError
+from geodispatch.regions import Region, Requirement
+
+if TYPE_CHECKING:
+    from geodispatch.network.graph import RoadNetwork
+
+POLICIES: tuple[str, ...] = ("closest", "optimal", "coverage_aware")
+"""Assignment policies."""
+
+DEFAULT_TARGET_S = 900.0
+"""Target response time, seconds (15 min)."""
+
+N_ALTERNATIVES = 3
+"""Next-best candidates explained per needed unit type."""
+
+
+def _num(x: float | None) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), 1)
+
+
+@dataclass
+class Recommendation:
+    """Units recommended for one incident.
+
+    Attributes
+    ----------
+    incident_id : str
+        The incident.
+    unit_ids : list of str
+        Units to send, in SOP order.
+    etas_s : list of float
+        Their ETAs, seconds.
+    distances_m : list of float
+        Road distance of each one's fastest route, metres.
+    shortfall : str or None
+        What the SOP asks for that cannot be sent, e.g. ``only 1 of 2 damkar available``.
+    missing : dict
+        Unit type -> number of units missing.
+    reasons : dict
+        Unit id -> why it was (or was not) chosen; chosen units first, then the next-best.
+    candidates : list of Candidate
+        The same as structured records.
+    routes : list of dict or None
+        GeoJSON LineString of each chosen unit's route, when asked for.
+    target_s : float
+        Target response time used, seconds.
+    search_limit_s : float
+        Bound of the ETA search, seconds (inf = unbounded).
+    coverage_note : str or None
+        What the coverage tie-break changed, if anything.
+    """
+
+    incident_id: str
+    unit_ids: list[str]
+    etas_s: list[float]
+    distances_m: list[float]
+    shortfall: str | None
+    missing: dict[str, int]
+    reasons: dict[str, str]
+    candidates: list[Candidate]
+    routes: list[dict[str, Any] | None] | None
+    target_s: float
+    search_limit_s: float
+    coverage_note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict (inf -> None)."""
+        return {
+            "incident_id": self.incident_id,
+            "unit_ids": list(self.unit_ids),
+            "etas_s": [_num(x) for x in self.etas_s],
+            "distances_m": [_num(x) for x in self.distances_m],
+            "shortfall": self.shortfall,
+            "missing": dict(self.missing),
+            "reasons": dict(self.reasons),
+            "candidates": [c.to_dict() for c in self.candidates],
+            "routes": self.routes,
+            "target_s": self.target_s,
+            "search_limit_s": _num(self.search_limit_s),
+            "coverage_note": self.coverage_note,
+        }
+
+
+@dataclass
+class Assignment:
+    """Units assigned to one incident of a batch.
+
+    Attributes
+    ----------
+    incident_id : str
+        The incident.
+    unit_ids : list of str
+        Units sent, in SOP order.
+    etas_s : list of float
+        Their ETAs, seconds.
+    priority : int
+        The incident's priority.
+    shortfall : str or None
+        What could not be sent.
+    missing : dict
+        Unit type -> number missing.
+    """
+
+    incident_id: str
+    unit_ids: list[str]
+    etas_s: list[float]
+    priority: int
+    shortfall: str | None = None
+    missing: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict (inf -> None)."""
+        return {
+            "incident_id": self.incident_id,
+            "unit_ids": list(self.unit_ids),
+            "etas_s": [_num(x) for x in self.etas_s],
+            "priority": self.priority,
+            "shortfall": self.shortfall,
+            "missing": dict(self.missing),
+        }
+
+
+@dataclass
+class Solution:
+    """Everything a solve produced (for recommend, assign, evaluation and tests)."""
+
+    units: list[Unit]
+    incidents: list[Incident]
+    slots: list[Slot]
+    eta: np.ndarray
+    fits: np.ndarray
+    choice: list[int]
+    searches: list[IncidentEtas]
+    positions: Positions
+    snaps: UnitSnaps
+    target_s: float
+    tiebreaks: dict[tuple[int, str], tuple[float, float, tuple[int, ...]]] = field(default_factory=dict)
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if not isinstance(now, datetime):
+        raise AssignmentError(f"now must be a datetime, got {type(now).__name__}")
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+def _check_target(target_s: float) -> float:
+    try:
+        t = float(target_s)
+    except (TypeError, ValueError) as exc:
+        raise AssignmentError(f"target time must be a number of seconds, got {target_s!r}") from exc
+    if not math.isfinite(t) or t <= 0:
+        raise AssignmentError(f"target time must be a positive number of seconds, got {target_s!r}")
+    return t
+
+
+def solve(
+    network: RoadNetwork,
+    units: Sequence[Unit],
+    incidents: Sequence[Incident],
+    sop: Sop | Region | None = None,
+    policy: str = "optimal",
+    *,
+    population: Any = None,
+    target_s: float = DEFAULT_TARGET_S,
+    now: datetime | None = None,
+    max_position_age_s: float = DEFAULT_MAX_POSITION_AGE_S,
+    tolerance_s: float = TIE_TOLERANCE_S,
+) -> Solution:
+    """Validate, compute ETAs and solve; the engine behind :func:`recommend` and :func:`assign`.
+
+    Parameters are those of :func:`assign`. Returns a :class:`Solution`.
+    """
+    if policy not in POLICIES:
+        raise AssignmentError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
+    target = _check_target(target_s)
+    if not math.isfinite(max_position_age_s) or max_position_age_s <= 0:
+        raise AssignmentError("max_position_age_s must be a positive number of seconds")
+    units = list(units)
+    incidents = list(incidents)
+    check_units(units)
+    if not incidents:
+        raise AssignmentError("no incidents given")
+    for inc in incidents:
+        if not isinstance(inc, Incident):
+            raise AssignmentError(f"incidents must be geodispatch.assign.Incident objects, got {type(inc).__name__}")
+    ids = [i.id for i in incidents]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        raise AssignmentError(f"duplicate incident ids: {', '.join(dupes)}")
+    clock = _now(now)
+    check_times(units, incidents, clock)
+    table = resolve_sop(sop)
+    slots = slots_for(incidents, table)
+    if not units or not any(u.dispatchable for u in units):
+        raise AssignmentError(
+            f"no available unit at all: all {len(units)} units are busy or out of service; "
+            "queue the incident and retry when a unit reports available"
+        )
+    incident_snaps = [snap_incident(network, inc.lon, inc.lat, inc.id) for inc in incidents]
+
+    positions = effective_positions(units, clock, max_position_age_s)
+    snaps = snap_units(network, positions.lon, positions.lat)
+    dispatchable = np.asarray([u.dispatchable for u in units], dtype=bool)
+    fits = compatible(slots, [u.type for u in units], [u.capabilities for u in units]) & dispatchable
+
+    searches = []
+    for i, isnap in enumerate(incident_snaps):
+        searches.append(_search(network, snaps, isnap, i, slots, fits, target, tolerance_s))
+    eta = np.vstack([s.eta_s for s in searches]) if searches else np.zeros((0, len(units)))
+
+    if policy == "closest":
+        order = sorted(
+            range(len(incidents)),
+            key=lambda i: (incidents[i].reported_time or datetime.min.replace(tzinfo=UTC), i),
+        )
+        choice = solve_closest(slots, eta, fits, order)
+    else:
+        choice = solve_optimal(slots, eta, fits, target)
+    sol = Solution(units, incidents, slots, eta, fits, choice, searches, positions, snaps, target)
+    if policy == "coverage_aware" and population is not None:
+        _apply_tiebreak(network, sol, population, tolerance_s)
+    return sol
+
+
+def _search(
+    network: RoadNetwork,
+    snaps: UnitSnaps,
+    isnap: Any,
+    i: int,
+    slots: Sequence[Slot],
+    fits: np.ndarray,
+    target_s: float,
+    tolerance_s: float,
+) -> IncidentEtas:
+    """Bounded ETA search for incident ``i``, widened until the answer is provably exact."""
+    mine = [s for s, slot in enumerate(slots) if slot.incident_index == i]
+    per_type: dict[str, int] = {}
+    for slot in slots:
+        per_type[slot.type] = per_type.get(slot.type, 0) + 1
+    lines = {}
+    for s in mine:
+        lines[(slots[s].type, slots[s].capabilities)] = fits[s]
+    limit = max(2.0 * target_s, 1800.0)
+    for attempt in range(4):
+        res = incident_etas(network, isnap, snaps, math.inf if attempt == 3 else limit)
+        if math.isinf(res.limit_s):
+            return res
+        exact = True
+        for (utype, _), mask in lines.items():
+            need = min(per_type[utype], int(mask.sum()))
+            if need == 0:
+                continue
+            known = np.sort(res.eta_s[mask & np.isfinite(res.eta_s)])
+            if len(known) < need or known[need - 1] + tolerance_s > limit:
+                exact = False
+                break
+        if exact:
+            return res
+        limit *= 2.0
+    return res  # pragma: no cover - the last attempt is unbounded
+
+
+def _apply_tiebreak(network: RoadNetwork, sol: Solution, population: Any, tolerance_s: float) -> None:
+    """Coverage tie-break per incident and unit type, on top of the optimal choice."""
+    index = coverage_index(network, population, sol.target_s)
+    units = sol.units
+    base_lon = np.asarray([u.home_lon if u.home_lon is not None else u.lon for u in units])
+    base_lat = np.asarray([u.home_lat if u.home_lat is not None else u.lat for u in units])
+    types = np.asarray([u.type for u in units])
+    dispatchable = np.asarray([u.dispatchable for u in units], dtype=bool)
+    groups: dict[tuple[int, str], list[int]] = {}
+    for s, slot in enumerate(sol.slots):
+        groups.setdefault((slot.incident_index, slot.type), []).append(s)
+    for (i, utype), members in groups.items():
+        chosen = [sol.choice[s] for s in members]
+        if any(k < 0 for k in chosen):
+            continue
+        used = np.zeros(len(units), dtype=bool)
+        used[[k for k in sol.choice if k >= 0]] = True
+        fleet = dispatchable & (types == utype) & (~used | np.isin(np.arange(len(units)), chosen))
+        free = dispatchable & ~used
+        tb = coverage_tiebreak(
+            index,
+            sol.fits[members],
+            chosen,
+            sol.eta[i],
+            sol.target_s,
+            fleet,
+            free,
+            base_lon,
+            base_lat,
+            tolerance_s,
+        )
+        if tb.units != tuple(chosen):
+            for s, k in zip(members, tb.units, strict=True):
+                sol.choice[s] = k
+        sol.tiebreaks[(i, utype)] = (tb.covered_after, tb.covered_fastest, tuple(chosen))
+
+
+def _missing(sol: Solution, i: int) -> tuple[dict[str, int], str | None]:
+    """Missing units per type of incident ``i`` and the shortfall sentence."""
+    need: dict[str, int] = {}
+    got: dict[str, int] = {}
+    for s, slot in enumerate(sol.slots):
+        if slot.incident_index != i:
+            continue
+        need[slot.type] = need.get(slot.type, 0) + 1
+        if sol.choice[s] >= 0:
+            got[slot.type] = got.get(slot.type, 0) + 1
+    missing = {t: n - got.get(t, 0) for t, n in need.items() if n > got.get(t, 0)}
+    if not missing:
+        return {}, None
+    parts = [f"only {got.get(t, 0)} of {need[t]} {t} available" for t in missing]
+    return missing, "; ".join(parts) + " - best partial answer sent; request mutual aid for the rest"
+
+
+def assign(
+    network: RoadNetwork,
+    units: Sequence[Unit],
+    incidents: Sequence[Incident],
+    sop: Sop | Region | None = None,
+    policy: str = "optimal",
+    *,
+    population: Any = None,
+    target_s: float = DEFAULT_TARGET_S,
+    now: datetime | None = None,
+    max_position_age_s: float = DEFAULT_MAX_POSITION_AGE_S,
+    tolerance_s: float = TIE_TOLERANCE_S,
+) -> list[Assignment]:
+    """Assign units to several simultaneous incidents.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    units : sequence of Unit
+        The whole fleet (busy and out-of-service units are skipped).
+    incidents : sequence of Incident
+        Incidents waiting for units.
+    sop : mapping or Region, optional
+        Incident type -> requirements; default :data:`~geodispatch.assign.model.DEFAULT_SOP`
+        (a Region's ``sop`` overrides the defaults line by line).
+    policy : {"optimal", "closest", "coverage_aware"}
+        ``optimal``: lexicographic optimum (priority-1 slots filled, slots within target,
+        weighted ETA sum). ``closest``: greedy closest free unit per slot in arrival order.
+        ``coverage_aware``: optimal plus the coverage tie-break (needs ``population``).
+    population : DataFrame, optional
+        ``lon``, ``lat``, ``population`` points for the coverage tie-break.
+    target_s : float
+        Target response time, seconds (default 900).
+    now : datetime, optional
+        Current time (default: the wall clock, UTC); position ages are measured from it.
+    max_position_age_s : float
+        Position reports older than this (s) fall back to the home station (default 1800).
+    tolerance_s : float
+        ETAs within this many seconds are ties for the coverage tie-break (default 30).
+
+    Returns
+    -------
+    list of Assignment
+        One per incident, in input order.
+
+    Raises
+    ------
+    AssignmentError
+        Bad input (see :func:`solve`); nothing is assigned.
+    SnapError
+        An incident lies farther than 1000 m from any road.
+    """
+    sol = solve(
+        network,
+        units,
+        incidents,
+        sop,
+        policy,
+        population=population,
+        target_s=target_s,
+        now=now,
+        max_position_age_s=max_position_age_s,
+        tolerance_s=tolerance_s,
+    )
+    return assignments_from(sol)
+
+
+def assignments_from(sol: Solution) -> list[Assignment]:
+    """Turn a :class:`Solution` into one :class:`Assignment` per incident."""
+    out = []
+    for i, inc in enumerate(sol.incidents):
+        ks = [sol.choice[s] for s, slot in enumerate(sol.slots) if slot.incident_index == i and sol.choice[s] >= 0]
+        missing, shortfall = _missing(sol, i)
+        out.append(
+            Assignment(
+                incident_id=inc.id,
+                unit_ids=[sol.units[k].id for k in ks],
+                etas_s=[float(sol.eta[i, k]) for k in ks],
+                priority=inc.priority,
+                shortfall=shortfall,
+                missing=missing,
+            )
+        )
+    return out
+
+
+def recommend(
+    network: RoadNetwork,
+    units: Sequence[Unit],
+    incident: Incident,
+    sop: Sop | Region | None = None,
+    *,
+    population: Any = None,
+    target_s: float = DEFAULT_TARGET_S,
+    now: datetime | None = None,
+    max_position_age_s: float = DEFAULT_MAX_POSITION_AGE_S,
+    tolerance_s: float = TIE_TOLERANCE_S,
+    routes: bool = False,
+    n_alternatives: int = N_ALTERNATIVES,
+) -> Recommendation:
+    """Recommend the units to send to one incident, with ETAs and reasons.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    units : sequence of Unit
+        The whole fleet.
+    incident : Incident
+        The incident.
+    sop : mapping or Region, optional
+        Incident type -> requirements (default :data:`~geodispatch.assign.model.DEFAULT_SOP`).
+    population : DataFrame, optional
+        ``lon``, ``lat``, ``population`` points; enables the coverage tie-break (among choices
+        with ETAs within ``tolerance_s``, keep the most people covered within ``target_s``).
+    target_s : float
+        Target response time, seconds.
+    now : datetime, optional
+        Current time (default: wall clock, UTC).
+    max_position_age_s : float
+        Stale-position age, seconds (default 1800).
+    tolerance_s : float
+        Tie tolerance, seconds (default 30).
+    routes : bool
+        Also return each chosen unit's route as GeoJSON (lon/lat).
+    n_alternatives : int
+        Next-best candidates explained per needed unit type.
+
+    Returns
+    -------
+    Recommendation
+
+    Raises
+    ------
+    AssignmentError
+        Unknown types, duplicate unit ids, priority out of range, timestamps in the future, no
+        available unit at all.
+    SnapError
+        The incident lies farther than 1000 m from any road.
+    """
+    if not isinstance(incident, Incident):
+        raise AssignmentError(f"incident must be a geodispatch.assign.Incident, got {type(incident).__name__}")
+    sol = solve(
+        network,
+        units,
+        [incident],
+        sop,
+        "coverage_aware" if population is not None else "optimal",
+        population=population,
+        target_s=target_s,
+        now=now,
+        max_position_age_s=max_position_age_s,
+        tolerance_s=tolerance_s,
+    )
+    return _explain(network, sol, resolve_sop(sop), routes, n_alternatives)
+
+
+def _explain(
+    network: RoadNetwork,
+    sol: Solution,
+    table: Mapping[str, tuple[Requirement, ...]],
+    want_routes: bool,
+    n_alternatives: int,
+) -> Recommendation:
+    """Build the Recommendation of the single incident of ``sol``."""
+    inc = sol.incidents[0]
+    res = sol.searches[0]
+    eta = sol.eta[0]
+    chosen = [k for k in sol.choice if k >= 0]
+    reqs = requirements_for(inc, table)
+    needs: list[tuple[str, tuple[str, ...]]] = [(str(r.type), tuple(r.capabilities)) for r in reqs]
+    pieces = [route_pieces(network, res, sol.snaps, k) for k in chosen]
+    distances = [route_distance_m(network, p) for p in pieces]
+    slowest: dict[str, tuple[str, float]] = {}
+    for k in chosen:
+        u = sol.units[k]
+        if u.type not in slowest or eta[k] >= slowest[u.type][1]:
+            slowest[u.type] = (u.id, float(eta[k]))
+
+    coverage_note = None
+    swapped_types = set()
+    for (_, utype), (after, fastest_people, fastest_choice) in sol.tiebreaks.items():
+        final = {sol.choice[s] for s, slot in enumerate(sol.slots) if slot.type == utype}
+        if after > fastest_people and set(fastest_choice) != final:
+            swapped_types.add(utype)
+            ids = ", ".join(sol.units[k].id for k in fastest_choice)
+            coverage_note = (
+                f"{utype}: instead of the fastest ({ids}), chose a unit within {fmt_duration(TIE_TOLERANCE_S)} "
+                f"of it that keeps {after - fastest_people:,.0f} more people within "
+                f"{fmt_duration(sol.target_s)} of an available {utype}"
+            )
+
+    candidates: list[Candidate] = []
+    reasons: dict[str, str] = {}
+    for k, dist in zip(chosen, distances, strict=True):
+        u = sol.units[k]
+        note = position_note(u, sol.positions.source[k], float(sol.positions.age_s[k]), float(sol.snaps.distance_m[k]))
+        caps = f" ({', '.join(u.capabilities)})" if u.capabilities else ""
+        text = f"chosen: {u.type}{caps}, ETA {fmt_duration(float(eta[k]))}, {dist / 1000:.1f} km by road"
+        if eta[k] > sol.target_s:
+            text += f" (beyond the {fmt_duration(sol.target_s)} target)"
+        if u.type in swapped_types:
+            text += "; chosen over an equally fast unit to keep coverage"
+        if note:
+            text += f"; {note}"
+        candidates.append(
+            Candidate(u.id, u.type, u.status, float(eta[k]), True, "chosen", text, sol.positions.source[k], dist)
+        )
+        reasons[u.id] = text
+
+    needed_types = {t for t, _ in needs}
+    picked = set(chosen)
+    for utype in sorted(needed_types):
+        pool = [k for k, u in enumerate(sol.units) if u.type == utype and k not in picked]
+        pool.sort(key=lambda k: (not sol.units[k].dispatchable, sol.units[k].status == "out_of_service", eta[k]))
+        for k in pool[:n_alternatives]:
+            candidates.append(_not_chosen(sol, k, needs, slowest, res.limit_s, utype in swapped_types))
+    # the closest unit of another type, when it is closer than everything chosen: explain why not
+    others = [k for k, u in enumerate(sol.units) if u.type not in needed_types and u.dispatchable]
+    if others:
+        k = min(others, key=lambda k: eta[k])
+        if np.isfinite(eta[k]) and (not chosen or eta[k] < min(eta[c] for c in chosen)):
+            candidates.append(_not_chosen(sol, k, needs, slowest, res.limit_s, False))
+    for c in candidates:
+        reasons.setdefault(c.unit_id, c.reason)
+
+    missing, shortfall = _missing(sol, 0)
+    return Recommendation(
+        incident_id=inc.id,
+        unit_ids=[sol.units[k].id for k in chosen],
+        etas_s=[float(eta[k]) for k in chosen],
+        distances_m=distances,
+        shortfall=shortfall,
+        missing=missing,
+        reasons=reasons,
+        candidates=candidates,
+        routes=[route_geojson(network, p) for p in pieces] if want_routes else None,
+        target_s=sol.target_s,
+        search_limit_s=res.limit_s,
+        coverage_note=coverage_note,
+    )
+
+
+def _not_chosen(
+    sol: Solution,
+    k: int,
+    needs: list[tuple[str, tuple[str, ...]]],
+    slowest: dict[str, tuple[str, float]],
+    limit_s: float,
+    coverage_swap: bool,
+) -> Candidate:
+    """Candidate record of a unit that was not sent."""
+    u = sol.units[k]
+    eta = float(sol.eta[0, k])
+    code, text = not_chosen_reason(u, eta, needs, slowest, limit_s, bool(sol.snaps.edge[k] < 0), None)
+    if code == "slower" and u.type in slowest and eta < slowest[u.type][1]:
+        text = (
+            f"{fmt_duration(eta)} away, within the tie tolerance; kept back to preserve coverage"
+            if coverage_swap
+            else f"{fmt_duration(eta)} away; not needed: the chosen set fills every slot at a lower total ETA"
+        )
+    note = position_note(u, sol.positions.source[k], float(sol.positions.age_s[k]), float(sol.snaps.distance_m[k]))
+    if note:
+        text += f"; {note}"
+    return Candidate(u.id, u.type, u.status, eta, False, code, text, sol.positions.source[k])
