@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 network_app = typer.Typer(help="Build and inspect road networks.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
+keys_app = typer.Typer(help="API keys of the dispatch server.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -143,6 +145,46 @@ def demo(
     from geodispatch.demo import run_demo
 
     run_demo(source, out, console)
+
+
+DbOption = Annotated[
+    str,
+    typer.Option("--db", help="Database URL: sqlite:///FILE.db (default geodispatch.db) or postgresql+psycopg://..."),
+]
+
+
+@app.command("serve")
+def serve(
+    source: SourceArg,
+    db: DbOption = "sqlite:///geodispatch.db",
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the dispatch HTTP API (docs at /docs) with the network loaded once at start-up."""
+    import uvicorn
+
+    from geodispatch.api import create_app
+
+    if not 0 < port < 65536:
+        raise InputError(f"--port must be 1..65535, got {port}")
+    with _progress(f"loading {source}"):
+        api = create_app(source, db)
+    err_console.print(f"serving {api.state.runtime.scenario.name} on http://{host}:{port} (docs: /docs)")
+    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="dispatcher, unit, planner or admin.")],
+    db: DbOption = "sqlite:///geodispatch.db",
+    unit: Annotated[str | None, typer.Option("--unit", help="The unit a 'unit' key may act on.")] = None,
+    label: Annotated[str, typer.Option("--label", help="Who holds the key (free text).")] = "",
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from geodispatch.api.keys import create_key_cli
+
+    typer.echo(create_key_cli(db, role, unit, label))
 
 
 def main() -> None:

@@ -100,3 +100,49 @@ class SitingError(GeodispatchError):
 
     code = "siting_error"
     http_status = 422
+
+
+class AuthenticationError(GeodispatchError):
+    """No API key, or an unknown or revoked one (HTTP 401)."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class PermissionDeniedError(GeodispatchError):
+    """The API key's role may not do this (HTTP 403)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class NotFoundError(GeodispatchError):
+    """A unit, station, incident or key that was asked for does not exist (HTTP 404)."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class ConflictError(GeodispatchError):
+    """The request conflicts with the current state: a unit is no longer available, an id is
+    taken, or a status change is not allowed from the current status (HTTP 409).
+
+    ``context`` carries machine-readable facts about the conflict (e.g. the unit's current
+    assignment); the API adds it to the error body.
+    """
+
+    code = "conflict"
+    http_status = 409
+
+    def __init__(self, message: str, code: str | None = None, context: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.context = context or {}
+
+
+class PayloadTooLargeError(GeodispatchError):
+    """A request body is larger than the server accepts (HTTP 413)."""
+
+    code = "payload_too_large"
+    http_status = 413

@@ -1,0 +1,94 @@
+"""The FastAPI application factory.
+
+``create_app(source, db_url)`` loads the scenario (road network, stations, SOP) once, migrates
+the database to the newest schema, and mounts one router per resource. Every error leaves as
+``{"error": code, "detail": message}`` (see :mod:`geodispatch.api.errors`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from fastapi import FastAPI
+
+from geodispatch.api.db import Database
+from geodispatch.api.errors import BodySizeLimit, install_error_handlers
+from geodispatch.api.routers import audit, health, incidents, keys, reach, stations, units
+from geodispatch.api.runtime import DEFAULT_MAX_BODY_BYTES, DEFAULT_SNAP_LIMIT_M, Runtime
+from geodispatch.scenario import Scenario, load_scenario
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    source: str | os.PathLike[str] | Scenario,
+    db_url: str,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    snap_limit_m: float = DEFAULT_SNAP_LIMIT_M,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the dispatch API for one region.
+
+    Parameters
+    ----------
+    source : str, path or Scenario
+        What :func:`geodispatch.scenario.load_scenario` takes (``synthetic``, a region slug, a
+        ``.graphml``/``.npz`` file...), or an already loaded scenario.
+    db_url : str
+        Database URL: ``sqlite:///FILE.db`` or ``postgresql+psycopg://USER@HOST:PORT/DB``.
+    max_body_bytes : int
+        Largest accepted request body, bytes (larger: 413).
+    snap_limit_m : float
+        Incidents and unit positions farther than this from a road are refused, metres.
+    migrate : bool
+        Bring the database schema to the newest revision first.
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    scenario = source if isinstance(source, Scenario) else load_scenario(source)
+    db = Database(db_url)
+    if migrate:
+        db.upgrade()
+    runtime = Runtime(scenario=scenario, db=db, snap_limit_m=snap_limit_m)
+    app = FastAPI(
+        title="geodispatch dispatch API",
+        version=_version(),
+        description=(
+            f"Units, incidents and dispatch for {scenario.name}. Send `Authorization: Bearer <key>` "
+            "(keys from `geodispatch keys create`). Coordinates are lon/lat degrees (EPSG:4326), times seconds."
+        ),
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    for module in (health, stations, units, incidents, reach, audit, keys):
+        app.include_router(module.router)
+    _maybe_coverage(app)
+    logger.info("serving %s (%d nodes) on %r", scenario.name, scenario.network.n_nodes, db)
+    return app
+
+
+def _maybe_coverage(app: Any) -> None:
+    """Mount ``GET /coverage`` when the coverage stage is installed."""
+    import importlib
+
+    try:
+        coverage = importlib.import_module("geodispatch.api.routers.coverage")
+    except ImportError as exc:  # pragma: no cover - depends on the coverage stage
+        logger.warning("GET /coverage is not available: %s", exc)
+        return
+    app.include_router(coverage.router)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("geodispatch")
+    except PackageNotFoundError:  # pragma: no cover
+        return "0"

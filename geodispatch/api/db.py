@@ -1,0 +1,158 @@
+"""Database engine and sessions (SQLAlchemy 2): a SQLite file by default, PostgreSQL by URL.
+
+Writes are serialised where it matters:
+
+* **SQLite** (WAL mode): every write transaction starts with ``BEGIN IMMEDIATE``, which takes
+  the database's single write lock at the start, so two writers never interleave (the second
+  waits up to ``busy_timeout``); read transactions start ``BEGIN`` (deferred) and, thanks to
+  WAL, never wait for a writer.
+* **PostgreSQL** (``postgresql+psycopg://``): READ COMMITTED transactions with row locks
+  (``SELECT ... FOR UPDATE`` in a fixed order: incident first, then units by id) and
+  conditional updates (``UPDATE ... WHERE status = 'available'``).
+
+On both, a partial unique index on active assignments (one active assignment per unit) and a
+CHECK constraint tying a unit's status to its incident make a double booking impossible even
+if the application code were wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from geodispatch.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DB_URL = "sqlite:///geodispatch.db"
+"""Default database: a SQLite file ``geodispatch.db`` in the working directory."""
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for the write lock before failing, milliseconds."""
+
+_WRITE_OPTION = "geodispatch_write"
+
+
+def normalise_url(url: str) -> str:
+    """Turn a user's database argument into a SQLAlchemy URL.
+
+    Parameters
+    ----------
+    url : str
+        ``sqlite:///path.db``, a bare ``path.db`` (SQLite), ``postgresql://...``,
+        ``postgres://...`` or ``postgresql+psycopg://...``.
+
+    Returns
+    -------
+    str
+        A URL with an explicit driver (``sqlite`` or ``postgresql+psycopg``).
+
+    Raises
+    ------
+    InputError
+        For other schemes or a malformed URL.
+    """
+    text = str(url).strip()
+    if not text:
+        raise InputError("the database URL is empty; pass e.g. --db sqlite:///geodispatch.db")
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    for prefix in ("postgres://", "postgresql://"):
+        if text.startswith(prefix):
+            text = "postgresql+psycopg://" + text[len(prefix) :]
+    try:
+        parsed = make_url(text)
+    except ArgumentError as exc:
+        raise InputError(f"cannot parse database URL {url!r}: {exc}") from exc
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise InputError(
+            f"unsupported database {parsed.drivername!r}; use sqlite:///FILE.db or postgresql+psycopg://USER@HOST/DB"
+        )
+    if parsed.drivername.startswith("sqlite") and parsed.database in (None, "", ":memory:"):
+        raise InputError("an in-memory SQLite database cannot be shared by the server; use sqlite:///FILE.db")
+    return text
+
+
+def _sqlite_events(engine: Engine) -> None:
+    """WAL, busy timeout, foreign keys; BEGIN IMMEDIATE for write transactions."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` (see :func:`normalise_url`) with the settings above."""
+    text = normalise_url(url)
+    if text.startswith("sqlite"):
+        engine = create_engine(
+            text,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=16,
+            max_overflow=32,
+        )
+        _sqlite_events(engine)
+    else:
+        engine = create_engine(text, pool_size=16, max_overflow=32, pool_pre_ping=True)
+    return engine
+
+
+class Database:
+    """An engine with a read session factory and a serialised write session factory.
+
+    Parameters
+    ----------
+    url : str
+        Database URL (see :func:`normalise_url`).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._write = sessionmaker(bind=self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read session; closing it ends the transaction (loaded rows stay readable)."""
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed when the block ends, rolled back on any error."""
+        with self._write.begin() as session:
+            yield session
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the newest revision (Alembic ``upgrade head``)."""
+        from geodispatch.api.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"

@@ -1,0 +1,157 @@
+"""Every error leaves the API as ``{"error": code, "detail": message}`` with a 4xx status.
+
+Handlers for :class:`~geodispatch.errors.GeodispatchError`, FastAPI's request validation
+(invalid JSON is 400 ``invalid_json``; a well-formed body with wrong or unknown fields is 422
+``validation_error``), Starlette's HTTP errors (unknown route 404, wrong method 405) and, as a
+last resort, any other exception (500 ``internal_error``, logged with its traceback, no
+traceback in the body). :class:`BodySizeLimit` answers 413 for bodies over the limit before the
+application reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from geodispatch.errors import AuthenticationError, ConflictError, GeodispatchError
+
+logger = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+}
+
+
+def error_body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """The error JSON body."""
+    return {"error": code, "detail": detail, **extra}
+
+
+def _geodispatch_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GeodispatchError)
+    extra = exc.context if isinstance(exc, ConflictError) else {}
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=exc.http_status, headers=headers)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        ctx = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {})
+        reason = ctx.get("error", "malformed JSON")
+        detail = f"the request body is not valid JSON: {reason}"
+        return JSONResponse(error_body("invalid_json", detail), status_code=400)
+    parts = []
+    for err in errors:
+        where = _location(err.get("loc", ()))
+        if err.get("type") == "extra_forbidden":
+            parts.append(f"{where}: unknown field")
+        elif err.get("type") == "missing" and where == "body":
+            parts.append("body: a JSON object is required")
+        else:
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return JSONResponse(error_body("validation_error", "; ".join(parts)), status_code=422)
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "no such endpoint; see /docs for the API"
+    return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=exc.headers)
+
+
+def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return JSONResponse(
+        error_body("internal_error", f"the server failed ({type(exc).__name__}); the error is logged"),
+        status_code=500,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers above on ``app``."""
+    app.add_exception_handler(GeodispatchError, _geodispatch_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 for request bodies over ``max_bytes`` (declared or streamed).
+
+    The body is read (at most ``max_bytes + 1`` bytes) before the application runs and replayed
+    to it, so a too-large body is rejected without the application ever seeing part of it.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = int(max_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                await self._reject(send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, send: Send) -> None:
+        body = json.dumps(
+            error_body("payload_too_large", f"the request body is larger than {self.max_bytes} bytes; send less")
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""Alembic migrations of the dispatch API database (run by :func:`geodispatch.api.migrate.upgrade`)."""

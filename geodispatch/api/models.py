@@ -1,0 +1,173 @@
+"""ORM models (SQLAlchemy 2 declarative): keys, stations, units, incidents, assignments, audit.
+
+The schema itself is created by the Alembic migrations in ``migrations/versions``; a test
+checks that the migrated database and these models agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from geodispatch.api.state import ASSIGNED_UNIT_STATUSES, INCIDENT_STATUSES, UNIT_STATUSES
+
+ROLES: tuple[str, ...] = ("dispatcher", "unit", "planner", "admin")
+"""API key roles."""
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+UNIT_STATUS_CHECK = f"status IN ({_quoted(UNIT_STATUSES)})"
+UNIT_INCIDENT_CHECK = f"(incident_id IS NULL) = (status NOT IN ({_quoted(ASSIGNED_UNIT_STATUSES)}))"
+INCIDENT_STATUS_CHECK = f"status IN ({_quoted(INCIDENT_STATUSES)})"
+ROLE_CHECK = f"role IN ({_quoted(ROLES)})"
+
+
+def utcnow() -> datetime:
+    """The current time, UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a constraint naming convention (stable names for migrations)."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 hash is stored; ``prefix`` finds it quickly."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(ROLE_CHECK, name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Station(Base):
+    """A station (post); ``lon``/``lat`` in degrees, EPSG:4326."""
+
+    __tablename__ = "stations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    type: Mapped[str] = mapped_column(String(16))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Unit(Base):
+    """A unit (vehicle) and its live state.
+
+    ``incident_id`` is set exactly when the status is one of the assigned statuses (a CHECK
+    constraint enforces it).
+    """
+
+    __tablename__ = "units"
+    __table_args__ = (
+        CheckConstraint(UNIT_STATUS_CHECK, name="status"),
+        CheckConstraint(UNIT_INCIDENT_CHECK, name="incident_matches_status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    station_id: Mapped[str | None] = mapped_column(ForeignKey("stations.id"), nullable=True)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="available")
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Incident(Base):
+    """An incident; ``recommendation`` is the engine's answer at creation time (JSON)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (CheckConstraint(INCIDENT_STATUS_CHECK, name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(Integer)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    recommendation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Assignment(Base):
+    """A unit sent to an incident; at most one active assignment per unit (partial unique index)."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        Index(
+            "uq_assignments_active_unit",
+            "unit_id",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    assigned_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class AuditEntry(Base):
+    """One state change: who (key id and role), when, what, before and after (append-only)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    entity_type: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)

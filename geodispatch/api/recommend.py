@@ -1,0 +1,84 @@
+"""The engine's recommendation for a new incident, from the units available now."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import select
+
+from geodispatch.api.models import Unit
+from geodispatch.api.runtime import Runtime
+
+
+def json_safe(value: Any) -> Any:
+    """A copy with non-finite floats (unreachable = inf) as None and tuples as lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return json_safe(value.item())
+    return value
+
+
+def available_units(runtime: Runtime) -> list[Any]:
+    """The engine's :class:`~geodispatch.assign.Unit` for every available unit (a read snapshot)."""
+    from geodispatch.assign import Unit as EngineUnit
+
+    with runtime.db.read() as session:
+        rows = session.execute(
+            select(Unit.id, Unit.type, Unit.lon, Unit.lat, Unit.capabilities)
+            .where(Unit.status == "available")
+            .order_by(Unit.id)
+        ).all()
+    return [
+        EngineUnit(id=r.id, type=r.type, lon=r.lon, lat=r.lat, status="available", capabilities=tuple(r.capabilities))
+        for r in rows
+    ]
+
+
+def recommend_incident(runtime: Runtime, type_: str, priority: int, lon: float, lat: float) -> dict[str, Any]:
+    """Recommend units for an incident that is about to be stored.
+
+    Parameters
+    ----------
+    runtime : Runtime
+        Network, SOP and database.
+    type_ : str
+        Incident type (a key of the region's or the engine's SOP table).
+    priority : int
+        1 (life-threatening) to 3.
+    lon, lat : float
+        Incident location, degrees (EPSG:4326).
+
+    Returns
+    -------
+    dict
+        The engine's ``Recommendation.to_dict()`` made JSON-safe: at least ``unit_ids``,
+        ``etas_s`` (seconds, null = unreachable), ``reasons`` and ``shortfall``.
+
+    Raises
+    ------
+    AssignmentError
+        Unknown incident type, bad priority (422).
+    """
+    from geodispatch.assign import Incident as EngineIncident
+    from geodispatch.assign import recommend
+
+    incident = EngineIncident(id="new", type=type_, priority=priority, lon=lon, lat=lat)
+    units = available_units(runtime)
+    scenario = runtime.scenario
+    rec = recommend(
+        runtime.network,
+        units,
+        incident,
+        sop=scenario.sop or None,
+        population=scenario.population,
+        target_s=scenario.target_response_s,
+    )
+    out = json_safe(rec.to_dict())
+    out.pop("incident_id", None)
+    return out  # type: ignore[no-any-return]

@@ -1,0 +1,34 @@
+"""``GET /audit``: the append-only log of state changes (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from geodispatch.api.deps import PrincipalDep, RuntimeDep
+from geodispatch.api.models import AuditEntry
+from geodispatch.api.schemas import AuditOut
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get("/audit", response_model=list[AuditOut])
+def read_audit(
+    who: PrincipalDep,
+    runtime: RuntimeDep,
+    entity_type: Annotated[str | None, Query(description="unit, incident, station or key")] = None,
+    entity_id: Annotated[str | None, Query()] = None,
+    after_id: Annotated[int, Query(ge=0, description="Only entries with a larger id (paging)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntry]:
+    """Entries oldest first: who (key id, role), when, what, before and after."""
+    who.allow()
+    query = select(AuditEntry).where(AuditEntry.id > after_id).order_by(AuditEntry.id).limit(limit)
+    if entity_type is not None:
+        query = query.where(AuditEntry.entity_type == entity_type)
+    if entity_id is not None:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    with runtime.db.read() as session:
+        return list(session.scalars(query))

@@ -1,0 +1,245 @@
+"""Request and response bodies (pydantic). Requests forbid unknown fields.
+
+Coordinates are degrees, EPSG:4326 (``lon`` then ``lat``); times are seconds; timestamps are
+ISO 8601 in UTC. ``null`` in an ETA means unreachable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from geodispatch.regions import StationType, UnitType
+
+Lon = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False, description="Longitude, degrees (EPSG:4326)")]
+Lat = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False, description="Latitude, degrees (EPSG:4326)")]
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Capability = Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _aware(cls, value: Any) -> Any:
+        # SQLite hands back naive datetimes; they are UTC.
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+# ---------------------------------------------------------------- stations
+class StationIn(_In):
+    """A new station."""
+
+    id: Ident
+    name: str = Field(default="", max_length=200)
+    type: StationType
+    lon: Lon
+    lat: Lat
+
+
+class StationOut(_Out):
+    """A station."""
+
+    id: str
+    name: str
+    type: str
+    lon: float
+    lat: float
+    created_at: datetime
+
+
+# ---------------------------------------------------------------- units
+class UnitIn(_In):
+    """A new unit; it starts ``available`` at ``lon``/``lat``."""
+
+    id: Ident
+    type: UnitType
+    lon: Lon
+    lat: Lat
+    capabilities: list[Capability] = Field(default_factory=list, max_length=20)
+    station_id: Ident | None = None
+
+
+class UnitPatch(_In):
+    """A unit's status and/or position change (give ``lon`` and ``lat`` together)."""
+
+    status: str | None = Field(default=None, max_length=32)
+    lon: Lon | None = None
+    lat: Lat | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UnitPatch:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give lon and lat together")
+        if self.status is None and self.lon is None:
+            raise ValueError("nothing to change: give status and/or lon and lat")
+        return self
+
+
+class UnitOut(_Out):
+    """A unit and its live state (``incident_id`` is set while assigned)."""
+
+    id: str
+    type: str
+    status: str
+    incident_id: int | None
+    station_id: str | None
+    lon: float
+    lat: float
+    capabilities: list[str]
+    updated_at: datetime
+
+
+# ---------------------------------------------------------------- incidents
+class IncidentIn(_In):
+    """A new incident at ``lon``/``lat`` (snapped to the nearest road)."""
+
+    type: str = Field(
+        min_length=1, max_length=32, description="Incident type from the SOP table, e.g. medis, kebakaran, kecelakaan"
+    )
+    priority: int = Field(ge=1, le=3, description="1 (life-threatening), 2 (urgent) or 3 (non-urgent)")
+    lon: Lon
+    lat: Lat
+    note: str = Field(default="", max_length=2000)
+
+
+class IncidentPatch(_In):
+    """A lifecycle step: en_route, on_scene, transporting, closed or cancelled."""
+
+    status: str = Field(min_length=1, max_length=32)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class DispatchIn(_In):
+    """Units to send; omit ``unit_ids`` to confirm the recommended units."""
+
+    unit_ids: list[Ident] | None = Field(default=None, min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _unique(self) -> DispatchIn:
+        if self.unit_ids is not None and len(set(self.unit_ids)) != len(self.unit_ids):
+            raise ValueError("unit_ids contains duplicates")
+        return self
+
+
+class RecommendationOut(BaseModel):
+    """The engine's recommendation: units in SOP order, their ETAs (s, null = unreachable), why.
+
+    ``reasons`` maps unit id -> why it was (or was not) chosen; ``shortfall`` says what the SOP
+    asks for that nobody can send (null when nothing is missing). Further engine fields
+    (distances_m, missing, candidates, target_s, ...) are passed through.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    unit_ids: list[str]
+    etas_s: list[float | None]
+    reasons: dict[str, str]
+    shortfall: str | None
+
+
+class AssignmentOut(_Out):
+    """A unit sent to the incident (``active`` until released)."""
+
+    unit_id: str
+    active: bool
+    assigned_at: datetime
+    released_at: datetime | None
+
+
+class IncidentOut(_Out):
+    """An incident, its recommendation and the units assigned to it."""
+
+    id: int
+    type: str
+    priority: int
+    lon: float
+    lat: float
+    status: str
+    note: str
+    recommendation: RecommendationOut | None
+    unit_ids: list[str] = Field(description="Units currently assigned")
+    assignments: list[AssignmentOut]
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+# ---------------------------------------------------------------- keys, audit, queries
+class KeyIn(_In):
+    """A new API key."""
+
+    role: str
+    unit_id: Ident | None = None
+    label: str = Field(default="", max_length=200)
+
+
+class KeyOut(_Out):
+    """An API key's record (never the key itself)."""
+
+    id: int
+    prefix: str
+    role: str
+    unit_id: str | None
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    """A new key: ``key`` is shown this once and never stored."""
+
+    key: str
+
+
+class AuditOut(_Out):
+    """One audit-log entry."""
+
+    id: int
+    at: datetime
+    key_id: int | None
+    role: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class ReachUnit(BaseModel):
+    """An available unit that reaches the point, and its ETA in seconds."""
+
+    id: str
+    type: str
+    eta_s: float
+
+
+class ReachOut(BaseModel):
+    """Which available units reach a point within the limit."""
+
+    lon: float
+    lat: float
+    snapped_lon: float
+    snapped_lat: float
+    snap_distance_m: float
+    limit_s: float
+    units: list[ReachUnit]
+
+
+class HealthOut(BaseModel):
+    """Liveness and what the server runs on."""
+
+    status: str
+    network: str
+    nodes: int
+    database: str
+    schema_revision: str | None
