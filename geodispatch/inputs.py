@@ -85,7 +85,16 @@ def to_wgs84(gdf: Any, origin: Path | str) -> Any:
                     "save it with its CRS or in EPSG:4326"
                 )
         return gdf.set_crs(4326)
-    return gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
+    if gdf.crs.to_epsg() != 4326:
+        return gdf.to_crs(4326)
+    if len(gdf):
+        minx, miny, maxx, maxy = gdf.total_bounds
+        if min(minx, miny) < -180 or maxx > 180 or maxy > 90 or miny < -90:
+            raise InputError(
+                f"{origin}: the file says EPSG:4326 (GeoJSON always does) but its coordinates look projected "
+                "(metres); reproject it to lon/lat degrees"
+            )
+    return gdf
 
 
 def check_lonlat(df: pd.DataFrame, origin: Path | str) -> None:

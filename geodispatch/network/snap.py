@@ -146,16 +146,23 @@ def snap_points(
     twin_time[ok] = twin_time_ok
     node = np.full(k, -1, dtype=np.int64)
     node[ok] = np.where(f[ok] <= 0.5, u[ok], v[ok])
+    with np.errstate(invalid="ignore"):  # NaN/inf products of unsnapped or one-way entries are masked
+        times = (
+            np.where(ok, f * t, np.inf),
+            np.where(ok, (1.0 - f) * t, np.inf),
+            np.where(np.isfinite(twin_time), (1.0 - f) * twin_time, np.inf),
+            np.where(np.isfinite(twin_time), f * twin_time, np.inf),
+        )
     return SnapResult(
         edge=edge,
         u=u,
         v=v,
         fraction=fraction,
         distance_m=distance,
-        time_from_u_s=np.where(ok, f * t, np.inf),
-        time_to_v_s=np.where(ok, (1.0 - f) * t, np.inf),
-        time_from_v_s=np.where(np.isfinite(twin_time), (1.0 - f) * twin_time, np.inf),
-        time_to_u_s=np.where(np.isfinite(twin_time), f * twin_time, np.inf),
+        time_from_u_s=times[0],
+        time_to_v_s=times[1],
+        time_from_v_s=times[2],
+        time_to_u_s=times[3],
         lon=out_lon,
         lat=out_lat,
         node=node,

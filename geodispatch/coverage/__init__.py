@@ -1,0 +1,36 @@
+"""Planner's coverage: isochrones, response-time surface, population and area coverage, maps.
+
+The entry point is :func:`run_coverage` (used by ``geodispatch coverage`` and ``geodispatch
+demo``); the stages are usable on their own: :mod:`.isochrones` (polygons from the reached
+road network), :mod:`.surface` (times per node and per population point, H3 / grid cells),
+:mod:`.stats` (population, road and per-area coverage), :mod:`.hotspots` (uncovered
+clusters), :mod:`.population` (readers), :mod:`.maps` (folium and PNG) and :mod:`.report`.
+"""
+
+from geodispatch.coverage.isochrones import (
+    DEFAULT_MINUTES,
+    DEFAULT_OFFROAD_M,
+    edge_substrings,
+    polygons_for_thresholds,
+    reached_pieces,
+)
+from geodispatch.coverage.population import read_areas, read_population
+from geodispatch.coverage.report import CoverageReport, run_coverage
+from geodispatch.coverage.stations import select_stations, serves
+from geodispatch.coverage.surface import SurfaceGrid, point_times
+
+__all__ = [
+    "DEFAULT_MINUTES",
+    "DEFAULT_OFFROAD_M",
+    "CoverageReport",
+    "SurfaceGrid",
+    "edge_substrings",
+    "point_times",
+    "polygons_for_thresholds",
+    "reached_pieces",
+    "read_areas",
+    "read_population",
+    "run_coverage",
+    "select_stations",
+    "serves",
+]

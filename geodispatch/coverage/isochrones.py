@@ -1,0 +1,282 @@
+"""Isochrone polygons built from the reached road network itself.
+
+An isochrone here is *the roads a vehicle reaches within T*, widened by an off-road distance
+(default 100 m) so that houses, shops and schools along those roads are inside it:
+
+1. one shortest-path search gives every node's travel time (the minimum over all stations of a
+   type, in one multi-source search, for the union per type; one search per station for the
+   per-station polygons);
+2. every edge whose tail is reached within T contributes the part of its geometry the vehicle
+   drives in the remaining time ``T - t(tail)``: the whole polyline when it fits, otherwise a
+   substring interpolated along the edge geometry (both directions of two-way roads are separate
+   edges, so a road reached from both ends is covered from both ends). The road a station sits
+   on contributes the part reached from the station itself, in both directions when two-way;
+3. the pieces are buffered once, as one collection, by the off-road distance in the region's
+   metric CRS (UTM) and returned in EPSG:4326 with their area in km².
+
+Why not a convex hull (or a concave hull) of the reached nodes, as in the osmnx isochrone
+example? A hull claims everything between the reached roads: the sea in front of a coastal
+town, the river between two bridges, forest and plantation with no road, and the far side of a
+one-way street that the vehicle would have to go around for. Planners then count people there as
+covered when no vehicle can get to them within T. A buffer of the reached roads claims only
+land within the off-road distance of a road the vehicle actually drives within T.
+
+Nesting: the polygon for a shorter threshold is built from the same time field, so its pieces
+are sub-pieces of the longer threshold's. Buffer approximation near piece ends could still let a
+few square centimetres poke out, so each polygon is unioned with the previous threshold's to make
+nesting exact.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+
+from geodispatch.errors import InputError
+from geodispatch.network.graph import RoadNetwork
+from geodispatch.network.snap import SnapResult
+
+DEFAULT_OFFROAD_M = 100.0
+"""Default off-road distance (m): how far from a reached road a place still counts as reached."""
+
+DEFAULT_MINUTES: tuple[float, ...] = (5.0, 10.0, 15.0)
+"""Default isochrone thresholds, minutes."""
+
+QUAD_SEGS = 4
+"""Segments per quarter circle of the buffer's round caps (max inward error 2 % of the radius)."""
+
+_FLAT: weakref.WeakKeyDictionary[RoadNetwork, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def check_minutes(minutes: float | Sequence[float]) -> tuple[float, ...]:
+    """Validate thresholds (minutes) and return them sorted, without duplicates.
+
+    Raises
+    ------
+    InputError
+        On an empty list, or a threshold that is not a positive finite number.
+    """
+    values = [minutes] if isinstance(minutes, int | float) else list(minutes)
+    if not values:
+        raise InputError("give at least one threshold in minutes, e.g. --minutes 15")
+    out = []
+    for m in values:
+        try:
+            value = float(m)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"threshold must be a number of minutes, got {m!r}") from exc
+        if not np.isfinite(value) or value <= 0 or value > 24 * 60:
+            raise InputError(f"threshold must be a positive number of minutes up to 1440, got {m!r}")
+        out.append(value)
+    return tuple(sorted(set(out)))
+
+
+def _flat_geometry(network: RoadNetwork) -> dict[str, np.ndarray]:
+    """Metric polyline vertices and each vertex's normalised position along its edge (cached)."""
+    cached = _FLAT.get(network)
+    if cached is not None:
+        return cached
+    x, y = network.to_metric(network.geom_lon, network.geom_lat)
+    offsets = network.geom_offsets
+    edge_of_vertex = np.repeat(np.arange(network.n_edges), np.diff(offsets))
+    seg = np.hypot(np.diff(x), np.diff(y))
+    same_edge = edge_of_vertex[1:] == edge_of_vertex[:-1]
+    seg = np.where(same_edge, seg, 0.0)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    start = cum[offsets[:-1]]
+    length = cum[offsets[1:] - 1] - start
+    pos = cum - start[edge_of_vertex]
+    safe = np.where(length > 0, length, 1.0)
+    norm = pos / safe[edge_of_vertex]
+    # last vertex of each edge sits exactly at 1 (guards against rounding)
+    norm[offsets[1:] - 1] = np.where(length > 0, 1.0, norm[offsets[1:] - 1])
+    data = {"x": x, "y": y, "norm": norm, "key": 2.0 * edge_of_vertex + norm, "length": length}
+    _FLAT[network] = data
+    return data
+
+
+def edge_substrings(network: RoadNetwork, edge: Any, start: Any, end: Any) -> np.ndarray:
+    """Vectorised substrings of edge polylines, in the metric CRS.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        Roads.
+    edge : array-like of int
+        Edge index of each piece.
+    start, end : array-like of float
+        Piece bounds as fractions of the edge's length from its tail (0) to its head (1),
+        ``start <= end``.
+
+    Returns
+    -------
+    ndarray of shapely.LineString
+        One line per piece (metres): the interpolated start point, every polyline vertex strictly
+        between, the interpolated end point. Same result as ``shapely.ops.substring`` with
+        ``normalized=True``, for many pieces at once.
+    """
+    e = np.asarray(edge, dtype=np.int64)
+    a = np.clip(np.asarray(start, dtype=float), 0.0, 1.0)
+    b = np.clip(np.asarray(end, dtype=float), 0.0, 1.0)
+    if len(e) == 0:
+        return np.empty(0, dtype=object)
+    g = _flat_geometry(network)
+    x, y, norm, key = g["x"], g["y"], g["norm"], g["key"]
+    first = network.geom_offsets[e]
+    last = network.geom_offsets[e + 1] - 1
+    lo = np.searchsorted(key, 2.0 * e + a, side="right")  # first vertex strictly after a
+    hi = np.searchsorted(key, 2.0 * e + b, side="left")  # first vertex at or after b
+    lo = np.clip(lo, first + 1, last)
+    hi = np.clip(hi, lo, last)
+
+    def interp(frac: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        j1 = np.clip(after, first + 1, last)
+        j0 = j1 - 1
+        span = norm[j1] - norm[j0]
+        t = np.where(span > 0, (frac - norm[j0]) / np.where(span > 0, span, 1.0), 0.0)
+        t = np.clip(t, 0.0, 1.0)
+        return x[j0] + t * (x[j1] - x[j0]), y[j0] + t * (y[j1] - y[j0])
+
+    ax, ay = interp(a, lo)
+    bx, by = interp(b, np.searchsorted(key, 2.0 * e + b, side="left"))
+    inner = hi - lo  # vertices strictly inside (a, b)
+    counts = inner + 2
+    piece = np.repeat(np.arange(len(e)), counts)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(counts.sum()) - np.repeat(starts, counts)
+    vertex = np.repeat(lo, counts) + rank - 1  # rank 1..inner map to lo..hi-1
+    px = x[np.clip(vertex, 0, len(x) - 1)].copy()
+    py = y[np.clip(vertex, 0, len(y) - 1)].copy()
+    head = rank == 0
+    tail = rank == np.repeat(counts - 1, counts)
+    px[head], py[head] = ax, ay
+    px[tail], py[tail] = bx, by
+    return shapely.linestrings(px, py, indices=piece)
+
+
+@dataclass(frozen=True)
+class ReachedPieces:
+    """Reached parts of edges for one threshold: edge index and fraction bounds."""
+
+    edge: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    def lengths_m(self, network: RoadNetwork) -> np.ndarray:
+        """Road length of each piece, metres (by the edge's recorded length)."""
+        return (self.end - self.start) * network.edge_length_m[self.edge]
+
+
+def reached_pieces(
+    network: RoadNetwork,
+    node_time_s: np.ndarray,
+    limit_s: float,
+    seeds: SnapResult | None = None,
+    seed_mask: np.ndarray | None = None,
+    dedupe: bool = True,
+) -> ReachedPieces:
+    """Parts of edges reached within ``limit_s``, from a travel-time field.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        Roads.
+    node_time_s : ndarray of float, shape (n_nodes,)
+        Travel time to each node, seconds (``inf`` when not reached).
+    limit_s : float
+        Threshold, seconds.
+    seeds : SnapResult, optional
+        Where the stations sit on their edges; the station's own edge is reached from the
+        station in both directions (the tail-side part only on two-way roads).
+    seed_mask : ndarray of bool, optional
+        Which seeds to use (default: every snapped seed).
+    dedupe : bool
+        Drop a fully reached edge when its twin (the other direction) is fully reached too
+        (same road, drawn once).
+
+    Returns
+    -------
+    ReachedPieces
+        Fractions from each edge's tail; pieces may overlap.
+    """
+    t_edge = network.edge_time_s
+    tail_time = node_time_s[network.edge_u]
+    ok = tail_time <= limit_s
+    e = np.flatnonzero(ok)
+    reach = np.minimum((limit_s - tail_time[e]) / t_edge[e], 1.0)
+    if dedupe and len(e):
+        full = np.zeros(network.n_edges, dtype=bool)
+        full[e[reach >= 1.0]] = True
+        twin = network.edge_between(network.edge_v[e], network.edge_u[e])
+        back = network.edge_between(network.edge_u[e], network.edge_v[e])
+        drop = (reach >= 1.0) & (twin >= 0) & (back == e) & (twin < e)
+        drop &= full[np.maximum(twin, 0)]
+        e, reach = e[~drop], reach[~drop]
+    edges, starts, ends = [e], [np.zeros(len(e))], [reach]
+    if seeds is not None and len(seeds.edge):
+        use = seeds.ok if seed_mask is None else (seeds.ok & seed_mask)
+        s_edge = seeds.edge[use]
+        f = seeds.fraction[use]
+        fwd = f + limit_s / t_edge[s_edge]
+        edges.append(s_edge)
+        starts.append(f)
+        ends.append(np.minimum(fwd, 1.0))
+        twin = network.edge_between(network.edge_v[s_edge], network.edge_u[s_edge])
+        two_way = (twin >= 0) & (f > 0)
+        twin_t = t_edge[np.maximum(twin, 0)]
+        back_start = np.maximum(f - limit_s / twin_t, 0.0)
+        edges.append(s_edge[two_way])
+        starts.append(back_start[two_way])
+        ends.append(f[two_way])
+    return ReachedPieces(
+        edge=np.concatenate(edges).astype(np.int64),
+        start=np.concatenate(starts),
+        end=np.concatenate(ends),
+    )
+
+
+def buffer_pieces(network: RoadNetwork, pieces: ReachedPieces, offroad_m: float) -> shapely.Geometry:
+    """Buffer reached pieces by the off-road distance and dissolve them (metric CRS).
+
+    Each piece is buffered (vectorised) and the buffers are dissolved with GEOS's cascaded
+    union. Measured on Balikpapan (1,432 pieces): 0.08 s, against 2.8 s for buffering the
+    pieces as one MultiLineString and 3.3 s for noding the lines first (``union_all`` then buffer).
+
+    Returns
+    -------
+    shapely.Polygon or MultiPolygon
+        Empty polygon when nothing is reached.
+    """
+    if len(pieces.edge) == 0:
+        return shapely.Polygon()
+    lines = edge_substrings(network, pieces.edge, pieces.start, pieces.end)
+    return shapely.union_all(shapely.buffer(lines, offroad_m, quad_segs=QUAD_SEGS))
+
+
+def polygons_for_thresholds(
+    network: RoadNetwork,
+    node_time_s: np.ndarray,
+    limits_s: Sequence[float],
+    offroad_m: float = DEFAULT_OFFROAD_M,
+    seeds: SnapResult | None = None,
+    seed_mask: np.ndarray | None = None,
+) -> list[shapely.Geometry]:
+    """Nested isochrone polygons (metric CRS) for ascending thresholds from one time field.
+
+    Each polygon is unioned with the previous (shorter) one, so nesting holds exactly.
+    """
+    out: list[shapely.Geometry] = []
+    previous: shapely.Geometry | None = None
+    for limit in limits_s:
+        pieces = reached_pieces(network, node_time_s, limit, seeds=seeds, seed_mask=seed_mask)
+        poly = buffer_pieces(network, pieces, offroad_m)
+        if previous is not None and not previous.is_empty and not shapely.covers(poly, previous):
+            poly = shapely.union(poly, previous)
+        out.append(poly)
+        previous = poly
+    return out

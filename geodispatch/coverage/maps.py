@@ -1,0 +1,358 @@
+"""Maps of a coverage report: an interactive folium HTML map and a static PNG for reports.
+
+The HTML map has no base tiles by default (``tiles=None``): its layers (isochrone bands,
+stations, hotspots, areas with their coverage table in popups) are GeoJSON drawn by Leaflet,
+so they show without any tile server; an OpenStreetMap tile layer can be switched on when
+online. (Leaflet's own JavaScript is loaded from its CDN, as in every folium map.)
+
+The PNG (matplotlib) shows roads, nested time bands, stations by type, uncovered hotspots, a
+legend, a scale bar and a title naming the region and the threshold; the synthetic regency is
+labelled SYNTHETIC in the title and the footer.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from geodispatch.coverage.report import CoverageReport
+
+SERVICE_COLOURS = {
+    "ambulance": ("#b2182b", "Reds"),
+    "damkar": ("#d95f02", "Oranges"),
+    "combined": ("#5e3c99", "Purples"),
+}
+_DEFAULT_COLOUR = ("#2166ac", "Blues")
+SERVICE_LABELS = {
+    "ambulance": "Ambulance (PSC 119, ambulance posts, puskesmas, RSUD)",
+    "damkar": "Damkar (fire posts)",
+    "combined": "Ambulance AND Damkar both in time",
+}
+
+
+def _colours(service: str) -> tuple[str, str]:
+    return SERVICE_COLOURS.get(service, _DEFAULT_COLOUR)
+
+
+def _band_colours(service: str, n: int) -> list[str]:
+    """Colours from dark (shortest threshold) to light (longest), as hex strings."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps[_colours(service)[1]]
+    levels = np.linspace(0.75, 0.3, n) if n > 1 else np.array([0.55])
+    return [to_hex(cmap(v)) for v in levels]
+
+
+def _union_rows(report: CoverageReport, service: str) -> Any:
+    iso = report.isochrones
+    sub = iso[(iso["type"] == service) & (iso["station_id"] == "all")]
+    return sub.sort_values("minutes")
+
+
+# --------------------------------------------------------------------------- folium
+def folium_map(report: CoverageReport, simplify_deg: float = 2e-5) -> Any:
+    """Interactive map of the report (folium.Map; call ``.save(path)``).
+
+    Parameters
+    ----------
+    report : CoverageReport
+        The coverage run.
+    simplify_deg : float
+        Simplification tolerance of polygons for the browser, degrees (2e-5 is about 2 m).
+    """
+    import folium
+
+    net = report.network
+    minx, miny, maxx, maxy = net.bbox
+    centre = [(miny + maxy) / 2, (minx + maxx) / 2]
+    fmap = folium.Map(location=centre, tiles=None, control_scale=True, prefer_canvas=True)
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    folium.TileLayer(
+        "OpenStreetMap", name="OpenStreetMap tiles (online, optional)", overlay=True, show=False, control=True
+    ).add_to(fmap)
+    title = html.escape(f"{report.name}: coverage within {', '.join(f'{m:g}' for m in report.minutes)} min")
+    note = " &mdash; SYNTHETIC data, not a real place" if report.synthetic else ""
+    fmap.get_root().html.add_child(  # type: ignore[attr-defined]
+        folium.Element(
+            f'<div style="position:fixed;top:8px;left:60px;z-index:9999;background:white;padding:4px 8px;'
+            f'border:1px solid #888;font:14px sans-serif"><b>{title}</b>{note}</div>'
+        )
+    )
+    if report.areas is not None:
+        _folium_areas(report, fmap)
+    for i, service in enumerate(report.services):
+        rows = _union_rows(report, service)
+        if rows.empty:
+            continue
+        colours = _band_colours(service, len(rows))
+        group = folium.FeatureGroup(name=f"{service}: isochrones", show=i == 0)
+        for (_, row), colour in reversed(list(zip(rows.iterrows(), colours, strict=True))):
+            geom = row.geometry.simplify(simplify_deg)
+            if geom.is_empty:
+                continue
+            folium.GeoJson(
+                geom.__geo_interface__,
+                style_function=lambda _f, c=colour: {"fillColor": c, "color": c, "weight": 1, "fillOpacity": 0.45},
+                tooltip=f"{service} within {row.minutes:g} min: {row.area_km2:,.2f} km²",
+            ).add_to(group)
+        group.add_to(fmap)
+    status = report.station_status
+    for service in dict.fromkeys(status["service"]) if len(status) else []:
+        colour = _colours(service)[0]
+        group = folium.FeatureGroup(name=f"{service}: stations", show=True)
+        for row in status[status["service"] == service].itertuples(index=False):
+            off = row.status == "off_network"
+            popup = (
+                f"<b>{html.escape(str(row.name) or str(row.id))}</b><br>id {html.escape(str(row.id))}<br>"
+                f"type {row.station_type} ({service})<br>status: {row.status}"
+                + (f"<br>{html.escape(row.note)}" if row.note else "")
+            )
+            folium.CircleMarker(
+                [row.lat, row.lon],
+                radius=7,
+                color="black" if not off else "#777777",
+                weight=2,
+                fill=True,
+                fill_color=colour if not off else "white",
+                fill_opacity=1.0,
+                dash_array="3" if off else None,
+                popup=folium.Popup(popup, max_width=300),
+                tooltip=f"{row.id} ({service}{', OFF NETWORK' if off else ''})",
+            ).add_to(group)
+        group.add_to(fmap)
+    hot = report.hotspots
+    if len(hot):
+        group = folium.FeatureGroup(name=f"uncovered hotspots (> {report.minutes[-1]:g} min)", show=True)
+        for row in hot[hot["rank"] <= 15].itertuples(index=False):
+            median = "unreachable" if not np.isfinite(row.median_s) else f"{row.median_s / 60:.1f} min"
+            popup = (
+                f"<b>hotspot #{row.rank} ({row.type})</b><br>{row.population:,.0f} people not covered within "
+                f"{row.minutes:g} min<br>median time {median}<br>{row.area_km2:.2f} km²"
+            )
+            folium.GeoJson(
+                row.geometry.__geo_interface__,
+                style_function=lambda _f: {"color": "#000000", "weight": 2, "dashArray": "4", "fillOpacity": 0.0},
+            ).add_to(group)
+            folium.CircleMarker(
+                [row.lat, row.lon], radius=5, color="black", fill=True, fill_color="yellow", fill_opacity=1.0,
+                popup=folium.Popup(popup, max_width=300),
+            ).add_to(group)
+        group.add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap
+
+
+def _folium_areas(report: CoverageReport, fmap: Any) -> None:
+    import folium
+
+    table = report.area_table
+    group = folium.FeatureGroup(name="areas (click for the coverage table)", show=True)
+    last = f"{report.minutes[-1]:g}"
+    for geom, name in zip(report.areas.geometry, report.areas["name"], strict=True):
+        rows = table[table["area"] == name]
+        if rows.empty:
+            continue
+        cells = "".join(
+            f"<tr><td>{html.escape(str(r['type']))}</td><td>{_num(r['population'])}</td>"
+            f"<td>{_num(r[f'covered_{last}min'])}</td><td>{_pct(r[f'share_{last}min'])}</td>"
+            f"<td>{_minutes(r['median_s'])}</td><td>{_minutes(r['p90_s'])}</td><td>{_minutes(r['worst_s'])}</td></tr>"
+            for _, r in rows.iterrows()
+        )
+        popup = (
+            f"<b>{html.escape(str(name))}</b><table border=1 style='border-collapse:collapse;font-size:12px'>"
+            f"<tr><th>type</th><th>people</th><th>covered {last} min</th><th>share</th><th>median</th>"
+            f"<th>p90</th><th>worst</th></tr>{cells}</table>"
+        )
+        folium.GeoJson(
+            geom.simplify(2e-5).__geo_interface__,
+            style_function=lambda _f: {"color": "#555555", "weight": 1, "fillOpacity": 0.0, "dashArray": "2"},
+            popup=folium.Popup(popup, max_width=500),  # type: ignore[arg-type]
+            tooltip=str(name),
+        ).add_to(group)
+    group.add_to(fmap)
+
+
+def _num(v: Any) -> str:
+    return "-" if v is None or not np.isfinite(v) else f"{v:,.0f}"
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None or not np.isfinite(v) else f"{v:.0%}"
+
+
+def _minutes(v: Any) -> str:
+    return "unreachable" if v is None or not np.isfinite(v) else f"{v / 60:.1f} min"
+
+
+# --------------------------------------------------------------------------- static PNG
+def _nice_length(width_m: float) -> float:
+    """A round scale-bar length near a fifth of the map width, metres."""
+    target = width_m / 5
+    exp = 10 ** np.floor(np.log10(target))
+    for step in (5, 2, 1):
+        if step * exp <= target:
+            return float(step * exp)
+    return float(exp)
+
+
+def static_map(
+    report: CoverageReport,
+    path: str | os.PathLike[str],
+    services: list[str] | None = None,
+    dpi: int = 150,
+) -> Path:
+    """Write a static PNG map: one panel per service with roads, bands, stations and hotspots.
+
+    Parameters
+    ----------
+    report : CoverageReport
+        The coverage run.
+    path : path-like
+        Output PNG.
+    services : list of str, optional
+        Panels to draw (default: every service of the report, at most three).
+    dpi : int
+        Resolution.
+
+    Returns
+    -------
+    Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import geopandas as gpd
+    import matplotlib.pyplot as plt
+    import shapely
+    from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch, Rectangle
+
+    net = report.network
+    crs = net.crs
+    panels = (services or list(report.services))[:3]
+    n = len(panels)
+    xy = net.node_xy
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
+    pad = 0.04 * max(x1 - x0, y1 - y0)
+    aspect = (y1 - y0 + 2 * pad) / max(x1 - x0 + 2 * pad, 1.0)
+    width = 7.5 if n > 1 else 10.0
+    height = float(np.clip(width * aspect, 3.0, 12.0)) + 1.4
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), dpi=dpi, squeeze=False)
+    # roads, drawn once into a collection per panel: major roads thicker
+    geoms = net.edge_geometries(metric=True)
+    coords = shapely.get_coordinates(geoms)
+    counts = shapely.get_num_coordinates(geoms)
+    splits = np.cumsum(counts)[:-1]
+    segs = np.split(coords, splits)
+    major = np.isin(net.edge_highway, ["motorway", "trunk", "primary", "secondary", "trunk_link", "primary_link"])
+    areas_metric = report.areas.to_crs(crs) if report.areas is not None else None
+    stations = report.station_status
+    hot_all = report.hotspots.to_crs(crs) if len(report.hotspots) else None
+    last = report.minutes[-1]
+    for ax, service in zip(axes[0], panels, strict=True):
+        ax.set_facecolor("#f4f6f8")
+        rows = _union_rows(report, service)
+        colours = _band_colours(service, len(rows))
+        if areas_metric is not None:
+            areas_metric.boundary.plot(ax=ax, color="#9a9a9a", linewidth=0.5, linestyle="--", zorder=1)
+        legend: list[Any] = []
+        previous = None
+        bands = list(zip(rows.itertuples(index=False), colours, strict=True))
+        for row, colour in reversed(bands):
+            gpd.GeoSeries([row.geometry], crs=4326).to_crs(crs).plot(
+                ax=ax, color=colour, alpha=0.6, linewidth=0, zorder=2
+            )
+        for row, colour in bands:
+            label = f"≤ {row.minutes:g} min" if previous is None else f"{previous:g}–{row.minutes:g} min"
+            legend.append(Patch(facecolor=colour, alpha=0.6, label=label))
+            previous = row.minutes
+        ax.add_collection(LineCollection([s for s, m in zip(segs, major, strict=True) if not m],
+                                         colors="#555555", linewidths=0.35, zorder=3))
+        ax.add_collection(LineCollection([s for s, m in zip(segs, major, strict=True) if m],
+                                         colors="#222222", linewidths=1.0, zorder=3))
+        legend.append(Line2D([], [], color="#555555", linewidth=0.8, label="road"))
+        if hot_all is not None:
+            hot = hot_all[hot_all["type"] == service].head(5)
+            if len(hot):
+                hot.boundary.plot(ax=ax, color="black", linewidth=1.2, linestyle=(0, (3, 2)), zorder=5)
+                for r in hot.itertuples(index=False):
+                    c = r.geometry.centroid
+                    ax.annotate(
+                        f"#{r.rank}: {r.population:,.0f} people", (c.x, c.y), fontsize=7, ha="center", va="center",
+                        zorder=7, bbox={"boxstyle": "round,pad=0.2", "fc": "#ffffcc", "ec": "black", "lw": 0.5},
+                    )
+                legend.append(Line2D([], [], color="black", linestyle=(0, (3, 2)),
+                                     label=f"uncovered hotspot (> {last:g} min)"))
+        colour = _colours(service)[0]
+        st = stations[stations["service"].isin([service] if service != "combined" else list(report.stations))]
+        if len(st):
+            sx, sy = net.to_metric(st["lon"].to_numpy(), st["lat"].to_numpy())
+            on = (st["status"] != "off_network").to_numpy()
+            for svc in dict.fromkeys(st["service"]):
+                m = (st["service"] == svc).to_numpy()
+                c = _colours(svc)[0]
+                ax.scatter(sx[m & on], sy[m & on], s=70, marker="o", c=c, edgecolors="black", linewidths=1.2, zorder=8)
+                legend.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=c, markeredgecolor="black",
+                                     markersize=8, label=f"{svc} station"))
+            if (~on).any():
+                ax.scatter(sx[~on], sy[~on], s=60, marker="X", c="white", edgecolors="black", linewidths=1, zorder=8)
+                legend.append(Line2D([], [], marker="X", linestyle="", markerfacecolor="white", markeredgecolor="black",
+                                     markersize=8, label=f"station off the network, not used ({int((~on).sum())})"))
+        else:
+            del colour
+        ax.set_xlim(x0 - pad, x1 + pad)
+        ax.set_ylim(y0 - pad, y1 + pad)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        info = report.summary["services"].get(service, {})
+        pop = info.get("population")
+        if pop and pop["share"].get(f"{last:g}") is not None:
+            sub = f"{pop['share'][f'{last:g}']:.0%} of people ({pop['covered'][f'{last:g}']:,.0f}) within {last:g} min"
+        else:
+            sub = f"{info.get('road_share', {}).get(f'{last:g}', 0):.0%} of road length within {last:g} min"
+        ax.set_title(f"{SERVICE_LABELS.get(service, service)}\n{sub}", fontsize=10)
+        # scale bar, lower left
+        length = _nice_length(x1 - x0)
+        bx, by = x0 - pad + 0.05 * (x1 - x0), y0 - pad + 0.04 * (y1 - y0)
+        h = 0.012 * (y1 - y0)
+        ax.add_patch(Rectangle((bx, by), length / 2, h, fc="black", ec="black", zorder=9))
+        ax.add_patch(Rectangle((bx + length / 2, by), length / 2, h, fc="white", ec="black", zorder=9))
+        ax.text(bx, by + 1.8 * h, "0", fontsize=7, ha="center", zorder=9)
+        ax.text(bx + length, by + 1.8 * h, _km(length), fontsize=7, ha="center", zorder=9)
+        ax.annotate("N", xy=(0.96, 0.95), xytext=(0.96, 0.87), xycoords="axes fraction", ha="center",
+                    fontsize=10, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black"})
+        ax.legend(handles=legend, loc="upper left", fontsize=7, framealpha=0.9)
+    title = f"{last:g}-minute emergency coverage — {report.name}"
+    if report.synthetic and "SYNTHETIC" not in title:
+        title += " (SYNTHETIC)"
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    footer = (
+        "SYNTHETIC data generated by geodispatch: not a real place. "
+        if report.synthetic
+        else "Roads © OpenStreetMap contributors (ODbL). "
+    )
+    footer += (
+        f"Bands: roads reached within the time, widened by {report.offroad_m:g} m off-road. "
+        f"Free-flow emergency-vehicle speeds. CRS {crs.to_string()}."
+    )
+    fig.text(0.5, 0.01, footer, ha="center", fontsize=7, color="#333333")
+    fig.tight_layout(rect=(0, 0.03, 1, 0.96))
+    out = Path(path)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
+def _km(metres: float) -> str:
+    return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"

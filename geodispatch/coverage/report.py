@@ -1,0 +1,604 @@
+"""The planner's coverage report: one call from a scenario to isochrones, tables, maps and files.
+
+:func:`run_coverage` is what the ``geodispatch coverage`` command and ``geodispatch demo`` call.
+It computes, per service type (``ambulance``, ``damkar`` ...), one multi-source travel-time
+field, the nested isochrones, the response-time surface, the population and road coverage, the
+per-area table and the uncovered hotspots; :meth:`CoverageReport.write` writes them into an
+output directory atomically (built in a temporary directory next to the target, then renamed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geodispatch.coverage.hotspots import DEFAULT_CELL_M, hotspots
+from geodispatch.coverage.isochrones import (
+    DEFAULT_MINUTES,
+    DEFAULT_OFFROAD_M,
+    check_minutes,
+    polygons_for_thresholds,
+)
+from geodispatch.coverage.population import areas_frame, population_frame, read_areas, read_population
+from geodispatch.coverage.stations import DEFAULT_STATION_SNAP_M, StationSet, parse_services, select_stations
+from geodispatch.coverage.stats import area_table, population_summary, road_covered_m
+from geodispatch.coverage.surface import (
+    DEFAULT_POINT_SNAP_M,
+    SurfaceGrid,
+    aggregate_surface,
+    point_times,
+    station_node_times,
+)
+from geodispatch.errors import CoverageError, InputError, OutputError
+from geodispatch.network.graph import RoadNetwork
+from geodispatch.network.traveltime import point_travel_times
+from geodispatch.scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SERVICES: tuple[str, ...] = ("ambulance", "damkar")
+COMBINED = "combined"
+"""Label of the combined rule: covered only when every selected service reaches in time."""
+
+
+@dataclass
+class CoverageReport:
+    """Everything the coverage run produced (times in seconds, thresholds in minutes).
+
+    Attributes
+    ----------
+    name : str
+        Scenario name (says SYNTHETIC for the generated regency).
+    synthetic : bool
+        Whether the data are synthetic.
+    network : RoadNetwork
+        The roads used.
+    minutes : tuple of float
+        Thresholds, ascending.
+    services : tuple of str
+        Service types covered.
+    offroad_m : float
+        Off-road buffer distance of the isochrones, metres.
+    isochrones : geopandas.GeoDataFrame
+        ``type, station_id, minutes, area_km2`` + polygon (EPSG:4326). Union rows have
+        ``station_id`` ``"all"``; per-station rows the station id; the combined rule ``type``
+        ``combined``.
+    stations : dict service -> StationSet
+        Snapped stations with their status (``ok``, ``island``, ``off_network``).
+    node_time_s : dict service -> ndarray
+        Minimum time from any station of the service to every node (``inf`` unreachable).
+    population : pandas.DataFrame or None
+        Population points with ``snap_distance_m`` and a ``time_s_<service>`` column each.
+    surface : geopandas.GeoDataFrame
+        Response-time surface per cell and service.
+    area_table : pandas.DataFrame
+        Per-area (or whole-network) coverage table.
+    hotspots : geopandas.GeoDataFrame
+        Uncovered population clusters at the largest threshold, per service.
+    summary : dict
+        JSON-ready figures (see ``summary.json``).
+    """
+
+    name: str
+    synthetic: bool
+    network: RoadNetwork
+    minutes: tuple[float, ...]
+    services: tuple[str, ...]
+    offroad_m: float
+    isochrones: Any
+    stations: dict[str, StationSet]
+    node_time_s: dict[str, np.ndarray]
+    population: pd.DataFrame | None
+    surface: Any
+    area_table: pd.DataFrame
+    hotspots: Any
+    summary: dict[str, Any]
+    areas: Any = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def station_status(self) -> pd.DataFrame:
+        """Status of every station considered, all services together."""
+        frames = [s.status for s in self.stations.values() if len(s.status)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summary_table(self) -> Any:
+        """A rich Table: per service and threshold, population, road and area covered."""
+        from rich.table import Table
+
+        total = self.summary.get("population_total")
+        title = f"Coverage: {self.name}" + (f" (population {total:,.0f})" if total else "")
+        table = Table(title=title, caption=self._caption(), caption_justify="left")
+        for col, justify in (
+            ("type", "left"),
+            ("stations", "right"),
+            ("within", "right"),
+            ("people", "right"),
+            ("share", "right"),
+            ("road", "right"),
+            ("km²", "right"),
+            ("med/p90 min", "right"),
+        ):
+            table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for service, info in self.summary["services"].items():
+            pop = info.get("population")
+            src = pop if pop else info
+            timing = f"{_fmt_min(src.get('median_s'))}/{_fmt_min(src.get('p90_s'))}"
+            for i, m in enumerate(self.minutes):
+                key = f"{m:g}"
+                if pop:
+                    covered = f"{pop['covered'][key]:,.0f}"
+                    share = pop["share"][key]
+                    share_text = f"{share:.0%}" if share is not None else "-"
+                else:
+                    covered, share_text = "(no population)", f"{info['node_share'][key]:.0%} nodes"
+                table.add_row(
+                    service if i == 0 else "",
+                    info.get("stations_text", "") if i == 0 else "",
+                    f"{m:g} min",
+                    covered,
+                    share_text,
+                    f"{info['road_share'][key]:.0%}",
+                    f"{info['area_km2'].get(key, float('nan')):,.1f}",
+                    timing if i == 0 else "",
+                    end_section=i == len(self.minutes) - 1,
+                )
+        return table
+
+    def _caption(self) -> str:
+        parts = []
+        if self.synthetic:
+            parts.append("SYNTHETIC data, not a real place")
+        bad = self.station_status
+        if len(bad):
+            bad = bad[bad["status"] != "ok"]
+            for row in bad.itertuples(index=False):
+                parts.append(f"station {row.id} ({row.service}): {row.status}, {row.note}")
+        parts.extend(self.warnings)
+        return "\n".join(parts)
+
+    def write(self, out_dir: str | os.PathLike[str], png: bool = True, html: bool = True) -> Path:
+        """Write every output into ``out_dir`` atomically and return it.
+
+        Files: ``isochrones.geojson``, ``surface.geojson``, ``coverage_by_area.csv``,
+        ``summary.json``, ``hotspots.geojson``, ``stations.csv``, ``map.html``, ``map.png``.
+        The directory is built next to the target and renamed into place only when every file
+        was written; on any error nothing is left behind.
+
+        Raises
+        ------
+        OutputError
+            When the directory cannot be written.
+        """
+        from geodispatch.output import atomic_dir
+
+        dest = Path(out_dir).expanduser()
+        try:
+            with atomic_dir(dest) as tmp:
+                _write_geojson(self.isochrones, tmp / "isochrones.geojson")
+                _write_geojson(self.surface, tmp / "surface.geojson")
+                _write_geojson(self.hotspots, tmp / "hotspots.geojson")
+                self.area_table.to_csv(tmp / "coverage_by_area.csv", index=False)
+                self.station_status.to_csv(tmp / "stations.csv", index=False)
+                files = [
+                    "isochrones.geojson",
+                    "surface.geojson",
+                    "hotspots.geojson",
+                    "coverage_by_area.csv",
+                    "stations.csv",
+                ]
+                if html:
+                    from geodispatch.coverage.maps import folium_map
+
+                    folium_map(self).save(str(tmp / "map.html"))
+                    files.append("map.html")
+                if png:
+                    from geodispatch.coverage.maps import static_map
+
+                    static_map(self, tmp / "map.png")
+                    files.append("map.png")
+                summary = dict(self.summary)
+                summary["files"] = [*files, "summary.json"]
+                (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, allow_nan=False))
+        except PermissionError as exc:
+            raise OutputError(f"cannot write to {dest}: permission denied; choose a writable --out") from exc
+        except OSError as exc:
+            if isinstance(exc, OutputError):
+                raise
+            raise OutputError(f"cannot write to {dest}: {exc.strerror or exc}; choose a writable --out") from exc
+        return dest
+
+
+def _fmt_min(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f}"
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn numpy scalars into Python and non-finite floats into None (JSON null)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _write_geojson(gdf: Any, path: Path) -> None:
+    """GeoJSON with non-finite numbers as null (EPSG:4326)."""
+    frame = gdf.copy()
+    for col in frame.columns:
+        if col != frame.geometry.name and pd.api.types.is_float_dtype(frame[col]):
+            frame[col] = frame[col].where(np.isfinite(frame[col]), None)
+    path.write_text(frame.to_json(na="null", drop_id=True))
+
+
+def _as_population(value: Any) -> pd.DataFrame | None:
+    if value is None:
+        return None
+    if isinstance(value, str | os.PathLike):
+        return read_population(value)
+    if isinstance(value, pd.DataFrame):
+        if "population" not in value.columns:
+            raise CoverageError("population table needs a 'population' column (people per point)")
+        return population_frame(value["lon"], value["lat"], value["population"], "population")
+    raise CoverageError(f"population must be a file path or a DataFrame, got {type(value).__name__}")
+
+
+def _as_areas(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str | os.PathLike):
+        return read_areas(value)
+    return areas_frame(value)
+
+
+def run_coverage(
+    scenario: Scenario,
+    minutes: float | Sequence[float] = DEFAULT_MINUTES,
+    station_types: str | Iterable[str] = DEFAULT_SERVICES,
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    per_station: bool = False,
+    combined: bool = False,
+    population: Any = None,
+    areas: Any = None,
+    offroad_m: float = DEFAULT_OFFROAD_M,
+    station_snap_m: float = DEFAULT_STATION_SNAP_M,
+    point_snap_m: float = DEFAULT_POINT_SNAP_M,
+    surface_grid: SurfaceGrid | None = None,
+    hotspot_cell_m: float = DEFAULT_CELL_M,
+    progress: Callable[[str], None] | None = None,
+) -> CoverageReport:
+    """Compute the coverage report of a scenario (and write it when ``out_dir`` is given).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Network, stations and, when known, population and areas.
+    minutes : float or sequence of float
+        Thresholds, minutes (default 5, 10, 15).
+    station_types : str or iterable of str
+        Services, e.g. ``"ambulance,damkar"``; see :mod:`geodispatch.coverage.stations` for how
+        stations and their units map to services.
+    out_dir : path, optional
+        Write the files there (atomically).
+    per_station : bool
+        Also build one isochrone per station and threshold.
+    combined : bool
+        Add the combined rule: covered only when every selected service reaches in time.
+    population : path or DataFrame, optional
+        Population points (``lon, lat, population``) or a file (CSV, GeoJSON, GeoPackage,
+        GeoTIFF); default: the scenario's.
+    areas : path or GeoDataFrame, optional
+        Admin areas with a name column; default: the scenario's.
+    offroad_m : float
+        Off-road buffer of the isochrones, metres.
+    station_snap_m, point_snap_m : float
+        Snap limits (m) for stations and population points.
+    surface_grid : SurfaceGrid, optional
+        Aggregation grid (H3 resolution 8 by default).
+    hotspot_cell_m : float
+        Cell size of the hotspot clustering, metres.
+    progress : callable, optional
+        Called with a short message before each stage (the CLI shows it).
+
+    Returns
+    -------
+    CoverageReport
+
+    Raises
+    ------
+    CoverageError
+        No stations, no station of the requested types on the network, bad population or
+        areas, ``combined`` with a single service.
+    InputError
+        Bad thresholds or off-road distance.
+    OutputError
+        When ``out_dir`` cannot be written.
+    """
+    say = progress or (lambda _msg: None)
+    mins = check_minutes(minutes)
+    services = parse_services(station_types)
+    if not (math.isfinite(offroad_m) and offroad_m >= 0):
+        raise InputError(f"off-road distance must be a non-negative number of metres, got {offroad_m!r}")
+    if combined and len(services) < 2:
+        raise CoverageError("--combined needs at least two station types, e.g. --station-types ambulance,damkar")
+    net = scenario.network
+    if not scenario.stations:
+        raise CoverageError(
+            f"{scenario.name}: the station list is empty; pass stations with --stations FILE (id, type, lon, lat)"
+        )
+    pop_df = _as_population(population) if population is not None else _as_population(scenario.population)
+    area_gdf = _as_areas(areas) if areas is not None else _as_areas(scenario.areas)
+    limits = [m * 60.0 for m in mins]
+    warnings: list[str] = []
+
+    say("snapping stations")
+    sets: dict[str, StationSet] = {}
+    for service in services:
+        sset = select_stations(net, scenario.stations, service, max_snap_m=station_snap_m)
+        sets[service] = sset
+        if not sset.stations:
+            warnings.append(f"no station serves {service!r}: it is not covered anywhere")
+        elif sset.n_usable == 0:
+            warnings.append(f"none of the {len(sset.stations)} {service} station(s) is on the road network")
+    if all(s.n_usable == 0 for s in sets.values()):
+        detail = "; ".join(
+            f"{r.id}: {r.note}" for s in sets.values() for r in s.status.itertuples(index=False)
+        ) or "no station of these types"
+        raise CoverageError(
+            f"no {'/'.join(services)} station is on the road network ({detail}); "
+            "check the station coordinates, the station types, or the network extent"
+        )
+
+    say("travel times")
+    node_time: dict[str, np.ndarray] = {}
+    for service, sset in sets.items():
+        _, node_time[service] = station_node_times(net, sset.snap)
+
+    say("isochrones")
+    rows: list[dict[str, Any]] = []
+    geoms: list[Any] = []
+    union_polys: dict[str, list[Any]] = {}
+    for service, sset in sets.items():
+        polys = polygons_for_thresholds(net, node_time[service], limits, offroad_m, seeds=sset.snap)
+        union_polys[service] = polys
+        for m, poly in zip(mins, polys, strict=True):
+            rows.append({"type": service, "station_id": "all", "minutes": m, "stations": sset.n_usable})
+            geoms.append(poly)
+    if combined:
+        import shapely
+
+        for i, m in enumerate(mins):
+            inter = shapely.intersection_all([union_polys[s][i] for s in services])
+            rows.append({"type": COMBINED, "station_id": "all", "minutes": m, "stations": 0})
+            geoms.append(inter)
+    if per_station:
+        say("per-station isochrones")
+        for service, sset in sets.items():
+            usable = np.flatnonzero(sset.usable)
+            if len(usable) == 0:
+                continue
+            matrix = point_travel_times(net, sset.snap, limit=max(limits))
+            assert isinstance(matrix, np.ndarray)
+            for i in usable.tolist():
+                mask = np.zeros(len(sset.stations), dtype=bool)
+                mask[i] = True
+                polys = polygons_for_thresholds(net, matrix[i], limits, offroad_m, seeds=sset.snap, seed_mask=mask)
+                for m, poly in zip(mins, polys, strict=True):
+                    rows.append({"type": service, "station_id": sset.stations[i].id, "minutes": m, "stations": 1})
+                    geoms.append(poly)
+    iso = _isochrone_frame(net, rows, geoms)
+
+    point_time: dict[str, np.ndarray] = {}
+    if pop_df is not None and len(pop_df):
+        say(f"population ({len(pop_df):,} points)")
+        psnap = net.snap(pop_df["lon"].to_numpy(), pop_df["lat"].to_numpy(), max_distance_m=point_snap_m, strict=False)
+        pop_df = pop_df.copy()
+        pop_df["snap_distance_m"] = psnap.distance_m
+        for service, sset in sets.items():
+            point_time[service] = point_times(net, node_time[service], psnap, sset.snap)
+            pop_df[f"time_s_{service}"] = point_time[service]
+        off = ~psnap.ok
+        if off.any():
+            warnings.append(
+                f"{int(off.sum()):,} population point(s) ({pop_df['population'][off].sum():,.0f} people) are more "
+                f"than {point_snap_m:g} m from any road and count as not covered"
+            )
+    if combined:
+        node_time[COMBINED] = np.max(np.vstack([node_time[s] for s in services]), axis=0)
+        if point_time:
+            point_time[COMBINED] = np.max(np.vstack([point_time[s] for s in services]), axis=0)
+            assert pop_df is not None
+            pop_df[f"time_s_{COMBINED}"] = point_time[COMBINED]
+    kinds = [*services, *([COMBINED] if combined else [])]
+
+    say("road coverage")
+    covered_edges: dict[str, np.ndarray] = {}
+    road_share: dict[str, dict[str, float]] = {}
+    total_road = net.road_length_m()
+    for service in services:
+        shares = {}
+        for m, limit in zip(mins, limits, strict=True):
+            rc = road_covered_m(net, node_time[service], limit, sets[service].snap)
+            shares[f"{m:g}"] = round(float(rc.sum() / total_road), 4) if total_road > 0 else 0.0
+            covered_edges[service] = rc
+        road_share[service] = shares
+    if combined:
+        # a road part is covered by the combined rule when every service covers it: per edge, the
+        # smallest covered fraction is a lower bound that is exact when coverage starts at the same end
+        road_share[COMBINED] = {}
+        for m, limit in zip(mins, limits, strict=True):
+            parts = [road_covered_m(net, node_time[s], limit, sets[s].snap) for s in services]
+            rc = np.min(np.vstack(parts), axis=0)
+            road_share[COMBINED][f"{m:g}"] = round(float(rc.sum() / total_road), 4) if total_road > 0 else 0.0
+            covered_edges[COMBINED] = rc
+
+    say("surface")
+    surface = aggregate_surface(
+        net, {k: node_time[k] for k in kinds}, surface_grid, pop_df, point_time if point_time else None
+    )
+
+    say("area table")
+    table = area_table(
+        net,
+        area_gdf,
+        {k: (node_time[k], point_time.get(k)) for k in kinds},
+        mins,
+        pop_df if point_time else None,
+        covered_edges,
+    )
+
+    say("hotspots")
+    hot_frames = []
+    if point_time and pop_df is not None:
+        for k in kinds:
+            hot_frames.append(
+                hotspots(
+                    net,
+                    pop_df["lon"].to_numpy(),
+                    pop_df["lat"].to_numpy(),
+                    pop_df["population"].to_numpy(),
+                    ~(point_time[k] <= limits[-1]),
+                    point_time[k],
+                    cell_m=hotspot_cell_m,
+                    service=k,
+                    minutes=mins[-1],
+                )
+            )
+    hot = _concat_gdf(hot_frames)
+
+    summary = _summary(scenario, net, mins, kinds, sets, node_time, point_time, pop_df, road_share, iso, hot,
+                       offroad_m, warnings, area_gdf)
+    report = CoverageReport(
+        name=scenario.name,
+        synthetic=scenario.synthetic,
+        network=net,
+        minutes=mins,
+        services=tuple(kinds),
+        offroad_m=offroad_m,
+        isochrones=iso,
+        stations=sets,
+        node_time_s=node_time,
+        population=pop_df,
+        surface=surface,
+        area_table=table,
+        hotspots=hot,
+        summary=summary,
+        areas=area_gdf,
+        warnings=warnings,
+    )
+    if out_dir is not None:
+        say("writing outputs")
+        report.write(out_dir)
+    return report
+
+
+def _concat_gdf(frames: list[Any]) -> Any:
+    import geopandas as gpd
+
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        cols = ["rank", "type", "minutes", "population", "points", "cells", "area_km2", "lon", "lat", "median_s"]
+        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=4326)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
+
+
+def _isochrone_frame(net: RoadNetwork, rows: list[dict[str, Any]], geoms: list[Any]) -> Any:
+    """GeoDataFrame of isochrones in EPSG:4326 with their area (km², from the metric geometry)."""
+    import geopandas as gpd
+    import shapely
+
+    metric = np.array(geoms, dtype=object)
+    area = shapely.area(metric) / 1e6 if len(metric) else np.zeros(0)
+    lonlat = shapely.transform(metric, lambda xy: np.column_stack(net.to_lonlat(xy[:, 0], xy[:, 1])))
+    frame = pd.DataFrame(rows, columns=["type", "station_id", "minutes", "stations"])
+    frame["area_km2"] = np.round(area, 4)
+    return gpd.GeoDataFrame(frame, geometry=list(lonlat), crs=4326)
+
+
+def _summary(
+    scenario: Scenario,
+    net: RoadNetwork,
+    mins: tuple[float, ...],
+    kinds: list[str],
+    sets: dict[str, StationSet],
+    node_time: dict[str, np.ndarray],
+    point_time: dict[str, np.ndarray],
+    pop_df: pd.DataFrame | None,
+    road_share: dict[str, dict[str, float]],
+    iso: Any,
+    hot: Any,
+    offroad_m: float,
+    warnings: list[str],
+    areas: Any,
+) -> dict[str, Any]:
+    services: dict[str, Any] = {}
+    for k in kinds:
+        info: dict[str, Any] = {}
+        if k in sets:
+            st = sets[k].status
+            info["stations_total"] = len(st)
+            info["stations_used"] = int((st["status"] != "off_network").sum()) if len(st) else 0
+            info["stations_off_network"] = st.loc[st["status"] == "off_network", "id"].tolist() if len(st) else []
+            info["stations_on_islands"] = st.loc[st["status"] == "island", "id"].tolist() if len(st) else []
+            info["stations_text"] = f"{info['stations_used']}/{info['stations_total']}"
+        else:
+            info["stations_text"] = "both" if k == COMBINED else ""
+        t = node_time[k]
+        info["node_share"] = {f"{m:g}": round(float((t <= m * 60).mean()), 4) for m in mins}
+        info["road_share"] = road_share[k]
+        finite = t[np.isfinite(t)]
+        info["median_s"] = round(float(np.median(finite)), 1) if len(finite) else None
+        info["p90_s"] = round(float(np.quantile(finite, 0.9)), 1) if len(finite) else None
+        sub = iso[(iso["type"] == k) & (iso["station_id"] == "all")]
+        info["area_km2"] = {f"{m:g}": float(a) for m, a in zip(sub["minutes"], sub["area_km2"], strict=True)}
+        if k in point_time and pop_df is not None:
+            pop = population_summary(pop_df["population"].to_numpy(), point_time[k], mins)
+            pop["covered"] = {f"{m:g}": v for m, v in pop["covered"].items()}
+            pop["share"] = {f"{m:g}": v for m, v in pop["share"].items()}
+            info["population"] = pop
+        if len(hot):
+            h = hot[hot["type"] == k]
+            info["hotspots"] = len(h)
+            info["largest_hotspot"] = (
+                {k2: float(h[k2].iloc[0]) for k2 in ("population", "lon", "lat", "median_s")} if len(h) else None
+            )
+        services[k] = info
+    out: dict[str, Any] = {
+        "name": scenario.name,
+        "synthetic": scenario.synthetic,
+        "minutes": list(mins),
+        "offroad_m": offroad_m,
+        "network": {"nodes": net.n_nodes, "edges": net.n_edges, "road_km": round(net.road_length_m() / 1000, 3)},
+        "services": services,
+        "population_points": 0 if pop_df is None else len(pop_df),
+        "population_total": None if pop_df is None else round(float(pop_df["population"].sum()), 1),
+        "areas": 0 if areas is None else len(areas),
+        "warnings": warnings,
+        "stations": pd.concat([s.status for s in sets.values()], ignore_index=True).to_dict("records")
+        if sets
+        else [],
+    }
+    if pop_df is not None and len(pop_df):
+        d = pop_df["snap_distance_m"].to_numpy()
+        w = pop_df["population"].to_numpy()
+        ok = np.isfinite(d)
+        out["offroad"] = {
+            "note": "point times are network times to the snapped road position; the walk from the road is not added",
+            "median_m": round(float(np.median(d[ok])), 1) if ok.any() else None,
+            "population_beyond_offroad_m": round(float(w[~(d <= offroad_m)].sum()), 1),
+        }
+    return out

@@ -1,0 +1,236 @@
+"""Coverage statistics: population covered, road length covered, and a table per area.
+
+All times are seconds, thresholds are given in minutes (``minutes * 60`` seconds), distances
+are metres. A point or node with time ``<= T`` is covered; unreachable is ``inf``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geodispatch.coverage.isochrones import reached_pieces
+from geodispatch.coverage.surface import _weighted_quantile
+from geodispatch.errors import CoverageError
+from geodispatch.network.graph import RoadNetwork
+from geodispatch.network.snap import SnapResult
+
+
+def _union_length(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) -> np.ndarray:
+    """Total length of the union of intervals ``[lo, hi]`` (within [0, 1]) per group."""
+    if len(group) == 0:
+        return np.zeros(n_groups)
+    order = np.lexsort((lo, group))
+    g, a, b = group[order], lo[order], hi[order]
+    shifted = b + 2.0 * g  # monotone across groups: running max stays within a group
+    run = np.maximum.accumulate(shifted) - 2.0 * g
+    prev = np.empty_like(run)
+    prev[0] = -np.inf
+    prev[1:] = run[:-1]
+    new_group = np.ones(len(g), dtype=bool)
+    new_group[1:] = g[1:] != g[:-1]
+    prev[new_group] = -np.inf
+    gain = np.maximum(b - np.maximum(a, prev), 0.0)
+    return np.bincount(g, weights=gain, minlength=n_groups)
+
+
+def road_covered_m(
+    network: RoadNetwork, node_time_s: np.ndarray, limit_s: float, seeds: SnapResult | None = None
+) -> np.ndarray:
+    """Covered length of each directed edge's road, metres (partial edges count partially).
+
+    A two-way road is covered from both ends (and from a station on it); its covered length
+    is the union of those parts. For two-way roads each direction carries half the road's
+    covered length, so ``sum()`` counts the road once (as :meth:`RoadNetwork.road_length_m`).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_edges,)
+        Metres.
+    """
+    pieces = reached_pieces(network, node_time_s, limit_s, seeds=seeds, dedupe=False)
+    twin = network.edge_between(network.edge_v, network.edge_u)
+    pe, ps, pf = pieces.edge, pieces.start, pieces.end
+    ptwin = twin[pe]
+    mirror = ptwin >= 0
+    group = np.concatenate([pe, ptwin[mirror]])
+    lo = np.concatenate([ps, 1.0 - pf[mirror]])
+    hi = np.concatenate([pf, 1.0 - ps[mirror]])
+    frac = _union_length(group, lo, hi, network.n_edges)
+    weight = np.where(twin >= 0, 0.5, 1.0)
+    return np.minimum(frac, 1.0) * network.edge_length_m * weight
+
+
+def road_share(network: RoadNetwork, node_time_s: np.ndarray, limit_s: float, seeds: SnapResult | None = None) -> float:
+    """Share (0-1) of road length covered within ``limit_s`` seconds."""
+    total = network.road_length_m()
+    return float(road_covered_m(network, node_time_s, limit_s, seeds).sum() / total) if total > 0 else 0.0
+
+
+def population_summary(population: np.ndarray, time_s: np.ndarray, minutes: Sequence[float]) -> dict[str, Any]:
+    """Population and share covered per threshold, with weighted median / p90 response.
+
+    Returns
+    -------
+    dict
+        ``population``, ``covered`` {minutes: people}, ``share`` {minutes: 0-1},
+        ``median_s``, ``p90_s`` (``None`` when beyond reach) and ``unreachable`` people.
+    """
+    total = float(population.sum())
+    covered = {m: float(population[time_s <= m * 60.0].sum()) for m in minutes}
+    med = _weighted_quantile(time_s, population, 0.5)
+    p90 = _weighted_quantile(time_s, population, 0.9)
+    return {
+        "population": round(total, 1),
+        "covered": {m: round(c, 1) for m, c in covered.items()},
+        "share": {m: (round(c / total, 4) if total > 0 else None) for m, c in covered.items()},
+        "median_s": round(med, 1) if np.isfinite(med) else None,
+        "p90_s": round(p90, 1) if np.isfinite(p90) else None,
+        "unreachable": round(float(population[~np.isfinite(time_s)].sum()), 1),
+    }
+
+
+def assign_areas(areas: Any, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Index of the area containing each point (first match), -1 when none.
+
+    Parameters
+    ----------
+    areas : GeoDataFrame
+        Polygons, EPSG:4326.
+    lon, lat : ndarray
+        Points, degrees.
+    """
+    import shapely
+
+    out = np.full(len(lon), -1, dtype=np.int64)
+    if len(lon) == 0 or len(areas) == 0:
+        return out
+    tree = shapely.STRtree(areas.geometry.to_numpy())
+    pts = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    pi, ai = tree.query(pts, predicate="within")
+    order = np.lexsort((ai, pi))
+    pi, ai = pi[order], ai[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    out[pi[first]] = ai[first]
+    return out
+
+
+def check_areas_overlap(network: RoadNetwork, areas: Any) -> np.ndarray:
+    """Mask of areas that contain at least one network node.
+
+    Raises
+    ------
+    CoverageError
+        When no area overlaps the network (wrong file, wrong region, or swapped coordinates).
+    """
+    node_area = assign_areas(areas, network.lon, network.lat)
+    has = np.bincount(node_area[node_area >= 0], minlength=len(areas)) > 0
+    if not has.any():
+        b = [round(v, 4) for v in network.bbox]
+        a = [round(float(v), 4) for v in areas.total_bounds]
+        raise CoverageError(
+            f"none of the {len(areas)} areas overlaps the road network (network bbox {b}, areas bbox {a}); "
+            "use the areas of the same region"
+        )
+    return has
+
+
+def area_table(
+    network: RoadNetwork,
+    areas: Any | None,
+    service_times: dict[str, tuple[np.ndarray, np.ndarray | None]],
+    minutes: Sequence[float],
+    population: pd.DataFrame | None = None,
+    road_covered: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Per-area coverage table.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        Roads.
+    areas : GeoDataFrame or None
+        ``name`` + polygons, EPSG:4326; None gives one row per service for the whole network.
+    service_times : dict service -> (node_time_s, point_time_s or None)
+        Times per service (``combined`` included when asked).
+    minutes : sequence of float
+        Thresholds, minutes.
+    population : DataFrame, optional
+        ``lon, lat, population`` points aligned with the point times. Without population, the
+        table weighs road nodes equally (columns ``population`` stay empty).
+    road_covered : dict service -> ndarray (n_edges,), optional
+        Covered metres per edge at the largest threshold, for ``road_km_covered``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (area overlapping the network, service): ``area, type, population,
+        covered_<m>min, share_<m>min`` for each threshold, ``median_s, p90_s`` (weighted by
+        population, or by node), ``worst_s, worst_lon, worst_lat`` (the slowest point; empty
+        when unreachable and then ``unreachable`` counts it), ``road_km, road_km_covered``.
+    """
+    import shapely
+
+    if areas is None:
+        names = ["(whole network)"]
+        has = np.array([True])
+        node_area = np.zeros(network.n_nodes, dtype=np.int64)
+        edge_area = np.zeros(network.n_edges, dtype=np.int64)
+    else:
+        names = areas["name"].astype(str).tolist()
+        has = check_areas_overlap(network, areas)
+        node_area = assign_areas(areas, network.lon, network.lat)
+        # each edge belongs to the area of its midpoint (from its geometry)
+        mid = shapely.line_interpolate_point(network.edge_geometries(), 0.5, normalized=True)
+        edge_area = assign_areas(areas, shapely.get_x(mid), shapely.get_y(mid))
+    n_areas = len(names)
+    twin = network.edge_between(network.edge_v, network.edge_u)
+    edge_len = network.edge_length_m * np.where(twin >= 0, 0.5, 1.0)
+    road_km = np.bincount(np.maximum(edge_area, 0), weights=edge_len * (edge_area >= 0), minlength=n_areas) / 1000
+    if population is not None and len(population):
+        lon_all, lat_all = population["lon"].to_numpy(), population["lat"].to_numpy()
+        point_area = np.zeros(len(lon_all), dtype=np.int64) if areas is None else assign_areas(areas, lon_all, lat_all)
+        weights = population["population"].to_numpy(dtype=float)
+    else:
+        point_area, weights, lon_all, lat_all = node_area, np.ones(network.n_nodes), network.lon, network.lat
+    use_pop = population is not None and len(population) > 0
+    order = np.argsort(point_area, kind="stable")
+    bounds = np.searchsorted(point_area[order], np.arange(n_areas + 1))
+    rows = []
+    for service, (node_t, point_t) in service_times.items():
+        times = point_t if (use_pop and point_t is not None) else node_t
+        covered_km = None
+        if road_covered is not None and service in road_covered:
+            rc = road_covered[service]
+            covered_km = np.bincount(np.maximum(edge_area, 0), weights=rc * (edge_area >= 0), minlength=n_areas) / 1000
+        for a in np.flatnonzero(has):
+            idx = order[bounds[a] : bounds[a + 1]]
+            w, t = weights[idx], times[idx]
+            row: dict[str, Any] = {"area": names[a], "type": service}
+            total = float(w.sum())
+            row["population"] = round(total, 1) if use_pop else np.nan
+            row["points"] = len(idx)
+            for m in minutes:
+                cov = float(w[t <= m * 60.0].sum())
+                row[f"covered_{m:g}min"] = round(cov, 1)
+                row[f"share_{m:g}min"] = round(cov / total, 4) if total > 0 else np.nan
+            med = _weighted_quantile(t, w, 0.5)
+            p90 = _weighted_quantile(t, w, 0.9)
+            row["median_s"] = round(med, 1) if np.isfinite(med) else np.nan
+            row["p90_s"] = round(p90, 1) if np.isfinite(p90) else np.nan
+            finite = np.isfinite(t)
+            row["unreachable"] = round(float(w[~finite].sum()), 1)
+            if finite.any():
+                j = idx[np.flatnonzero(finite)[np.argmax(t[finite])]]
+                row["worst_s"] = round(float(times[j]), 1)
+                row["worst_lon"], row["worst_lat"] = round(float(lon_all[j]), 6), round(float(lat_all[j]), 6)
+            else:
+                row["worst_s"] = row["worst_lon"] = row["worst_lat"] = np.nan
+            row["road_km"] = round(float(road_km[a]), 3)
+            row["road_km_covered"] = round(float(covered_km[a]), 3) if covered_km is not None else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,241 @@
+"""Response-time surface: the minimum travel time from any station of a type to every node and
+to every population point, and its aggregation to H3 hexagons or a square grid.
+
+Population points are snapped to their nearest road edge (part-way along it). A point's time is
+the network time to its snapped position: entering the edge from its tail, from its head along
+the twin edge of a two-way road, or directly from a station on the same road. The off-road part
+(from the road to the door, ``offroad_m`` per point) is *not* added; it is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geodispatch.errors import CoverageError
+from geodispatch.network.graph import RoadNetwork
+from geodispatch.network.snap import SnapResult
+from geodispatch.network.traveltime import point_travel_times
+
+DEFAULT_POINT_SNAP_M = 1000.0
+"""Population points farther than this (m) from any road count as unreachable."""
+
+
+def station_node_times(
+    network: RoadNetwork, station_snap: SnapResult, limit_s: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """First-reaching station and its travel time for every node, in one multi-source search.
+
+    Returns
+    -------
+    which : ndarray of int64
+        Index into the snapped stations, -1 when no station reaches the node.
+    time_s : ndarray of float64
+        Seconds (``inf`` when unreached or beyond ``limit_s``).
+    """
+    if not station_snap.ok.any():
+        return np.full(network.n_nodes, -1, dtype=np.int64), np.full(network.n_nodes, np.inf)
+    which, time_s = point_travel_times(network, station_snap, limit=limit_s, min_only=True)
+    return np.asarray(which), np.asarray(time_s)
+
+
+def _twin_time(network: RoadNetwork, edge: np.ndarray) -> np.ndarray:
+    twin = network.edge_between(network.edge_v[edge], network.edge_u[edge])
+    return np.where(twin >= 0, network.edge_time_s[np.maximum(twin, 0)], np.inf)
+
+
+def point_times(
+    network: RoadNetwork, node_time_s: np.ndarray, points: SnapResult, stations: SnapResult | None = None
+) -> np.ndarray:
+    """Travel time to each snapped point from the time field of its edge's end nodes.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        Roads.
+    node_time_s : ndarray, shape (n_nodes,)
+        Time to each node, seconds.
+    points : SnapResult
+        Snapped points (unsnapped points get ``inf``).
+    stations : SnapResult, optional
+        The stations that made ``node_time_s``; a point on a station's own road is also reached
+        straight from the station without passing either end node.
+
+    Returns
+    -------
+    ndarray of float64
+        Seconds, ``inf`` when unreachable.
+    """
+    k = len(points.edge)
+    out = np.full(k, np.inf)
+    ok = points.ok
+    e = points.edge[ok]
+    f = points.fraction[ok]
+    t_e = network.edge_time_s[e]
+    from_tail = node_time_s[network.edge_u[e]] + f * t_e
+    twin_t = _twin_time(network, e)
+    two_way = np.isfinite(twin_t)
+    from_head = np.full(len(e), np.inf)
+    from_head[two_way] = node_time_s[network.edge_v[e[two_way]]] + (1.0 - f[two_way]) * twin_t[two_way]
+    out[ok] = np.minimum(from_tail, from_head)
+    if stations is not None and stations.ok.any() and ok.any():
+        _direct_from_stations(network, points, stations, out)
+    return out
+
+
+def _direct_from_stations(network: RoadNetwork, points: SnapResult, stations: SnapResult, out: np.ndarray) -> None:
+    """Lower ``out`` for points on the same road as a station (in place)."""
+    idx = np.flatnonzero(points.ok)
+    order = np.argsort(points.edge[idx], kind="stable")
+    sorted_edges = points.edge[idx][order]
+    for s in np.flatnonzero(stations.ok):
+        es, fs = int(stations.edge[s]), float(stations.fraction[s])
+        twin = int(network.edge_between([network.edge_v[es]], [network.edge_u[es]])[0])
+        t_fwd = float(network.edge_time_s[es])
+        t_back = float(network.edge_time_s[twin]) if twin >= 0 else np.inf
+        for edge, mirrored in ((es, False), (twin, True)):
+            if edge < 0:
+                continue
+            lo, hi = np.searchsorted(sorted_edges, [edge, edge + 1])
+            if lo == hi:
+                continue
+            pts = idx[order[lo:hi]]
+            pos = 1.0 - points.fraction[pts] if mirrored else points.fraction[pts]  # in es's direction
+            ahead = pos >= fs
+            direct = np.where(ahead, (pos - fs) * t_fwd, (fs - pos) * t_back)
+            out[pts] = np.minimum(out[pts], direct)
+
+
+@dataclass(frozen=True)
+class SurfaceGrid:
+    """How to aggregate: ``h3`` hexagons at a resolution, or a ``square`` grid of a cell size."""
+
+    kind: str = "h3"
+    h3_resolution: int = 8
+    cell_m: float = 500.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("h3", "square"):
+            raise CoverageError(f"surface grid must be 'h3' or 'square', got {self.kind!r}")
+        if not 0 <= self.h3_resolution <= 15:
+            raise CoverageError(f"H3 resolution must be 0-15, got {self.h3_resolution}")
+        if not self.cell_m > 0:
+            raise CoverageError(f"grid cell size must be positive metres, got {self.cell_m}")
+
+
+def _cells(network: RoadNetwork, lon: np.ndarray, lat: np.ndarray, grid: SurfaceGrid) -> np.ndarray:
+    """Cell key of each point: H3 index string or ``"ix_iy"`` of a square grid in the metric CRS."""
+    if grid.kind == "h3":
+        import h3
+
+        res = grid.h3_resolution
+        return np.array([h3.latlng_to_cell(la, lo, res) for lo, la in zip(lon.tolist(), lat.tolist(), strict=True)])
+    x, y = network.to_metric(lon, lat)
+    ix = np.floor(x / grid.cell_m).astype(np.int64)
+    iy = np.floor(y / grid.cell_m).astype(np.int64)
+    return np.char.add(np.char.add(ix.astype(str), "_"), iy.astype(str))
+
+
+def _cell_polygons(network: RoadNetwork, keys: np.ndarray, grid: SurfaceGrid) -> np.ndarray:
+    import shapely
+
+    if grid.kind == "h3":
+        import h3
+
+        polys = []
+        for key in keys.tolist():
+            ring = h3.cell_to_boundary(key)  # (lat, lng) pairs
+            polys.append(shapely.Polygon([(lng, lat) for lat, lng in ring]))
+        return np.array(polys, dtype=object)
+    parts = np.char.partition(keys.astype(str), "_")
+    ix = parts[:, 0].astype(np.int64)
+    iy = parts[:, 2].astype(np.int64)
+    s = grid.cell_m
+    x0, y0 = ix * s, iy * s
+    xs = np.column_stack([x0, x0 + s, x0 + s, x0, x0]).ravel()
+    ys = np.column_stack([y0, y0, y0 + s, y0 + s, y0]).ravel()
+    lon, lat = network.to_lonlat(xs, ys)
+    rings = shapely.linearrings(lon, lat, indices=np.repeat(np.arange(len(keys)), 5))
+    return shapely.polygons(rings)
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Weighted quantile (lower interpolation at the cumulative weight); inf-safe."""
+    if len(values) == 0 or weights.sum() <= 0:
+        return float("nan")
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w)
+    pos = int(np.searchsorted(cum, q * cum[-1], side="left"))
+    return float(v[min(pos, len(v) - 1)])
+
+
+def aggregate_surface(
+    network: RoadNetwork,
+    node_times: dict[str, np.ndarray],
+    grid: SurfaceGrid | None = None,
+    population: pd.DataFrame | None = None,
+    point_times_s: dict[str, np.ndarray] | None = None,
+) -> Any:
+    """Aggregate node travel times per service to grid cells.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        Roads.
+    node_times : dict service -> ndarray (n_nodes,)
+        Minimum time to each node, seconds.
+    grid : SurfaceGrid, optional
+        H3 resolution 8 (about 0.7 km² per hexagon) by default.
+    population : DataFrame, optional
+        Population points (``lon, lat, population``) to add per-cell population and its
+        population-weighted median time.
+    point_times_s : dict service -> ndarray, optional
+        Time to each population point, seconds (needed with ``population``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per (cell, service): ``cell, type, nodes, nodes_reached, median_s, max_s``
+        (over reached nodes; ``max_s`` is the slowest reached node), ``population`` and
+        ``pop_median_s`` when population is given; EPSG:4326 polygons.
+    """
+    import geopandas as gpd
+
+    grid = grid or SurfaceGrid()
+    node_cell = _cells(network, network.lon, network.lat, grid)
+    frames = []
+    pop_cell = None
+    if population is not None and len(population):
+        pop_cell = _cells(network, population["lon"].to_numpy(), population["lat"].to_numpy(), grid)
+    for service, times in node_times.items():
+        reached = np.isfinite(times)
+        df = pd.DataFrame({"cell": node_cell, "t": np.where(reached, times, np.nan), "reached": reached})
+        agg = df.groupby("cell").agg(
+            nodes=("reached", "size"), nodes_reached=("reached", "sum"), median_s=("t", "median"), max_s=("t", "max")
+        )
+        if pop_cell is not None and point_times_s is not None and population is not None:
+            pt = point_times_s[service]
+            pdf = pd.DataFrame({"cell": pop_cell, "t": pt, "w": population["population"].to_numpy()})
+            pop = pdf.groupby("cell")["w"].sum()
+            med = pdf.groupby("cell")[["t", "w"]].apply(
+                lambda g: _weighted_quantile(g["t"].to_numpy(), g["w"].to_numpy(), 0.5)
+            )
+            extra = pd.DataFrame({"population": pop, "pop_median_s": med.replace(np.inf, np.nan)})
+            agg = agg.join(extra, how="outer")
+            agg["nodes"] = agg["nodes"].fillna(0).astype(int)
+            agg["nodes_reached"] = agg["nodes_reached"].fillna(0).astype(int)
+        agg = agg.reset_index()
+        agg.insert(1, "type", service)
+        frames.append(agg)
+    table = pd.concat(frames, ignore_index=True)
+    keys = table["cell"].to_numpy()
+    uniq, inv = np.unique(keys, return_inverse=True)
+    polys = _cell_polygons(network, uniq, grid)[inv]
+    for col in ("median_s", "max_s", "pop_median_s"):
+        if col in table:
+            table[col] = table[col].round(1)
+    return gpd.GeoDataFrame(table, geometry=polys, crs=4326)
