@@ -1,0 +1,382 @@
+"""Dispatch engine: ETAs against networkx, stale/out-of-service/unreachable units, shortfall,
+coverage tie-break, bad input, JSON output."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geodispatch.assign import Incident, Unit, assign, recommend
+from geodispatch.assign.eta import incident_etas, snap_incident, snap_units
+from geodispatch.assign.recommend import solve
+from geodispatch.errors import AssignmentError, SnapError
+from geodispatch.network import RoadNetwork, load_network
+from geodispatch.regions import Requirement
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+LON0, LAT0 = 119.8, -7.5
+DEG = 1.0 / 111_320.0  # degrees of longitude per metre at the equator (close enough here)
+
+
+# ---------------------------------------------------------------------------- helpers
+def line_network(n: int = 21, spacing_m: float = 500.0, speed_ms: float = 10.0, island: bool = False) -> RoadNetwork:
+    """Two-way road along a line of ``n`` nodes (plus an optional 3-node island far away)."""
+    lon = [LON0 + i * spacing_m * DEG for i in range(n)]
+    lat = [LAT0] * n
+    u, v = [], []
+    for i in range(n - 1):
+        u += [i, i + 1]
+        v += [i + 1, i]
+    if island:
+        base = n
+        lon += [LON0 + k * spacing_m * DEG for k in range(3)]
+        lat += [LAT0 + 0.05] * 3
+        for i in range(2):
+            u += [base + i, base + i + 1]
+            v += [base + i + 1, base + i]
+    lon_a, lat_a = np.asarray(lon), np.asarray(lat)
+    length = np.hypot((lon_a[u] - lon_a[v]) / DEG, (lat_a[u] - lat_a[v]) / DEG)
+    return RoadNetwork.from_arrays(np.arange(len(lon)), lon, lat, u, v, length, length / speed_ms, name="line")
+
+
+def at(net: RoadNetwork, node: int, along_m: float = 0.0) -> tuple[float, float]:
+    """A point ``along_m`` metres east of a node of the line network."""
+    return float(net.lon[node] + along_m * DEG), float(net.lat[node])
+
+
+def unit(uid: str, utype: str, pos: tuple[float, float], **kw: object) -> Unit:
+    return Unit(uid, utype, pos[0], pos[1], **kw)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------- ETAs vs networkx
+def _reference_etas(net: RoadNetwork, inc_snap: object, usn: object) -> np.ndarray:
+    """Independent reference: split every edge at the snapped points, run networkx Dijkstra."""
+    g = nx.DiGraph()
+    points: dict[int, list[tuple[float, object]]] = {}
+    twin_of = {}
+    for e in range(net.n_edges):
+        t = int(net.edge_between(net.edge_v[e], net.edge_u[e])[0])
+        twin_of[e] = t
+    placed = [("inc", int(inc_snap.edge[0]), float(inc_snap.fraction[0]))]  # type: ignore[attr-defined]
+    placed += [(("unit", k), int(e), float(f)) for k, (e, f) in enumerate(zip(usn.edge, usn.fraction, strict=True))]  # type: ignore[attr-defined]
+    for name, e, f in placed:
+        if e < 0:
+            continue
+        points.setdefault(e, []).append((f, name))
+        if twin_of[e] >= 0:
+            points.setdefault(twin_of[e], []).append((1.0 - f, name))
+        if f == 0.0:  # standing on the tail node: may leave it any way
+            g.add_edge(name, int(net.edge_u[e]), weight=0.0)
+    for e in range(net.n_edges):
+        a, b, t = int(net.edge_u[e]), int(net.edge_v[e]), float(net.edge_time_s[e])
+        chain = sorted(points.get(e, []), key=lambda p: p[0])
+        prev, pf = a, 0.0
+        for f, name in chain:
+            w = (f - pf) * t
+            if not g.has_edge(prev, name) or g[prev][name]["weight"] > w:
+                g.add_edge(prev, name, weight=w)
+            prev, pf = name, f
+        w = (1.0 - pf) * t
+        if not g.has_edge(prev, b) or g[prev][b]["weight"] > w:
+            g.add_edge(prev, b, weight=w)
+    dist = nx.single_source_dijkstra_path_length(g.reverse(copy=False), "inc", weight="weight")
+    return np.asarray([dist.get(("unit", k), math.inf) for k in range(len(usn.edge))])  # type: ignore[attr-defined]
+
+
+@st.composite
+def random_nets(draw: st.DrawFn) -> RoadNetwork:
+    n = draw(st.integers(4, 12))
+    rng = np.random.default_rng(draw(st.integers(0, 10_000)))
+    xy = rng.uniform(0, 3000, size=(n, 2))
+    pairs = {(i, j) for i in range(n) for j in range(n) if i < j and rng.random() < 0.35}
+    pairs |= {(i, i + 1) for i in range(n - 1)}
+    u, v = [], []
+    for i, j in sorted(pairs):
+        kind = rng.integers(0, 3)  # 0 two-way, 1 one-way i->j, 2 one-way j->i
+        if kind in (0, 1):
+            u.append(i)
+            v.append(j)
+        if kind in (0, 2):
+            u.append(j)
+            v.append(i)
+    u_a, v_a = np.asarray(u), np.asarray(v)
+    length = np.hypot(*(xy[u_a] - xy[v_a]).T)
+    speed = rng.uniform(5, 20, size=len(u))
+    twin_speed = {}
+    for k, (a, b) in enumerate(zip(u, v, strict=True)):  # same speed both ways keeps it simple
+        speed[k] = twin_speed.setdefault((min(a, b), max(a, b)), speed[k])
+    return RoadNetwork.from_arrays(
+        np.arange(n), LON0 + xy[:, 0] * DEG, LAT0 + xy[:, 1] * DEG, u_a, v_a, length, length / speed
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=random_nets(), data=st.data())
+def test_etas_equal_networkx_on_split_edges(net: RoadNetwork, data: st.DataObject) -> None:
+    rng = np.random.default_rng(data.draw(st.integers(0, 10_000)))
+    k = 8
+    e = rng.integers(0, net.n_edges, size=k + 1)
+    f = rng.choice([0.0, 0.25, 0.5, 0.9, 1.0, rng.random()], size=k + 1)
+    e[1:3] = e[0]  # two units on the incident's own road
+    lon = net.lon[net.edge_u[e]] * (1 - f) + net.lon[net.edge_v[e]] * f
+    lat = net.lat[net.edge_u[e]] * (1 - f) + net.lat[net.edge_v[e]] * f
+    inc = snap_incident(net, float(lon[0]), float(lat[0]))
+    usn = snap_units(net, lon[1:], lat[1:])
+    res = incident_etas(net, inc, usn, math.inf)
+    ref = _reference_etas(net, inc, usn)
+    np.testing.assert_allclose(res.eta_s, ref, rtol=1e-9, atol=1e-6)
+    bounded = incident_etas(net, inc, usn, 300.0)
+    np.testing.assert_allclose(bounded.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def balikpapan(balikpapan_graphml: Path) -> RoadNetwork:
+    return load_network(balikpapan_graphml)
+
+
+def test_etas_equal_networkx_on_real_balikpapan(balikpapan: RoadNetwork) -> None:
+    """Units standing on junctions, incident on a junction: ETA = networkx on to_networkx()."""
+    net = balikpapan
+    g = nx.DiGraph()
+    for a, b, d in net.to_networkx().edges(data=True):
+        if not g.has_edge(a, b) or g[a][b]["travel_time"] > d["travel_time"]:
+            g.add_edge(a, b, travel_time=d["travel_time"])
+    rng = np.random.default_rng(3)
+    big = np.flatnonzero(net.component_labels == 0)
+    target = int(rng.choice(big))
+    nodes = rng.choice(big, size=40, replace=False)
+    inc = snap_incident(net, float(net.lon[target]), float(net.lat[target]))
+    usn = snap_units(net, net.lon[nodes], net.lat[nodes])
+    res = incident_etas(net, inc, usn, math.inf)
+    dist = nx.single_source_dijkstra_path_length(g.reverse(copy=False), int(net.node_ids[target]), weight="travel_time")
+    ref = np.asarray([dist.get(int(net.node_ids[x]), math.inf) for x in nodes])
+    np.testing.assert_allclose(res.eta_s, ref, rtol=1e-9, atol=1e-6)
+
+
+def test_recommend_on_balikpapan_picks_k_fastest_of_unbounded_search(balikpapan: RoadNetwork) -> None:
+    net = balikpapan
+    rng = np.random.default_rng(5)
+    nodes = rng.choice(net.n_nodes, size=30, replace=False)
+    types = ["damkar"] * 10 + ["ambulance"] * 20
+    units = [Unit(f"u{k}", types[k], float(net.lon[x]), float(net.lat[x])) for k, x in enumerate(nodes)]
+    inc = Incident("f1", "kebakaran", 1, float(net.lon[nodes[0]]) + 0.002, float(net.lat[nodes[0]]), reported_time=NOW)
+    rec = recommend(net, units, inc, now=NOW, routes=True)
+    full = incident_etas(
+        net, snap_incident(net, inc.lon, inc.lat), snap_units(net, net.lon[nodes], net.lat[nodes]), math.inf
+    )
+    for utype, count in (("damkar", 2), ("ambulance", 1)):
+        idx = [k for k in range(30) if types[k] == utype]
+        best = np.sort(full.eta_s[idx])[:count]
+        got = sorted(e for uid, e in zip(rec.unit_ids, rec.etas_s, strict=True) if units[int(uid[1:])].type == utype)
+        np.testing.assert_allclose(got, best)
+    assert rec.shortfall is None and len(rec.unit_ids) == 3
+    assert all(d > 0 for d in rec.distances_m) and rec.routes is not None
+    # the route starts at the unit and ends at the incident's snapped point
+    end = rec.routes[0]["coordinates"][-1]  # type: ignore[index]
+    snapped = net.snap([inc.lon], [inc.lat])
+    assert abs(end[0] - snapped.lon[0]) < 1e-5 and abs(end[1] - snapped.lat[0]) < 1e-5
+
+
+# ---------------------------------------------------------------------------- engine behaviour
+def test_distance_and_eta_on_a_line() -> None:
+    net = line_network()
+    units = [unit("a1", "ambulance", at(net, 2, 100.0)), unit("a2", "ambulance", at(net, 18))]
+    inc = Incident("m1", "medis", 2, *at(net, 6, 250.0), reported_time=NOW)
+    rec = recommend(net, units, inc, now=NOW)
+    assert rec.unit_ids == ["a1"]
+    # 4 * 500 m + 150 m at 10 m/s
+    assert rec.distances_m[0] == pytest.approx(2150.0, rel=1e-3)
+    assert rec.etas_s[0] == pytest.approx(215.0, rel=1e-3)
+    assert "slower by" in rec.reasons["a2"]
+
+
+def test_same_edge_unit_upstream_and_downstream() -> None:
+    net = line_network()
+    units = [unit("up", "ambulance", at(net, 5, 100.0)), unit("down", "ambulance", at(net, 5, 400.0))]
+    inc = Incident("m1", "medis", 2, *at(net, 5, 250.0), reported_time=NOW)
+    sol = solve(net, units, [inc], now=NOW)
+    np.testing.assert_allclose(sol.eta[0], [15.0, 15.0], rtol=1e-3)  # 150 m each way, two-way road
+
+
+def test_stale_position_falls_back_to_home_station() -> None:
+    net = line_network()
+    old = NOW - timedelta(hours=2)
+    stale = unit(
+        "s1",
+        "ambulance",
+        at(net, 7),
+        position_time=old,
+        home_station="pos-1",
+        home_lon=at(net, 19)[0],
+        home_lat=at(net, 19)[1],
+    )
+    fresh = unit("f1", "ambulance", at(net, 12), position_time=NOW - timedelta(minutes=5))
+    inc = Incident("m1", "medis", 1, *at(net, 7), reported_time=NOW)
+    rec = recommend(net, [stale, fresh], inc, now=NOW)
+    assert rec.unit_ids == ["f1"]  # the stale unit counts from its home station (node 19), not node 7
+    assert "placed at home station pos-1" in rec.reasons["s1"]
+    cand = {c.unit_id: c for c in rec.candidates}
+    assert cand["s1"].position == "home_station"
+    assert cand["s1"].eta_s == pytest.approx(12 * 50.0)
+    # a younger age limit than the report keeps it fresh; no home station: used but flagged
+    rec2 = recommend(net, [stale, fresh], inc, now=NOW, max_position_age_s=3 * 3600)
+    assert rec2.unit_ids == ["s1"]
+    nohome = unit("n1", "ambulance", at(net, 7), position_time=old)
+    rec3 = recommend(net, [nohome], inc, now=NOW)
+    assert rec3.unit_ids == ["n1"] and "no home station known" in rec3.reasons["n1"]
+
+
+def test_out_of_service_and_busy_units_are_not_sent() -> None:
+    net = line_network()
+    units = [
+        unit("oos", "ambulance", at(net, 5), status="out_of_service"),
+        unit("busy", "ambulance", at(net, 5), status="on_scene"),
+        unit("ok", "ambulance", at(net, 15)),
+        unit("back", "ambulance", at(net, 20), status="returning"),
+    ]
+    inc = Incident("m1", "medis", 1, *at(net, 5), reported_time=NOW)
+    rec = recommend(net, units, inc, now=NOW)
+    assert rec.unit_ids == ["ok"]
+    assert rec.reasons["oos"] == "out of service"
+    assert rec.reasons["busy"].startswith("busy (on scene)")
+    assert "slower by" in rec.reasons["back"]
+
+
+def test_unreachable_unit_on_an_island_and_shortfall() -> None:
+    net = line_network(island=True)
+    island_node = net.n_nodes - 2
+    units = [
+        unit("d1", "damkar", at(net, 3)),
+        unit("d-island", "damkar", (float(net.lon[island_node]), float(net.lat[island_node]))),
+        unit("a1", "ambulance", at(net, 10)),
+    ]
+    inc = Incident("f1", "kebakaran", 1, *at(net, 4), reported_time=NOW)
+    rec = recommend(net, units, inc, now=NOW)
+    assert rec.unit_ids == ["d1", "a1"]
+    assert rec.missing == {"damkar": 1}
+    assert rec.shortfall is not None and "only 1 of 2 damkar available" in rec.shortfall
+    assert "cannot reach" in rec.reasons["d-island"]
+    assert math.isinf(next(c.eta_s for c in rec.candidates if c.unit_id == "d-island"))
+    assert rec.search_limit_s == math.inf  # had to search everything to prove it
+
+
+def test_capabilities_are_respected() -> None:
+    net = line_network()
+    sop = {"medis": (Requirement(type="ambulance", count=1, capabilities=("ALS",)),)}
+    units = [
+        unit("bls", "ambulance", at(net, 5), capabilities=("BLS",)),
+        unit("als", "ambulance", at(net, 15), capabilities=("ALS",)),
+    ]
+    inc = Incident("m1", "medis", 1, *at(net, 5), reported_time=NOW)
+    rec = recommend(net, units, inc, sop, now=NOW)
+    assert rec.unit_ids == ["als"]
+    assert rec.reasons["bls"] == "lacks capability ALS"
+
+
+def _coverage_case() -> tuple[RoadNetwork, list[Unit], Incident, pd.DataFrame]:
+    net = line_network(n=41, spacing_m=500.0)
+    # incident at node 20; unit L at node 14 (300 s), units R1, R2 at node 26.2 (310 s)
+    units = [
+        unit("L", "ambulance", at(net, 14), home_lon=at(net, 14)[0], home_lat=at(net, 14)[1]),
+        unit("R1", "ambulance", at(net, 26, 100.0), home_lon=at(net, 26, 100.0)[0], home_lat=at(net, 26)[1]),
+        unit("R2", "ambulance", at(net, 26, 100.0), home_lon=at(net, 26, 100.0)[0], home_lat=at(net, 26)[1]),
+    ]
+    inc = Incident("m1", "medis", 1, *at(net, 20), reported_time=NOW)
+    pop = pd.DataFrame({"lon": [at(net, 4)[0], at(net, 36)[0]], "lat": [LAT0, LAT0], "population": [5000, 3000]})
+    return net, units, inc, pop
+
+
+def test_coverage_tiebreak_keeps_the_only_unit_of_a_remote_area() -> None:
+    net, units, inc, pop = _coverage_case()
+    plain = recommend(net, units, inc, now=NOW, target_s=600)
+    assert plain.unit_ids == ["L"]  # 10 s faster
+    rec = recommend(net, units, inc, now=NOW, target_s=600, population=pop)
+    assert rec.unit_ids[0] in ("R1", "R2")
+    assert rec.coverage_note is not None and "5,000 more people" in rec.coverage_note
+    assert "kept back" in rec.reasons["L"]
+    # beyond the tolerance the faster unit wins again
+    far = recommend(net, units, inc, now=NOW, target_s=600, population=pop, tolerance_s=5)
+    assert far.unit_ids == ["L"]
+    # the same in batch mode: coverage_aware vs optimal
+    assert assign(net, units, [inc], policy="optimal", now=NOW, target_s=600)[0].unit_ids == ["L"]
+    ca = assign(net, units, [inc], policy="coverage_aware", now=NOW, target_s=600, population=pop)
+    assert ca[0].unit_ids[0] in ("R1", "R2")
+
+
+def test_optimal_serves_priority_one_first_where_closest_does_not() -> None:
+    net = line_network()
+    units = [unit("a1", "ambulance", at(net, 10)), unit("a2", "ambulance", at(net, 20))]
+    low = Incident("p3", "medis", 3, *at(net, 9), reported_time=NOW - timedelta(minutes=2))
+    high = Incident("p1", "medis", 1, *at(net, 11), reported_time=NOW - timedelta(minutes=1))
+    greedy = {a.incident_id: a.unit_ids for a in assign(net, units, [low, high], policy="closest", now=NOW)}
+    best = {a.incident_id: a.unit_ids for a in assign(net, units, [low, high], policy="optimal", now=NOW)}
+    assert greedy == {"p3": ["a1"], "p1": ["a2"]}
+    assert best == {"p3": ["a2"], "p1": ["a1"]}
+
+
+def test_recommendation_to_dict_is_strict_json() -> None:
+    net = line_network(island=True)
+    island_node = net.n_nodes - 1
+    units = [
+        unit("a1", "ambulance", at(net, 3)),
+        unit("a2", "ambulance", (float(net.lon[island_node]), float(net.lat[island_node]))),
+    ]
+    rec = recommend(net, units, Incident("m1", "medis", 2, *at(net, 4), reported_time=NOW), now=NOW, routes=True)
+    text = json.dumps(rec.to_dict(), allow_nan=False)
+    data = json.loads(text)
+    assert data["search_limit_s"] == 1800.0  # a1 was found inside the first bound
+    assert "more than 30 min" in data["reasons"]["a2"]
+    assert next(c for c in data["candidates"] if c["unit_id"] == "a2")["eta_s"] is None
+    assert data["routes"][0]["type"] == "LineString"
+    assert json.dumps(
+        [a.to_dict() for a in assign(net, units, [Incident("x", "medis", 1, *at(net, 1))], now=NOW)], allow_nan=False
+    )
+
+
+# ---------------------------------------------------------------------------- bad input
+def test_bad_unit_and_incident_fields() -> None:
+    with pytest.raises(AssignmentError, match="unknown unit type"):
+        Unit("u1", "helicopter", LON0, LAT0)
+    with pytest.raises(AssignmentError, match="unknown status"):
+        Unit("u1", "ambulance", LON0, LAT0, status="lunch")
+    with pytest.raises(AssignmentError, match="EPSG:4326"):
+        Unit("u1", "ambulance", -7.5, 200.0)
+    for bad in (0, 4, "1", True, 1.5):
+        with pytest.raises(AssignmentError, match="priority"):
+            Incident("i1", "medis", bad, LON0, LAT0)  # type: ignore[arg-type]
+
+
+def test_bad_requests_assign_nothing() -> None:
+    net = line_network()
+    units = [unit("a1", "ambulance", at(net, 3)), unit("d1", "damkar", at(net, 4))]
+    ok = Incident("m1", "medis", 1, *at(net, 4), reported_time=NOW)
+    with pytest.raises(AssignmentError, match="unknown incident type 'gempa'"):
+        recommend(net, units, Incident("g1", "gempa", 1, *at(net, 4)), now=NOW)
+    with pytest.raises(SnapError, match="from the nearest road"):
+        recommend(net, units, Incident("far", "medis", 1, LON0, LAT0 + 0.5), now=NOW)
+    with pytest.raises(AssignmentError, match="no available unit at all"):
+        recommend(net, [unit("a1", "ambulance", at(net, 3), status="on_scene")], ok, now=NOW)
+    with pytest.raises(AssignmentError, match="duplicate unit ids: a1"):
+        recommend(net, [*units, unit("a1", "ambulance", at(net, 9))], ok, now=NOW)
+    with pytest.raises(AssignmentError, match="in the future"):
+        recommend(net, units, Incident("m2", "medis", 1, *at(net, 4), reported_time=NOW + timedelta(hours=1)), now=NOW)
+    with pytest.raises(AssignmentError, match="in the future"):
+        recommend(net, [unit("a9", "ambulance", at(net, 3), position_time=NOW + timedelta(hours=1))], ok, now=NOW)
+    with pytest.raises(AssignmentError, match="duplicate incident ids"):
+        assign(net, units, [ok, ok], now=NOW)
+    with pytest.raises(AssignmentError, match="unknown policy"):
+        assign(net, units, [ok], policy="random", now=NOW)
+    with pytest.raises(AssignmentError, match="SOP line"):
+        recommend(net, units, ok, {"medis": [{"type": "ambulance", "count": 0}]}, now=NOW)
+    # one bad incident in a batch: nothing is assigned, the error names it
+    with pytest.raises(SnapError, match="incident far"):
+        assign(net, units, [ok, Incident("far", "medis", 1, LON0, LAT0 + 0.5)], now=NOW)
