@@ -84,6 +84,8 @@ def _reference_etas(net: RoadNetwork, inc_snap: object, usn: object) -> np.ndarr
             w = (f - pf) * t
             if not g.has_edge(prev, name) or g[prev][name]["weight"] > w:
                 g.add_edge(prev, name, weight=w)
+            if w == 0.0 and prev != a:  # two points at the same place reach each other
+                g.add_edge(name, prev, weight=0.0)
             prev, pf = name, f
         w = (1.0 - pf) * t
         if not g.has_edge(prev, b) or g[prev][b]["weight"] > w:
