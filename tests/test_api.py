@@ -1,0 +1,451 @@
+"""Dispatch API through FastAPI's TestClient, on a SQLite file and on PostgreSQL.
+
+Every test runs twice (``db_url`` is parametrised over sqlite and postgresql; the PostgreSQL
+run skips only where no server can be started, see ``api_harness``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from api_harness import auth, db_url, fleet, make_keys, pg_server, scenario  # noqa: F401
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+UNIT = "psc-01-amb-1"
+"""The unit the 'unit' key is bound to."""
+
+
+@dataclass
+class Api:
+    client: TestClient
+    keys: dict[str, str]
+    runtime: Any
+
+    def call(self, method: str, path: str, role: str | None = "admin", **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", {}))
+        if role is not None:
+            headers.update(auth(self.keys[role]))
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def ok(self, method: str, path: str, role: str = "admin", status: int = 200, **kwargs: Any) -> Any:
+        response = self.call(method, path, role, **kwargs)
+        assert response.status_code == status, response.text
+        return response.json()
+
+
+@pytest.fixture
+def api(scenario: Any, db_url: str) -> Iterator[Api]:  # noqa: F811
+    from geodispatch.api import create_app
+
+    app = create_app(scenario, db_url)
+    keys = make_keys(db_url, UNIT)
+    with TestClient(app) as client:
+        yield Api(client, keys, app.state.runtime)
+    app.state.runtime.db.dispose()
+
+
+@pytest.fixture
+def seeded(api: Api, scenario: Any) -> Api:  # noqa: F811
+    for body in fleet(scenario):
+        api.ok("POST", "/units", json=body, status=201)
+    return api
+
+
+def _station(scenario: Any, stype: str) -> Any:  # noqa: F811
+    return next(s for s in scenario.stations if s.type == stype)
+
+
+def _error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) >= {"error", "detail"} and isinstance(body["detail"], str) and body["detail"]
+    if code is not None:
+        assert body["error"] == code, body
+    return body
+
+
+# ---------------------------------------------------------------- health, schema
+def test_health_docs_and_schema_revision(api: Api) -> None:
+    from geodispatch.api.migrate import head_revision
+
+    health = api.ok("GET", "/health", role=None)
+    assert health["status"] == "ok" and health["nodes"] == api.runtime.network.n_nodes
+    assert health["schema_revision"] == head_revision()
+    assert api.client.get("/docs").status_code == 200
+    paths = api.client.get("/openapi.json").json()["paths"]
+    assert {"/units", "/units/{unit_id}", "/incidents", "/incidents/{incident_id}/dispatch", "/reach"} <= set(paths)
+
+
+def test_migrated_schema_matches_models_and_upgrade_is_idempotent(api: Api) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from geodispatch.api.migrate import current_revision, head_revision
+    from geodispatch.api.models import Base
+
+    db = api.runtime.db
+    db.upgrade()  # second time: nothing to do
+    assert current_revision(db.engine) == head_revision()
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+
+
+# ---------------------------------------------------------------- units and stations
+def test_units_and_stations(api: Api, scenario: Any) -> None:  # noqa: F811
+    psc = _station(scenario, "psc")
+    station = api.ok("POST", "/stations", json={"id": "st-1", "name": "Pos 1", "type": "psc", "lon": psc.lon,
+                                                 "lat": psc.lat}, status=201)
+    assert station["id"] == "st-1" and station["created_at"].endswith(("Z", "+00:00"))
+    body = {"id": "amb-x", "type": "ambulance", "lon": psc.lon, "lat": psc.lat, "capabilities": ["ALS"],
+            "station_id": "st-1"}
+    unit = api.ok("POST", "/units", json=body, status=201)
+    assert unit["status"] == "available" and unit["incident_id"] is None and unit["capabilities"] == ["ALS"]
+    got = api.ok("GET", "/units/amb-x", role="dispatcher")
+    assert {k: got[k] for k in ("id", "type", "status", "incident_id")} == {
+        "id": "amb-x", "type": "ambulance", "status": "available", "incident_id": None}
+    assert [u["id"] for u in api.ok("GET", "/units", role="planner")] == ["amb-x"]
+    assert api.ok("GET", "/stations", role="planner")[0]["id"] == "st-1"
+    _error(api.call("POST", "/units", json=body), 409, "already_exists")
+    _error(api.call("POST", "/stations", json={"id": "st-1", "type": "psc", "lon": psc.lon, "lat": psc.lat}),
+           409, "already_exists")
+    _error(api.call("POST", "/units", json=dict(body, id="amb-y", station_id="nope")), 404, "not_found")
+    _error(api.call("POST", "/units", json=dict(body, id="amb-y", type="helicopter")), 422, "validation_error")
+    _error(api.call("POST", "/units", json=dict(body, id="amb-y", lon=10.0, lat=10.0)), 422, "off_network")
+    _error(api.call("GET", "/units/nope", role="dispatcher"), 404, "not_found")
+    _error(api.call("GET", "/stations/nope", role="dispatcher"), 404, "not_found")
+    _error(api.call("GET", "/units?status=flying", role="dispatcher"), 422, "invalid_input")
+
+
+def test_point_far_from_roads_inside_the_region_is_refused(api: Api) -> None:
+    net = api.runtime.network
+    west, south, east, north = net.bbox
+    # a grid over the bbox: find a point more than the snap limit from every road (sea, forest)
+    lon, lat = np.meshgrid(np.linspace(west, east, 60), np.linspace(south, north, 60))
+    snap = net.snap(lon.ravel(), lat.ravel(), max_distance_m=api.runtime.snap_limit_m, strict=False)
+    far = np.flatnonzero(snap.edge < 0)
+    if len(far) == 0:
+        pytest.skip("every point of the region is near a road")
+    i = far[0]
+    body = {"type": "medis", "priority": 1, "lon": float(lon.ravel()[i]), "lat": float(lat.ravel()[i])}
+    err = _error(api.call("POST", "/incidents", role="dispatcher", json=body), 422, "off_network")
+    assert "from the nearest road" in err["detail"]
+    assert api.ok("GET", "/incidents?status=all", role="dispatcher") == []
+
+
+def test_unit_state_machine(seeded: Api) -> None:
+    api = seeded
+    patch = api.ok("PATCH", f"/units/{UNIT}", role="dispatcher", json={"status": "out_of_service"})
+    assert patch["status"] == "out_of_service"
+    _error(api.call("PATCH", f"/units/{UNIT}", json={"status": "en_route"}), 409, "illegal_transition")
+    err = _error(api.call("PATCH", f"/units/{UNIT}", json={"status": "dispatched"}), 409, "illegal_transition")
+    assert "/dispatch" in err["detail"] or "dispatched" in err["detail"]
+    _error(api.call("PATCH", f"/units/{UNIT}", json={"status": "flying"}), 422, "invalid_input")
+    _error(api.call("PATCH", f"/units/{UNIT}", json={"lon": 1.0}), 422, "validation_error")
+    _error(api.call("PATCH", f"/units/{UNIT}", json={}), 422, "validation_error")
+    assert api.ok("PATCH", f"/units/{UNIT}", json={"status": "available"})["status"] == "available"
+    unit = api.ok("GET", f"/units/{UNIT}")
+    moved = api.ok("PATCH", f"/units/{UNIT}", role="unit", json={"lon": unit["lon"] + 0.001, "lat": unit["lat"]})
+    assert moved["lon"] == pytest.approx(unit["lon"] + 0.001) and moved["status"] == "available"
+
+
+# ---------------------------------------------------------------- incidents and dispatch
+def _incident(api: Api, scenario: Any, itype: str = "kebakaran", priority: int = 1, dx: float = 0.01) -> Any:  # noqa: F811
+    psc = _station(scenario, "psc")
+    return api.ok("POST", "/incidents", role="dispatcher", status=201,
+                  json={"type": itype, "priority": priority, "lon": psc.lon + dx, "lat": psc.lat + dx})
+
+
+def test_incident_recommendation_matches_the_engine(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    from geodispatch.assign import Incident, Unit, recommend
+
+    inc = _incident(seeded, scenario)
+    assert inc["status"] == "open" and isinstance(inc["id"], int) and inc["unit_ids"] == []
+    rec = inc["recommendation"]
+    assert set(rec) >= {"unit_ids", "etas_s", "reasons", "shortfall"}
+    units = [Unit(id=b["id"], type=b["type"], lon=b["lon"], lat=b["lat"], capabilities=tuple(b["capabilities"]))
+             for b in fleet(scenario)]
+    expected = recommend(scenario.network, units, Incident("x", inc["type"], inc["priority"], inc["lon"], inc["lat"]),
+                         sop=scenario.sop or None, population=scenario.population,
+                         target_s=scenario.target_response_s).to_dict()
+    assert rec["unit_ids"] == expected["unit_ids"] and rec["etas_s"] == expected["etas_s"]
+    assert rec["shortfall"] == expected["shortfall"]
+    types = [seeded.ok("GET", f"/units/{u}")["type"] for u in rec["unit_ids"]]
+    assert sorted(types) == ["ambulance", "damkar", "damkar"]  # kebakaran: 2 damkar + 1 ambulance
+    assert seeded.ok("GET", f"/incidents/{inc['id']}", role="planner") == inc
+
+
+def test_dispatch_lifecycle_and_release(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    api = seeded
+    inc = _incident(api, scenario)
+    iid, chosen = inc["id"], inc["recommendation"]["unit_ids"]
+    done = api.ok("POST", f"/incidents/{iid}/dispatch", role="dispatcher", json={})  # confirm recommendation
+    assert done["status"] == "dispatched" and done["unit_ids"] == sorted(chosen)
+    for uid in chosen:
+        unit = api.ok("GET", f"/units/{uid}")
+        assert (unit["status"], unit["incident_id"]) == ("dispatched", iid)
+    # a second incident wants one of those units: 409 with its current assignment, nothing written
+    other = _incident(api, scenario, "medis", 2, dx=0.02)
+    free = next(u["id"] for u in api.ok("GET", "/units?status=available&type=ambulance"))
+    err = _error(api.call("POST", f"/incidents/{other['id']}/dispatch", role="dispatcher",
+                          json={"unit_ids": [free, chosen[0]]}), 409, "unit_unavailable")
+    assert err["units"] == [{"id": chosen[0], "status": "dispatched", "incident_id": iid}]
+    assert f"incident {iid}" in err["detail"]
+    assert api.ok("GET", f"/units/{free}")["status"] == "available"
+    assert api.ok("GET", f"/incidents/{other['id']}")["status"] == "open"
+    # lifecycle: units follow to en_route and on_scene; transporting does not move them
+    assert api.ok("PATCH", f"/incidents/{iid}", role="dispatcher", json={"status": "en_route"})["status"] == "en_route"
+    assert {api.ok("GET", f"/units/{u}")["status"] for u in chosen} == {"en_route"}
+    _error(api.call("PATCH", f"/incidents/{iid}", role="dispatcher", json={"status": "closed"}), 409,
+           "illegal_transition")
+    api.ok("PATCH", f"/incidents/{iid}", role="dispatcher", json={"status": "on_scene"})
+    api.ok("PATCH", f"/incidents/{iid}", role="dispatcher", json={"status": "transporting"})
+    assert {api.ok("GET", f"/units/{u}")["status"] for u in chosen} == {"on_scene"}
+    # one unit clears itself early: released from the incident
+    api.ok("PATCH", f"/units/{chosen[0]}", role="dispatcher", json={"status": "available"})
+    mid = api.ok("GET", f"/incidents/{iid}")
+    assert chosen[0] not in mid["unit_ids"] and len(mid["assignments"]) == len(chosen)
+    closed = api.ok("PATCH", f"/incidents/{iid}", role="dispatcher", json={"status": "closed", "note": "selesai"})
+    assert closed["status"] == "closed" and closed["closed_at"] and closed["unit_ids"] == []
+    assert closed["note"] == "selesai"
+    assert all(not a["active"] and a["released_at"] for a in closed["assignments"])
+    for uid in chosen:
+        assert api.ok("GET", f"/units/{uid}")["status"] == "available"
+        assert api.ok("GET", f"/units/{uid}")["incident_id"] is None
+    _error(api.call("PATCH", f"/incidents/{iid}", role="dispatcher", json={"status": "cancelled"}), 409,
+           "illegal_transition")
+    _error(api.call("POST", f"/incidents/{iid}/dispatch", role="dispatcher", json={"unit_ids": [free]}), 409,
+           "illegal_transition")
+    # now the freed unit can go to the other incident; open list excludes the closed one
+    api.ok("POST", f"/incidents/{other['id']}/dispatch", role="dispatcher", json={"unit_ids": [chosen[0]]})
+    assert [i["id"] for i in api.ok("GET", "/incidents", role="planner")] == [other["id"]]
+    assert [i["id"] for i in api.ok("GET", "/incidents?status=closed", role="planner")] == [iid]
+    assert len(api.ok("GET", "/incidents?status=all", role="planner")) == 2
+    _error(api.call("GET", "/incidents?status=nope", role="planner"), 422, "invalid_input")
+
+
+def test_dispatch_errors(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    api = seeded
+    inc = _incident(api, scenario, "medis", 3)
+    path = f"/incidents/{inc['id']}/dispatch"
+    _error(api.call("POST", path, role="dispatcher", json={"unit_ids": ["ghost"]}), 404, "not_found")
+    _error(api.call("POST", path, role="dispatcher", json={"unit_ids": [UNIT, UNIT]}), 422, "validation_error")
+    _error(api.call("POST", path, role="dispatcher", json={"unit_ids": []}), 422, "validation_error")
+    _error(api.call("POST", "/incidents/999999/dispatch", role="dispatcher", json={"unit_ids": [UNIT]}), 404)
+    _error(api.call("GET", "/incidents/abc", role="dispatcher"), 422, "validation_error")
+    api.ok("POST", path, role="dispatcher", json={"unit_ids": [UNIT]})
+    err = _error(api.call("POST", path, role="dispatcher", json={"unit_ids": [UNIT]}), 409, "unit_unavailable")
+    assert "this incident already" in err["detail"]
+    _error(api.call("PATCH", f"/units/{UNIT}", json={"status": "out_of_service"}), 409, "illegal_transition")
+    # an incident type nobody knows, a priority out of range
+    psc = _station(scenario, "psc")
+    bad = {"type": "alien_invasion", "priority": 1, "lon": psc.lon, "lat": psc.lat}
+    _error(api.call("POST", "/incidents", role="dispatcher", json=bad), 422)
+    _error(api.call("POST", "/incidents", role="dispatcher", json=dict(bad, type="medis", priority=7)), 422,
+           "validation_error")
+    assert len(api.ok("GET", "/incidents?status=all")) == 1
+
+
+def test_bad_requests_have_json_errors(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    api = seeded
+    psc = _station(scenario, "psc")
+    good = {"type": "medis", "priority": 1, "lon": psc.lon, "lat": psc.lat}
+    headers = {"Content-Type": "application/json"}
+    _error(api.call("POST", "/incidents", role="dispatcher", content=b'{"type": "medis",', headers=headers), 400,
+           "invalid_json")
+    _error(api.call("POST", "/incidents", role="dispatcher", content=b"[1, 2]", headers=headers), 422)
+    _error(api.call("POST", "/incidents", role="dispatcher", content=b"", headers=headers), 422)
+    err = _error(api.call("POST", "/incidents", role="dispatcher", json=dict(good, colour="red")), 422,
+                 "validation_error")
+    assert "colour" in err["detail"]
+    nan = b'{"type": "medis", "priority": 1, "lon": NaN, "lat": -7.4}'
+    _error(api.call("POST", "/incidents", role="dispatcher", content=nan, headers=headers), 422)
+    _error(api.call("POST", "/incidents", role="dispatcher", json=dict(good, lon=200.0)), 422, "validation_error")
+    err = _error(api.call("POST", "/incidents", role="dispatcher", json=dict(good, lon=psc.lon + 3.0)), 422,
+                 "off_network")
+    assert "outside the region" in err["detail"]
+    big = b'{"type": "medis", "note": "' + b"x" * 70_000 + b'"}'
+    _error(api.call("POST", "/incidents", role="dispatcher", content=big, headers=headers), 413, "payload_too_large")
+
+    def stream() -> Iterator[bytes]:  # chunked, no Content-Length
+        for _ in range(20):
+            yield b" " * 8192
+
+    _error(api.call("POST", "/incidents", role="dispatcher", content=stream(), headers=headers), 413)
+    _error(api.call("GET", "/nowhere", role="dispatcher"), 404, "not_found")
+    _error(api.call("DELETE", "/incidents", role="dispatcher"), 405, "method_not_allowed")
+    assert api.ok("GET", "/incidents?status=all") == []  # nothing was written by any of these
+
+
+# ---------------------------------------------------------------- auth
+FAMILIES: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
+    # (family, method, path, body, roles allowed besides admin)
+    ("units.read", "GET", "/units", None, {"dispatcher", "planner"}),
+    ("units.read_one", "GET", "/units/psc-01-amb-2", None, {"dispatcher", "planner"}),
+    ("units.create", "POST", "/units", {"id": "new-1", "type": "ambulance", "lon": None, "lat": None}, set()),
+    ("units.update", "PATCH", "/units/psc-01-amb-2", {"status": "out_of_service"}, {"dispatcher"}),
+    ("stations.read", "GET", "/stations", None, {"dispatcher", "planner"}),
+    ("stations.create", "POST", "/stations", {"id": "s-new", "type": "psc", "lon": None, "lat": None}, set()),
+    ("incidents.read", "GET", "/incidents", None, {"dispatcher", "planner"}),
+    ("incidents.create", "POST", "/incidents", {"type": "medis", "priority": 2, "lon": None, "lat": None},
+     {"dispatcher"}),
+    ("incidents.dispatch", "POST", "/incidents/{iid}/dispatch", {"unit_ids": ["psc-01-amb-3"]}, {"dispatcher"}),
+    ("incidents.update", "PATCH", "/incidents/{iid}", {"status": "cancelled"}, {"dispatcher"}),
+    ("reach", "GET", "/reach?lon={lon}&lat={lat}", None, {"dispatcher", "planner"}),
+    ("audit", "GET", "/audit", None, set()),
+    ("keys", "GET", "/keys", None, set()),
+]
+
+
+@pytest.mark.parametrize("role", ["dispatcher", "planner", "unit", "admin"])
+def test_roles_per_endpoint_family(seeded: Api, scenario: Any, role: str) -> None:  # noqa: F811
+    api = seeded
+    psc = _station(scenario, "psc")
+    for family, method, path, body, allowed in FAMILIES:
+        inc = _incident(api, scenario, "medis", 3)  # a fresh open incident for each family
+        url = path.format(iid=inc["id"], lon=psc.lon, lat=psc.lat)
+        payload = None if body is None else {k: (psc.lon if k == "lon" else psc.lat if k == "lat" else v)
+                                             if v is None else v for k, v in body.items()}
+        if payload is not None and "id" in payload:
+            payload["id"] = f"{payload['id']}-{role}"
+        response = api.call(method, url, role=role, json=payload)
+        if role == "admin" or role in allowed:
+            assert response.status_code in (200, 201), (family, role, response.text)
+        else:
+            _error(response, 403, "forbidden")
+        # without a key, with a malformed key, with a wrong secret: 401
+        assert api.call(method, url, role=None, json=payload).status_code == 401
+        wrong = api.keys[role][:-4] + ("AAAA" if not api.keys[role].endswith("AAAA") else "BBBB")
+        for header in ({"Authorization": "Bearer nonsense"}, {"Authorization": f"Basic {api.keys[role]}"},
+                       {"Authorization": f"Bearer {wrong}"}):
+            err = _error(api.call(method, url, role=None, json=payload, headers=header), 401, "unauthorized")
+            assert err
+
+
+def test_unit_key_acts_on_its_own_unit_only(seeded: Api) -> None:
+    api = seeded
+    assert api.ok("GET", f"/units/{UNIT}", role="unit")["id"] == UNIT
+    mine = api.ok("PATCH", f"/units/{UNIT}", role="unit", json={"status": "out_of_service"})
+    assert mine["status"] == "out_of_service"
+    _error(api.call("GET", "/units/psc-01-amb-2", role="unit"), 403, "forbidden")
+    _error(api.call("PATCH", "/units/psc-01-amb-2", role="unit", json={"status": "out_of_service"}), 403)
+    _error(api.call("GET", "/units", role="unit"), 403)
+    response = api.call("GET", "/units", role=None)
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+
+
+def test_keys_over_http_and_revocation(api: Api) -> None:
+    made = api.ok("POST", "/keys", json={"role": "planner", "label": "bappeda"}, status=201)
+    assert made["key"].startswith("gdk_") and made["role"] == "planner"
+    assert api.ok("GET", "/units", role=None, headers=auth(made["key"])) == []
+    listed = api.ok("GET", "/keys")
+    assert all("key" not in k and "key_hash" not in k for k in listed) and len(listed) == 5
+    _error(api.call("POST", "/keys", json={"role": "unit"}), 422, "invalid_input")
+    _error(api.call("POST", "/keys", json={"role": "root"}), 422, "invalid_input")
+    _error(api.call("POST", "/keys", role="dispatcher", json={"role": "admin"}), 403)
+    assert api.ok("DELETE", f"/keys/{made['id']}")["revoked_at"]
+    err = _error(api.call("GET", "/units", role=None, headers=auth(made["key"])), 401)
+    assert "revoked" in err["detail"]
+    _error(api.call("DELETE", f"/keys/{made['id']}"), 409)
+    _error(api.call("DELETE", "/keys/99999"), 404)
+
+
+# ---------------------------------------------------------------- audit and database guarantees
+def test_audit_log_records_who_what_before_after(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    api = seeded
+    inc = _incident(api, scenario, "medis", 1)
+    api.ok("POST", f"/incidents/{inc['id']}/dispatch", role="dispatcher", json={"unit_ids": [UNIT]})
+    api.ok("PATCH", f"/units/{UNIT}", role="unit", json={"status": "en_route"})
+    entries = api.ok("GET", f"/audit?entity_type=unit&entity_id={UNIT}")
+    actions = [e["action"] for e in entries]
+    assert actions == ["unit.create", "unit.dispatch", "unit.status"]
+    dispatch, status = entries[1], entries[2]
+    assert dispatch["role"] == "dispatcher" and dispatch["before"]["status"] == "available"
+    assert dispatch["after"] == dict(dispatch["before"], status="dispatched", incident_id=inc["id"])
+    assert status["role"] == "unit" and (status["before"]["status"], status["after"]["status"]) == (
+        "dispatched", "en_route")
+    assert len({e["key_id"] for e in entries}) == 3 and all(e["at"] for e in entries)
+    page = api.ok("GET", f"/audit?after_id={entries[0]['id']}&limit=1")
+    assert len(page) == 1 and page[0]["id"] > entries[0]["id"]
+    _error(api.call("GET", "/audit", role="dispatcher"), 403)
+    # append-only in the database itself
+    db = api.runtime.db
+    for sql in ("UPDATE audit_log SET role = 'admin'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
+            session.execute(text(sql))
+    assert len(api.ok("GET", f"/audit?entity_type=unit&entity_id={UNIT}")) == 3
+
+
+def test_database_rejects_double_booking_even_without_the_app(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    api = seeded
+    a = _incident(api, scenario, "medis", 1)
+    b = _incident(api, scenario, "medis", 1, dx=0.02)
+    api.ok("POST", f"/incidents/{a['id']}/dispatch", role="dispatcher", json={"unit_ids": [UNIT]})
+    db = api.runtime.db
+    with pytest.raises(IntegrityError), db.write() as session:  # second active assignment of the unit
+        session.execute(text("INSERT INTO assignments (incident_id, unit_id, active, assigned_at) "
+                             "VALUES (:i, :u, TRUE, CURRENT_TIMESTAMP)"), {"i": b["id"], "u": UNIT})
+    with pytest.raises(IntegrityError), db.write() as session:  # dispatched but no incident
+        session.execute(text("UPDATE units SET incident_id = NULL WHERE id = :u"), {"u": UNIT})
+    with pytest.raises(IntegrityError), db.write() as session:  # available yet on an incident
+        session.execute(text("UPDATE units SET status = 'available' WHERE id = :u"), {"u": UNIT})
+    with pytest.raises(IntegrityError), db.write() as session:
+        session.execute(text("UPDATE units SET status = 'flying' WHERE id = 'psc-01-amb-2'"))
+    assert api.ok("GET", f"/units/{UNIT}")["incident_id"] == a["id"]
+
+
+# ---------------------------------------------------------------- reach
+def test_reach_etas_match_an_independent_reference(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    from geodispatch.network.traveltime import point_travel_times
+
+    api = seeded
+    net = scenario.network
+    psc = _station(scenario, "psc")
+    lon, lat = psc.lon + 0.015, psc.lat - 0.01
+    # move ten units part-way along random roads near the point (exact partial-edge ETAs)
+    import shapely
+
+    rng = np.random.default_rng(7)
+    near = np.flatnonzero(np.hypot(net.lon - lon, net.lat - lat) < 0.05)
+    edges = rng.choice(np.flatnonzero(np.isin(net.edge_u, near)), size=10, replace=False)
+    points = shapely.line_interpolate_point(net.edge_geometries()[edges], rng.uniform(0.2, 0.8, 10), normalized=True)
+    for b, p in zip(fleet(scenario)[:10], points, strict=True):
+        api.ok("PATCH", f"/units/{b['id']}", json={"lon": shapely.get_x(p), "lat": shapely.get_y(p)})
+    out = api.ok("GET", f"/reach?lon={lon}&lat={lat}&minutes=15", role="planner")
+    assert out["limit_s"] == 900.0 and out["units"]
+    etas = [u["eta_s"] for u in out["units"]]
+    assert etas == sorted(etas) and all(e <= 900.0 for e in etas)
+    # reference: forward search from every unit's own snapped point, then along the target's edge
+    bodies = [{"id": x["id"], "lon": x["lon"], "lat": x["lat"]} for x in api.ok("GET", "/units")]
+    target = net.snap([lon], [lat])
+    units = net.snap([b["lon"] for b in bodies], [b["lat"] for b in bodies])
+    times = point_travel_times(net, units)
+    u, v = int(target.u[0]), int(target.v[0])
+    ref = np.minimum(times[:, u] + target.time_from_u_s[0], times[:, v] + target.time_from_v_s[0])
+    same_edge = (units.edge == target.edge[0]) | ((units.u == v) & (units.v == u))
+    # A unit standing exactly on a junction can be snapped to either edge there; the engine then
+    # only drives it forward along the one it picked (its one-way rule needs fraction == 0.0
+    # exactly), so its ETA may be longer than the true optimum. Reported to the engine's owner;
+    # here: exact for units mid-edge, never optimistic for units on a junction.
+    at_junction = (units.fraction < 1e-3) | (units.fraction > 1 - 1e-3)
+    got = {x["id"]: x["eta_s"] for x in out["units"]}
+    for b, t, same, junction in zip(bodies, ref, same_edge, at_junction, strict=True):
+        if same:
+            continue
+        if junction:
+            assert b["id"] not in got or got[b["id"]] >= t - 0.06, b["id"]
+        elif t <= 900.0:
+            assert got[b["id"]] == pytest.approx(float(t), abs=0.06), b["id"]
+        else:
+            assert b["id"] not in got
+    assert sum(not j for j in at_junction) >= 5  # the exact comparison covered several units
+    only = api.ok("GET", f"/reach?lon={lon}&lat={lat}&type=damkar", role="dispatcher")
+    assert {x["type"] for x in only["units"]} <= {"damkar"}
+    _error(api.call("GET", "/reach?lon=abc&lat=1", role="planner"), 422, "validation_error")
+    _error(api.call("GET", f"/reach?lon={lon}&lat={lat}&minutes=-1", role="planner"), 422)
