@@ -147,6 +147,57 @@ def demo(
     run_demo(source, out, console)
 
 
+@app.command("site")
+def site(
+    source: SourceArg,
+    model: Annotated[str, typer.Option("--model", help="mclp, lscp, mexclp, pmedian or pcenter.")] = "mclp",
+    new_posts: Annotated[int, typer.Option("--new-posts", help="New posts to add (LSCP finds the count).")] = 3,
+    minutes: Annotated[
+        float | None, typer.Option("--minutes", help="Coverage threshold, minutes (default: region target).")
+    ] = None,
+    stations: Annotated[Path | None, typer.Option("--stations", help="Stations CSV/GeoJSON (id,type,lon,lat).")] = None,
+    candidates: Annotated[
+        str | None, typer.Option("--candidates", help="Candidate sites CSV/GeoJSON (lon,lat[,name]) or 'stations'.")
+    ] = None,
+    population: Annotated[Path | None, typer.Option("--population", help="Population CSV/GeoJSON/GeoTIFF.")] = None,
+    service: Annotated[str, typer.Option("--service", help="ambulance (PSC 119) or damkar.")] = "ambulance",
+    n_candidates: Annotated[int, typer.Option("--n-candidates", help="Grid candidates without a file.")] = 300,
+    busy: Annotated[float, typer.Option("--busy", help="MEXCLP: probability a post is busy.")] = 0.2,
+    share: Annotated[float, typer.Option("--share", help="LSCP: share of people to cover.")] = 1.0,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver time limit, seconds.")] = 60.0,
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("site-out"),
+) -> None:
+    """Where to put the next PSC 119 / fire posts: siting models with marginal gains and maps."""
+    from geodispatch.siting.run import run_siting
+
+    with _progress(f"siting on {source}"):
+        run = run_siting(
+            source, model, new_posts, minutes, stations=stations, candidates=candidates,
+            population=population, service=service, n_candidates=n_candidates, busy_fraction=busy,
+            share=share, time_limit_s=time_limit, out=out,
+        )
+    res = run.result
+    table = Table(title=f"{run.name}: {model} ({res.status}, gap {100 * res.gap:.2g}%, {res.solve_time_s:.1f} s)")
+    newly = f"newly covered <= {run.threshold_s / 60:g} min"
+    for col in ("step", "post", "lon, lat", newly, "covered", "mean response", "change"):
+        table.add_column(col, justify="left" if col in ("post", "lon, lat") else "right")
+    for row in run.table.itertuples(index=False):
+        first = row.step == 0
+        table.add_row(
+            str(row.step),
+            "existing posts" if first else str(row.name),
+            "" if first else f"{row.lon:.5f}, {row.lat:.5f}",
+            "" if first else f"{row.newly_covered_weight:,.0f}",
+            f"{100 * row.covered_share:.1f}%",
+            f"{row.mean_response_s / 60:.1f} min",
+            "" if first else f"{row.delta_mean_response_s / 60:+.1f} min",
+        )
+    console.print(table)
+    for note in run.problem.notes + res.notes:
+        console.print(f"note: {note}")
+    console.print(f"wrote {out}/sites.geojson, marginal_gain.csv, map.html, map.png")
+
+
 DbOption = Annotated[
     str,
     typer.Option("--db", help="Database URL: sqlite:///FILE.db (default geodispatch.db) or postgresql+psycopg://..."),
