@@ -66,8 +66,8 @@ class CoverageIndex:
         self.total = float(self.weight.sum())
         self._rows: dict[tuple[float, float], np.ndarray] = {}
 
-    def reach(self, lon: Any, lat: Any) -> np.ndarray:
-        """Boolean matrix (n_bases, n_population): base reaches the point within the target."""
+    def _keys(self, lon: Any, lat: Any) -> list[tuple[float, float]]:
+        """Cache keys of bases, computing the reach rows of new ones (batched searches)."""
         keys = [(round(float(x), 7), round(float(y), 7)) for x, y in zip(lon, lat, strict=True)]
         missing = sorted({k for k in keys if k not in self._rows})
         if missing:
@@ -78,9 +78,21 @@ class CoverageIndex:
                 times = np.asarray(point_travel_times(self.network, sub, limit=self.target_s))
                 for key, row in zip(missing[part], times, strict=True):
                     self._rows[key] = row[self.node] <= self.target_s
+        return keys
+
+    def prepare(self, lon: Any, lat: Any) -> None:
+        """Compute the reach sets of these bases now (so later calls only look them up)."""
+        self._keys(lon, lat)
+
+    def reach(self, lon: Any, lat: Any, cols: np.ndarray | None = None) -> np.ndarray:
+        """Boolean matrix (n_bases, n_population or len(cols)): base reaches the point in time."""
+        keys = self._keys(lon, lat)
+        width = len(self.weight) if cols is None else len(cols)
         if not keys:
-            return np.zeros((0, len(self.weight)), dtype=bool)
-        return np.vstack([self._rows[k] for k in keys])
+            return np.zeros((0, width), dtype=bool)
+        if cols is None:
+            return np.vstack([self._rows[k] for k in keys])
+        return np.vstack([self._rows[k][cols] for k in keys])
 
     def covered(self, rows: np.ndarray) -> float:
         """People covered by at least one of the given reach rows."""
@@ -91,6 +103,10 @@ class CoverageIndex:
 
 def coverage_index(network: RoadNetwork, population: Any, target_s: float) -> CoverageIndex:
     """The cached :class:`CoverageIndex` of a network, population table and target time."""
+    with _LOCK:
+        last = network._cache.get("assign_coverage_last")
+        if last is not None and last[0] is population and last[1] == float(target_s):
+            return last[2]  # type: ignore[no-any-return]
     try:
         fingerprint = (
             len(population["population"]),
@@ -105,6 +121,7 @@ def coverage_index(network: RoadNetwork, population: Any, target_s: float) -> Co
         if index is None:
             index = CoverageIndex(network, population, target_s)
             network._cache[str(key)] = index
+        network._cache["assign_coverage_last"] = (population, float(target_s), index)
     return index
 
 
@@ -117,7 +134,9 @@ class TieBreak:
     units : tuple of int
         Chosen unit columns, aligned with the slots.
     covered_after : float
-        People still covered by the remaining units of the type with this choice.
+        People still covered by the remaining units of the type with this choice, counting only
+        the people some candidate unit reaches (everyone else's coverage does not depend on the
+        choice, so differences between choices are exact).
     covered_fastest : float
         The same with the fastest choice (before the tie-break).
     """
@@ -179,12 +198,14 @@ def coverage_tiebreak(
     pool = pool[np.argsort(eta[pool], kind="stable")][:MAX_POOL]
     pool = np.union1d(pool, chosen)
     rest = np.flatnonzero(fleet & ~np.isin(np.arange(len(eta)), pool))
+    # only population points the pool reaches can change; points only the rest reach do not matter
     rows_pool = index.reach(base_lon[pool], base_lat[pool])
-    rows_rest = index.reach(base_lon[rest], base_lat[rest])
-    always = rows_rest.any(axis=0) if len(rest) else np.zeros(rows_pool.shape[1], dtype=bool)
-    # only population points the pool can change matter
-    cols = np.flatnonzero(~always & rows_pool.any(axis=0))
-    base_people = float(index.weight[always].sum())
+    touched = np.flatnonzero(rows_pool.any(axis=0))
+    rest_keys = sorted(set(zip(np.round(base_lon[rest], 7).tolist(), np.round(base_lat[rest], 7).tolist())))
+    rows_rest = index.reach([k[0] for k in rest_keys], [k[1] for k in rest_keys], cols=touched)
+    always = rows_rest.any(axis=0) if len(rest_keys) else np.zeros(len(touched), dtype=bool)
+    cols = touched[~always]
+    base_people = 0.0  # constant for every alternative, so it is left out of the comparison
     sub = rows_pool[:, cols]
     w = index.weight[cols]
     in_fleet = fleet[pool]

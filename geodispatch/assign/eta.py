@@ -12,7 +12,7 @@ allowed only when the unit stands exactly on ``a``) and *direct* covers a unit o
 as the incident, upstream of it in either direction. Off-road distances (a unit parked 20 m
 from the road) are not added, like everywhere in geodispatch.
 
-Unit snaps are cached on the network (keyed by rounded lon/lat), so a fleet of 200 units that
+Unit snaps are cached on the network (keyed by exact lon/lat), so a fleet of 200 units that
 mostly sits at stations is snapped once; only moving units are snapped again.
 """
 
@@ -126,7 +126,7 @@ def snap_units(network: RoadNetwork, lon: np.ndarray, lat: np.ndarray) -> UnitSn
     -------
     UnitSnaps
     """
-    keys = [(round(float(x), 7), round(float(y), 7)) for x, y in zip(lon, lat, strict=True)]
+    keys = list(zip(np.asarray(lon, dtype=float).tolist(), np.asarray(lat, dtype=float).tolist(), strict=True))
     with _LOCK:
         cache: dict[tuple[float, float], tuple[Any, ...]] = network._cache.setdefault(_CACHE_KEY, {})
         missing = sorted({k for k in keys if k not in cache})

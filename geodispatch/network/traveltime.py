@@ -13,6 +13,7 @@ edge with the partial-edge times (see :func:`point_travel_times`).
 from __future__ import annotations
 
 import math
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +21,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from geodispatch.errors import InputError
+
+_TEMPLATE_LOCK = threading.Lock()
 
 if TYPE_CHECKING:
     from geodispatch.network.graph import RoadNetwork
@@ -236,28 +239,31 @@ def point_search(
     InputError
         When point ``index`` does not exist or was not snapped.
     """
-    from geodispatch.network.snap import SnapResult as _SnapResult
-
     bound = check_limit(limit)
     if not 0 <= index < len(snap.edge) or snap.edge[index] < 0:
         raise InputError(f"point {index} is not a snapped point of this SnapResult")
-    one = _SnapResult(*(np.asarray(getattr(snap, f))[index : index + 1] for f in _SNAP_FIELDS))
-    graph = _augmented(network, one, reverse)
-    dist, pred = dijkstra(graph, directed=True, indices=network.n_nodes, limit=bound, return_predecessors=True)
-    return np.asarray(dist[: network.n_nodes], dtype=np.float64), pred
+    n = network.n_nodes
+    if reverse:
+        ends = ((snap.u[index], snap.time_from_u_s[index]), (snap.v[index], snap.time_from_v_s[index]))
+    else:
+        ends = ((snap.v[index], snap.time_to_v_s[index]), (snap.u[index], snap.time_to_u_s[index]))
+    # a per-network copy of the matrix with one extra row of two slots, filled per call (no copy
+    # of the whole matrix per search); an unused slot is a harmless self-loop of the point
+    key = "point_search_reverse" if reverse else "point_search_forward"
+    with _TEMPLATE_LOCK:
+        if key not in network._cache:
+            base = network.csr_reverse if reverse else network.csr
+            indptr = np.concatenate([base.indptr, [base.indptr[-1] + 2]]).astype(np.int64)
+            indices = np.concatenate([base.indices, [n, n]]).astype(base.indices.dtype)
+            data = np.concatenate([base.data, [1.0, 1.0]])
+            network._cache[key] = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
+        graph = network._cache[key]
+        for slot, (node, w) in enumerate(ends):
+            pos = len(graph.data) - 2 + slot
+            if np.isfinite(w):
+                graph.indices[pos], graph.data[pos] = int(node), max(float(w), 1e-9)
+            else:
+                graph.indices[pos], graph.data[pos] = n, 1.0
+        dist, pred = dijkstra(graph, directed=True, indices=n, limit=bound, return_predecessors=True)
+    return np.asarray(dist[:n], dtype=np.float64), pred
 
-
-_SNAP_FIELDS = (
-    "edge",
-    "u",
-    "v",
-    "fraction",
-    "distance_m",
-    "time_from_u_s",
-    "time_to_v_s",
-    "time_from_v_s",
-    "time_to_u_s",
-    "lon",
-    "lat",
-    "node",
-)
