@@ -1,0 +1,164 @@
+"""The dispatch API as a real ``geodispatch serve`` process on 127.0.0.1 (SQLite and PostgreSQL):
+simultaneous dispatch confirmations from threads, a restart with the state intact, and the
+``keys create`` / ``serve`` command lines.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from api_harness import SOURCE, ServerProcess, auth, db_url, fleet, make_keys, pg_server, scenario  # noqa: F401
+
+
+@pytest.fixture
+def served(db_url: str, scenario: Any) -> Iterator[tuple[ServerProcess, dict[str, str]]]:  # noqa: F811
+    keys = make_keys(db_url, "psc-01-amb-1")
+    server = ServerProcess(SOURCE, db_url).start()
+    try:
+        with httpx.Client(base_url=server.url, headers=auth(keys["admin"]), timeout=30) as client:
+            for body in fleet(scenario):
+                assert client.post("/units", json=body).status_code == 201
+        yield server, keys
+    finally:
+        server.stop()
+
+
+def _new_incidents(client: httpx.Client, scenario: Any, n: int) -> list[int]:  # noqa: F811
+    stations = [s for s in scenario.stations if s.type in ("psc", "puskesmas", "rsud")]
+    ids = []
+    for i in range(n):
+        s = stations[i % len(stations)]
+        r = client.post("/incidents", json={"type": "medis", "priority": 1 + i % 3, "lon": s.lon + 0.004,
+                                            "lat": s.lat + 0.003})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    return ids
+
+
+def _fire(server: ServerProcess, key: str, jobs: list[tuple[int, list[str]]]) -> list[tuple[int, list[str], Any]]:
+    """Send every (incident, unit_ids) dispatch from its own thread, all released at once."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[tuple[int, list[str], Any]] = [None] * len(jobs)  # type: ignore[list-item]
+
+    def run(i: int, incident: int, units: list[str]) -> None:
+        with httpx.Client(base_url=server.url, headers=auth(key), timeout=60) as client:
+            client.get("/health")  # connection open before the barrier
+            barrier.wait()
+            r = client.post(f"/incidents/{incident}/dispatch", json={"unit_ids": units})
+            results[i] = (incident, units, (r.status_code, r.json()))
+
+    threads = [threading.Thread(target=run, args=(i, inc, units)) for i, (inc, units) in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(r is not None for r in results), "a dispatch thread did not finish"
+    return results
+
+
+def test_simultaneous_dispatch_confirmations(served: tuple[ServerProcess, dict[str, str]], scenario: Any) -> None:  # noqa: F811
+    server, keys = served
+    client = httpx.Client(base_url=server.url, headers=auth(keys["dispatcher"]), timeout=60)
+    ambulances = [u["id"] for u in client.get("/units", params={"type": "ambulance"}).json()]
+    assert len(ambulances) >= 6
+    # round 1: 16 dispatchers, 16 incidents, the same unit at the same moment: exactly one wins
+    incidents = _new_incidents(client, scenario, 16)
+    results = _fire(server, keys["dispatcher"], [(inc, [ambulances[0]]) for inc in incidents])
+    codes = Counter(code for _, _, (code, _) in results)
+    assert codes == {200: 1, 409: 15}, codes
+    winner = next(inc for inc, _, (code, _) in results if code == 200)
+    for _, _, (code, body) in results:
+        if code == 409:
+            assert body["error"] == "unit_unavailable"
+            assert body["units"] == [{"id": ambulances[0], "status": "dispatched", "incident_id": winner}]
+    # round 2: 24 dispatchers, overlapping sets of 1-3 units out of 6 (incl. the busy one)
+    rng = random.Random(3)
+    incidents = _new_incidents(client, scenario, 24)
+    jobs = [(inc, rng.sample(ambulances[:6], rng.randint(1, 3))) for inc in incidents]
+    results = _fire(server, keys["dispatcher"], jobs)
+    won: dict[str, int] = {ambulances[0]: winner}
+    for inc, units, (code, body) in results:
+        assert code in (200, 409), body
+        if code == 200:
+            assert sorted(body["unit_ids"]) == sorted(units) and body["status"] == "dispatched"
+            for u in units:
+                assert u not in won, f"unit {u} won twice"
+                won[u] = inc
+        else:
+            assert body["error"] == "unit_unavailable" and body["units"]
+            assert any(u["id"] in units and u["status"] == "dispatched" for u in body["units"])
+    # the database agrees: every unit on at most one open incident, the one whose dispatch won
+    seen: Counter[str] = Counter()
+    for inc in client.get("/incidents", params={"limit": 1000}).json():
+        seen.update(inc["unit_ids"])
+        assert inc["status"] == ("dispatched" if inc["unit_ids"] else "open")
+    assert max(seen.values()) == 1 and set(seen) == set(won)
+    for unit_id, inc in won.items():
+        unit = client.get(f"/units/{unit_id}").json()
+        assert (unit["status"], unit["incident_id"]) == ("dispatched", inc)
+    audit = httpx.get(server.url + "/audit", params={"entity_type": "unit", "limit": 1000},
+                      headers=auth(keys["admin"])).json()
+    assert Counter(e["entity_id"] for e in audit if e["action"] == "unit.dispatch") == Counter(list(won))
+    client.close()
+
+
+def test_restart_keeps_state(served: tuple[ServerProcess, dict[str, str]], scenario: Any) -> None:  # noqa: F811
+    server, keys = served
+    with httpx.Client(base_url=server.url, headers=auth(keys["dispatcher"]), timeout=30) as client:
+        a, b, c = _new_incidents(client, scenario, 3)
+        rec = client.get(f"/incidents/{a}").json()["recommendation"]["unit_ids"]
+        assert client.post(f"/incidents/{a}/dispatch", json={}).status_code == 200
+        assert client.post(f"/incidents/{b}/dispatch", json={"unit_ids": ["psc-01-amb-1"]}).status_code in (200, 409)
+        assert client.patch(f"/incidents/{c}", json={"status": "cancelled"}).status_code == 200
+        before_units = client.get("/units").json()
+        before_incidents = client.get("/incidents", params={"status": "all"}).json()
+    assert server.stop() in (0, -2, 130)
+    again = ServerProcess(SOURCE, server.db_url).start()
+    try:
+        with httpx.Client(base_url=again.url, headers=auth(keys["dispatcher"]), timeout=30) as client:
+            assert client.get("/units").json() == before_units
+            assert client.get("/incidents", params={"status": "all"}).json() == before_incidents
+            for unit_id in rec:
+                assert client.get(f"/units/{unit_id}").json()["incident_id"] == a
+            # still consistent: the same unit cannot be sent again after the restart
+            r = client.post(f"/incidents/{b}/dispatch", json={"unit_ids": [rec[0]]})
+            assert r.status_code == 409 and r.json()["units"][0]["incident_id"] == a
+    finally:
+        again.stop()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "geodispatch.cli", *args], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_keys_create_and_serve_command_lines(tmp_path: Any) -> None:
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    made = _cli("keys", "create", "--role", "dispatcher", "--db", db)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("gdk_") and made.stdout.count("gdk_") == 1
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "k.db") as conn:
+        stored = conn.execute("SELECT key_hash, role FROM api_keys").fetchall()
+    assert len(stored) == 1 and stored[0][1] == "dispatcher" and key not in stored[0][0]
+    for args, words in [
+        (("keys", "create", "--role", "root", "--db", db), "unknown role"),
+        (("keys", "create", "--role", "unit", "--db", db), "--unit"),
+        (("keys", "create", "--role", "admin", "--db", "mysql://x/y"), "unsupported database"),
+        (("serve", SOURCE, "--db", "sqlite:///:memory:"), "in-memory"),
+        (("serve", SOURCE, "--db", db, "--port", "0"), "--port"),
+    ]:
+        out = _cli(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        lines = out.stderr.strip().splitlines()
+        assert lines[-1].startswith("error:") and words in lines[-1] and "Traceback" not in out.stderr
