@@ -201,7 +201,8 @@ def coverage_tiebreak(
     # only population points the pool reaches can change; points only the rest reach do not matter
     rows_pool = index.reach(base_lon[pool], base_lat[pool])
     touched = np.flatnonzero(rows_pool.any(axis=0))
-    rest_keys = sorted(set(zip(np.round(base_lon[rest], 7).tolist(), np.round(base_lat[rest], 7).tolist())))
+    rest_lonlat = zip(np.round(base_lon[rest], 7).tolist(), np.round(base_lat[rest], 7).tolist(), strict=True)
+    rest_keys = sorted(set(rest_lonlat))
     rows_rest = index.reach([k[0] for k in rest_keys], [k[1] for k in rest_keys], cols=touched)
     always = rows_rest.any(axis=0) if len(rest_keys) else np.zeros(len(touched), dtype=bool)
     cols = touched[~always]
