@@ -1,0 +1,159 @@
+"""Siting on a road network: inputs against networkx, the ``site`` CLI and notebook 02."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from geodispatch.errors import SitingError
+from geodispatch.siting import mclp
+from geodispatch.siting.inputs import build_siting_problem, candidate_grid, serves, site_times
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def regency():  # type: ignore[no-untyped-def]
+    from geodispatch.network.synthetic import synthetic_regency
+
+    return synthetic_regency()
+
+
+def test_site_times_are_forward_and_bounded_like_networkx(regency) -> None:  # type: ignore[no-untyped-def]
+    net = regency.network
+    graph = net.to_networkx()
+    rng = np.random.default_rng(3)
+    sources = rng.choice(net.n_nodes, 6, replace=False)
+    targets = rng.choice(net.n_nodes, 400, replace=False)
+    bound = 600.0
+    cost = site_times(net, sources, targets, bound)
+    dense = site_times(net, sources, targets, None)
+    ids = list(graph.nodes)
+    for r, s in enumerate(sources):
+        ref = nx.single_source_dijkstra_path_length(graph, ids[s], weight="travel_time")
+        expected = np.array([ref.get(ids[t], np.inf) for t in targets])
+        np.testing.assert_allclose(dense[r], expected, rtol=1e-9, atol=1e-6)
+        row = cost.getrow(r)
+        got = np.full(targets.size, np.inf)
+        got[row.indices] = row.data
+        within = np.where(expected <= bound, expected, np.inf)
+        np.testing.assert_allclose(got, within, rtol=1e-9, atol=1e-6)
+
+
+def test_problem_aggregates_population_and_fixes_stations(regency) -> None:  # type: ignore[no-untyped-def]
+    pop = regency.population
+    prob = build_siting_problem(regency.network, pop, regency.stations, n_candidates=120)
+    total = float(pop["population"].sum())
+    assert prob.weight.sum() + prob.unsnapped_population == pytest.approx(total)
+    assert np.unique(prob.demand_node).size == prob.demand_node.size
+    amb = [s for s in regency.stations if serves(s, "ambulance")]
+    assert len(prob.fixed) == len(amb)
+    assert all(prob.cand_kind[i] == "existing" for i in prob.fixed)
+    assert np.unique(prob.cand_node).size == prob.cand_node.size
+    n_new = len(prob.cand_node) - len(prob.fixed)
+    assert 60 <= n_new <= 120
+    # p = 0 reproduces today's population coverage computed directly on the network
+    today = mclp(prob.cost, 0, 900.0, prob.weight, fixed=prob.fixed)
+    best = site_times(regency.network, prob.cand_node[prob.fixed], prob.demand_node, None)
+    assert today.objective == pytest.approx(float(prob.weight[best.min(axis=0) <= 900.0].sum()))
+    # one new post: the model's choice equals trying every candidate
+    one = mclp(prob.cost, 1, 900.0, prob.weight, fixed=prob.fixed)
+    gains = []
+    for i in range(len(prob.fixed), len(prob.cand_node)):
+        nearest = np.minimum(best.min(axis=0), prob.cost.getrow(i).toarray().ravel())
+        row = prob.cost.getrow(i)
+        covered = best.min(axis=0) <= 900.0
+        covered[row.indices[row.data <= 900.0]] = True
+        gains.append(float(prob.weight[covered].sum()))
+        assert nearest.shape == covered.shape
+    assert one.objective == pytest.approx(max(gains))
+
+
+def test_candidate_grid_spreads_over_populated_nodes(regency) -> None:  # type: ignore[no-untyped-def]
+    net = regency.network
+    nodes = np.arange(0, net.n_nodes, 3)
+    grid = candidate_grid(net, 50, nodes)
+    assert 40 <= grid.size <= 50
+    assert set(grid.tolist()) <= set(nodes.tolist())
+    with pytest.raises(SitingError):
+        candidate_grid(net, 0)
+
+
+def test_problem_bad_inputs(regency) -> None:  # type: ignore[no-untyped-def]
+    far = pd.DataFrame({"lon": [0.0], "lat": [0.0], "population": [10.0]})
+    with pytest.raises(SitingError, match="within 1000 m"):
+        build_siting_problem(regency.network, far, regency.stations)
+    with pytest.raises(SitingError, match="columns lon, lat, population"):
+        build_siting_problem(regency.network, far.drop(columns="population"))
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "geodispatch.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_site_cli_writes_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    done = _cli(
+        "site", "synthetic", "--model", "mclp", "--new-posts", "2", "--minutes", "15",
+        "--n-candidates", "150", "--out", str(out), cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("sites.geojson", "marginal_gain.csv", "map.html", "map.png", "summary.json"):
+        assert (out / name).stat().st_size > 0
+    sites = json.loads((out / "sites.geojson").read_text())
+    status = [f["properties"]["status"] for f in sites["features"]]
+    assert status.count("new") == 2
+    table = pd.read_csv(out / "marginal_gain.csv")
+    assert list(table["step"]) == [0, 1, 2]
+    assert (table["newly_covered_weight"].iloc[1:] >= 0).all()
+    assert table["covered_share"].is_monotonic_increasing
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "optimal" and summary["synthetic"] is True
+    assert "existing" in done.stdout and "covered" in done.stdout
+
+
+def test_site_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    done = _cli("site", "synthetic", "--new-posts", "5000", "--out", str(tmp_path / "x"),
+                cwd=tmp_path)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "candidate site(s) are available" in lines[0]
+    assert not (tmp_path / "x").exists()
+    from geodispatch.siting.run import run_siting
+
+    with pytest.raises(SitingError, match="unknown model"):
+        run_siting("synthetic", "nope", out=tmp_path / "y")
+    with pytest.raises(SitingError, match="--minutes"):
+        run_siting("synthetic", "mclp", minutes=-1, out=tmp_path / "y")
+    assert not (tmp_path / "y").exists()
+
+
+def test_notebook_02_executes(tmp_path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(REPO / "notebooks" / "02_siting_pos_psc.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    text = "\n".join(
+        out.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+    assert "mclp: optimal" in text
+    assert "p_median: optimal" in text
