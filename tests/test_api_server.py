@@ -140,9 +140,10 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120, check=False)
 
 
-def test_keys_create_and_serve_command_lines(tmp_path: Any) -> None:
+def test_keys_create_and_serve_command_lines(tmp_path: Any, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     db = f"sqlite:///{tmp_path / 'k.db'}"
-    made = _cli("keys", "create", "--role", "dispatcher", "--db", db)
+    made = _cli("keys", "create", "--role", "dispatcher", "--db", db)  # the real entry point, once
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
     assert key.startswith("gdk_") and made.stdout.count("gdk_") == 1
@@ -151,6 +152,8 @@ def test_keys_create_and_serve_command_lines(tmp_path: Any) -> None:
     with sqlite3.connect(tmp_path / "k.db") as conn:
         stored = conn.execute("SELECT key_hash, role FROM api_keys").fetchall()
     assert len(stored) == 1 and stored[0][1] == "dispatcher" and key not in stored[0][0]
+    from geodispatch.cli import main
+
     for args, words in [
         (("keys", "create", "--role", "root", "--db", db), "unknown role"),
         (("keys", "create", "--role", "unit", "--db", db), "--unit"),
@@ -158,7 +161,10 @@ def test_keys_create_and_serve_command_lines(tmp_path: Any) -> None:
         (("serve", SOURCE, "--db", "sqlite:///:memory:"), "in-memory"),
         (("serve", SOURCE, "--db", db, "--port", "0"), "--port"),
     ]:
-        out = _cli(*args)
-        assert out.returncode == 2, (args, out.stderr)
-        lines = out.stderr.strip().splitlines()
-        assert lines[-1].startswith("error:") and words in lines[-1] and "Traceback" not in out.stderr
+        monkeypatch.setattr(sys, "argv", ["geodispatch", *args])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2, (args, err)
+        lines = err.strip().splitlines()
+        assert lines[-1].startswith("error:") and words in " ".join(lines) and "Traceback" not in err
