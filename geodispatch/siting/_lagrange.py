@@ -40,6 +40,8 @@ class LagrangeOutcome:
         Free candidates that every solution better than ``upper`` opens.
     iterations : int
         Subgradient iterations done.
+    bound_sites : list of int
+        Free sites chosen by the relaxation at the best bound (a good start for local search).
     """
 
     bound: float
@@ -48,6 +50,7 @@ class LagrangeOutcome:
     keep: np.ndarray
     force_open: np.ndarray
     iterations: int
+    bound_sites: list[int] | None = None
 
 
 def lagrangian_p_median(
@@ -96,6 +99,7 @@ def lagrangian_p_median(
     lb_open = np.full(n_cand, -math.inf)  # bound if i is forced open
     lb_closed = np.full(n_cand, -math.inf)  # bound if i is forced closed
     best_sites: list[int] | None = None
+    bound_sites: list[int] | None = None
     step_scale = 2.0
     stall = 0
     deadline = time.perf_counter() + time_budget_s
@@ -124,6 +128,7 @@ def lagrangian_p_median(
         value = float(lam.sum() + rho[fixed].sum() + rho_free[chosen_pos].sum())
         if best_bound == -math.inf or value > best_bound + 1e-12 * max(1.0, abs(best_bound)):
             best_bound = value
+            bound_sites = chosen.tolist()
             stall = 0
         else:
             stall += 1
@@ -170,4 +175,5 @@ def lagrangian_p_median(
         keep=keep | force,
         force_open=force,
         iterations=it,
+        bound_sites=bound_sites,
     )

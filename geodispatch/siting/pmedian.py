@@ -297,6 +297,23 @@ def p_median(
             if lag.best_sites is not None and lag.upper < heur_obj:
                 base = fixed_l + lag.best_sites
                 heur_obj = _median_objective(c, base, w)
+            # Lagrangian heuristic: local search from the relaxation's sites; with a better
+            # incumbent the reduction tests remove more candidates, so run them again.
+            if lag.bound_sites is not None and lag.bound < heur_obj:
+                start_sites = fixed_l + lag.bound_sites
+                improved = _heur.interchange(
+                    c, start_sites, _heur.median_score(w), fixed_l, allowed,
+                    time_budget_s=budget,
+                )
+                value = _median_objective(c, improved, w)
+                if value < heur_obj - 1e-9 * max(1.0, abs(heur_obj)):
+                    base, heur_obj = improved, value
+                    lag = lagrangian_p_median(
+                        c, w, p, fixed_l, heur_obj, time_budget_s=lag_budget, integral=integral
+                    )
+                    if lag.best_sites is not None and lag.upper < heur_obj:
+                        base = fixed_l + lag.best_sites
+                        heur_obj = _median_objective(c, base, w)
             lag_bound = lag.bound
             stats["lagrangian_bound"] = lag.bound
             stats["lagrangian_iterations"] = lag.iterations
