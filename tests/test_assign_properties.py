@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from geodispatch.assign import Incident, Unit
 from geodispatch.assign.greedy import solve_closest
 from geodispatch.assign.model import Slot, slots_for
-from geodispatch.assign.optimize import compatible, objective, solve_optimal, unfilled_penalty_s
+from geodispatch.assign.optimize import (
+    compatible,
+    objective,
+    solve_lexicographic_cpsat,
+    solve_optimal,
+    unfilled_penalty_s,
+)
 from geodispatch.assign.recommend import solve
 from geodispatch.network import RoadNetwork
 from geodispatch.regions import Requirement
@@ -174,3 +180,15 @@ def test_full_pipeline_matches_brute_force(data: st.DataObject) -> None:
             assert units[k].dispatchable
             assert units[k].type == sol.slots[s].type
             assert set(sol.slots[s].capabilities) <= set(units[k].capabilities)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances())
+def test_min_cost_flow_equals_sequential_cpsat(inst: tuple) -> None:  # type: ignore[type-arg]
+    """Two different exact methods (dominating weights vs. level-by-level CP-SAT) agree."""
+    slots, eta, fits, target, _, _ = inst
+    penalty = unfilled_penalty_s(np.where(fits, eta[[s.incident_index for s in slots]], np.inf)) if slots else 0.0
+    flow = objective(slots, solve_optimal(slots, eta, fits, target), eta, target, penalty)
+    cpsat_choice = solve_lexicographic_cpsat(slots, eta, fits, target)
+    _valid(slots, cpsat_choice, fits, eta)
+    assert _close(flow, objective(slots, cpsat_choice, eta, target, penalty), len(slots))
