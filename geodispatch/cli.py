@@ -176,22 +176,11 @@ def site(
             population=population, service=service, n_candidates=n_candidates, busy_fraction=busy,
             share=share, time_limit_s=time_limit, out=out,
         )
+    from geodispatch.siting.report import gain_table
+
     res = run.result
-    table = Table(title=f"{run.name}: {model} ({res.status}, gap {100 * res.gap:.2g}%, {res.solve_time_s:.1f} s)")
-    newly = f"newly covered <= {run.threshold_s / 60:g} min"
-    for col in ("step", "post", "lon, lat", newly, "covered", "mean response", "change"):
-        table.add_column(col, justify="left" if col in ("post", "lon, lat") else "right")
-    for row in run.table.itertuples(index=False):
-        first = row.step == 0
-        table.add_row(
-            str(row.step),
-            "existing posts" if first else str(row.name),
-            "" if first else f"{row.lon:.5f}, {row.lat:.5f}",
-            "" if first else f"{row.newly_covered_weight:,.0f}",
-            f"{100 * row.covered_share:.1f}%",
-            f"{row.mean_response_s / 60:.1f} min",
-            "" if first else f"{row.delta_mean_response_s / 60:+.1f} min",
-        )
+    title = f"{run.name}: {model} ({res.status}, gap {100 * res.gap:.2g}%, {res.solve_time_s:.1f} s)"
+    table = gain_table(title, run.table, run.threshold_s)
     console.print(table)
     for note in run.problem.notes + res.notes:
         console.print(f"note: {note}")

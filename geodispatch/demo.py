@@ -66,3 +66,7 @@ def run_demo(source: str, out: Path, console: Console) -> None:
         console.print("no stations in this scenario; pass a region with stations or use the synthetic regency")
         return
     console.print(station_traveltime_table(scenario, scenario.target_response_s))
+
+    from geodispatch.siting.run import demo_siting
+
+    demo_siting(scenario, out / "siting", console)

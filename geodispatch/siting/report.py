@@ -22,7 +22,7 @@ from geodispatch.siting._matrix import CostMatrix
 from geodispatch.siting.inputs import SitingProblem, site_times
 from geodispatch.siting.result import SitingResult, marginal_gain_table
 
-__all__ = ["network_marginal_gain", "write_siting_outputs"]
+__all__ = ["gain_table", "network_marginal_gain", "write_siting_outputs"]
 
 _BEFORE = "#d7301f"  # not covered
 _NEW = "#fdae61"  # newly covered by the new posts
@@ -235,3 +235,35 @@ def write_siting_outputs(
             json.dumps(summary, indent=1, default=lambda v: None), encoding="utf-8"
         )
     return table
+
+
+def gain_table(title: str, table: pd.DataFrame, threshold_s: float) -> Any:
+    """The marginal-gain table as a :class:`rich.table.Table` for the console.
+
+    Parameters
+    ----------
+    title : str
+        Table title.
+    table : pandas.DataFrame
+        From :func:`network_marginal_gain`.
+    threshold_s : float
+        Coverage threshold, seconds (column header).
+    """
+    from rich.table import Table
+
+    out = Table(title=title)
+    newly = f"newly covered <= {threshold_s / 60:g} min"
+    for col in ("step", "post", "lon, lat", newly, "covered", "mean response", "change"):
+        out.add_column(col, justify="left" if col in ("post", "lon, lat") else "right")
+    for row in table.itertuples(index=False):
+        first = row.step == 0
+        out.add_row(
+            str(row.step),
+            "existing posts" if first else str(row.name),
+            "" if first else f"{row.lon:.5f}, {row.lat:.5f}",
+            "" if first else f"{row.newly_covered_weight:,.0f}",
+            f"{100 * row.covered_share:.1f}%",
+            f"{row.mean_response_s / 60:.1f} min",
+            "" if first else f"{row.delta_mean_response_s / 60:+.1f} min",
+        )
+    return out

@@ -157,3 +157,28 @@ def run_siting(
 
         table, _ = network_marginal_gain(problem, result, threshold_s)
     return SitingRun(scenario.name, problem, result, table, threshold_s, out_path)
+
+
+def demo_siting(scenario: Any, out: Path, console: Any, new_posts: int = 3) -> SitingRun | None:
+    """The siting part of ``geodispatch demo``: MCLP for ``new_posts`` ambulance posts.
+
+    Writes the outputs to ``out`` and prints the marginal-gain table; returns None (with a
+    message) when the scenario has no population or stations.
+    """
+    from geodispatch.siting.report import gain_table
+
+    if scenario.population is None or not scenario.stations:
+        console.print("siting: this scenario has no population or stations; skipped")
+        return None
+    threshold_s = float(scenario.target_response_s)
+    problem = build_siting_problem(
+        scenario.network, scenario.population, scenario.stations, bound_s=threshold_s
+    )
+    result = solve_problem(problem, "mclp", new_posts, threshold_s)
+    title = f"{scenario.name}: where to put {new_posts} new PSC 119 posts (MCLP)"
+    table = write_siting_outputs(problem, result, out, threshold_s, title)
+    console.print(
+        gain_table(f"{title}, {result.status}, gap {100 * result.gap:.2g}%", table, threshold_s)
+    )
+    console.print(f"siting maps and tables: {out}")
+    return SitingRun(scenario.name, problem, result, table, threshold_s, out)
