@@ -147,6 +147,50 @@ def demo(
     run_demo(source, out, console)
 
 
+@app.command("coverage")
+def coverage(
+    source: SourceArg,
+    out: Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")],
+    minutes: Annotated[
+        list[float] | None, typer.Option("--minutes", help="Threshold, minutes (repeat; default 5, 10, 15).")
+    ] = None,
+    station_types: Annotated[
+        str, typer.Option("--station-types", help="Comma-separated services or station types.")
+    ] = "ambulance,damkar",
+    stations: Annotated[Path | None, typer.Option("--stations", help="Stations CSV/GeoJSON (id,type,lon,lat).")] = None,
+    population: Annotated[
+        Path | None, typer.Option("--population", help="Population CSV (lon,lat,population), GeoJSON/GPKG, GeoTIFF.")
+    ] = None,
+    areas: Annotated[Path | None, typer.Option("--areas", help="Desa/kecamatan polygons with a name column.")] = None,
+    per_station: Annotated[bool, typer.Option("--per-station", help="Also one isochrone per station.")] = False,
+    combined: Annotated[
+        bool, typer.Option("--combined", help="Covered only when every listed type reaches in time.")
+    ] = False,
+    offroad: Annotated[float, typer.Option("--offroad-m", help="Off-road buffer of the isochrones, metres.")] = 100.0,
+) -> None:
+    """Isochrones, population and desa coverage, hotspots and maps from today's stations."""
+    from geodispatch.coverage import run_coverage
+    from geodispatch.scenario import load_scenario
+
+    with _progress(f"loading {source}") as status:
+        scenario = load_scenario(source, stations=stations)
+        report = run_coverage(
+            scenario,
+            minutes=minutes or (5.0, 10.0, 15.0),
+            station_types=station_types,
+            out_dir=out,
+            per_station=per_station,
+            combined=combined,
+            population=population,
+            areas=areas,
+            offroad_m=offroad,
+            progress=lambda msg: status.update(f"coverage: {msg}"),
+        )
+    console.print(report.summary_table())
+    files = "isochrones.geojson, surface.geojson, coverage_by_area.csv, summary.json, map.html, map.png"
+    console.print(f"wrote {out}/ ({files}); open {out}/map.html in a browser")
+
+
 @app.command("site")
 def site(
     source: SourceArg,

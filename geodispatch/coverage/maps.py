@@ -45,7 +45,7 @@ def _band_colours(service: str, n: int) -> list[str]:
     from matplotlib.colors import to_hex
 
     cmap = colormaps[_colours(service)[1]]
-    levels = np.linspace(0.75, 0.3, n) if n > 1 else np.array([0.55])
+    levels = np.linspace(0.85, 0.35, n) if n > 1 else np.array([0.6])
     return [to_hex(cmap(v)) for v in levels]
 
 
@@ -268,17 +268,17 @@ def static_map(
         bands = list(zip(rows.itertuples(index=False), colours, strict=True))
         for row, colour in reversed(bands):
             gpd.GeoSeries([row.geometry], crs=4326).to_crs(crs).plot(
-                ax=ax, color=colour, alpha=0.6, linewidth=0, zorder=2
+                ax=ax, color=colour, alpha=0.85, linewidth=0, zorder=2
             )
         for row, colour in bands:
             label = f"≤ {row.minutes:g} min" if previous is None else f"{previous:g}–{row.minutes:g} min"
-            legend.append(Patch(facecolor=colour, alpha=0.6, label=label))
+            legend.append(Patch(facecolor=colour, alpha=0.85, label=label))
             previous = row.minutes
         ax.add_collection(LineCollection([s for s, m in zip(segs, major, strict=True) if not m],
-                                         colors="#555555", linewidths=0.35, zorder=3))
+                                         colors="#9a9a9a", linewidths=0.3, zorder=1.5))
         ax.add_collection(LineCollection([s for s, m in zip(segs, major, strict=True) if m],
-                                         colors="#222222", linewidths=1.0, zorder=3))
-        legend.append(Line2D([], [], color="#555555", linewidth=0.8, label="road"))
+                                         colors="#6e6e6e", linewidths=0.8, zorder=1.6))
+        legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, label="road (arterials darker)"))
         if hot_all is not None:
             hot = hot_all[hot_all["type"] == service].head(5)
             if len(hot):
@@ -332,7 +332,7 @@ def static_map(
         ax.text(bx + length, by + 1.8 * h, _km(length), fontsize=7, ha="center", zorder=9)
         ax.annotate("N", xy=(0.96, 0.95), xytext=(0.96, 0.87), xycoords="axes fraction", ha="center",
                     fontsize=10, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black"})
-        ax.legend(handles=legend, loc="upper left", fontsize=7, framealpha=0.9)
+        ax.legend(handles=legend, loc="best", fontsize=7, framealpha=0.9)
     title = f"{last:g}-minute emergency coverage — {report.name}"
     if report.synthetic and "SYNTHETIC" not in title:
         title += " (SYNTHETIC)"
