@@ -76,6 +76,8 @@ def _reference_etas(net: RoadNetwork, inc_snap: object, usn: object) -> np.ndarr
             points.setdefault(twin_of[e], []).append((1.0 - f, name))
         if f == 0.0:  # standing on the tail node: may leave it any way
             g.add_edge(name, int(net.edge_u[e]), weight=0.0)
+        if f == 1.0 and name == "inc":  # the incident on the head node is reached at that node
+            g.add_edge(int(net.edge_v[e]), name, weight=0.0)
     for e in range(net.n_edges):
         a, b, t = int(net.edge_u[e]), int(net.edge_v[e]), float(net.edge_time_s[e])
         chain = sorted(points.get(e, []), key=lambda p: p[0])

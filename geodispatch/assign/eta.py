@@ -18,6 +18,7 @@ mostly sits at stations is snapped once; only moving units are snapped again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -174,6 +175,9 @@ def _unit_rows(snap: SnapResult) -> list[tuple[Any, ...]]:
 def snap_incident(network: RoadNetwork, lon: float, lat: float, incident_id: str = "") -> SnapResult:
     """Snap an incident's location (strict: off-network raises).
 
+    A point snapped exactly onto the head node of a one-way road is that node: it can be
+    reached from the node itself (time 0), not only by driving along the road.
+
     Raises
     ------
     SnapError
@@ -186,6 +190,9 @@ def snap_incident(network: RoadNetwork, lon: float, lat: float, incident_id: str
             f"nearest road of {network.label or 'the network'} (limit {DEFAULT_SNAP_DISTANCE_M:g} m); "
             "check the coordinates (lon/lat order) or that the incident lies in this region"
         )
+    if snap.fraction[0] == 1.0 and not np.isfinite(snap.time_from_v_s[0]):
+        # exactly on the head node of a one-way road: it is that node, reachable from it at once
+        snap = dataclasses.replace(snap, time_from_v_s=np.zeros(1))
     return snap
 
 
