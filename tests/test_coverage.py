@@ -1,0 +1,272 @@
+"""Coverage: isochrones, point times, statistics and hotspots against slow, obvious references."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.ops import substring
+
+from geodispatch.coverage.hotspots import hotspots
+from geodispatch.coverage.isochrones import edge_substrings, polygons_for_thresholds, reached_pieces
+from geodispatch.coverage.stats import _union_length, road_covered_m
+from geodispatch.coverage.surface import point_times, station_node_times
+from geodispatch.network.graph import RoadNetwork
+from geodispatch.regions import Station
+
+LON0, LAT0 = 110.0, -7.0
+M_PER_DEG_LAT = 111_320.0
+
+
+def _lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return LON0 + x / (M_PER_DEG_LAT * np.cos(np.radians(LAT0))), LAT0 + y / M_PER_DEG_LAT
+
+
+def grid_network(n: int = 9, spacing: float = 200.0, seed: int = 0, one_way: float = 0.0) -> RoadNetwork:
+    """A square street grid, two-way roads at random speeds (15-60 km/h), some one-way edges."""
+    rng = np.random.default_rng(seed)
+    ij = np.array([(i, j) for j in range(n) for i in range(n)])
+    lon, lat = _lonlat(ij[:, 0] * spacing, ij[:, 1] * spacing)
+    u, v = [], []
+    for j in range(n):
+        for i in range(n):
+            a = j * n + i
+            if i + 1 < n:
+                u.append(a)
+                v.append(a + 1)
+            if j + 1 < n:
+                u.append(a)
+                v.append(a + n)
+    u_arr, v_arr = np.array(u), np.array(v)
+    keep_back = rng.random(len(u_arr)) >= one_way
+    eu = np.concatenate([u_arr, v_arr[keep_back]])
+    ev = np.concatenate([v_arr, u_arr[keep_back]])
+    speed = np.concatenate([rng.uniform(15, 60, len(u_arr)), np.zeros(int(keep_back.sum()))]) / 3.6
+    speed[len(u_arr):] = speed[: len(u_arr)][keep_back]  # same speed both ways
+    length = np.full(len(eu), spacing)
+    return RoadNetwork.from_arrays(np.arange(n * n), lon, lat, eu, ev, length, length / speed, name="grid")
+
+
+def _station(i: int, lon: float, lat: float, kind: str = "psc") -> Station:
+    return Station(id=f"s{i}", type=kind, lon=lon, lat=lat, source="test")  # type: ignore[arg-type]
+
+
+def _metric_poly_contains(poly: shapely.Geometry, net: RoadNetwork, nodes: np.ndarray) -> np.ndarray:
+    xy = net.node_xy[nodes]
+    return shapely.intersects_xy(poly, xy[:, 0], xy[:, 1])
+
+
+def reference_times(net: RoadNetwork, stations, points) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Times to nodes and points by inserting stations and points as graph nodes (networkx)."""
+    g = nx.DiGraph()
+    inserted: dict[int, list[tuple[float, str]]] = {}
+    for tag, snap in (("s", stations), ("p", points)):
+        for i in range(len(snap.edge)):
+            if snap.edge[i] < 0:
+                continue
+            e = int(snap.edge[i])
+            inserted.setdefault(e, []).append((float(snap.fraction[i]), f"{tag}{i}"))
+            twin = int(net.edge_between([net.edge_v[e]], [net.edge_u[e]])[0])
+            if twin >= 0:
+                inserted.setdefault(twin, []).append((1.0 - float(snap.fraction[i]), f"{tag}{i}"))
+    for e in range(net.n_edges):
+        a, b, t = int(net.edge_u[e]), int(net.edge_v[e]), float(net.edge_time_s[e])
+        chain = [(0.0, a), *sorted(inserted.get(e, [])), (1.0, b)]
+        for (f0, n0), (f1, n1) in zip(chain[:-1], chain[1:], strict=True):
+            w = (f1 - f0) * t
+            if not g.has_edge(n0, n1) or g[n0][n1]["w"] > w:
+                g.add_edge(n0, n1, w=w)
+    sources = [f"s{i}" for i in range(len(stations.edge)) if stations.edge[i] >= 0]
+    dist = nx.multi_source_dijkstra_path_length(g, sources, weight="w")
+    node_t = np.array([dist.get(i, np.inf) for i in range(net.n_nodes)])
+    point_t = np.array([dist.get(f"p{i}", np.inf) for i in range(len(points.edge))])
+    return node_t, point_t
+
+
+@pytest.fixture(scope="module")
+def grid() -> RoadNetwork:
+    return grid_network(n=9, spacing=200.0, seed=1, one_way=0.15)
+
+
+def _snap(net: RoadNetwork, xs, ys):  # type: ignore[no-untyped-def]
+    lon, lat = _lonlat(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+    return net.snap(lon, lat)
+
+
+def test_node_and_point_times_equal_networkx_with_inserted_points(grid: RoadNetwork) -> None:
+    rng = np.random.default_rng(7)
+    stations = _snap(grid, [310.0, 1290.0], [400.0, 1130.0])  # part-way along edges
+    points = _snap(grid, rng.uniform(0, 1600, 400), rng.uniform(0, 1600, 400))
+    _, node_t = station_node_times(grid, stations)
+    pt = point_times(grid, node_t, points, stations)
+    ref_node, ref_point = reference_times(grid, stations, points)
+    np.testing.assert_allclose(node_t, ref_node, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(pt, ref_point, rtol=1e-9, atol=1e-6)
+    # covered population equals a per-point brute-force check
+    pop = rng.integers(1, 50, len(pt)).astype(float)
+    for minutes in (1, 2, 3):
+        assert pop[pt <= minutes * 60].sum() == pop[ref_point <= minutes * 60].sum()
+
+
+def test_edge_substrings_equal_shapely_substring(grid: RoadNetwork) -> None:
+    from geodispatch.network import load_network  # noqa: F401  (same module path as production)
+
+    # curved edges: a network whose edges have multi-vertex polylines
+    rng = np.random.default_rng(3)
+    n = 40
+    lon, lat = _lonlat(rng.uniform(0, 3000, n), rng.uniform(0, 3000, n))
+    u = np.arange(n - 1)
+    v = np.arange(1, n)
+    geoms = []
+    for a, b in zip(u, v, strict=True):
+        k = rng.integers(0, 6)
+        mids = np.column_stack([np.linspace(lon[a], lon[b], k + 2), np.linspace(lat[a], lat[b], k + 2)])
+        mids[1:-1] += rng.normal(0, 3e-4, (k, 2))
+        geoms.append(mids)
+    net = RoadNetwork.from_arrays(np.arange(n), lon, lat, u, v, np.full(n - 1, 100.0), np.full(n - 1, 10.0),
+                                  geometries=geoms)
+    e = rng.integers(0, n - 1, 500)
+    a = rng.random(500)
+    b = a + (1 - a) * rng.random(500)
+    a[:20], b[:20] = 0.0, 1.0
+    b[20:40] = a[20:40]
+    a[40:50] = b[40:50] = 1.0
+    lines = edge_substrings(net, e, a, b)
+    metric = net.edge_geometries(metric=True)
+    for i in range(500):
+        ref = substring(metric[e[i]], a[i], b[i], normalized=True)
+        assert shapely.hausdorff_distance(lines[i], ref) < 1e-6
+
+
+@pytest.mark.parametrize("offroad", [50.0, 100.0])
+def test_isochrone_containment_and_nesting(grid: RoadNetwork, offroad: float) -> None:
+    stations = _snap(grid, [310.0, 1290.0], [400.0, 1130.0])
+    _, node_t = station_node_times(grid, stations)
+    limits = [20.0, 40.0, 60.0]
+    polys = polygons_for_thresholds(grid, node_t, limits, offroad, seeds=stations)
+    slowest = float((grid.edge_length_m / grid.edge_time_s).min())
+    nodes = np.arange(grid.n_nodes)
+    for limit, poly in zip(limits, polys, strict=True):
+        inside = _metric_poly_contains(poly, grid, nodes)
+        reached = node_t <= limit
+        assert inside[reached].all(), "a node reached within T lies outside the T polygon"
+        far = node_t > limit + offroad / slowest
+        assert far.any()
+        assert not inside[far].any(), "a node beyond T + offroad/slowest speed lies inside the T polygon"
+        # never a convex hull: the hull of reached nodes does contain far nodes here
+    for small, big in zip(polys[:-1], polys[1:], strict=True):
+        # nested up to floating-point rounding of the overlay (a micrometre)
+        assert shapely.covers(shapely.buffer(big, 1e-6), small)
+        assert shapely.difference(small, big).area < 1e-9 * small.area
+    hull = shapely.convex_hull(shapely.multipoints(grid.node_xy[node_t <= limits[1]]))
+    far = node_t > limits[1] + offroad / slowest
+    assert shapely.intersects_xy(hull, grid.node_xy[far, 0], grid.node_xy[far, 1]).any()
+
+
+def test_isochrone_matches_loop_reference(grid: RoadNetwork) -> None:
+    """The vectorised polygon equals a per-edge loop with shapely.ops.substring and networkx times."""
+    stations = _snap(grid, [310.0], [400.0])
+    ref_node, _ = reference_times(grid, stations, grid.snap([grid.lon[0]], [grid.lat[0]]))
+    limit, offroad = 150.0, 100.0
+    metric = grid.edge_geometries(metric=True)
+    pieces = []
+    for e in range(grid.n_edges):
+        t_u = ref_node[grid.edge_u[e]]
+        if t_u <= limit:
+            pieces.append(substring(metric[e], 0.0, min(1.0, (limit - t_u) / grid.edge_time_s[e]), normalized=True))
+    e0, f0 = int(stations.edge[0]), float(stations.fraction[0])
+    pieces.append(substring(metric[e0], f0, min(1.0, f0 + limit / grid.edge_time_s[e0]), normalized=True))
+    twin = int(grid.edge_between([grid.edge_v[e0]], [grid.edge_u[e0]])[0])
+    if twin >= 0:
+        pieces.append(substring(metric[e0], max(0.0, f0 - limit / grid.edge_time_s[twin]), f0, normalized=True))
+    reference = shapely.union_all([p.buffer(offroad, quad_segs=16) for p in pieces])
+    _, node_t = station_node_times(grid, stations)
+    (poly,) = polygons_for_thresholds(grid, node_t, [limit], offroad, seeds=stations)
+    sym = shapely.symmetric_difference(poly, reference).area
+    assert sym / reference.area < 0.01  # only the round-cap approximation differs
+
+
+def test_road_covered_partial_edges() -> None:
+    lon, lat = _lonlat(np.array([0.0, 1000.0, 2000.0]), np.zeros(3))
+    # two-way 0-1 (100 s each way), one-way 1 -> 2 (100 s)
+    net = RoadNetwork.from_arrays([0, 1, 2], lon, lat, [0, 1, 1], [1, 0, 2], [1000.0, 1000.0, 1000.0],
+                                  [100.0, 100.0, 100.0])
+    snap = net.snap([lon[0] + (lon[1] - lon[0]) * 0.3], [lat[0]])  # station 300 m along road 0-1
+    _, node_t = station_node_times(net, snap)
+    assert node_t[0] == pytest.approx(30.0) and node_t[1] == pytest.approx(70.0)
+    covered = road_covered_m(net, node_t, 50.0, seeds=snap)
+    # road 0-1: from the station 500 m towards 1 and back to 0 (300 m): 800 m; road 1-2: none
+    assert covered.sum() == pytest.approx(800.0, rel=1e-6)
+    covered = road_covered_m(net, node_t, 120.0, seeds=snap)
+    assert covered.sum() == pytest.approx(1000.0 + 500.0, rel=1e-6)
+    assert net.road_length_m() == pytest.approx(2000.0)
+
+
+def test_union_length_matches_bruteforce() -> None:
+    rng = np.random.default_rng(5)
+    group = rng.integers(0, 20, 300)
+    lo = rng.random(300)
+    hi = np.minimum(lo + rng.random(300) * 0.3, 1.0)
+    got = _union_length(group, lo, hi, 20)
+    grid_x = np.linspace(0, 1, 200_001)
+    for g in range(20):
+        m = group == g
+        covered = np.zeros_like(grid_x, dtype=bool)
+        for a, b in zip(lo[m], hi[m], strict=True):
+            covered |= (grid_x >= a) & (grid_x <= b)
+        assert got[g] == pytest.approx(covered.mean(), abs=2e-5)
+
+
+def test_reached_pieces_one_way_only_forward() -> None:
+    lon, lat = _lonlat(np.array([0.0, 1000.0]), np.zeros(2))
+    net = RoadNetwork.from_arrays([0, 1], lon, lat, [0], [1], [1000.0], [100.0])
+    snap = net.snap([lon[0] + (lon[1] - lon[0]) * 0.5], [lat[0]])
+    _, node_t = station_node_times(net, snap)
+    pieces = reached_pieces(net, node_t, 20.0, seeds=snap)
+    assert len(pieces.edge) == 1 and pieces.start[0] == pytest.approx(0.5) and pieces.end[0] == pytest.approx(0.7)
+
+
+def test_hotspots_cluster_separated_groups() -> None:
+    net = grid_network(n=3)
+    rng = np.random.default_rng(0)
+    xa, ya = rng.normal(0, 100, 200), rng.normal(0, 100, 200)
+    xb, yb = rng.normal(5000, 100, 100), rng.normal(5000, 100, 100)
+    lon, lat = _lonlat(np.concatenate([xa, xb]), np.concatenate([ya, yb]))
+    pop = np.concatenate([np.full(200, 2.0), np.full(100, 1.0)])
+    uncovered = np.ones(300, dtype=bool)
+    uncovered[:10] = False
+    hot = hotspots(net, lon, lat, pop, uncovered, cell_m=300.0)
+    assert len(hot) == 2
+    assert hot["population"].tolist() == [380.0, 100.0]
+    assert hot["points"].tolist() == [190, 100]
+    clon, clat = _lonlat(np.array([np.average(xb)]), np.array([np.average(yb)]))
+    assert hot["lon"].iloc[1] == pytest.approx(clon[0], abs=1e-5)
+    assert hot["lat"].iloc[1] == pytest.approx(clat[0], abs=1e-5)
+
+
+def test_run_coverage_small_grid_population_bruteforce(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from geodispatch.coverage import run_coverage
+    from geodispatch.scenario import Scenario
+
+    net = grid_network(n=9, seed=2)
+    rng = np.random.default_rng(11)
+    x, y = rng.uniform(0, 1600, 500), rng.uniform(0, 1600, 500)
+    lon, lat = _lonlat(x, y)
+    pop = pd.DataFrame({"lon": lon, "lat": lat, "population": rng.integers(0, 30, 500).astype(float)})
+    s_lon, s_lat = _lonlat(np.array([250.0, 1400.0]), np.array([600.0, 1300.0]))
+    stations = (_station(0, s_lon[0], s_lat[0], "puskesmas"), _station(1, s_lon[1], s_lat[1], "damkar"))
+    report = run_coverage(Scenario(name="grid", network=net, stations=stations, population=pop),
+                          minutes=[1, 2], combined=True, per_station=True)
+    psnap = net.snap(lon, lat)
+    for service, idx in (("ambulance", 0), ("damkar", 1)):
+        st = net.snap([s_lon[idx]], [s_lat[idx]])
+        _, ref = reference_times(net, st, psnap)
+        expect = {m: pop["population"].to_numpy()[ref <= m * 60].sum() for m in (1, 2)}
+        got = report.summary["services"][service]["population"]["covered"]
+        assert got == {f"{m:g}": pytest.approx(v) for m, v in expect.items()}
+    iso = report.isochrones
+    assert set(iso["type"]) == {"ambulance", "damkar", "combined"}
+    assert set(iso["station_id"]) == {"all", "s0", "s1"}
+    assert (iso.loc[iso["type"] != "combined", "area_km2"] > 0).all()

@@ -1,0 +1,220 @@
+"""Coverage report end to end on the synthetic regency, the output files, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geodispatch.coverage import read_areas, read_population, run_coverage
+from geodispatch.errors import CoverageError, GeodispatchError, InputError, OutputError
+from geodispatch.regions import Station
+from geodispatch.scenario import Scenario, load_scenario
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> Scenario:
+    return load_scenario("synthetic:1500")
+
+
+@pytest.fixture(scope="module")
+def written(synthetic: Scenario, tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
+    out = tmp_path_factory.mktemp("cov") / "out"
+    report = run_coverage(synthetic, minutes=[10, 15], combined=True, out_dir=out)
+    return report, out
+
+
+def test_synthetic_outputs(written: tuple[object, Path]) -> None:
+    report, out = written
+    names = {p.name for p in out.iterdir()}
+    assert {"isochrones.geojson", "surface.geojson", "coverage_by_area.csv", "summary.json", "map.html",
+            "map.png"} <= names
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp dir left
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["synthetic"] is True and "SYNTHETIC" in summary["name"]
+    amb = summary["services"]["ambulance"]["population"]
+    assert 0 < amb["covered"]["10"] <= amb["covered"]["15"] <= amb["population"]
+    iso = json.loads((out / "isochrones.geojson").read_text())
+    props = [f["properties"] for f in iso["features"]]
+    assert {(p["type"], p["minutes"]) for p in props} >= {("ambulance", 10.0), ("damkar", 15.0), ("combined", 15.0)}
+    assert all(p["area_km2"] >= 0 for p in props)
+    table = pd.read_csv(out / "coverage_by_area.csv")
+    assert {"area", "type", "population", "covered_15min", "share_15min", "median_s", "p90_s", "worst_s"} <= set(
+        table.columns
+    )
+    # the per-area table adds up to the totals (points outside every desa aside)
+    amb_rows = table[table["type"] == "ambulance"]
+    assert amb_rows["covered_15min"].sum() <= amb["covered"]["15"] + 0.05 * len(amb_rows)  # rows rounded to 0.1
+    assert amb_rows["covered_15min"].sum() >= 0.95 * amb["covered"]["15"]
+    html = (out / "map.html").read_text()
+    assert "ambulance: isochrones" in html and "uncovered hotspots" in html
+    assert '"type": "Polygon"' in html or '"type": "MultiPolygon"' in html  # layers are inline GeoJSON
+    assert (out / "map.png").stat().st_size > 50_000
+    surface = json.loads((out / "surface.geojson").read_text())
+    assert surface["features"] and "median_s" in surface["features"][0]["properties"]
+
+
+def test_summary_table_mentions_island_station(written: tuple[object, Path]) -> None:
+    from rich.console import Console
+
+    report, _ = written
+    console = Console(width=140, record=True)
+    console.print(report.summary_table())  # type: ignore[attr-defined]
+    text = console.export_text()
+    assert "ambulance" in text and "SYNTHETIC" in text
+    status = report.station_status  # type: ignore[attr-defined]
+    if (status["status"] == "island").any():
+        assert "island" in text
+
+
+def test_empty_station_list(synthetic: Scenario) -> None:
+    bare = Scenario(name="bare", network=synthetic.network)
+    with pytest.raises(CoverageError, match="station list is empty"):
+        run_coverage(bare)
+
+
+def test_off_network_station_reported_not_dropped(synthetic: Scenario) -> None:
+    lon, lat = synthetic.network.bbox[2] + 0.3, synthetic.network.bbox[3] + 0.3
+    far = Station(id="far-away", type="damkar", lon=lon, lat=lat, source="test")
+    scen = Scenario(name="s", network=synthetic.network, stations=(*synthetic.stations, far))
+    report = run_coverage(scen, minutes=[15], station_types="damkar")
+    status = report.station_status
+    row = status[status["id"] == "far-away"].iloc[0]
+    assert row["status"] == "off_network" and "from the nearest road" in row["note"]
+    assert "far-away" in report.summary["services"]["damkar"]["stations_off_network"]
+    only_far = Scenario(name="s", network=synthetic.network, stations=(far,))
+    with pytest.raises(CoverageError, match="far-away"):
+        run_coverage(only_far, minutes=[15], station_types="damkar")
+
+
+def test_island_station_reported(synthetic: Scenario) -> None:
+    net = synthetic.network
+    labels = net.component_labels
+    island_nodes = np.flatnonzero(labels > 0)
+    assert len(island_nodes)
+    n = int(island_nodes[0])
+    st = Station(id="on-island", type="psc", lon=float(net.lon[n]), lat=float(net.lat[n]), source="test")
+    report = run_coverage(Scenario(name="s", network=net, stations=(st,)), minutes=[15], station_types="ambulance")
+    status = report.station_status.iloc[0]
+    assert status["status"] == "island" and "island" in status["note"]
+    reached = np.isfinite(report.node_time_s["ambulance"])
+    assert set(np.unique(labels[reached])) == {labels[n]}
+
+
+def test_population_file_errors(tmp_path: Path) -> None:
+    no_col = tmp_path / "nocol.csv"
+    no_col.write_text("lon,lat,people_count\n110.0,-7.0,5\n")
+    with pytest.raises(CoverageError, match="no population column"):
+        read_population(no_col)
+    negative = tmp_path / "neg.csv"
+    negative.write_text("lon,lat,population\n110.0,-7.0,5\n110.1,-7.0,-3\n")
+    with pytest.raises(CoverageError, match="negative"):
+        read_population(negative)
+    projected = tmp_path / "proj.geojson"
+    projected.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"population": 4},
+         "geometry": {"type": "Point", "coordinates": [389000.0, 9226000.0]}}]}))
+    with pytest.raises(InputError, match="projected"):
+        read_population(projected)
+    ok = tmp_path / "ok.csv"
+    ok.write_text("lon,lat,penduduk\n110.0,-7.0,5\n")
+    assert read_population(ok)["population"].tolist() == [5.0]
+
+
+def test_crs_less_projected_gpkg(tmp_path: Path) -> None:
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    path = tmp_path / "pts.gpkg"
+    gpd.GeoDataFrame({"population": [3.0]}, geometry=[Point(389000.0, 9226000.0)]).to_file(path)
+    with pytest.raises(InputError, match="projected"):
+        read_population(path)
+    areas = tmp_path / "areas.gpkg"
+    gpd.GeoDataFrame({"nama": ["x"]}, geometry=[box(389000, 9226000, 390000, 9227000)]).to_file(areas)
+    with pytest.raises(InputError, match="projected"):
+        read_areas(areas)
+
+
+def test_population_polygons_and_raster(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import rasterio
+    from rasterio.transform import from_origin
+    from shapely.geometry import box
+
+    poly = tmp_path / "desa_pop.geojson"
+    gpd.GeoDataFrame({"population": [1000.0, 10.0]},
+                     geometry=[box(110.0, -7.01, 110.01, -7.0), box(110.02, -7.01, 110.0201, -7.0099)],
+                     crs=4326).to_file(poly)
+    df = read_population(poly)
+    assert df["population"].sum() == pytest.approx(1010.0)
+    assert len(df) > 50  # spread over a 100 m grid
+    tif = tmp_path / "worldpop.tif"
+    data = np.array([[1.5, 0.0, -99999.0], [2.0, 3.0, 4.0]], dtype="float32")
+    with rasterio.open(tif, "w", driver="GTiff", height=2, width=3, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=from_origin(110.0, -7.0, 0.001, 0.001), nodata=-99999.0) as dst:
+        dst.write(data, 1)
+    df = read_population(tif)
+    assert df["population"].sum() == pytest.approx(10.5)
+    assert len(df) == 4
+    assert df["lon"].min() == pytest.approx(110.0005) and df["lat"].max() == pytest.approx(-7.0005)
+    bad = tmp_path / "neg.tif"
+    with rasterio.open(bad, "w", driver="GTiff", height=2, width=3, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=from_origin(110.0, -7.0, 0.001, 0.001)) as dst:
+        dst.write(data, 1)
+    with pytest.raises(CoverageError, match="negative"):
+        read_population(bad)
+
+
+def test_areas_not_overlapping(synthetic: Scenario, tmp_path: Path) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    path = tmp_path / "elsewhere.geojson"
+    gpd.GeoDataFrame({"name": ["Desa Jauh"]}, geometry=[box(100.0, 0.0, 100.1, 0.1)], crs=4326).to_file(path)
+    with pytest.raises(CoverageError, match="overlaps the road network"):
+        run_coverage(synthetic, minutes=[15], areas=path)
+
+
+def test_bad_thresholds_and_types(synthetic: Scenario) -> None:
+    with pytest.raises(InputError):
+        run_coverage(synthetic, minutes=[-5])
+    with pytest.raises(CoverageError, match="unknown station type"):
+        run_coverage(synthetic, station_types="helicopter")
+    with pytest.raises(CoverageError, match="combined"):
+        run_coverage(synthetic, station_types="ambulance", combined=True)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output_dir(synthetic: Scenario, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(OutputError):
+            run_coverage(synthetic, minutes=[15], out_dir=locked / "out")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_output_under_a_file(synthetic: Scenario, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="cannot write"):
+        run_coverage(synthetic, minutes=[15], out_dir=blocker / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-dir"]
+
+
+def test_failure_mid_write_leaves_nothing(synthetic: Scenario, tmp_path: Path) -> None:
+    report = run_coverage(synthetic, minutes=[15])
+    out = tmp_path / "out"
+    report.areas = "not a geodataframe"  # breaks the map stage after some files were written
+    with pytest.raises(Exception):  # noqa: B017 - any failure must leave no directory
+        report.write(out)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+    assert issubclass(CoverageError, GeodispatchError)
