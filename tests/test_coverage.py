@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -74,7 +76,7 @@ def reference_times(net: RoadNetwork, stations, points) -> tuple[np.ndarray, np.
     for e in range(net.n_edges):
         a, b, t = int(net.edge_u[e]), int(net.edge_v[e]), float(net.edge_time_s[e])
         chain = [(0.0, a), *sorted(inserted.get(e, [])), (1.0, b)]
-        for (f0, n0), (f1, n1) in zip(chain[:-1], chain[1:], strict=True):
+        for (f0, n0), (f1, n1) in pairwise(chain):
             w = (f1 - f0) * t
             if not g.has_edge(n0, n1) or g[n0][n1]["w"] > w:
                 g.add_edge(n0, n1, w=w)
@@ -156,7 +158,7 @@ def test_isochrone_containment_and_nesting(grid: RoadNetwork, offroad: float) ->
         assert far.any()
         assert not inside[far].any(), "a node beyond T + offroad/slowest speed lies inside the T polygon"
         # never a convex hull: the hull of reached nodes does contain far nodes here
-    for small, big in zip(polys[:-1], polys[1:], strict=True):
+    for small, big in pairwise(polys):
         # nested up to floating-point rounding of the overlay (a micrometre)
         assert shapely.covers(shapely.buffer(big, 1e-6), small)
         assert shapely.difference(small, big).area < 1e-9 * small.area

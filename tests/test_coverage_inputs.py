@@ -29,7 +29,7 @@ def written(synthetic: Scenario, tmp_path_factory: pytest.TempPathFactory) -> tu
 
 
 def test_synthetic_outputs(written: tuple[object, Path]) -> None:
-    report, out = written
+    _, out = written
     names = {p.name for p in out.iterdir()}
     assert {"isochrones.geojson", "surface.geojson", "coverage_by_area.csv", "summary.json", "map.html",
             "map.png"} <= names
