@@ -231,6 +231,44 @@ def site(
     console.print(f"wrote {out}/sites.geojson, marginal_gain.csv, map.html, map.png")
 
 
+@app.command("recommend")
+def recommend_cmd(
+    source: SourceArg,
+    incident_type: Annotated[str, typer.Option("--type", help="Incident type: kebakaran, kecelakaan, medis...")],
+    at: Annotated[str, typer.Option("--at", help="Incident location LON,LAT (degrees).")],
+    priority: Annotated[int, typer.Option("--priority", help="1 life-threatening, 2 urgent, 3 non-urgent.")] = 1,
+    units: Annotated[
+        Path | None, typer.Option("--units", help="Fleet CSV: id,type,lon,lat[,status,capabilities,...].")
+    ] = None,
+    busy: Annotated[str, typer.Option("--busy", help="Comma-separated unit ids to treat as busy.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the recommendation as JSON.")] = False,
+    route: Annotated[bool, typer.Option("--route", help="Include each unit's route (GeoJSON) in --json.")] = False,
+) -> None:
+    """Which units to send to one call, with ETAs, distances and the reasons."""
+    from geodispatch.assign.demo import recommendation_lines
+    from geodispatch.assign.run import read_units, recommend_on_scenario
+    from geodispatch.scenario import load_scenario
+
+    parts = at.split(",")
+    try:
+        lon, lat = (float(p) for p in parts)
+    except ValueError as exc:
+        raise InputError(f"--at expects LON,LAT in degrees (e.g. 119.95,-5.54), got {at!r}") from exc
+    with _progress(f"loading {source}"):
+        scenario = load_scenario(source)
+        fleet = read_units(units) if units is not None else None
+        res = recommend_on_scenario(
+            scenario, incident_type, priority, lon, lat, fleet, [b for b in busy.split(",") if b], routes=route
+        )
+    if as_json:
+        print(json.dumps(res.recommendation.to_dict(), indent=2, allow_nan=False))
+        return
+    if scenario.synthetic:
+        console.print("[yellow]SYNTHETIC regency: made-up roads, stations and units.[/yellow]")
+    for line in recommendation_lines("Call", res.incident, res.recommendation):
+        console.print(line, markup=False, highlight=False)
+
+
 DbOption = Annotated[
     str,
     typer.Option("--db", help="Database URL: sqlite:///FILE.db (default geodispatch.db) or postgresql+psycopg://..."),

@@ -67,6 +67,11 @@ def run_demo(source: str, out: Path, console: Console) -> None:
         return
     console.print(station_traveltime_table(scenario, scenario.target_response_s))
 
+    from geodispatch.assign import demo_lines
+
+    for line in demo_lines(scenario):
+        console.print(line, markup=False, highlight=False)
+
     from geodispatch.siting.run import demo_siting
 
     demo_siting(scenario, out / "siting", console)

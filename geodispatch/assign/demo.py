@@ -1,8 +1,8 @@
 """The dispatcher's part of ``geodispatch demo``: two sample calls and the recommendations.
 
-A house fire (kebakaran, priority 1) in the most populated place of the scenario and a medical
-call (medis, priority 2) in a rural place, with the fleet of the scenario's stations; one unit
-is marked busy so the reasons show what a dispatcher sees on a normal day.
+A house fire (kebakaran, priority 1) in the most populated place of the scenario, then a medical
+call (medis, priority 2) a few kilometres away while the fire's units are en route, with the
+fleet of the scenario's stations: the reasons show what a dispatcher sees on a normal day.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from geodispatch.assign.recommend import Recommendation, recommend
 
 
 def _sample_points(scenario: Any) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(most populated point, a rural point: 80th percentile of distance from the first station)."""
+    """(most populated point, the most populated point 1.5-4 km from it) on the main island."""
     net = scenario.network
     pop = scenario.population
     if pop is not None and len(pop):
@@ -31,12 +31,11 @@ def _sample_points(scenario: Any) -> tuple[tuple[float, float], tuple[float, flo
     main = comp == 0
     lon, lat, w = lon[main], lat[main], w[main]
     busiest = int(np.argmax(w))
-    st = scenario.stations[0]
     x, y = net.to_metric(lon, lat)
-    sx, sy = net.to_metric([st.lon], [st.lat])
-    d = np.hypot(x - sx[0], y - sy[0])
-    rural = int(np.argsort(d)[int(0.8 * (len(d) - 1))])
-    return (float(lon[busiest]), float(lat[busiest])), (float(lon[rural]), float(lat[rural]))
+    d = np.hypot(x - x[busiest], y - y[busiest])
+    ring = np.flatnonzero((d >= 1500) & (d <= 4000))
+    second = int(ring[np.argmax(w[ring])]) if len(ring) else int(np.argsort(d)[len(d) // 2])
+    return (float(lon[busiest]), float(lat[busiest])), (float(lon[second]), float(lat[second]))
 
 
 def demo_incidents(scenario: Any, now: datetime) -> list[Incident]:

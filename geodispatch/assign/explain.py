@@ -154,6 +154,8 @@ def not_chosen_reason(
     if unit.type in slowest_chosen:
         ref_id, ref_eta = slowest_chosen[unit.type]
         diff = eta_s - ref_eta
+        if abs(diff) < 0.5:
+            return "slower", f"as fast as {ref_id} ({fmt_duration(eta_s)}), a tie; the SOP needs no more {unit.type}"
         if diff >= 0:
             return "slower", f"slower by {fmt_duration(diff)} than {ref_id} ({fmt_duration(eta_s)})"
         return "slower", f"{fmt_duration(eta_s)} away, within the tie tolerance of {ref_id}; kept back"

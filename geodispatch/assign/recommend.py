@@ -594,8 +594,13 @@ def _explain(
     picked = set(chosen)
     for utype in sorted(needed_types):
         pool = [k for k, u in enumerate(sol.units) if u.type == utype and k not in picked]
-        pool.sort(key=lambda k: (not sol.units[k].dispatchable, sol.units[k].status == "out_of_service", eta[k]))
-        for k in pool[:n_alternatives]:
+        pool.sort(key=lambda k: (eta[k], not sol.units[k].dispatchable, sol.units[k].id))
+        slowest_eta = slowest[utype][1] if utype in slowest else math.inf
+        # the next-best units, plus every busy unit that would have been faster than the chosen
+        shown = pool[:n_alternatives] + [
+            k for k in pool[n_alternatives:] if not sol.units[k].dispatchable and eta[k] < slowest_eta
+        ]
+        for k in shown:
             candidates.append(_not_chosen(sol, k, needs, slowest, res.limit_s, utype in swapped_types))
     # the closest unit of another type, when it is closer than everything chosen: explain why not
     others = [k for k, u in enumerate(sol.units) if u.type not in needed_types and u.dispatchable]
