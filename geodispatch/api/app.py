@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from geodispatch.api.db import Database
@@ -21,6 +24,9 @@ from geodispatch.scenario import Scenario, load_scenario
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_MAX_THREADS = 4
+"""Requests processed at once by default (see ``create_app``)."""
+
 
 def create_app(
     source: str | os.PathLike[str] | Scenario,
@@ -29,6 +35,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M,
     migrate: bool = True,
+    max_threads: int = DEFAULT_MAX_THREADS,
 ) -> FastAPI:
     """Build the dispatch API for one region.
 
@@ -45,6 +52,9 @@ def create_app(
         Incidents and unit positions farther than this from a road are refused, metres.
     migrate : bool
         Bring the database schema to the newest revision first.
+    max_threads : int
+        Requests handled at the same time (the rest wait in line). The work is CPU-bound
+        Python: a few threads finish each request sooner than many threads sharing the GIL.
 
     Returns
     -------
@@ -55,7 +65,15 @@ def create_app(
     if migrate:
         db.upgrade()
     runtime = Runtime(scenario=scenario, db=db, snap_limit_m=snap_limit_m)
+    _warm_up(runtime)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = max_threads
+        yield
+        db.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="geodispatch dispatch API",
         version=_version(),
         description=(
@@ -71,6 +89,19 @@ def create_app(
     _maybe_coverage(app)
     logger.info("serving %s (%d nodes) on %r", scenario.name, scenario.network.n_nodes, db)
     return app
+
+
+def _warm_up(runtime: Runtime) -> None:
+    """Build the lazily made search structures now, not in the first dispatcher's request."""
+    from sqlalchemy import select
+
+    from geodispatch.api.models import Unit
+
+    net = runtime.network
+    _ = net.csr, net.csr_reverse, net.edge_tree
+    with runtime.db.read() as session:
+        rows = session.execute(select(Unit.lon, Unit.lat)).all()
+    runtime.prepare_positions([r.lon for r in rows], [r.lat for r in rows])
 
 
 def _maybe_coverage(app: Any) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from geodispatch.api.auth import Principal, authenticate
+from geodispatch.api.auth import Principal, authenticate, hash_key
 from geodispatch.api.db import Database
 from geodispatch.errors import SnapError
 from geodispatch.scenario import Scenario
@@ -19,6 +21,9 @@ DEFAULT_SNAP_LIMIT_M = 1000.0
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 """Largest accepted request body, bytes (larger: 413)."""
+
+AUTH_CACHE_S = 5.0
+"""How long a checked API key is remembered, seconds."""
 
 _BBOX_MARGIN_DEG = 0.05
 """Points more than this (degrees, about 5.5 km) outside the network's bbox are 'outside the region'."""
@@ -41,7 +46,8 @@ class Runtime:
     scenario: Scenario
     db: Database
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
-    extras: dict[str, Any] = field(default_factory=dict)
+    _auth_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict, repr=False)
+    _auth_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def network(self) -> Any:
@@ -49,9 +55,43 @@ class Runtime:
         return self.scenario.network
 
     def authenticate(self, key: str) -> Principal:
-        """Look the key up (401 when unknown or revoked)."""
+        """Look the key up (401 when unknown or revoked).
+
+        Good keys are remembered for :data:`AUTH_CACHE_S` seconds (by their hash), so a
+        dispatcher's burst of requests costs one lookup; revoking through this server forgets
+        them at once, revoking elsewhere takes effect within that time.
+        """
+        digest = hash_key(key)
+        now = time.monotonic()
+        with self._auth_lock:
+            hit = self._auth_cache.get(digest)
+            if hit is not None and hit[1] > now:
+                return hit[0]
         with self.db.read() as session:
-            return authenticate(session, key)
+            principal = authenticate(session, key)
+        with self._auth_lock:
+            if len(self._auth_cache) > 10_000:
+                self._auth_cache.clear()
+            self._auth_cache[digest] = (principal, now + AUTH_CACHE_S)
+        return principal
+
+    def forget_keys(self) -> None:
+        """Drop every remembered key (after a revocation)."""
+        with self._auth_lock:
+            self._auth_cache.clear()
+
+    def prepare_positions(self, lon: list[float], lat: list[float]) -> None:
+        """Precompute the engine's coverage reach sets of unit positions (for its tie-break).
+
+        Called when units are created or report a new position, and at start-up for the whole
+        fleet, so that a new incident's recommendation only looks them up.
+        """
+        if self.scenario.population is None or not lon:
+            return
+        from geodispatch.assign.cover import coverage_index
+
+        index = coverage_index(self.network, self.scenario.population, self.scenario.target_response_s)
+        index.prepare(lon, lat)
 
     def check_location(self, lon: float, lat: float, what: str) -> None:
         """Refuse a point outside the region or too far from any road.

@@ -93,9 +93,8 @@ def _insert(session: Session, row: object, what: str) -> None:
     """Add a row, turning a duplicate key into a 409."""
     session.add(row)
     try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
+        session.flush()
+    except IntegrityError as exc:  # the transaction is rolled back as the error propagates
         raise ConflictError(f"{what} already exists; choose another id", code="already_exists") from exc
 
 
@@ -267,15 +266,12 @@ def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[
         after = dict(before, status="dispatched", incident_id=incident_id)
         audit(session, who, "unit.dispatch", "unit", unit_id, before, after)
     try:
-        with session.begin_nested():
-            session.flush()
+        session.flush()
     except IntegrityError as exc:  # the partial unique index: one active assignment per unit
         raise ConflictError(
             "a unit was assigned elsewhere at the same moment; get the incident's recommendation again",
             code="unit_unavailable",
         ) from exc
-    for unit in units.values():
-        session.refresh(unit)
     before_inc = incident_snapshot(incident)
     if incident.status == "open":
         incident.status = "dispatched"

@@ -37,4 +37,6 @@ def revoke(key_id: int, who: PrincipalDep, runtime: RuntimeDep) -> ApiKey:
     """Revoke a key (it stops working at once)."""
     who.allow()
     with runtime.db.write() as session:
-        return service.revoke_key(session, who, key_id)
+        row = service.revoke_key(session, who, key_id)
+    runtime.forget_keys()
+    return row

@@ -25,7 +25,9 @@ def create_unit(body: UnitIn, who: PrincipalDep, runtime: RuntimeDep) -> UnitOut
     who.allow()
     runtime.check_location(body.lon, body.lat, f"unit {body.id}")
     with runtime.db.write() as session:
-        return unit_out(service.create_unit(session, who, body.model_dump()))
+        out = unit_out(service.create_unit(session, who, body.model_dump()))
+    runtime.prepare_positions([body.lon], [body.lat])
+    return out
 
 
 @router.get("", response_model=list[UnitOut])
@@ -73,4 +75,7 @@ def update_unit(unit_id: str, body: UnitPatch, who: PrincipalDep, runtime: Runti
     if body.status is not None:
         service.check_status_name(body.status, UNIT_STATUSES, "unit")
     with runtime.db.write() as session:
-        return unit_out(service.update_unit(session, who, unit_id, body.status, position))
+        out = unit_out(service.update_unit(session, who, unit_id, body.status, position))
+    if position is not None:
+        runtime.prepare_positions([position[0]], [position[1]])
+    return out
