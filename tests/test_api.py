@@ -298,6 +298,7 @@ FAMILIES: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
     ("incidents.dispatch", "POST", "/incidents/{iid}/dispatch", {"unit_ids": ["psc-01-amb-3"]}, {"dispatcher"}),
     ("incidents.update", "PATCH", "/incidents/{iid}", {"status": "cancelled"}, {"dispatcher"}),
     ("reach", "GET", "/reach?lon={lon}&lat={lat}", None, {"dispatcher", "planner"}),
+    ("coverage", "GET", "/coverage?minutes=15", None, {"dispatcher", "planner"}),
     ("audit", "GET", "/audit", None, set()),
     ("keys", "GET", "/keys", None, set()),
 ]
@@ -449,3 +450,53 @@ def test_reach_etas_match_an_independent_reference(seeded: Api, scenario: Any) -
     assert {x["type"] for x in only["units"]} <= {"damkar"}
     _error(api.call("GET", "/reach?lon=abc&lat=1", role="planner"), 422, "validation_error")
     _error(api.call("GET", f"/reach?lon={lon}&lat={lat}&minutes=-1", role="planner"), 422)
+
+
+# ---------------------------------------------------------------- coverage now
+def test_coverage_now_matches_an_independent_reference(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    from geodispatch.network.traveltime import point_travel_times
+
+    api = seeded
+    net = scenario.network
+    pop = scenario.population
+    weights = pop["population"].to_numpy(dtype=float)
+    psnap = net.snap(pop["lon"].to_numpy(), pop["lat"].to_numpy(), strict=False)
+
+    def reference(unit_ids: list[str], limit_s: float) -> float:
+        units = [api.ok("GET", f"/units/{u}") for u in unit_ids]
+        snap = net.snap([u["lon"] for u in units], [u["lat"] for u in units])
+        times = np.min(np.asarray(point_travel_times(net, snap)), axis=0)  # one full search per unit
+        ok = psnap.edge >= 0
+        t = np.full(len(weights), np.inf)
+        e = psnap.edge[ok]
+        twin = net.edge_between(net.edge_v[e], net.edge_u[e])
+        twin_t = np.where(twin >= 0, net.edge_time_s[np.maximum(twin, 0)], np.inf)
+        f = psnap.fraction[ok]
+        t[ok] = np.minimum(times[net.edge_u[e]] + f * net.edge_time_s[e], times[net.edge_v[e]] + (1 - f) * twin_t)
+        return float(weights[t <= limit_s].sum())
+
+    ambulances = [u["id"] for u in api.ok("GET", "/units?type=ambulance")]
+    out = api.ok("GET", "/coverage?minutes=12.5&type=ambulance", role="planner")
+    assert out["units_available"] == len(ambulances) and out["minutes"] == 12.5
+    assert out["population"]["total"] == pytest.approx(weights.sum(), rel=1e-6)
+    # stations on a unit's own road may be reached straight along it: the reference (via the
+    # edge's end nodes) can only be slower, and on this network the two agree to within 0.5%
+    expected = reference(ambulances, 750.0)
+    assert out["population"]["covered"] >= expected - 1.0
+    assert out["population"]["covered"] == pytest.approx(expected, rel=5e-3)
+    desa = out["desa"]
+    assert desa["total"] == len(scenario.areas)
+    assert desa["fully_covered"] + desa["partly_covered"] + desa["not_covered"] <= desa["total"]
+    assert sum(a["covered"] for a in desa["areas"]) == pytest.approx(out["population"]["covered"], rel=1e-3)
+    assert out["holes"] and out["holes"][0]["population"] >= out["holes"][-1]["population"]
+    # sending ambulances away lowers coverage: they are no longer available
+    inc = _incident(api, scenario, "medis", 1)
+    api.ok("POST", f"/incidents/{inc['id']}/dispatch", role="dispatcher", json={"unit_ids": ambulances[:5]})
+    after = api.ok("GET", "/coverage?minutes=12.5&type=ambulance", role="dispatcher")
+    assert after["units_available"] == len(ambulances) - 5
+    assert after["population"]["covered"] == pytest.approx(reference(ambulances[5:], 750.0), rel=5e-3)
+    assert after["population"]["covered"] <= out["population"]["covered"]
+    none = api.ok("GET", "/coverage?type=helicopter", role="planner")
+    assert none["units_available"] == 0 and none["population"]["covered"] == 0
+    _error(api.call("GET", "/coverage", role="unit"), 403)
+    _error(api.call("GET", "/coverage?minutes=0", role="planner"), 422)

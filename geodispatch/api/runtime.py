@@ -46,6 +46,7 @@ class Runtime:
     scenario: Scenario
     db: Database
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
+    extras: dict[str, Any] = field(default_factory=dict, repr=False)
     _auth_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict, repr=False)
     _auth_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
