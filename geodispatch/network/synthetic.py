@@ -35,6 +35,7 @@ synthetic: the network has ``synthetic=True`` (its label says SYNTHETIC), statio
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
 import time
@@ -289,7 +290,7 @@ def _place_towns(rng: np.random.Generator, land: _Land, n_nodes: int, r0: float)
     scale2 = n_nodes / _REF_NODES
     n_towns = max(3, round(5 * scale2))
     weights = np.concatenate([[2.2], np.sort(np.clip(rng.lognormal(0.0, 0.45, n_towns - 1), 0.4, 1.8))[::-1]])
-    nodes = 0.40 * n_nodes * weights / weights.sum()
+    nodes = 0.415 * n_nodes * weights / weights.sum()
     side = np.maximum(4, np.round(np.sqrt(nodes / 0.80))).astype(np.int64)
     spacing = rng.uniform(95.0, 130.0, n_towns)
     radius = (side - 1) / 2.0 * spacing * 1.2
@@ -440,15 +441,43 @@ def _keys(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     return np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
 
 
-def _delaunay_edges(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Edges (index pairs) of the Delaunay triangulation of distinct points (GEOS, via shapely).
+_STRIP_POINTS = 150_000
+
+
+def _delaunay_edges(xy: np.ndarray, margin_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Edges (index pairs) of the Delaunay triangulation of distinct points.
+
+    Large point sets are triangulated in overlapping vertical strips of at most
+    ``_STRIP_POINTS`` points (GEOS needs about 1.4 kB per point); each edge is kept from the
+    strip that holds its midpoint. Edges much longer than ``margin_m`` (m) near a strip border
+    may differ from the global triangulation, which does not matter for road candidates.
+    """
+    n_strips = math.ceil(len(xy) / _STRIP_POINTS)
+    if n_strips <= 1:
+        return _delaunay_edges_geos(xy)
+    xs = np.sort(xy[:, 0])
+    cuts = np.concatenate([[-np.inf], xs[(np.arange(1, n_strips) * len(xy)) // n_strips], [np.inf]])
+    parts_a: list[np.ndarray] = []
+    parts_b: list[np.ndarray] = []
+    for lo, hi in itertools.pairwise(cuts):
+        sel = np.flatnonzero((xy[:, 0] >= lo - margin_m) & (xy[:, 0] < hi + margin_m))
+        a, b = _delaunay_edges_geos(xy[sel])
+        a, b = sel[a], sel[b]
+        mid = (xy[a, 0] + xy[b, 0]) / 2.0
+        keep = (mid >= lo) & (mid < hi)
+        parts_a.append(a[keep])
+        parts_b.append(b[keep])
+    return np.concatenate(parts_a), np.concatenate(parts_b)
+
+
+def _delaunay_edges_geos(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Delaunay edges of points with GEOS (via shapely), as index pairs.
 
     GEOS returns the edges as coordinates, which are exactly the input coordinates; they are
     mapped back to point indices by their x (continuous random coordinates never tie; an edge
     whose ends cannot be matched exactly is dropped).
     """
-    lines = shapely.get_parts(shapely.delaunay_triangles(shapely.multipoints(xy), only_edges=True))
-    ends = shapely.get_coordinates(lines)
+    ends = shapely.get_coordinates(shapely.delaunay_triangles(shapely.multipoints(xy), only_edges=True))
     order = np.argsort(xy[:, 0], kind="stable")
     pos = np.minimum(np.searchsorted(xy[order, 0], ends[:, 0]), len(xy) - 1)
     idx = order[pos]
@@ -517,10 +546,87 @@ def synthetic_regency(
     r0 = _REF_RADIUS_M * math.sqrt(n_nodes / _REF_NODES)
     land = _make_land(rng, r0)
     towns = _place_towns(rng, land, n_nodes, r0)
+    roads = _roads(rng, land, towns, n_nodes, r0, tick)
+    xy, mass, is_town, centres, grid_nodes = roads.xy, roads.mass, roads.is_town, roads.centres, roads.grid_nodes
+
+    network, bridge_edges, edge_cls = _build_network(
+        xy, roads.ua, roads.ub, roads.cls, roads.oneway, roads.bridge, roads.maxspeed, roads.curve_row, roads.interior
+    )
+    del roads
+    tick("before: towns table, stations, population, areas")
+    # ---- towns table, stations, population, areas (each from its own random stream)
+    kec = _kecamatan_seats(np.random.default_rng([seed, 1]), towns, xy, mass, is_town, centres, n_nodes)
+    stations = _stations(np.random.default_rng([seed, 2]), network, edge_cls, towns, kec, centres, xy, mass, seed)
+    population = _population(
+        np.random.default_rng([seed, 3]), towns, land, xy, mass, is_town, int(n_points), n_nodes, seed
+    )
+    areas = _areas(np.random.default_rng([seed, 4]), land, xy, mass, is_town, kec, n_nodes, seed)
+    town_lon, town_lat = _to_lonlat(xy[centres, 0], xy[centres, 1])
+    towns_df = pd.DataFrame(
+        {
+            "name": [_town_name(i, bool(towns.island[i])) for i in range(len(towns))],
+            "kecamatan": [kec.names[i] for i in range(len(towns))],
+            "lon": town_lon,
+            "lat": town_lat,
+            "node": centres,
+            "n_grid_nodes": grid_nodes,
+            "capital": np.arange(len(towns)) == 0,
+            "island": towns.island,
+        }
+    )
+    towns_df.attrs["source"] = "SYNTHETIC: " + _source(seed)
+    river = _geom_to_lonlat(shapely.intersection(land.river, land.main))
+    result = SyntheticRegency(
+        name=NAME,
+        network=network,
+        stations=stations,
+        population=population,
+        areas=areas,
+        boundary=_geom_to_lonlat(land.both),
+        island=_geom_to_lonlat(land.island),
+        river=river,
+        bridge_edges=bridge_edges,
+        towns=towns_df,
+        seed=int(seed),
+    )
+    log.info(
+        "synthetic regency: %d nodes, %d edges, %d stations, %d population points in %.2f s",
+        network.n_nodes,
+        network.n_edges,
+        len(stations),
+        len(population),
+        time.perf_counter() - tick.start,
+    )
+    return result
+
+
+@dataclass
+class _RoadDraft:
+    """The undirected road graph before it becomes a RoadNetwork (local frame, metres)."""
+
+    xy: np.ndarray
+    mass: np.ndarray  # 0 main island, 1 small island
+    is_town: np.ndarray
+    centres: np.ndarray  # centre node of each town
+    grid_nodes: np.ndarray  # street-grid nodes generated for each town
+    ua: np.ndarray
+    ub: np.ndarray  # one-way edges run ua -> ub
+    cls: np.ndarray
+    oneway: np.ndarray
+    bridge: np.ndarray
+    maxspeed: np.ndarray  # index into _MAXSPEEDS
+    curve_row: np.ndarray  # row in `interior`, -1 for straight edges
+    interior: np.ndarray  # (k, _N_CURVE, 2) intermediate points of the curved edges
+
+
+def _roads(
+    rng: np.random.Generator, land: _Land, towns: _Towns, n_nodes: int, r0: float, tick: _Stopwatch
+) -> _RoadDraft:
+    """Town grids, rural roads, river and bridges, arterials, links, driveways, curves, parallel edges."""
     town_xy, town_of, town_ring, tedges = _town_grids(rng, towns)
     n_town_nodes = len(town_xy)
     # rural junction spacing that gives the wanted node density
-    n_rural_main = max(20, int(0.49 * n_nodes))
+    n_rural_main = max(20, int(0.51 * n_nodes))
     n_rural_island = max(6, int(0.03 * n_nodes))
     spacing = math.sqrt(land.main.area / n_rural_main)
     rural_main = _rural_points(rng, land.main, n_rural_main, towns, spacing)
@@ -537,15 +643,19 @@ def synthetic_regency(
     # ---- candidate rural edges: Delaunay, no town-town pairs, same landmass, short, on land
     # interior town nodes cannot touch a rural road: triangulate the towns' outer rings only
     tri_nodes = np.concatenate([np.flatnonzero(town_ring), np.arange(n_town_nodes, n)])
-    ca, cb = _delaunay_edges(xy[tri_nodes])
+    ca, cb = _delaunay_edges(xy[tri_nodes], margin_m=8.0 * spacing)
     ca, cb = tri_nodes[ca], tri_nodes[cb]
     ok = ~(is_town[ca] & is_town[cb]) & (mass[ca] == mass[cb])
     ca, cb = ca[ok], cb[ok]
     clen = np.hypot(*(xy[ca] - xy[cb]).T)
+    # an edge shorter than twice the clearance of its ends from the coast is surely on land
+    clearance = 3.0 * spacing
+    inland = shapely.contains_xy(shapely.buffer(land.main, -clearance), xy[:, 0], xy[:, 1])
+    check = np.flatnonzero(~(inland[ca] & inland[cb] & (clen < 2.0 * clearance)))
     on_land = np.ones(len(ca), dtype=bool)
     for t in (0.25, 0.5, 0.75):
-        p = xy[ca] + t * (xy[cb] - xy[ca])
-        on_land &= shapely.contains_xy(land.both, p[:, 0], p[:, 1])
+        p = xy[ca[check]] + t * (xy[cb[check]] - xy[ca[check]])
+        on_land[check] &= shapely.contains_xy(land.both, p[:, 0], p[:, 1])
     long = np.flatnonzero(on_land & (clen > 1.5 * spacing))  # long edges: check every ~1/10 of them
     for t in np.linspace(0.05, 0.95, 10):
         p = xy[ca[long]] + t * (xy[cb[long]] - xy[ca[long]])
@@ -672,17 +782,21 @@ def synthetic_regency(
     bend[rural_art & (r < 0.35)] = rng.uniform(0.02, 0.06, int((rural_art & (r < 0.35)).sum()))
     bend *= np.where(rng.random(len(ua)) < 0.5, -1.0, 1.0)
     wiggle = rng.uniform(-0.3, 0.3, len(ua))
-    interior = _curve_points(xy[ua], xy[ub], bend, wiggle)
-    curved = _valid_curves(land, xy, ua, ub, bend != 0, interior)
+    bent = np.flatnonzero(bend)
+    interior = _curve_points(xy[ua[bent]], xy[ub[bent]], bend[bent], wiggle[bent])
+    ok = _valid_curves(land, xy, ua[bent], ub[bent], interior)
+    interior = interior[ok]
+    curve_row = np.full(len(ua), -1, dtype=np.int64)  # row of each curved edge in `interior`
+    curve_row[bent[ok]] = np.arange(int(ok.sum()))
 
     tick("before: a few parallel edges (same ends, other r")
     # ---- a few parallel edges (same ends, other route and class): fastest-parallel-edge rule
     n_par = max(4, n_nodes // 1500)
-    pool = np.flatnonzero(urural & ~ubridge & ~curved & ~uone & (ulen > 300.0) & (uart >= 127))
+    pool = np.flatnonzero(urural & ~ubridge & (curve_row < 0) & ~uone & (ulen > 300.0) & (uart >= 127))
     par = np.sort(rng.choice(pool, size=min(n_par, len(pool)), replace=False))
     pbend = rng.uniform(0.12, 0.25, len(par)) * np.where(rng.random(len(par)) < 0.5, -1.0, 1.0)
     pint = _curve_points(xy[ua[par]], xy[ub[par]], pbend, np.zeros(len(par)))
-    pok = _valid_curves(land, xy, ua[par], ub[par], np.ones(len(par), bool), pint)
+    pok = _valid_curves(land, xy, ua[par], ub[par], pint)
     par, pint = par[pok], pint[pok]
     pcls = rng.choice(np.array([UNCLASSIFIED, TRACK, TERTIARY], dtype=np.int8), size=len(par))
     ua = np.concatenate([ua, ua[par]])
@@ -691,7 +805,7 @@ def synthetic_regency(
     uone = np.concatenate([uone, np.zeros(len(par), bool)])
     ubridge = np.concatenate([ubridge, np.zeros(len(par), bool)])
     ums = np.concatenate([ums, np.zeros(len(par), np.int8)])
-    curved = np.concatenate([curved, np.ones(len(par), bool)])
+    curve_row = np.concatenate([curve_row, len(interior) + np.arange(len(par))])
     interior = np.concatenate([interior, pint])
 
     tick("before: keep the main road component and the isl")
@@ -703,57 +817,12 @@ def synthetic_regency(
     new = np.cumsum(keep_node) - 1
     ke = keep_node[ua]
     ua, ub = new[ua[ke]], new[ub[ke]]
-    ucls, uone, ubridge, ums, curved, interior = ucls[ke], uone[ke], ubridge[ke], ums[ke], curved[ke], interior[ke]
+    ucls, uone, ubridge, ums, curve_row = ucls[ke], uone[ke], ubridge[ke], ums[ke], curve_row[ke]
     xy, mass, is_town, node_town = xy[keep_node], mass[keep_node], is_town[keep_node], node_town[keep_node]
     n = len(xy)
     centres = _town_centre_nodes(towns, xy, node_town, mass)
-
-    network, bridge_edges, edge_cls = _build_network(xy, ua, ub, ucls, uone, ubridge, ums, curved, interior)
-    tick("before: towns table, stations, population, areas")
-    # ---- towns table, stations, population, areas (each from its own random stream)
-    kec = _kecamatan_seats(np.random.default_rng([seed, 1]), towns, xy, mass, is_town, centres, n_nodes)
-    stations = _stations(np.random.default_rng([seed, 2]), network, edge_cls, towns, kec, centres, xy, mass, seed)
-    population = _population(
-        np.random.default_rng([seed, 3]), towns, land, xy, mass, is_town, int(n_points), n_nodes, seed
-    )
-    areas = _areas(np.random.default_rng([seed, 4]), land, xy, mass, is_town, kec, n_nodes, seed)
-    town_lon, town_lat = _to_lonlat(xy[centres, 0], xy[centres, 1])
-    towns_df = pd.DataFrame(
-        {
-            "name": [_town_name(i, bool(towns.island[i])) for i in range(len(towns))],
-            "kecamatan": [kec.names[i] for i in range(len(towns))],
-            "lon": town_lon,
-            "lat": town_lat,
-            "node": centres,
-            "n_grid_nodes": np.bincount(town_of, minlength=len(towns)),
-            "capital": np.arange(len(towns)) == 0,
-            "island": towns.island,
-        }
-    )
-    towns_df.attrs["source"] = "SYNTHETIC: " + _source(seed)
-    river = _geom_to_lonlat(shapely.intersection(land.river, land.main))
-    result = SyntheticRegency(
-        name=NAME,
-        network=network,
-        stations=stations,
-        population=population,
-        areas=areas,
-        boundary=_geom_to_lonlat(land.both),
-        island=_geom_to_lonlat(land.island),
-        river=river,
-        bridge_edges=bridge_edges,
-        towns=towns_df,
-        seed=int(seed),
-    )
-    log.info(
-        "synthetic regency: %d nodes, %d edges, %d stations, %d population points in %.2f s",
-        network.n_nodes,
-        network.n_edges,
-        len(stations),
-        len(population),
-        time.perf_counter() - tick.start,
-    )
-    return result
+    grid_nodes = np.bincount(town_of, minlength=len(towns))
+    return _RoadDraft(xy, mass, is_town, centres, grid_nodes, ua, ub, ucls, uone, ubridge, ums, curve_row, interior)
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -906,24 +975,19 @@ def _curve_points(a: np.ndarray, b: np.ndarray, bend: np.ndarray, wiggle: np.nda
     return a[:, None, :] + t[None, :, None] * d[:, None, :] + normal[:, None, :] * amp[:, :, None]
 
 
-def _valid_curves(
-    land: _Land, xy: np.ndarray, ua: np.ndarray, ub: np.ndarray, mask: np.ndarray, interior: np.ndarray
-) -> np.ndarray:
-    """Which of the masked curves stay on land and do not touch the river."""
-    idx = np.flatnonzero(mask)
-    pts = np.concatenate([xy[ua[idx]][:, None, :], interior[idx], xy[ub[idx]][:, None, :]], axis=1)
+def _valid_curves(land: _Land, xy: np.ndarray, ua: np.ndarray, ub: np.ndarray, interior: np.ndarray) -> np.ndarray:
+    """Which curves (edge ends ``ua``/``ub``, intermediate points ``interior``) stay on land off the river."""
+    pts = np.concatenate([xy[ua][:, None, :], interior, xy[ub][:, None, :]], axis=1)
     k = pts.shape[1]
     flat = pts.reshape(-1, 2)
     inside = shapely.contains_xy(land.both, flat[:, 0], flat[:, 1]).reshape(-1, k).all(axis=1)
     off = land.river_offset(flat[:, 0], flat[:, 1]).reshape(-1, k)
-    length = np.hypot(*(xy[ua[idx]] - xy[ub[idx]]).T)
+    length = np.hypot(*(xy[ua] - xy[ub]).T)
     near = (np.min(np.abs(off), axis=1) < length) | (np.sign(off).min(axis=1) != np.sign(off).max(axis=1))
-    touches = np.zeros(len(idx), dtype=bool)
+    touches = np.zeros(len(ua), dtype=bool)
     if near.any():
         touches[near] = shapely.intersects(shapely.linestrings(pts[near]), land.river)
-    out = np.zeros(len(mask), dtype=bool)
-    out[idx] = inside & ~touches
-    return out
+    return np.asarray(inside & ~touches)
 
 
 def _build_network(
@@ -934,7 +998,7 @@ def _build_network(
     uone: np.ndarray,
     ubridge: np.ndarray,
     ums: np.ndarray,
-    curved: np.ndarray,
+    curve_row: np.ndarray,
     interior: np.ndarray,
 ) -> tuple[RoadNetwork, np.ndarray, np.ndarray]:
     """Directed edges (two per two-way road), polylines, haversine lengths, speeds and times."""
@@ -943,7 +1007,8 @@ def _build_network(
     dv = np.concatenate([ub, ua[rev]])
     dsrc = np.concatenate([np.arange(len(ua)), rev])
     backwards = np.concatenate([np.zeros(len(ua), bool), np.ones(len(rev), bool)])
-    dcurved = curved[dsrc]
+    drow = curve_row[dsrc]
+    dcurved = drow >= 0
     counts = 2 + _N_CURVE * dcurved.astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     gx = np.empty(int(offsets[-1]))
@@ -951,14 +1016,18 @@ def _build_network(
     gx[offsets[:-1]], gy[offsets[:-1]] = xy[du, 0], xy[du, 1]
     gx[offsets[1:] - 1], gy[offsets[1:] - 1] = xy[dv, 0], xy[dv, 1]
     ce = np.flatnonzero(dcurved)
-    inner = interior[dsrc[ce]]
+    inner = interior[drow[ce]]
     inner = np.where(backwards[ce][:, None, None], inner[:, ::-1, :], inner)
     pos = offsets[ce][:, None] + np.arange(1, _N_CURVE + 1)[None, :]
     gx[pos], gy[pos] = inner[..., 0], inner[..., 1]
     glon, glat = _to_lonlat(gx, gy)
+    del gx, gy
     lon, lat = _to_lonlat(xy[:, 0], xy[:, 1])
     seg = np.zeros(len(glon))
-    seg[:-1] = haversine_m(glon[:-1], glat[:-1], glon[1:], glat[1:])
+    step = 1 << 20  # in chunks: haversine makes several temporaries per point
+    for i in range(0, len(glon) - 1, step):
+        j = min(i + step, len(glon) - 1)
+        seg[i:j] = haversine_m(glon[i:j], glat[i:j], glon[i + 1 : j + 1], glat[i + 1 : j + 1])
     seg[offsets[1:-1] - 1] = 0.0  # the jump from one edge's end to the next edge's start
     length = np.add.reduceat(seg, offsets[:-1])
     dcls = ucls[dsrc].astype(np.int64)
@@ -1014,12 +1083,28 @@ def _kecamatan_seats(
         rural = np.sort(rng.choice(rural, 20_000, replace=False))
     main_towns = np.flatnonzero(~towns.island)
     mind, _ = cKDTree(xy[centres[main_towns]]).query(xy[rural])
-    seats: list[int] = []
+    picked: list[int] = []
     for _ in range(min(n_rural, len(rural))):
         i = int(np.argmax(mind))
-        seats.append(int(rural[i]))
+        picked.append(i)
         mind = np.minimum(mind, np.hypot(xy[rural, 0] - xy[rural[i], 0], xy[rural, 1] - xy[rural[i], 1]))
-    nodes = np.concatenate([centres, np.asarray(seats, dtype=np.int64)])
+    seats = rural[np.asarray(picked, dtype=np.int64)]
+    if len(seats):
+        # farthest points sit on the coast: two Lloyd steps move each seat into the middle of its area
+        fixed = xy[centres[main_towns]]
+        for _ in range(2):
+            _, owner = cKDTree(np.concatenate([fixed, xy[seats]])).query(xy[rural])
+            owner -= len(fixed)
+            mine = owner >= 0
+            count = np.bincount(owner[mine], minlength=len(seats))
+            mean = np.column_stack(
+                [np.bincount(owner[mine], xy[rural[mine], c], minlength=len(seats)) for c in (0, 1)]
+            ) / np.maximum(count, 1)[:, None]
+            target = np.where(count[:, None] > 0, mean, xy[seats])
+            _, nearest = cKDTree(xy[rural]).query(target)
+            seats = rural[nearest]
+        seats = _unique(seats)
+    nodes = np.concatenate([centres, seats])
     width = max(2, len(str(len(nodes))))
     names: list[str] = []
     k = 0
