@@ -51,6 +51,7 @@ class LagrangeOutcome:
     force_open: np.ndarray
     iterations: int
     bound_sites: list[int] | None = None
+    multipliers: np.ndarray | None = None
 
 
 def lagrangian_p_median(
@@ -63,6 +64,8 @@ def lagrangian_p_median(
     time_budget_s: float = 10.0,
     max_iter: int = 5000,
     integral: bool = False,
+    start: np.ndarray | None = None,
+    step: float = 2.0,
 ) -> LagrangeOutcome:
     """Subgradient optimisation of the p-median Lagrangian dual with reduction tests.
 
@@ -84,6 +87,10 @@ def lagrangian_p_median(
         Iteration cap.
     integral : bool
         True when every weighted cost is an integer, so bounds may be rounded up.
+    start : numpy.ndarray, optional
+        Initial multipliers (e.g. from an earlier run), length ``n_demand``.
+    step : float
+        Initial step factor of the subgradient method (halved when the bound stalls).
     """
     n_cand, _ = cost.shape
     wc = cost * weights[None, :]
@@ -93,14 +100,18 @@ def lagrangian_p_median(
     n_free = free.size
     # start: each demand's p-th... a standard choice is the second smallest weighted cost
     srt = np.sort(wc, axis=0)
-    lam = srt[min(1, n_cand - 1)].copy()
-    lam[~np.isfinite(lam)] = srt[0][~np.isfinite(lam)]
+    if start is not None:
+        lam = np.asarray(start, dtype=np.float64).copy()
+    else:
+        lam = srt[min(1, n_cand - 1)].copy()
+        lam[~np.isfinite(lam)] = srt[0][~np.isfinite(lam)]
+    best_lam = lam.copy()
     best_bound = -math.inf
     lb_open = np.full(n_cand, -math.inf)  # bound if i is forced open
     lb_closed = np.full(n_cand, -math.inf)  # bound if i is forced closed
     best_sites: list[int] | None = None
     bound_sites: list[int] | None = None
-    step_scale = 2.0
+    step_scale = step
     stall = 0
     deadline = time.perf_counter() + time_budget_s
     tol = 1e-9 * max(1.0, abs(upper))
@@ -129,6 +140,7 @@ def lagrangian_p_median(
         if best_bound == -math.inf or value > best_bound + 1e-12 * max(1.0, abs(best_bound)):
             best_bound = value
             bound_sites = chosen.tolist()
+            best_lam = lam.copy()
             stall = 0
         else:
             stall += 1
@@ -176,4 +188,6 @@ def lagrangian_p_median(
         force_open=force,
         iterations=it,
         bound_sites=bound_sites,
+        multipliers=best_lam,
     )
+

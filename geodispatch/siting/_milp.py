@@ -117,6 +117,7 @@ def solve_model(
     time_limit_s: float | None = None,
     backend: str = "highs",
     relative_gap: float = 1e-9,
+    objective_bound: float | None = None,
 ) -> MilpSolution:
     """Solve a built model and read status, values, objective and bound.
 
@@ -134,6 +135,9 @@ def solve_model(
         Relative MIP gap at which the solver may stop and call the solution optimal. The
         default (1e-9) asks for a proof of optimality; the reported gap is recomputed from the
         solver's bound anyway.
+    objective_bound : float, optional
+        HiGHS only: prune every node whose bound is worse than this (a cutoff); the problem
+        then reports infeasible when no solution beats it.
     """
     if backend not in MIP_BACKENDS:
         raise ValueError(f"unknown MIP backend {backend!r}; use one of {MIP_BACKENDS}")
@@ -144,6 +148,7 @@ def solve_model(
         solver.set_solver_specific_parameters(
             f"mip_rel_gap={relative_gap}\nmip_abs_gap=1e-9\nthreads=1\n"
             "output_flag=false\nlog_to_console=false\n"
+            + (f"objective_bound={objective_bound}\n" if objective_bound is not None else "")
         )
     else:
         solver.set_solver_specific_parameters(f"limits/gap = {relative_gap}\n")

@@ -8,10 +8,12 @@ greedy cover) and the radius of a greedy + interchange solution. This is the cla
 radius / set-covering approach (Minieka 1970; Daskin 2000; Elloumi, Labbé and Pochet 2004
 give the equivalent compact MIP).
 
-Solver: each decision problem goes to CP-SAT. It is a pure Boolean problem (one clause
-"at least one open site within ``r``" per demand point plus a cardinality constraint), which
-is CP-SAT's native ground: clause learning and its LP relaxation prove infeasibility at the
-radius just below the optimum quickly, and there are no real-valued weights to scale.
+Solver: each decision problem is a minimum set cover solved by HiGHS (OR-Tools
+``model_builder``) with the objective bound ``p + 0.5``, so "more than ``p`` sites needed"
+comes back as infeasible. We first used CP-SAT (the decision problem is a pure Boolean one:
+a clause per demand point plus a cardinality constraint), but proving infeasibility just below
+the optimal radius is where the time goes, and the set-cover LP bound does that far better
+than clause learning: on pmed6 at radius 83 (optimum 84) CP-SAT needed 12-24 s, HiGHS 0.8 s.
 Demand points with the same cover set are merged, and a greedy cover answers "feasible"
 without calling the solver when it already fits in ``p`` sites.
 """
@@ -24,11 +26,11 @@ from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
-from ortools.sat.python import cp_model
 
 from geodispatch.errors import SitingError
 from geodispatch.siting import heuristics as _heur
 from geodispatch.siting._matrix import as_cost_matrix
+from geodispatch.siting._milp import MilpData, build_model, solve_model
 from geodispatch.siting._validate import (
     check_fixed,
     check_p,
@@ -71,37 +73,48 @@ def _greedy_set_cover(sets: list[tuple[int, ...]], n_free: int) -> list[int]:
     return chosen
 
 
-def build_cover_decision(
-    sets: list[tuple[int, ...]], n_free: int, p: int
-) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
-    """CP-SAT model: choose at most ``p`` of ``n_free`` sites hitting every set."""
-    model = cp_model.CpModel()
-    y = [model.new_bool_var(f"y{i}") for i in range(n_free)]
-    for s in sets:
-        model.add_bool_or([y[i] for i in s])
-    model.add(sum(y) <= p)
-    return model, y
+def build_cover_decision(sets: list[tuple[int, ...]], n_free: int, p: int) -> MilpData:
+    """Minimum set cover of the demand ``sets`` by free sites, as array MILP data.
+
+    The objective counts sites; the caller passes ``p + 0.5`` as HiGHS's objective bound so
+    that a cover larger than ``p`` is pruned at once (the decision "<= p sites?" is answered by
+    infeasibility).
+    """
+    rows = np.repeat(np.arange(len(sets)), [len(x) for x in sets])
+    cols = np.concatenate([np.asarray(x, dtype=np.int64) for x in sets])
+    matrix = sp.csr_matrix((np.ones(cols.size), (rows, cols)), shape=(len(sets), n_free))
+    return MilpData(
+        var_lb=np.zeros(n_free),
+        var_ub=np.ones(n_free),
+        obj=np.ones(n_free),
+        is_int=np.ones(n_free, dtype=bool),
+        matrix=matrix,
+        row_lb=np.ones(len(sets)),
+        row_ub=np.full(len(sets), np.inf),
+    )
 
 
 def _decide(
     sets: list[tuple[int, ...]], n_free: int, p: int, time_limit_s: float | None
 ) -> tuple[str, list[int] | None, bool]:
     """Verdict ``"feasible"`` (with positions), ``"infeasible"`` or ``"unknown"``, and
-    whether CP-SAT was called."""
+    whether the MIP solver was called."""
     if any(len(s) == 0 for s in sets):
         return "infeasible", None, False
     greedy = _greedy_set_cover(sets, n_free)
     if len(greedy) <= p:
         return "feasible", greedy, False
-    model, y = build_cover_decision(sets, n_free, p)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 2
-    if time_limit_s is not None:
-        solver.parameters.max_time_in_seconds = max(0.05, time_limit_s)
-    status = solver.solve(model)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return "feasible", [i for i in range(n_free) if solver.boolean_value(y[i])], True
-    if status == cp_model.INFEASIBLE:
+    model = build_model(build_cover_decision(sets, n_free, p))
+    sol = solve_model(
+        model, maximize=False, time_limit_s=time_limit_s, objective_bound=p + 0.5
+    )
+    if sol.values is not None and sol.objective <= p + 0.5:
+        return "feasible", [int(i) for i in np.flatnonzero(sol.values > 0.5)], True
+    if sol.status == "infeasible" or (
+        sol.status == "optimal" and sol.objective > p + 0.5
+    ):
+        return "infeasible", None, True
+    if sol.status == "no_solution" and sol.bound > p + 0.5:
         return "infeasible", None, True
     return "unknown", None, True
 
@@ -150,7 +163,7 @@ def p_center(
     is_fixed = np.zeros(matrix.n_cand, dtype=bool)
     is_fixed[fixed_l] = True
     free = np.flatnonzero(~is_fixed)
-    stats: dict[str, float | int] = {"decision_problems": 0, "cp_sat_calls": 0}
+    stats: dict[str, float | int] = {"decision_problems": 0, "mip_calls": 0}
 
     def radius_of(sites: list[int]) -> float:
         return float(c[sites].min(axis=0).max()) if c.shape[1] else 0.0
@@ -192,7 +205,7 @@ def p_center(
                 break
             stats["decision_problems"] += 1
             verdict, pos, used_solver = _decide(sets, free.size, p, remaining)
-            stats["cp_sat_calls"] += int(used_solver)
+            stats["mip_calls"] += int(used_solver)
             if verdict == "feasible":
                 assert pos is not None
                 cand = fixed_l + [int(free[k]) for k in pos]
@@ -231,7 +244,7 @@ def p_center(
         gap=gap,
         status=status,
         solve_time_s=time.perf_counter() - start,
-        solver="cp-sat",
+        solver="highs",
         marginal_gain=table,
         threshold=None,
         stats=stats,
