@@ -21,7 +21,7 @@ from typing import Any
 from geodispatch import regions
 from geodispatch.errors import DownloadError
 from geodispatch.network.graph import RoadNetwork
-from geodispatch.network.load import cache_dir, load_network
+from geodispatch.network.load import cache_dir, load_network, synthetic_size
 from geodispatch.output import atomic_file
 from geodispatch.regions import Region, Requirement, Station, is_region, load_region
 
@@ -93,14 +93,13 @@ def load_scenario(
     from geodispatch.inputs import read_stations
 
     text = str(source).strip()
-    if text == "synthetic" or text.startswith("synthetic:"):
+    size = synthetic_size(text)
+    if size is not None:
         from geodispatch.network.synthetic import synthetic_regency
 
-        size = text.partition(":")[2]
-        network = load_network(text, **network_options)  # validates the size
-        regency = synthetic_regency(n_nodes=int(size)) if size else synthetic_regency()
+        regency = synthetic_regency(n_nodes=size)
         scenario = Scenario(
-            name=network.label,
+            name=regency.network.label,
             network=regency.network,
             stations=tuple(regency.stations),
             population=regency.population,

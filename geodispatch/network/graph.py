@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from geodispatch.network.snap import SnapResult
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MIN_EDGE_TIME_S = 1e-3
 """Smallest edge travel time (s); zero-time edges would vanish from a sparse matrix."""
 
@@ -58,8 +58,11 @@ class RoadNetwork:
         Edge length, metres.
     edge_time_s : ndarray of float64
         Edge travel time, seconds (clamped to at least :data:`MIN_EDGE_TIME_S`).
-    edge_highway : ndarray of str
-        The OSM highway class that set the edge's speed.
+    edge_highway_code : ndarray of uint8
+        Index into ``highway_classes`` of the OSM highway class that set the edge's speed
+        (stored as codes: one byte per edge instead of a string; read :attr:`edge_highway`).
+    highway_classes : ndarray of str
+        The distinct highway class names.
     edge_has_maxspeed : ndarray of bool
         Whether a parseable ``maxspeed`` tag set the edge's speed.
     geom_offsets : ndarray of int64
@@ -80,7 +83,8 @@ class RoadNetwork:
     edge_v: np.ndarray
     edge_length_m: np.ndarray
     edge_time_s: np.ndarray
-    edge_highway: np.ndarray
+    edge_highway_code: np.ndarray
+    highway_classes: np.ndarray
     edge_has_maxspeed: np.ndarray
     geom_offsets: np.ndarray
     geom_lon: np.ndarray
@@ -103,6 +107,9 @@ class RoadNetwork:
         edge_highway: Any = None,
         edge_has_maxspeed: Any = None,
         geometries: list[Any] | None = None,
+        geom_offsets: Any = None,
+        geom_lon: Any = None,
+        geom_lat: Any = None,
         name: str = "",
         synthetic: bool = False,
     ) -> RoadNetwork:
@@ -122,6 +129,9 @@ class RoadNetwork:
             Whether a maxspeed tag set the speed (default False).
         geometries : list of (k, 2) arrays of lon/lat, optional
             Polyline per edge, from u to v; straight lines when omitted or None for an edge.
+        geom_offsets, geom_lon, geom_lat : array-like, optional
+            The same polylines already flat (as stored, see the class docstring); faster than
+            ``geometries`` for large networks. Give all three or none.
         name : str
             Network name.
         synthetic : bool
@@ -156,11 +166,22 @@ class RoadNetwork:
             raise InputError("node coordinates must be finite numbers (lon/lat in degrees)")
         if not (np.isfinite(time).all() and (time >= 0).all() and np.isfinite(length).all()):
             raise InputError("edge lengths and travel times must be finite and non-negative")
-        highway = (
-            np.full(m, "road", dtype="U24") if edge_highway is None else np.asarray(edge_highway).astype("U24")
+        classes, codes = np.unique(
+            np.full(m, "road") if edge_highway is None else np.asarray(edge_highway).astype(str), return_inverse=True
         )
+        if len(classes) > 255:
+            raise InputError("at most 255 distinct highway classes are supported")
         has_max = np.zeros(m, dtype=bool) if edge_has_maxspeed is None else np.asarray(edge_has_maxspeed, dtype=bool)
-        if geometries is None:
+        if geom_offsets is not None:
+            offsets = np.asarray(geom_offsets, dtype=np.int64)
+            glon = np.asarray(geom_lon, dtype=np.float64)
+            glat = np.asarray(geom_lat, dtype=np.float64)
+            counts = np.diff(offsets)
+            if len(offsets) != m + 1 or offsets[0] != 0 or offsets[-1] != len(glon) or len(glat) != len(glon):
+                raise InputError("geom_offsets must have n_edges + 1 entries from 0 to len(geom_lon)")
+            if (counts < 2).any():
+                raise InputError("every edge polyline needs at least 2 points")
+        elif geometries is None:
             offsets = np.arange(0, 2 * m + 1, 2, dtype=np.int64)
             glon = np.column_stack([lon[u], lon[v]]).ravel()
             glat = np.column_stack([lat[u], lat[v]]).ravel()
@@ -182,7 +203,8 @@ class RoadNetwork:
             edge_v=v,
             edge_length_m=length,
             edge_time_s=np.maximum(time, MIN_EDGE_TIME_S),
-            edge_highway=highway,
+            edge_highway_code=codes.astype(np.uint8),
+            highway_classes=classes,
             edge_has_maxspeed=has_max,
             geom_offsets=offsets,
             geom_lon=glon,
@@ -192,6 +214,13 @@ class RoadNetwork:
         )
 
     # ------------------------------------------------------------------ sizes
+    @property
+    def edge_highway(self) -> np.ndarray:
+        """OSM highway class per edge (str array, decoded from the stored codes once)."""
+        if "edge_highway" not in self._cache:
+            self._cache["edge_highway"] = self.highway_classes[self.edge_highway_code]
+        return self._cache["edge_highway"]
+
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
@@ -433,7 +462,8 @@ class RoadNetwork:
         "edge_v",
         "edge_length_m",
         "edge_time_s",
-        "edge_highway",
+        "edge_highway_code",
+        "highway_classes",
         "edge_has_maxspeed",
         "geom_offsets",
         "geom_lon",

@@ -221,7 +221,10 @@ def _cached_place(query: str, cache_key: str, refresh: bool, **speed_options: An
     path = cache_dir() / "networks" / f"{cache_key}-{digest}.npz"
     if path.exists() and not refresh:
         log.info("loading cached network %s", path)
-        return RoadNetwork.load(path)
+        try:
+            return RoadNetwork.load(path)
+        except CorruptFileError:
+            log.warning("cached network %s is unreadable or from an older version; downloading again", path)
     log.info("downloading %r from OpenStreetMap", query)
     network = graph_to_network(_download_place(query), name=query, **speed_options)
     network.save(path)
@@ -230,6 +233,23 @@ def _cached_place(query: str, cache_key: str, refresh: bool, **speed_options: An
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "place"
+
+
+def synthetic_size(source: str) -> int | None:
+    """Node count asked for by a ``synthetic`` / ``synthetic:N`` source, None for other sources.
+
+    Raises
+    ------
+    InputError
+        When N is not an integer >= 200.
+    """
+    text = source.strip()
+    if text != "synthetic" and not text.startswith("synthetic:"):
+        return None
+    size = text.partition(":")[2] or "3000"
+    if not size.isdigit() or int(size) < 200:
+        raise InputError(f"synthetic size must be an integer >= 200 nodes, got {size!r}")
+    return int(size)
 
 
 def load_network(
@@ -276,13 +296,11 @@ def load_network(
     if not text:
         raise InputError("no network source given; pass a region slug, a place name or a file")
     options: dict[str, Any] = {"speeds_kph": speeds_kph, "hour": hour, "congestion": congestion}
-    if text == "synthetic" or text.startswith("synthetic:"):
-        size = text.partition(":")[2] or "3000"
-        if not size.isdigit() or int(size) < 200:
-            raise InputError(f"synthetic size must be an integer >= 200 nodes, got {size!r}")
+    size = synthetic_size(text)
+    if size is not None:
         from geodispatch.network.synthetic import synthetic_regency
 
-        return synthetic_regency(n_nodes=int(size)).network
+        return synthetic_regency(n_nodes=size).network
     path = Path(text).expanduser()
     suffix = _suffix(path)
     looks_like_file = path.exists() or suffix in (*XML_SUFFIXES, *PBF_SUFFIXES, ".graphml", ".npz") or os.sep in text

@@ -34,7 +34,6 @@ synthetic: the network has ``synthetic=True`` (its label says SYNTHETIC), statio
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import math
@@ -1050,11 +1049,12 @@ def _build_network(
         edge_time_s=travel_times_s(length, speeds[inv]),
         edge_highway=np.asarray(_CLASSES)[dcls],
         edge_has_maxspeed=has_max[inv],
+        geom_offsets=offsets,
+        geom_lon=glon,
+        geom_lat=glat,
         name=NAME,
         synthetic=True,
     )
-    # from_arrays takes polylines as a list of arrays (a Python loop); set the flat arrays directly
-    network = dataclasses.replace(network, geom_offsets=offsets, geom_lon=glon, geom_lat=glat, _cache={})
     return network, np.flatnonzero(ubridge[dsrc]), dcls
 
 
