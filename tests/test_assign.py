@@ -384,3 +384,17 @@ def test_bad_requests_assign_nothing() -> None:
     # one bad incident in a batch: nothing is assigned, the error names it
     with pytest.raises(SnapError, match="incident far"):
         assign(net, units, [ok, Incident("far", "medis", 1, LON0, LAT0 + 0.5)], now=NOW)
+
+
+def test_within_target_counts_from_the_report() -> None:
+    """A call already past its target no longer earns 'within target'; a fresh one that can make it wins."""
+    net = line_network()
+    units = [unit("a1", "ambulance", at(net, 10))]
+    old = Incident("old", "medis", 2, *at(net, 9), reported_time=NOW - timedelta(minutes=20))
+    new = Incident("new", "medis", 2, *at(net, 13), reported_time=NOW)
+    plan = {a.incident_id: a.unit_ids for a in assign(net, units, [old, new], now=NOW)}
+    assert plan == {"old": [], "new": ["a1"]}
+    # reported at the same moment, the nearer call gets the unit (same level 2, smaller ETA)
+    old_now = Incident("old", "medis", 2, *at(net, 9), reported_time=NOW)
+    plan = {a.incident_id: a.unit_ids for a in assign(net, units, [old_now, new], now=NOW)}
+    assert plan == {"old": ["a1"], "new": []}

@@ -90,7 +90,10 @@ def instances(draw: st.DrawFn) -> tuple[list[Slot], np.ndarray, np.ndarray, floa
     fits = compatible(slots, [u.type for u in units], [u.capabilities for u in units])
     status_ok = np.asarray([draw(st.booleans()) or k % 3 for k in range(n_units)], dtype=bool)
     fits &= status_ok
-    target = draw(st.sampled_from([300.0, 900.0, 1200.0]))
+    if draw(st.booleans()):
+        target = draw(st.sampled_from([300.0, 900.0, 1200.0]))
+    else:  # per incident: time left of the target after waiting
+        target = np.asarray([draw(st.sampled_from([-60.0, 300.0, 600.0, 900.0])) for _ in incidents])
     return slots, eta, fits, target, units, incidents
 
 

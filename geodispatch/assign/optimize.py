@@ -5,7 +5,9 @@ slot when its type matches and it has every capability the slot asks for. The ob
 lexicographic:
 
 1. maximise the number of filled slots of priority-1 incidents;
-2. then maximise the number of slots whose unit arrives within the target time;
+2. then maximise the number of slots whose unit arrives within the target time, counted from
+   the incident's report (so an incident that has already waited 10 of its 15 minutes has 5
+   left; the target may be given per incident);
 3. then minimise the priority-weighted sum of ETAs, where an unfilled slot counts as
    ``unfilled_penalty_s`` (at least 4 h and above every finite ETA), so filling a slot is always
    better than leaving it empty. Weights: :data:`~geodispatch.assign.model.PRIORITY_WEIGHT`.
@@ -48,6 +50,14 @@ def unfilled_penalty_s(eta: np.ndarray) -> float:
     return max(MIN_UNFILLED_PENALTY_S, top)
 
 
+def slot_targets(slots: Sequence[Slot], target_s: float | np.ndarray) -> np.ndarray:
+    """Target (s) of every slot from a scalar or a per-incident array of targets."""
+    t = np.asarray(target_s, dtype=float)
+    if t.ndim == 0:
+        return np.full(len(slots), float(t))
+    return t[np.asarray([s.incident_index for s in slots], dtype=np.int64)] if len(slots) else np.zeros(0)
+
+
 def compatible(slots: Sequence[Slot], unit_types: Sequence[str], unit_caps: Sequence[tuple[str, ...]]) -> np.ndarray:
     """Boolean matrix (n_slots, n_units): the unit's type and capabilities fit the slot."""
     out = np.zeros((len(slots), len(unit_types)), dtype=bool)
@@ -60,7 +70,7 @@ def compatible(slots: Sequence[Slot], unit_types: Sequence[str], unit_caps: Sequ
 
 
 def objective(
-    slots: Sequence[Slot], choice: Sequence[int], eta: np.ndarray, target_s: float, penalty_s: float
+    slots: Sequence[Slot], choice: Sequence[int], eta: np.ndarray, target_s: float | np.ndarray, penalty_s: float
 ) -> tuple[int, int, float]:
     """The lexicographic objective of a slot -> unit choice (higher is better on each level).
 
@@ -72,8 +82,8 @@ def objective(
         Unit column per slot, -1 when unfilled.
     eta : ndarray, shape (n_incidents, n_units)
         ETAs, seconds.
-    target_s : float
-        Target response time, seconds.
+    target_s : float or ndarray
+        Target (s), scalar or one per incident (time left of the target response time).
     penalty_s : float
         Level-3 cost of an unfilled slot (see :func:`unfilled_penalty_s`).
 
@@ -83,20 +93,21 @@ def objective(
     """
     p1 = within = 0
     cost = 0.0
-    for slot, k in zip(slots, choice, strict=True):
+    targets = slot_targets(slots, target_s)
+    for slot, k, tgt in zip(slots, choice, targets, strict=True):
         w = PRIORITY_WEIGHT[slot.priority]
         if k < 0:
             cost += w * penalty_s
             continue
         t = float(eta[slot.incident_index, k])
         p1 += slot.priority == 1
-        within += t <= target_s
+        within += t <= tgt
         cost += w * t
     return p1, within, -cost
 
 
 def solve_optimal(
-    slots: Sequence[Slot], eta: np.ndarray, fits: np.ndarray, target_s: float
+    slots: Sequence[Slot], eta: np.ndarray, fits: np.ndarray, target_s: float | np.ndarray
 ) -> list[int]:
     """Lexicographically optimal assignment of units to slots.
 
@@ -108,8 +119,8 @@ def solve_optimal(
         ETA of each unit to each incident, seconds (``inf`` = cannot reach).
     fits : ndarray of bool, shape (n_slots, n_units)
         Unit may fill slot (type, capability, dispatchable).
-    target_s : float
-        Target response time, seconds.
+    target_s : float or ndarray
+        Target (s), scalar or one per incident.
 
     Returns
     -------
@@ -141,7 +152,8 @@ def solve_optimal(
         return [-1] * n_slots
     t = slot_eta[s_idx, k_idx]
     eta_ds = np.minimum(np.rint(t * 10).astype(np.int64), pen_ds - 1)
-    profit = is_p1[s_idx] * big_a + (t <= target_s).astype(np.int64) * big_b + weights[s_idx] * (pen_ds - eta_ds)
+    within = (t <= slot_targets(slots, target_s)[s_idx]).astype(np.int64)
+    profit = is_p1[s_idx] * big_a + within * big_b + weights[s_idx] * (pen_ds - eta_ds)
     cost_arc = top - profit  # >= 0; the unfilled arc costs `top`
 
     source, sink = 0, 1 + n_slots + n_units
@@ -168,7 +180,11 @@ def solve_optimal(
 
 
 def solve_lexicographic_cpsat(
-    slots: Sequence[Slot], eta: np.ndarray, fits: np.ndarray, target_s: float, time_limit_s: float = 60.0
+    slots: Sequence[Slot],
+    eta: np.ndarray,
+    fits: np.ndarray,
+    target_s: float | np.ndarray,
+    time_limit_s: float = 60.0,
 ) -> list[int]:
     """The same optimum by three sequential CP-SAT solves (independent cross-check).
 
@@ -208,7 +224,8 @@ def solve_lexicographic_cpsat(
         if len(vars_k) > 1:
             model.add_at_most_one(vars_k)
     level1 = sum(v for (s, _), v in x.items() if slots[s].priority == 1)
-    level2 = sum(v for (s, k), v in x.items() if slot_eta[s, k] <= target_s)
+    targets = slot_targets(slots, target_s)
+    level2 = sum(v for (s, k), v in x.items() if slot_eta[s, k] <= targets[s])
     weights = [PRIORITY_WEIGHT[s.priority] for s in slots]
     level3 = sum(
         weights[s] * (min(round(float(slot_eta[s, k]) * 10), pen_ds - 1) - pen_ds) * v for (s, k), v in x.items()

@@ -197,6 +197,7 @@ class Solution:
     positions: Positions
     snaps: UnitSnaps
     target_s: float
+    remaining_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     tiebreaks: dict[tuple[int, str], tuple[float, float, tuple[int, ...]]] = field(default_factory=dict)
 
 
@@ -273,6 +274,12 @@ def solve(
         searches.append(_search(network, snaps, isnap, i, slots, fits, target, tolerance_s))
     eta = np.vstack([s.eta_s for s in searches]) if searches else np.zeros((0, len(units)))
 
+    # level 2 counts arrivals within the target *from the report*: a call that has already
+    # waited 10 of its 15 minutes has 5 left
+    waited = np.asarray(
+        [max(0.0, (clock - inc.reported_time).total_seconds()) if inc.reported_time else 0.0 for inc in incidents]
+    )
+    remaining = target - waited
     if policy == "closest":
         order = sorted(
             range(len(incidents)),
@@ -280,8 +287,8 @@ def solve(
         )
         choice = solve_closest(slots, eta, fits, order)
     else:
-        choice = solve_optimal(slots, eta, fits, target)
-    sol = Solution(units, incidents, slots, eta, fits, choice, searches, positions, snaps, target)
+        choice = solve_optimal(slots, eta, fits, remaining)
+    sol = Solution(units, incidents, slots, eta, fits, choice, searches, positions, snaps, target, remaining)
     if policy == "coverage_aware" and population is not None:
         _apply_tiebreak(network, sol, population, tolerance_s)
     return sol
@@ -349,7 +356,7 @@ def _apply_tiebreak(network: RoadNetwork, sol: Solution, population: Any, tolera
             sol.fits[members],
             chosen,
             sol.eta[i],
-            sol.target_s,
+            float(sol.remaining_s[i]),
             fleet,
             free,
             base_lon,
@@ -406,8 +413,8 @@ def assign(
         Incident type -> requirements; default :data:`~geodispatch.assign.model.DEFAULT_SOP`
         (a Region's ``sop`` overrides the defaults line by line).
     policy : {"optimal", "closest", "coverage_aware"}
-        ``optimal``: lexicographic optimum (priority-1 slots filled, slots within target,
-        weighted ETA sum). ``closest``: greedy closest free unit per slot in arrival order.
+        ``optimal``: lexicographic optimum (priority-1 slots filled, slots within target counted
+        from each incident's report, weighted ETA sum). ``closest``: greedy closest free unit per slot in arrival order.
         ``coverage_aware``: optimal plus the coverage tie-break (needs ``population``).
     population : DataFrame, optional
         ``lon``, ``lat``, ``population`` points for the coverage tie-break.
@@ -579,8 +586,10 @@ def _explain(
         note = position_note(u, sol.positions.source[k], float(sol.positions.age_s[k]), float(sol.snaps.distance_m[k]))
         caps = f" ({', '.join(u.capabilities)})" if u.capabilities else ""
         text = f"chosen: {u.type}{caps}, ETA {fmt_duration(float(eta[k]))}, {dist / 1000:.1f} km by road"
-        if eta[k] > sol.target_s:
-            text += f" (beyond the {fmt_duration(sol.target_s)} target)"
+        if eta[k] > sol.remaining_s[0]:
+            waited = sol.target_s - float(sol.remaining_s[0])
+            suffix = f" after {fmt_duration(waited)} of waiting" if waited >= 1 else ""
+            text += f" (beyond the {fmt_duration(sol.target_s)} target{suffix})"
         if u.type in swapped_types:
             text += "; chosen over an equally fast unit to keep coverage"
         if note:
