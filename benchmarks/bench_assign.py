@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("--units", type=int, default=200)
     ap.add_argument("--incidents", type=int, default=300, help="incidents for the latency table")
     ap.add_argument("--nx-incidents", type=int, default=3, help="incidents timed with networkx per-unit search")
-    ap.add_argument("--calls-per-day", type=float, default=700.0)
+    ap.add_argument("--calls-per-day", type=float, default=400.0)
     ap.add_argument("--small-seeds", type=int, default=5)
     args = ap.parse_args()
 
