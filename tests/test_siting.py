@@ -308,3 +308,13 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "ok.txt"
     path.write_text(text)
     return path
+
+
+def test_sparse_explicit_zero_means_same_place() -> None:
+    # a post on the demand node itself: stored 0 s must count as covered, absent = too far
+    cost = sp.csr_matrix(
+        (np.array([0.0, 5.0]), (np.array([0, 1]), np.array([0, 1]))), shape=(2, 2)
+    )
+    res = mclp(cost, 1, 1.0, np.array([10.0, 1.0]))
+    assert res.objective == 10.0 and list(res.selected) == [0]
+    assert lscp(cost, 5.0).objective == 2
