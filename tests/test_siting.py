@@ -318,3 +318,18 @@ def test_sparse_explicit_zero_means_same_place() -> None:
     res = mclp(cost, 1, 1.0, np.array([10.0, 1.0]))
     assert res.objective == 10.0 and list(res.selected) == [0]
     assert lscp(cost, 5.0).objective == 2
+
+
+def test_p_median_needs_sites_in_every_component() -> None:
+    # two groups of demand reachable only from their own candidates: one post cannot do both
+    inf = np.inf
+    cost = np.array(
+        [[0.0, 5.0, inf, inf], [5.0, 0.0, inf, inf], [inf, inf, 0.0, 3.0], [inf, inf, 3.0, 0.0]]
+    )
+    with pytest.raises(SitingError, match="reaches every demand point"):
+        p_median(cost, 1)
+    res = p_median(cost, 2)
+    assert res.objective == 0.0 + 5.0 + 0.0 + 3.0 and res.status == "optimal"
+    with pytest.raises(SitingError, match="reaches every demand point"):
+        p_center(cost, 1)
+    assert p_center(cost, 2).objective == 5.0

@@ -366,6 +366,11 @@ def p_median(
                 # the restricted problem's bound is valid globally up to the incumbent
                 if math.isfinite(sol.bound):
                     bound = max(bound, min(sol.bound, objective))
+        if not math.isfinite(objective):
+            raise SitingError(
+                f"no choice of {p} new site(s) reaching every demand point was found within "
+                f"the time limit ({limit} s); raise the time limit or p."
+            )
         if status == "optimal":
             bound = objective
     table, order = marginal_gain_table(matrix, new, w_all, fixed_l, None)
