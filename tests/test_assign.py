@@ -3,6 +3,7 @@ coverage tie-break, bad input, JSON output."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from datetime import UTC, datetime, timedelta
@@ -184,10 +185,14 @@ def test_recommend_on_balikpapan_picks_k_fastest_of_unbounded_search(balikpapan:
         np.testing.assert_allclose(got, best)
     assert rec.shortfall is None and len(rec.unit_ids) == 3
     assert all(d > 0 for d in rec.distances_m) and rec.routes is not None
-    # the route starts at the unit and ends at the incident's snapped point
-    end = rec.routes[0]["coordinates"][-1]  # type: ignore[index]
+    # every route starts at its unit (standing on a junction here) and ends at the incident's snapped point
     snapped = net.snap([inc.lon], [inc.lat])
-    assert abs(end[0] - snapped.lon[0]) < 1e-5 and abs(end[1] - snapped.lat[0]) < 1e-5
+    by_id = {u.id: u for u in units}
+    for uid, route in zip(rec.unit_ids, rec.routes, strict=True):
+        assert route is not None
+        start, end = route["coordinates"][0], route["coordinates"][-1]
+        assert abs(start[0] - by_id[uid].lon) < 1e-5 and abs(start[1] - by_id[uid].lat) < 1e-5
+        assert abs(end[0] - snapped.lon[0]) < 1e-5 and abs(end[1] - snapped.lat[0]) < 1e-5
 
 
 # ---------------------------------------------------------------------------- engine behaviour
@@ -398,3 +403,15 @@ def test_within_target_counts_from_the_report() -> None:
     old_now = Incident("old", "medis", 2, *at(net, 9), reported_time=NOW)
     plan = {a.incident_id: a.unit_ids for a in assign(net, units, [old_now, new], now=NOW)}
     assert plan == {"old": ["a1"], "new": []}
+
+
+def test_route_against_the_edge_direction() -> None:
+    net = line_network()
+    pos = at(net, 9, 100.0)
+    inc = Incident("m1", "medis", 2, *at(net, 6, 250.0), reported_time=NOW)
+    rec = recommend(net, [unit("w", "ambulance", pos)], inc, now=NOW, routes=True)
+    assert rec.distances_m[0] == pytest.approx(1350.0, rel=1e-3)
+    assert rec.routes is not None and rec.routes[0] is not None
+    coords = rec.routes[0]["coordinates"]
+    assert coords[0][0] == pytest.approx(pos[0], abs=1e-6) and coords[-1][0] == pytest.approx(inc.lon, abs=1e-6)
+    assert all(a[0] >= b[0] for a, b in itertools.pairwise(coords))  # heads west all the way

@@ -257,7 +257,9 @@ def solve(
     check_times(units, incidents, clock)
     table = resolve_sop(sop)
     slots = slots_for(incidents, table)
-    if not units or not any(u.dispatchable for u in units):
+    if not units:
+        raise AssignmentError("no units given: pass the fleet (stations' units or a units file)")
+    if not any(u.dispatchable for u in units):
         raise AssignmentError(
             f"no available unit at all: all {len(units)} units are busy or out of service; "
             "queue the incident and retry when a unit reports available"
