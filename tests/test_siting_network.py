@@ -157,3 +157,30 @@ def test_notebook_02_executes(tmp_path: Path) -> None:
     )
     assert "mclp: optimal" in text
     assert "p_median: optimal" in text
+
+
+def test_candidates_from_file_and_from_region_stations(regency, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from geodispatch.siting.inputs import read_candidates
+
+    net = regency.network
+    picks = np.arange(10, net.n_nodes, net.n_nodes // 7)[:6]
+    path = tmp_path / "sites.csv"
+    pd.DataFrame(
+        {"name": [f"lahan-{k}" for k in range(len(picks))], "lon": net.lon[picks],
+         "lat": net.lat[picks]}
+    ).to_csv(path, index=False)
+    cands = read_candidates(str(path))
+    prob = build_siting_problem(net, regency.population, regency.stations, candidates=cands)
+    new = [i for i in range(len(prob.cand_node)) if prob.cand_kind[i] == "candidate"]
+    assert [prob.cand_name[i] for i in new] == [f"lahan-{k}" for k in range(len(picks))]
+    np.testing.assert_array_equal(prob.cand_node[new], picks)
+    # fire posts: existing damkar posts are fixed, the other public buildings are candidates
+    fire = build_siting_problem(
+        net, regency.population, regency.stations, service="damkar", candidates="stations",
+        extra_stations=regency.stations,
+    )
+    damkar = [s for s in regency.stations if serves(s, "damkar")]
+    assert len(fire.fixed) == len(damkar)
+    assert len(fire.cand_node) > len(fire.fixed)
+    res = mclp(fire.cost, 2, 900.0, fire.weight, fixed=fire.fixed)
+    assert res.status == "optimal" and res.new.size == 2
