@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -178,6 +179,12 @@ def test_full_pipeline_matches_brute_force(data: st.DataObject) -> None:
     _valid(greedy.slots, greedy.choice, greedy.fits, greedy.eta)
     g = objective(greedy.slots, greedy.choice, greedy.eta, target, penalty)
     assert g[:2] < got[:2] or (g[:2] == got[:2] and g[2] <= got[2] + 0.05 * 3 * len(sol.slots) + 1e-9)
+    # coverage_aware keeps levels 1-2 and stays within the 30 s tie tolerance per slot on level 3
+    pop = pd.DataFrame({"lon": LINE.lon[::3], "lat": -7.5, "population": np.arange(1, len(LINE.lon[::3]) + 1) * 100})
+    cov = solve(LINE, units, incidents, policy="coverage_aware", target_s=target, now=NOW, population=pop)
+    _valid(cov.slots, cov.choice, cov.fits, cov.eta)
+    c = objective(cov.slots, cov.choice, cov.eta, target, penalty)
+    assert c[:2] == got[:2] and c[2] >= got[2] - 30.0 * 3 * len(sol.slots) - 1e-6
     for s, k in enumerate(sol.choice):
         if k >= 0:
             assert units[k].dispatchable
