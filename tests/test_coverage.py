@@ -272,3 +272,48 @@ def test_run_coverage_small_grid_population_bruteforce(tmp_path) -> None:  # typ
     assert set(iso["type"]) == {"ambulance", "damkar", "combined"}
     assert set(iso["station_id"]) == {"all", "s0", "s1"}
     assert (iso.loc[iso["type"] != "combined", "area_km2"] > 0).all()
+
+
+def test_piece_chains_cover_the_same_road(grid: RoadNetwork) -> None:
+    from geodispatch.coverage.isochrones import piece_chains
+
+    stations = _snap(grid, [310.0, 1290.0], [400.0, 1130.0])
+    _, node_t = station_node_times(grid, stations)
+    pieces = reached_pieces(grid, node_t, 45.0, seeds=stations)
+    chains = piece_chains(grid, pieces)
+    lines = edge_substrings(grid, pieces.edge, pieces.start, pieces.end)
+    assert len(chains) < len(lines)
+    assert shapely.length(chains).sum() == pytest.approx(shapely.length(lines).sum(), rel=1e-12)
+    a, b = shapely.union_all(chains), shapely.union_all(lines)
+    assert shapely.symmetric_difference(a, b).length < 1e-6
+
+
+def test_fast_nearest_edges_equal_strtree() -> None:
+    from geodispatch.network.snap import FAST_MIN_POINTS, nearest_edges
+
+    net = grid_network(n=12, spacing=150.0, seed=4)
+    rng = np.random.default_rng(9)
+    k = max(FAST_MIN_POINTS, 5000)
+    x0, y0 = net.node_xy.min(axis=0)
+    x = x0 + rng.uniform(-400, 2100, k)
+    y = y0 + rng.uniform(-400, 2100, k)
+    edge, dist = nearest_edges(net, x, y)
+    (pi, _), ref = net.edge_tree.query_nearest(shapely.points(x, y), return_distance=True, all_matches=False)
+    np.testing.assert_allclose(dist[pi], ref, atol=1e-7)
+    geoms = net.edge_geometries(metric=True)
+    np.testing.assert_allclose(shapely.distance(geoms[edge], shapely.points(x, y)), dist, atol=1e-7)
+
+
+def test_grouped_weighted_quantile_equals_per_group() -> None:
+    from geodispatch.coverage.surface import _weighted_quantile, grouped_weighted_quantile
+
+    rng = np.random.default_rng(2)
+    group = rng.integers(0, 30, 2000)
+    values = np.where(rng.random(2000) < 0.1, np.inf, rng.uniform(0, 1000, 2000))
+    weights = rng.integers(0, 5, 2000).astype(float)
+    for q in (0.5, 0.9):
+        got = grouped_weighted_quantile(group, values, weights, q, 32)
+        for g in range(32):
+            m = group == g
+            ref = _weighted_quantile(values[m], weights[m], q)
+            assert (np.isnan(got[g]) and np.isnan(ref)) or got[g] == ref

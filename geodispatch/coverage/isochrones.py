@@ -179,8 +179,9 @@ def reached_pieces(
     seeds: SnapResult | None = None,
     seed_mask: np.ndarray | None = None,
     dedupe: bool = True,
+    after_s: float | None = None,
 ) -> ReachedPieces:
-    """Parts of edges reached within ``limit_s``, from a travel-time field.
+    """Parts of edges reached within ``limit_s`` (and, with ``after_s``, not already by ``after_s``).
 
     Parameters
     ----------
@@ -196,56 +197,142 @@ def reached_pieces(
     seed_mask : ndarray of bool, optional
         Which seeds to use (default: every snapped seed).
     dedupe : bool
-        Drop a fully reached edge when its twin (the other direction) is fully reached too
+        Drop a fully covered edge when its twin (the other direction) is fully covered too
         (same road, drawn once).
+    after_s : float, optional
+        Return only the band reached between ``after_s`` and ``limit_s`` seconds (the part a
+        longer threshold adds to a shorter one).
 
     Returns
     -------
     ReachedPieces
         Fractions from each edge's tail; pieces may overlap.
     """
+    before = -np.inf if after_s is None else float(after_s)
     t_edge = network.edge_time_s
     tail_time = node_time_s[network.edge_u]
-    ok = tail_time <= limit_s
-    e = np.flatnonzero(ok)
-    reach = np.minimum((limit_s - tail_time[e]) / t_edge[e], 1.0)
+    e = np.flatnonzero(tail_time <= limit_s)
+    a = tail_time[e]
+    end = np.minimum((limit_s - a) / t_edge[e], 1.0)
+    start = np.where(a <= before, np.clip((before - a) / t_edge[e], 0.0, 1.0), 0.0)
+    keep = end > start
+    keep |= (end == start) & (a > before)  # a node reached exactly at the limit
+    e, start, end = e[keep], start[keep], end[keep]
     if dedupe and len(e):
         full = np.zeros(network.n_edges, dtype=bool)
-        full[e[reach >= 1.0]] = True
+        whole = (start <= 0.0) & (end >= 1.0)
+        full[e[whole]] = True
         twin = network.edge_between(network.edge_v[e], network.edge_u[e])
         back = network.edge_between(network.edge_u[e], network.edge_v[e])
-        drop = (reach >= 1.0) & (twin >= 0) & (back == e) & (twin < e)
-        drop &= full[np.maximum(twin, 0)]
-        e, reach = e[~drop], reach[~drop]
-    edges, starts, ends = [e], [np.zeros(len(e))], [reach]
+        drop = whole & (twin >= 0) & (back == e) & (twin < e) & full[np.maximum(twin, 0)]
+        e, start, end = e[~drop], start[~drop], end[~drop]
+    edges, starts, ends = [e], [start], [end]
     if seeds is not None and len(seeds.edge):
         use = seeds.ok if seed_mask is None else (seeds.ok & seed_mask)
         s_edge = seeds.edge[use]
         f = seeds.fraction[use]
-        fwd = f + limit_s / t_edge[s_edge]
+        t_s = t_edge[s_edge]
+        fwd_lo = np.minimum(f + max(before, 0.0) / t_s, 1.0) if after_s is not None else f
+        fwd_hi = np.minimum(f + limit_s / t_s, 1.0)
         edges.append(s_edge)
-        starts.append(f)
-        ends.append(np.minimum(fwd, 1.0))
+        starts.append(fwd_lo)
+        ends.append(fwd_hi)
         twin = network.edge_between(network.edge_v[s_edge], network.edge_u[s_edge])
         two_way = (twin >= 0) & (f > 0)
         twin_t = t_edge[np.maximum(twin, 0)]
-        back_start = np.maximum(f - limit_s / twin_t, 0.0)
+        back_lo = np.maximum(f - limit_s / twin_t, 0.0)
+        back_hi = np.maximum(f - max(before, 0.0) / twin_t, 0.0) if after_s is not None else f
         edges.append(s_edge[two_way])
-        starts.append(back_start[two_way])
-        ends.append(f[two_way])
-    return ReachedPieces(
-        edge=np.concatenate(edges).astype(np.int64),
-        start=np.concatenate(starts),
-        end=np.concatenate(ends),
-    )
+        starts.append(back_lo[two_way])
+        ends.append(back_hi[two_way])
+    out_e = np.concatenate(edges).astype(np.int64)
+    out_s, out_f = np.concatenate(starts), np.concatenate(ends)
+    if after_s is not None:
+        keep = out_f > out_s
+        keep[: len(e)] = True  # tail pieces were filtered above
+        out_e, out_s, out_f = out_e[keep], out_s[keep], out_f[keep]
+    return ReachedPieces(edge=out_e, start=out_s, end=out_f)
+
+
+def piece_chains(network: RoadNetwork, pieces: ReachedPieces) -> np.ndarray:
+    """Join reached pieces end to end into long polylines (metric CRS).
+
+    At every node, the piece ends meeting there are paired two by two and the pieces are walked
+    into chains (a street crossing a grid becomes one line). A buffer of a chain equals the
+    union of its pieces' buffers, but GEOS dissolves a few long lines much faster than many short
+    ones (5,872 pieces in 1,029 chains dissolve 2.5x faster on a synthetic regency).
+
+    Returns
+    -------
+    ndarray of shapely.LineString
+    """
+    n = len(pieces.edge)
+    if n == 0:
+        return np.empty(0, dtype=object)
+    lines = edge_substrings(network, pieces.edge, pieces.start, pieces.end)
+    idx = np.arange(n)
+    a_node = np.where(pieces.start <= 0.0, network.edge_u[pieces.edge], -1 - 2 * idx)
+    b_node = np.where(pieces.end >= 1.0, network.edge_v[pieces.edge], -2 - 2 * idx)
+    end_node = np.concatenate([a_node, b_node])  # end i: start of piece i; end n+i: its end
+    order = np.argsort(end_node, kind="stable")
+    sorted_node = end_node[order]
+    group_start = np.concatenate([[0], np.flatnonzero(sorted_node[1:] != sorted_node[:-1]) + 1])
+    sizes = np.diff(np.concatenate([group_start, [2 * n]]))
+    rank = np.arange(2 * n) - np.repeat(group_start, sizes)
+    has_next = np.concatenate([sorted_node[1:] == sorted_node[:-1], [False]])
+    first = np.flatnonzero((rank % 2 == 0) & has_next)
+    partner = np.full(2 * n, -1, dtype=np.int64)
+    partner[order[first]] = order[first + 1]
+    partner[order[first + 1]] = order[first]
+    link = partner.tolist()
+    visited = [False] * n
+    seq_piece: list[int] = []
+    seq_rev: list[bool] = []
+    seq_chain: list[int] = []
+    chain = 0
+
+    def walk(entry: int) -> None:
+        nonlocal chain
+        end = entry
+        while True:
+            i = end if end < n else end - n
+            if visited[i]:
+                break
+            visited[i] = True
+            rev = end >= n  # entered at its end: drawn reversed
+            seq_piece.append(i)
+            seq_rev.append(rev)
+            seq_chain.append(chain)
+            nxt = link[i if rev else i + n]
+            if nxt < 0:
+                break
+            end = nxt
+        chain += 1
+
+    for end in np.flatnonzero(partner < 0).tolist():  # open chains first, from a free end
+        if not visited[end if end < n else end - n]:
+            walk(end)
+    for i in range(n):  # then closed loops
+        if not visited[i]:
+            walk(i)
+    coords, owner = shapely.get_coordinates(lines, return_index=True)
+    off = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))])
+    sp, sr, sc = np.array(seq_piece), np.array(seq_rev), np.array(seq_chain)
+    cnt = off[sp + 1] - off[sp]
+    rep = np.repeat(np.arange(len(sp)), cnt)
+    within = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    src = np.where(sr[rep], off[sp + 1][rep] - 1 - within, off[sp][rep] + within)
+    return shapely.linestrings(coords[src], indices=sc[rep])
 
 
 def buffer_pieces(network: RoadNetwork, pieces: ReachedPieces, offroad_m: float) -> shapely.Geometry:
     """Buffer reached pieces by the off-road distance and dissolve them (metric CRS).
 
-    Each piece is buffered (vectorised) and the buffers are dissolved with GEOS's cascaded
-    union. Measured on Balikpapan (1,432 pieces): 0.08 s, against 2.8 s for buffering the
-    pieces as one MultiLineString and 3.3 s for noding the lines first (``union_all`` then buffer).
+    Pieces are joined into chains (:func:`piece_chains`), each chain is buffered (vectorised) and
+    the buffers are dissolved with GEOS's cascaded union. Measured on Balikpapan (1,432 pieces):
+    buffering pieces one by one then dissolving takes 0.08 s, against 2.8 s for buffering them as
+    one MultiLineString and 3.3 s for noding the lines first (``union_all`` then buffer); chains
+    make the dissolve another 2.5x faster on the synthetic regency.
 
     Returns
     -------
@@ -254,7 +341,7 @@ def buffer_pieces(network: RoadNetwork, pieces: ReachedPieces, offroad_m: float)
     """
     if len(pieces.edge) == 0:
         return shapely.Polygon()
-    lines = edge_substrings(network, pieces.edge, pieces.start, pieces.end)
+    lines = piece_chains(network, pieces)
     return shapely.union_all(shapely.buffer(lines, offroad_m, quad_segs=QUAD_SEGS))
 
 
@@ -268,15 +355,23 @@ def polygons_for_thresholds(
 ) -> list[shapely.Geometry]:
     """Nested isochrone polygons (metric CRS) for ascending thresholds from one time field.
 
-    Each polygon is unioned with the previous (shorter) one, so nesting holds exactly.
+    The first polygon buffers everything reached within the shortest threshold; each next one is
+    the union of the previous polygon with the buffers of the band of road reached between the two
+    thresholds only. Nesting therefore holds by construction, and each road piece is buffered
+    and dissolved once instead of once per threshold.
     """
     out: list[shapely.Geometry] = []
     previous: shapely.Geometry | None = None
+    previous_limit: float | None = None
     for limit in limits_s:
-        pieces = reached_pieces(network, node_time_s, limit, seeds=seeds, seed_mask=seed_mask)
-        poly = buffer_pieces(network, pieces, offroad_m)
-        if previous is not None and not previous.is_empty and not shapely.covers(poly, previous):
-            poly = shapely.union(poly, previous)
+        pieces = reached_pieces(network, node_time_s, limit, seeds=seeds, seed_mask=seed_mask, after_s=previous_limit)
+        if previous is None:
+            poly = buffer_pieces(network, pieces, offroad_m)
+        elif len(pieces.edge) == 0:
+            poly = previous
+        else:
+            buffers = shapely.buffer(piece_chains(network, pieces), offroad_m, quad_segs=QUAD_SEGS)
+            poly = shapely.union_all(np.concatenate([[previous], buffers]))
         out.append(poly)
-        previous = poly
+        previous, previous_limit = poly, limit
     return out

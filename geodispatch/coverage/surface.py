@@ -163,7 +163,7 @@ def _cell_polygons(network: RoadNetwork, keys: np.ndarray, grid: SurfaceGrid) ->
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """Weighted quantile (lower interpolation at the cumulative weight); inf-safe."""
+    """Weighted quantile: the smallest value whose cumulative weight reaches ``q`` of the total."""
     if len(values) == 0 or weights.sum() <= 0:
         return float("nan")
     order = np.argsort(values, kind="stable")
@@ -171,6 +171,28 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
     cum = np.cumsum(w)
     pos = int(np.searchsorted(cum, q * cum[-1], side="left"))
     return float(v[min(pos, len(v) - 1)])
+
+
+def grouped_weighted_quantile(
+    group: np.ndarray, values: np.ndarray, weights: np.ndarray, q: float, n_groups: int
+) -> np.ndarray:
+    """:func:`_weighted_quantile` for every group at once (NaN for empty or weightless groups)."""
+    out = np.full(n_groups, np.nan)
+    if len(group) == 0:
+        return out
+    order = np.lexsort((values, group))
+    g, v, w = group[order], values[order], weights[order].astype(float)
+    cum = np.cumsum(w)
+    counts = np.bincount(g, minlength=n_groups)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    before = np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0.0)
+    total = np.where(counts > 0, cum[np.maximum(ends - 1, 0)] - before, 0.0)
+    ok = (counts > 0) & (total > 0)
+    pos = np.searchsorted(cum, before[ok] + q * total[ok], side="left")
+    pos = np.clip(pos, starts[ok], ends[ok] - 1)
+    out[ok] = v[pos]
+    return out
 
 
 def aggregate_surface(
@@ -221,9 +243,9 @@ def aggregate_surface(
             pt = point_times_s[service]
             pdf = pd.DataFrame({"cell": pop_cell, "t": pt, "w": population["population"].to_numpy()})
             pop = pdf.groupby("cell")["w"].sum()
-            med = pdf.groupby("cell")[["t", "w"]].apply(
-                lambda g: _weighted_quantile(g["t"].to_numpy(), g["w"].to_numpy(), 0.5)
-            )
+            codes, uniq = pd.factorize(pdf["cell"])
+            med_values = grouped_weighted_quantile(codes, pt, pdf["w"].to_numpy(), 0.5, len(uniq))
+            med = pd.Series(med_values, index=uniq)
             extra = pd.DataFrame({"population": pop, "pop_median_s": med.replace(np.inf, np.nan)})
             agg = agg.join(extra, how="outer")
             agg["nodes"] = agg["nodes"].fillna(0).astype(int)

