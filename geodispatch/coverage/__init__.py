@@ -17,16 +17,18 @@ from geodispatch.coverage.isochrones import (
 from geodispatch.coverage.population import read_areas, read_population
 from geodispatch.coverage.report import CoverageReport, run_coverage
 from geodispatch.coverage.stations import select_stations, serves
-from geodispatch.coverage.surface import SurfaceGrid, point_times
+from geodispatch.coverage.surface import PreparedPopulation, SurfaceGrid, point_times, prepare_population
 
 __all__ = [
     "DEFAULT_MINUTES",
     "DEFAULT_OFFROAD_M",
     "CoverageReport",
+    "PreparedPopulation",
     "SurfaceGrid",
     "edge_substrings",
     "point_times",
     "polygons_for_thresholds",
+    "prepare_population",
     "reached_pieces",
     "read_areas",
     "read_population",

@@ -33,9 +33,11 @@ from geodispatch.coverage.stations import DEFAULT_STATION_SNAP_M, StationSet, pa
 from geodispatch.coverage.stats import area_table, population_summary, road_covered_m
 from geodispatch.coverage.surface import (
     DEFAULT_POINT_SNAP_M,
+    PreparedPopulation,
     SurfaceGrid,
     aggregate_surface,
     point_times,
+    prepare_population,
     station_node_times,
 )
 from geodispatch.errors import CoverageError, InputError, OutputError
@@ -244,9 +246,9 @@ def _write_geojson(gdf: Any, path: Path) -> None:
     path.write_text(frame.to_json(na="null", drop_id=True))
 
 
-def _as_population(value: Any) -> pd.DataFrame | None:
-    if value is None:
-        return None
+def _as_population(value: Any) -> pd.DataFrame | PreparedPopulation | None:
+    if value is None or isinstance(value, PreparedPopulation):
+        return value
     if isinstance(value, str | os.PathLike):
         return read_population(value)
     if isinstance(value, pd.DataFrame):
@@ -298,9 +300,10 @@ def run_coverage(
         Also build one isochrone per station and threshold.
     combined : bool
         Add the combined rule: covered only when every selected service reaches in time.
-    population : path or DataFrame, optional
+    population : path, DataFrame or PreparedPopulation, optional
         Population points (``lon, lat, population``) or a file (CSV, GeoJSON, GeoPackage,
-        GeoTIFF); default: the scenario's.
+        GeoTIFF), or points already snapped with
+        :func:`~geodispatch.coverage.surface.prepare_population`; default: the scenario's.
     areas : path or GeoDataFrame, optional
         Admin areas with a name column; default: the scenario's.
     offroad_m : float
@@ -403,9 +406,14 @@ def run_coverage(
     iso = _isochrone_frame(net, rows, geoms)
 
     point_time: dict[str, np.ndarray] = {}
+    prepared: PreparedPopulation | None = None
+    if isinstance(pop_df, PreparedPopulation):
+        prepared, pop_df = pop_df, pop_df.frame
     if pop_df is not None and len(pop_df):
         say(f"population ({len(pop_df):,} points)")
-        psnap = net.snap(pop_df["lon"].to_numpy(), pop_df["lat"].to_numpy(), max_distance_m=point_snap_m, strict=False)
+        if prepared is None or prepared.network is not net or prepared.max_snap_m != point_snap_m:
+            prepared = prepare_population(net, pop_df, point_snap_m)
+        psnap = prepared.snap
         pop_df = pop_df.copy()
         pop_df["snap_distance_m"] = psnap.distance_m
         for service, sset in sets.items():

@@ -24,6 +24,32 @@ DEFAULT_POINT_SNAP_M = 1000.0
 """Population points farther than this (m) from any road count as unreachable."""
 
 
+@dataclass(frozen=True)
+class PreparedPopulation:
+    """Population points snapped once to a network, reusable by many coverage runs.
+
+    Snapping a million points to the nearest road is the costliest step of a coverage table and
+    does not depend on the stations or thresholds; prepare it once with
+    :func:`prepare_population` and pass it as ``population=`` to
+    :func:`geodispatch.coverage.run_coverage`.
+    """
+
+    frame: pd.DataFrame
+    snap: SnapResult
+    network: RoadNetwork
+    max_snap_m: float
+
+
+def prepare_population(
+    network: RoadNetwork, population: pd.DataFrame, max_snap_m: float = DEFAULT_POINT_SNAP_M
+) -> PreparedPopulation:
+    """Snap population points (``lon, lat, population``) to the network's nearest road edges."""
+    snap = network.snap(
+        population["lon"].to_numpy(), population["lat"].to_numpy(), max_distance_m=max_snap_m, strict=False
+    )
+    return PreparedPopulation(frame=population, snap=snap, network=network, max_snap_m=max_snap_m)
+
+
 def station_node_times(
     network: RoadNetwork, station_snap: SnapResult, limit_s: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
