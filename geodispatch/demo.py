@@ -67,6 +67,20 @@ def run_demo(source: str, out: Path, console: Console) -> None:
         return
     console.print(station_traveltime_table(scenario, scenario.target_response_s))
 
+    from geodispatch.coverage import run_coverage
+
+    with console.status("coverage: isochrones, desa table, maps") as status:
+        report = run_coverage(
+            scenario,
+            minutes=(5.0, 10.0, 15.0),
+            station_types="ambulance,damkar",
+            combined=True,
+            out_dir=out / "coverage",
+            progress=lambda msg: status.update(f"coverage: {msg}"),
+        )
+    console.print(report.summary_table())
+    console.print(f"coverage map: {out / 'coverage' / 'map.html'} (PNG for reports: {out / 'coverage' / 'map.png'})")
+
     from geodispatch.assign import demo_lines
 
     for line in demo_lines(scenario):
