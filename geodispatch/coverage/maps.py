@@ -28,6 +28,8 @@ SERVICE_COLOURS = {
     "combined": ("#5e3c99", "Purples"),
 }
 _DEFAULT_COLOUR = ("#2166ac", "Blues")
+STATION_MARKERS = {"ambulance": "P", "damkar": "^"}
+"""Marker of each service's stations on the PNG (plus for ambulance, triangle for Damkar)."""
 SERVICE_LABELS = {
     "ambulance": "Ambulance (PSC 119, ambulance posts, puskesmas, RSUD)",
     "damkar": "Damkar (fire posts)",
@@ -268,17 +270,19 @@ def static_map(
         bands = list(zip(rows.itertuples(index=False), colours, strict=True))
         for row, colour in reversed(bands):
             gpd.GeoSeries([row.geometry], crs=4326).to_crs(crs).plot(
-                ax=ax, color=colour, alpha=0.85, linewidth=0, zorder=2
+                ax=ax, color=colour, alpha=0.8, linewidth=0, zorder=2
             )
         for row, colour in bands:
             label = f"≤ {row.minutes:g} min" if previous is None else f"{previous:g}–{row.minutes:g} min"
-            legend.append(Patch(facecolor=colour, alpha=0.85, label=label))
+            legend.append(Patch(facecolor=colour, alpha=0.8, label=label))
             previous = row.minutes
         ax.add_collection(LineCollection([s for s, m in zip(segs, major, strict=True) if not m],
-                                         colors="#9a9a9a", linewidths=0.3, zorder=1.5))
+                                         colors="#2b2b2b", linewidths=0.3, alpha=0.45, zorder=3))
         ax.add_collection(LineCollection([s for s, m in zip(segs, major, strict=True) if m],
-                                         colors="#6e6e6e", linewidths=0.8, zorder=1.6))
-        legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, label="road (arterials darker)"))
+                                         colors="#111111", linewidths=0.9, alpha=0.7, zorder=3.1))
+        legend.append(Line2D([], [], color="#2b2b2b", linewidth=0.8, alpha=0.6, label="road (arterials thicker)"))
+        if areas_metric is not None:
+            legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, linestyle="--", label="desa / kelurahan"))
         if hot_all is not None:
             hot = hot_all[hot_all["type"] == service].head(5)
             if len(hot):
@@ -299,9 +303,12 @@ def static_map(
             for svc in dict.fromkeys(st["service"]):
                 m = (st["service"] == svc).to_numpy()
                 c = _colours(svc)[0]
-                ax.scatter(sx[m & on], sy[m & on], s=70, marker="o", c=c, edgecolors="black", linewidths=1.2, zorder=8)
-                legend.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=c, markeredgecolor="black",
-                                     markersize=8, label=f"{svc} station"))
+                mk = STATION_MARKERS.get(svc, "o")
+                ax.scatter(sx[m & on], sy[m & on], s=130, marker=mk, c="white", edgecolors="black", linewidths=2.4,
+                           zorder=8)
+                ax.scatter(sx[m & on], sy[m & on], s=70, marker=mk, c=c, edgecolors="white", linewidths=0.8, zorder=9)
+                legend.append(Line2D([], [], marker=mk, linestyle="", markerfacecolor=c, markeredgecolor="black",
+                                     markersize=9, label=f"{svc} station"))
             if (~on).any():
                 ax.scatter(sx[~on], sy[~on], s=60, marker="X", c="white", edgecolors="black", linewidths=1, zorder=8)
                 legend.append(Line2D([], [], marker="X", linestyle="", markerfacecolor="white", markeredgecolor="black",

@@ -142,7 +142,7 @@ class CoverageReport:
                     share = pop["share"][key]
                     share_text = f"{share:.0%}" if share is not None else "-"
                 else:
-                    covered, share_text = "(no population)", f"{info['node_share'][key]:.0%} nodes"
+                    covered, share_text = "-", f"{info['node_share'][key]:.0%}*"
                 table.add_row(
                     service if i == 0 else "",
                     info.get("stations_text", "") if i == 0 else "",
@@ -158,6 +158,8 @@ class CoverageReport:
 
     def _caption(self) -> str:
         parts = []
+        if self.population is None or not len(self.population):
+            parts.append("* no population given: share of road nodes reached")
         if self.synthetic:
             parts.append("SYNTHETIC data, not a real place")
         bad = self.station_status
