@@ -218,3 +218,35 @@ def test_failure_mid_write_leaves_nothing(synthetic: Scenario, tmp_path: Path) -
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
     assert issubclass(CoverageError, GeodispatchError)
+
+
+def test_area_table_matches_per_area_bruteforce(written: tuple[object, Path]) -> None:
+    import shapely
+
+    from geodispatch.coverage.surface import _weighted_quantile
+
+    report, _ = written
+    pop = report.population  # type: ignore[attr-defined]
+    areas = report.areas  # type: ignore[attr-defined]
+    table = report.area_table  # type: ignore[attr-defined]
+    lon, lat, w = pop["lon"].to_numpy(), pop["lat"].to_numpy(), pop["population"].to_numpy()
+    seen = np.zeros(len(pop), dtype=bool)
+    for name, geom in zip(areas["name"], areas.geometry, strict=True):
+        inside = shapely.contains_xy(geom, lon, lat) & ~seen  # first area wins on shared borders
+        seen |= inside
+        for service in ("ambulance", "damkar", "combined"):
+            rows = table[(table["area"] == name) & (table["type"] == service)]
+            if not inside.any():
+                continue
+            row = rows.iloc[0]
+            t = pop[f"time_s_{service}"].to_numpy()[inside]
+            assert row["population"] == pytest.approx(w[inside].sum(), abs=0.06)
+            assert row["covered_15min"] == pytest.approx(w[inside][t <= 900].sum(), abs=0.06)
+            med = _weighted_quantile(t, w[inside], 0.5)
+            if np.isfinite(med):
+                assert row["median_s"] == pytest.approx(med, abs=0.06)
+            else:
+                assert np.isnan(row["median_s"])
+            fin = np.isfinite(t)
+            if fin.any():
+                assert row["worst_s"] == pytest.approx(t[fin].max(), abs=0.06)

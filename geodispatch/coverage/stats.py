@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from geodispatch.coverage.isochrones import reached_pieces
-from geodispatch.coverage.surface import _weighted_quantile
+from geodispatch.coverage.surface import _weighted_quantile, grouped_weighted_quantile
 from geodispatch.errors import CoverageError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import SnapResult
@@ -198,39 +198,52 @@ def area_table(
     else:
         point_area, weights, lon_all, lat_all = node_area, np.ones(network.n_nodes), network.lon, network.lat
     use_pop = population is not None and len(population) > 0
-    order = np.argsort(point_area, kind="stable")
-    bounds = np.searchsorted(point_area[order], np.arange(n_areas + 1))
-    rows = []
+    inside = point_area >= 0
+    grp, w_in = point_area[inside], weights[inside]
+    sel = np.flatnonzero(has)
+    total = np.bincount(grp, weights=w_in, minlength=n_areas)
+    count = np.bincount(grp, minlength=n_areas)
+    frames = []
     for service, (node_t, point_t) in service_times.items():
         times = point_t if (use_pop and point_t is not None) else node_t
-        covered_km = None
+        t_in = times[inside]
+        cols: dict[str, Any] = {
+            "area": [names[a] for a in sel],
+            "type": service,
+            "population": np.round(total[sel], 1) if use_pop else np.nan,
+            "points": count[sel],
+        }
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for m in minutes:
+                cov = np.bincount(grp, weights=w_in * (t_in <= m * 60.0), minlength=n_areas)[sel]
+                cols[f"covered_{m:g}min"] = np.round(cov, 1)
+                cols[f"share_{m:g}min"] = np.where(total[sel] > 0, np.round(cov / total[sel], 4), np.nan)
+        for q, name in ((0.5, "median_s"), (0.9, "p90_s")):
+            val = grouped_weighted_quantile(grp, t_in, w_in, q, n_areas)[sel]
+            cols[name] = np.where(np.isfinite(val), np.round(val, 1), np.nan)
+        finite = np.isfinite(t_in)
+        cols["unreachable"] = np.round(np.bincount(grp, weights=w_in * ~finite, minlength=n_areas)[sel], 1)
+        # worst reachable point per area: the last of each group when sorted by (area, finite time)
+        idx_in = np.flatnonzero(inside)
+        fin_idx = idx_in[finite]
+        worst_s = np.full(n_areas, np.nan)
+        worst_lon = np.full(n_areas, np.nan)
+        worst_lat = np.full(n_areas, np.nan)
+        if len(fin_idx):
+            order = np.lexsort((times[fin_idx], point_area[fin_idx]))
+            g_sorted = point_area[fin_idx][order]
+            last = np.flatnonzero(np.r_[g_sorted[1:] != g_sorted[:-1], True])
+            j = fin_idx[order[last]]
+            worst_s[g_sorted[last]] = np.round(times[j], 1)
+            worst_lon[g_sorted[last]] = np.round(lon_all[j], 6)
+            worst_lat[g_sorted[last]] = np.round(lat_all[j], 6)
+        cols["worst_s"], cols["worst_lon"], cols["worst_lat"] = worst_s[sel], worst_lon[sel], worst_lat[sel]
+        cols["road_km"] = np.round(road_km[sel], 3)
         if road_covered is not None and service in road_covered:
             rc = road_covered[service]
             covered_km = np.bincount(np.maximum(edge_area, 0), weights=rc * (edge_area >= 0), minlength=n_areas) / 1000
-        for a in np.flatnonzero(has):
-            idx = order[bounds[a] : bounds[a + 1]]
-            w, t = weights[idx], times[idx]
-            row: dict[str, Any] = {"area": names[a], "type": service}
-            total = float(w.sum())
-            row["population"] = round(total, 1) if use_pop else np.nan
-            row["points"] = len(idx)
-            for m in minutes:
-                cov = float(w[t <= m * 60.0].sum())
-                row[f"covered_{m:g}min"] = round(cov, 1)
-                row[f"share_{m:g}min"] = round(cov / total, 4) if total > 0 else np.nan
-            med = _weighted_quantile(t, w, 0.5)
-            p90 = _weighted_quantile(t, w, 0.9)
-            row["median_s"] = round(med, 1) if np.isfinite(med) else np.nan
-            row["p90_s"] = round(p90, 1) if np.isfinite(p90) else np.nan
-            finite = np.isfinite(t)
-            row["unreachable"] = round(float(w[~finite].sum()), 1)
-            if finite.any():
-                j = idx[np.flatnonzero(finite)[np.argmax(t[finite])]]
-                row["worst_s"] = round(float(times[j]), 1)
-                row["worst_lon"], row["worst_lat"] = round(float(lon_all[j]), 6), round(float(lat_all[j]), 6)
-            else:
-                row["worst_s"] = row["worst_lon"] = row["worst_lat"] = np.nan
-            row["road_km"] = round(float(road_km[a]), 3)
-            row["road_km_covered"] = round(float(covered_km[a]), 3) if covered_km is not None else np.nan
-            rows.append(row)
-    return pd.DataFrame(rows)
+            cols["road_km_covered"] = np.round(covered_km[sel], 3)
+        else:
+            cols["road_km_covered"] = np.nan
+        frames.append(pd.DataFrame(cols))
+    return pd.concat(frames, ignore_index=True)
