@@ -239,7 +239,14 @@ def test_hotspots_cluster_separated_groups() -> None:
     pop = np.concatenate([np.full(200, 2.0), np.full(100, 1.0)])
     uncovered = np.ones(300, dtype=bool)
     uncovered[:10] = False
-    hot = hotspots(net, lon, lat, pop, uncovered, cell_m=300.0)
+    time_s = np.where(rng.random(300) < 0.2, np.inf, rng.uniform(900, 3000, 300))
+    hot = hotspots(net, lon, lat, pop, uncovered, time_s, cell_m=300.0)
+    from geodispatch.coverage.surface import _weighted_quantile
+
+    for rank, members in ((1, np.arange(10, 200)), (2, np.arange(200, 300))):
+        ref = _weighted_quantile(time_s[members], pop[members], 0.5)
+        got = hot.loc[hot["rank"] == rank, "median_s"].iloc[0]
+        assert (np.isnan(got) and not np.isfinite(ref)) or got == pytest.approx(round(ref, 1))
     assert len(hot) == 2
     assert hot["population"].tolist() == [380.0, 100.0]
     assert hot["points"].tolist() == [190, 100]

@@ -114,15 +114,10 @@ def hotspots(
     hulls = shapely.convex_hull(mp)
     med = np.full(k, np.nan)
     if time_s is not None:
-        from geodispatch.coverage.surface import _weighted_quantile
+        from geodispatch.coverage.surface import grouped_weighted_quantile
 
-        t = np.asarray(time_s, dtype=float)[sel]
-        lab_order = np.argsort(label, kind="stable")
-        bounds = np.searchsorted(label[lab_order], np.arange(k + 1))
-        for j in keep:
-            idx = lab_order[bounds[j] : bounds[j + 1]]
-            m = _weighted_quantile(t[idx], w[idx], 0.5)
-            med[j] = m if np.isfinite(m) else np.nan
+        med = grouped_weighted_quantile(label, np.asarray(time_s, dtype=float)[sel], w, 0.5, k)
+        med[~np.isfinite(med)] = np.nan
     data = {
         "rank": np.arange(1, len(keep) + 1),
         "type": [service] * len(keep),
