@@ -324,3 +324,21 @@ def test_grouped_weighted_quantile_equals_per_group() -> None:
             m = group == g
             ref = _weighted_quantile(values[m], weights[m], q)
             assert (np.isnan(got[g]) and np.isnan(ref)) or got[g] == ref
+
+
+def test_isochrones_entry_point_per_station_within_union() -> None:
+    from geodispatch.coverage import isochrones
+
+    net = grid_network(n=9, seed=3)
+    s_lon, s_lat = _lonlat(np.array([300.0, 1300.0, 700.0]), np.array([500.0, 1200.0, 900.0]))
+    stations = [_station(0, s_lon[0], s_lat[0], "psc"), _station(1, s_lon[1], s_lat[1], "rsud"),
+                _station(2, s_lon[2], s_lat[2], "damkar")]
+    iso = isochrones(net, stations, minutes=[0.5, 1], station_types="ambulance", per_station=True)
+    assert set(iso["station_id"]) == {"all", "s0", "s1"}
+    assert set(iso["type"]) == {"ambulance"}
+    for m in (0.5, 1.0):
+        union = iso[(iso["station_id"] == "all") & (iso["minutes"] == m)].geometry.iloc[0]
+        parts = iso[(iso["station_id"] != "all") & (iso["minutes"] == m)].geometry
+        # the multi-source union equals the union of the single-station polygons
+        merged = shapely.union_all(parts.to_numpy())
+        assert shapely.symmetric_difference(union, merged).area < 1e-6 * union.area

@@ -11,6 +11,7 @@ from geodispatch.coverage.isochrones import (
     DEFAULT_MINUTES,
     DEFAULT_OFFROAD_M,
     edge_substrings,
+    isochrones,
     polygons_for_thresholds,
     reached_pieces,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "PreparedPopulation",
     "SurfaceGrid",
     "edge_substrings",
+    "isochrones",
     "point_times",
     "polygons_for_thresholds",
     "prepare_population",

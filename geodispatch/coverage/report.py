@@ -23,10 +23,11 @@ import pandas as pd
 
 from geodispatch.coverage.hotspots import DEFAULT_CELL_M, hotspots
 from geodispatch.coverage.isochrones import (
+    COMBINED,
     DEFAULT_MINUTES,
     DEFAULT_OFFROAD_M,
     check_minutes,
-    polygons_for_thresholds,
+    isochrone_frame,
 )
 from geodispatch.coverage.population import areas_frame, population_frame, read_areas, read_population
 from geodispatch.coverage.stations import DEFAULT_STATION_SNAP_M, StationSet, parse_services, select_stations
@@ -42,14 +43,11 @@ from geodispatch.coverage.surface import (
 )
 from geodispatch.errors import CoverageError, InputError, OutputError
 from geodispatch.network.graph import RoadNetwork
-from geodispatch.network.traveltime import point_travel_times
 from geodispatch.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SERVICES: tuple[str, ...] = ("ambulance", "damkar")
-COMBINED = "combined"
-"""Label of the combined rule: covered only when every selected service reaches in time."""
 
 
 @dataclass
@@ -374,38 +372,9 @@ def run_coverage(
         _, node_time[service] = station_node_times(net, sset.snap)
 
     say("isochrones")
-    rows: list[dict[str, Any]] = []
-    geoms: list[Any] = []
-    union_polys: dict[str, list[Any]] = {}
-    for service, sset in sets.items():
-        polys = polygons_for_thresholds(net, node_time[service], limits, offroad_m, seeds=sset.snap)
-        union_polys[service] = polys
-        for m, poly in zip(mins, polys, strict=True):
-            rows.append({"type": service, "station_id": "all", "minutes": m, "stations": sset.n_usable})
-            geoms.append(poly)
-    if combined:
-        import shapely
-
-        for i, m in enumerate(mins):
-            inter = shapely.intersection_all([union_polys[s][i] for s in services])
-            rows.append({"type": COMBINED, "station_id": "all", "minutes": m, "stations": 0})
-            geoms.append(inter)
-    if per_station:
-        say("per-station isochrones")
-        for service, sset in sets.items():
-            usable = np.flatnonzero(sset.usable)
-            if len(usable) == 0:
-                continue
-            matrix = point_travel_times(net, sset.snap, limit=max(limits))
-            assert isinstance(matrix, np.ndarray)
-            for i in usable.tolist():
-                mask = np.zeros(len(sset.stations), dtype=bool)
-                mask[i] = True
-                polys = polygons_for_thresholds(net, matrix[i], limits, offroad_m, seeds=sset.snap, seed_mask=mask)
-                for m, poly in zip(mins, polys, strict=True):
-                    rows.append({"type": service, "station_id": sset.stations[i].id, "minutes": m, "stations": 1})
-                    geoms.append(poly)
-    iso = _isochrone_frame(net, rows, geoms)
+    iso = isochrone_frame(
+        net, sets, node_time, mins, offroad_m, per_station=per_station, combined=combined, progress=say
+    )
 
     point_time: dict[str, np.ndarray] = {}
     prepared: PreparedPopulation | None = None
@@ -524,19 +493,6 @@ def _concat_gdf(frames: list[Any]) -> Any:
         cols = ["rank", "type", "minutes", "population", "points", "cells", "area_km2", "lon", "lat", "median_s"]
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=4326)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
-
-
-def _isochrone_frame(net: RoadNetwork, rows: list[dict[str, Any]], geoms: list[Any]) -> Any:
-    """GeoDataFrame of isochrones in EPSG:4326 with their area (km², from the metric geometry)."""
-    import geopandas as gpd
-    import shapely
-
-    metric = np.array(geoms, dtype=object)
-    area = shapely.area(metric) / 1e6 if len(metric) else np.zeros(0)
-    lonlat = shapely.transform(metric, lambda xy: np.column_stack(net.to_lonlat(xy[:, 0], xy[:, 1])))
-    frame = pd.DataFrame(rows, columns=["type", "station_id", "minutes", "stations"])
-    frame["area_km2"] = np.round(area, 4)
-    return gpd.GeoDataFrame(frame, geometry=list(lonlat), crs=4326)
 
 
 def _summary(
