@@ -168,3 +168,18 @@ def test_keys_create_and_serve_command_lines(tmp_path: Any, capsys: pytest.Captu
         assert exit_info.value.code == 2, (args, err)
         lines = err.strip().splitlines()
         assert lines[-1].startswith("error:") and words in " ".join(lines) and "Traceback" not in err
+
+
+def test_migrations_are_package_data() -> None:
+    """Every file Alembic needs is matched by pyproject's package-data (so an installed wheel migrates)."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["geodispatch"]
+    package = repo / "geodispatch"
+    needed = [p.relative_to(package).as_posix() for p in (package / "api" / "migrations").rglob("*.py")]
+    assert "api/migrations/env.py" in needed and any(n.startswith("api/migrations/versions/0001") for n in needed)
+    for name in needed:
+        assert any(fnmatch.fnmatch(name, pat) for pat in patterns), f"{name} is not package data"
