@@ -139,8 +139,12 @@ def test_etas_equal_networkx_on_split_edges(net: RoadNetwork, data: st.DataObjec
     res = incident_etas(net, inc, usn, math.inf)
     ref = _reference_etas(net, inc, usn)
     np.testing.assert_allclose(res.eta_s, ref, rtol=1e-9, atol=1e-6)
-    bounded = incident_etas(net, inc, usn, 300.0)
+    bounded = incident_etas(net, inc, usn, 300.0)  # served from the cached unbounded search
     np.testing.assert_allclose(bounded.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
+    net._cache.pop("assign_search_cache")
+    first = incident_etas(net, inc, usn, 300.0)  # a bounded search cached first must not answer unbounded
+    np.testing.assert_allclose(first.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(incident_etas(net, inc, usn, math.inf).eta_s, ref, rtol=1e-9, atol=1e-6)
 
 
 @pytest.fixture(scope="module")

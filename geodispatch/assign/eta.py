@@ -22,6 +22,7 @@ import dataclasses
 import logging
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -247,7 +248,7 @@ def incident_etas(network: RoadNetwork, snap: SnapResult, units: UnitSnaps, limi
     -------
     IncidentEtas
     """
-    node_time, pred = point_search(network, snap, 0, limit=None if math.isinf(limit_s) else limit_s, reverse=True)
+    node_time, pred = _cached_search(network, snap, limit_s)
     ok = units.edge >= 0
     a = np.where(ok, units.a, 0)
     b = np.where(ok, units.b, 0)
@@ -260,6 +261,38 @@ def incident_etas(network: RoadNetwork, snap: SnapResult, units: UnitSnaps, limi
     eta = np.where(eta <= limit_s, eta, np.inf)
     exit_ = np.where(np.isfinite(eta), best, EXIT_NONE).astype(np.int8)
     return IncidentEtas(eta, exit_, limit_s, snap, node_time, pred)
+
+
+_SEARCH_KEY = "assign_search_cache"
+_SEARCH_CACHE_BYTES = 100_000_000
+"""Memory budget of the per-network cache of recent incident searches (LRU)."""
+
+
+def _cached_search(network: RoadNetwork, snap: SnapResult, limit_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Reverse search to a snapped point, reusing a recent search of the same point.
+
+    A cached search with a bound at least ``limit_s`` answers exactly for every time up to
+    ``limit_s`` (the caller discards ETAs beyond it), so re-asking for a waiting incident - a
+    dispatcher re-running the recommendation, or the next decision round of a queue - costs
+    no new search.
+    """
+    key = (int(snap.edge[0]), float(snap.fraction[0]), float(snap.time_from_u_s[0]), float(snap.time_from_v_s[0]))
+    with _LOCK:
+        cache: OrderedDict[Any, tuple[float, np.ndarray, np.ndarray]] = network._cache.setdefault(
+            _SEARCH_KEY, OrderedDict()
+        )
+        hit = cache.get(key)
+        if hit is not None and hit[0] >= limit_s:
+            cache.move_to_end(key)
+            return hit[1], hit[2]
+    node_time, pred = point_search(network, snap, 0, limit=None if math.isinf(limit_s) else limit_s, reverse=True)
+    size = max(16, _SEARCH_CACHE_BYTES // (12 * max(network.n_nodes, 1)))
+    with _LOCK:
+        cache[key] = (limit_s, node_time, pred)
+        cache.move_to_end(key)
+        while len(cache) > size:
+            cache.popitem(last=False)
+    return node_time, pred
 
 
 def _direct_times(network: RoadNetwork, snap: SnapResult, units: UnitSnaps) -> np.ndarray:
