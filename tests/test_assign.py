@@ -419,3 +419,23 @@ def test_route_against_the_edge_direction() -> None:
     coords = rec.routes[0]["coordinates"]
     assert coords[0][0] == pytest.approx(pos[0], abs=1e-6) and coords[-1][0] == pytest.approx(inc.lon, abs=1e-6)
     assert all(a[0] >= b[0] for a, b in itertools.pairwise(coords))  # heads west all the way
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=random_nets(), data=st.data())
+def test_point_search_equals_point_travel_times(net: RoadNetwork, data: st.DataObject) -> None:
+    """The per-point search (reused augmented matrix) agrees with the foundation's copy-per-call one."""
+    from geodispatch.network.traveltime import point_search, point_travel_times
+
+    e = data.draw(st.integers(0, net.n_edges - 1))
+    f = data.draw(st.sampled_from([0.0, 0.3, 0.5, 1.0]))
+    lon = net.lon[net.edge_u[e]] * (1 - f) + net.lon[net.edge_v[e]] * f
+    lat = net.lat[net.edge_u[e]] * (1 - f) + net.lat[net.edge_v[e]] * f
+    snap = net.snap([lon], [lat])
+    for reverse in (False, True):
+        for limit in (None, 200.0):
+            times, pred = point_search(net, snap, 0, limit=limit, reverse=reverse)
+            ref = np.asarray(point_travel_times(net, snap, limit=limit, reverse=reverse))[0]
+            np.testing.assert_allclose(times, ref, rtol=1e-12)
+            reached = np.flatnonzero(np.isfinite(times))
+            assert (pred[reached] >= 0).all() or len(reached) == 0
