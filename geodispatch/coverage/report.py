@@ -334,8 +334,8 @@ def run_coverage(
     say = progress or (lambda _msg: None)
     mins = check_minutes(minutes)
     services = parse_services(station_types)
-    if not (math.isfinite(offroad_m) and offroad_m >= 0):
-        raise InputError(f"off-road distance must be a non-negative number of metres, got {offroad_m!r}")
+    if not (math.isfinite(offroad_m) and 0 < offroad_m <= 5000):
+        raise InputError(f"off-road distance must be a positive number of metres (up to 5000), got {offroad_m!r}")
     if combined and len(services) < 2:
         raise CoverageError("--combined needs at least two station types, e.g. --station-types ambulance,damkar")
     net = scenario.network

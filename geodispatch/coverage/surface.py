@@ -9,6 +9,7 @@ the twin edge of a two-way road, or directly from a station on the same road. Th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,10 +156,11 @@ class SurfaceGrid:
 def _cells(network: RoadNetwork, lon: np.ndarray, lat: np.ndarray, grid: SurfaceGrid) -> np.ndarray:
     """Cell key of each point: H3 index string or ``"ix_iy"`` of a square grid in the metric CRS."""
     if grid.kind == "h3":
-        import h3
+        from h3.api import basic_int
 
         res = grid.h3_resolution
-        return np.array([h3.latlng_to_cell(la, lo, res) for lo, la in zip(lon.tolist(), lat.tolist(), strict=True)])
+        cells = [basic_int.latlng_to_cell(la, lo, res) for lo, la in zip(lon.tolist(), lat.tolist(), strict=True)]
+        return np.array(cells, dtype=np.uint64)
     x, y = network.to_metric(lon, lat)
     ix = np.floor(x / grid.cell_m).astype(np.int64)
     iy = np.floor(y / grid.cell_m).astype(np.int64)
@@ -173,7 +175,7 @@ def _cell_polygons(network: RoadNetwork, keys: np.ndarray, grid: SurfaceGrid) ->
 
         polys = []
         for key in keys.tolist():
-            ring = h3.cell_to_boundary(key)  # (lat, lng) pairs
+            ring = h3.cell_to_boundary(h3.int_to_str(int(key)))  # (lat, lng) pairs
             polys.append(shapely.Polygon([(lng, lat) for lat, lng in ring]))
         return np.array(polys, dtype=object)
     parts = np.char.partition(keys.astype(str), "_")
@@ -200,25 +202,28 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
 
 
 def grouped_weighted_quantile(
-    group: np.ndarray, values: np.ndarray, weights: np.ndarray, q: float, n_groups: int
-) -> np.ndarray:
-    """:func:`_weighted_quantile` for every group at once (NaN for empty or weightless groups)."""
-    out = np.full(n_groups, np.nan)
-    if len(group) == 0:
-        return out
-    order = np.lexsort((values, group))
-    g, v, w = group[order], values[order], weights[order].astype(float)
-    cum = np.cumsum(w)
-    counts = np.bincount(g, minlength=n_groups)
-    ends = np.cumsum(counts)
-    starts = ends - counts
-    before = np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0.0)
-    total = np.where(counts > 0, cum[np.maximum(ends - 1, 0)] - before, 0.0)
-    ok = (counts > 0) & (total > 0)
-    pos = np.searchsorted(cum, before[ok] + q * total[ok], side="left")
-    pos = np.clip(pos, starts[ok], ends[ok] - 1)
-    out[ok] = v[pos]
-    return out
+    group: np.ndarray, values: np.ndarray, weights: np.ndarray, q: float | Sequence[float], n_groups: int
+) -> Any:
+    """:func:`_weighted_quantile` for every group at once (NaN for empty or weightless groups).
+
+    With a sequence of quantiles, one sort serves them all and a list of arrays is returned.
+    """
+    qs = [q] if isinstance(q, int | float) else list(q)
+    outs = [np.full(n_groups, np.nan) for _ in qs]
+    if len(group):
+        order = np.lexsort((values, group))
+        g, v, w = group[order], values[order], weights[order].astype(float)
+        cum = np.cumsum(w)
+        counts = np.bincount(g, minlength=n_groups)
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        before = np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0.0)
+        total = np.where(counts > 0, cum[np.maximum(ends - 1, 0)] - before, 0.0)
+        ok = (counts > 0) & (total > 0)
+        for out, qq in zip(outs, qs, strict=True):
+            pos = np.searchsorted(cum, before[ok] + qq * total[ok], side="left")
+            out[ok] = v[np.clip(pos, starts[ok], ends[ok] - 1)]
+    return outs[0] if isinstance(q, int | float) else outs
 
 
 def aggregate_surface(
@@ -283,6 +288,10 @@ def aggregate_surface(
     keys = table["cell"].to_numpy()
     uniq, inv = np.unique(keys, return_inverse=True)
     polys = _cell_polygons(network, uniq, grid)[inv]
+    if grid.kind == "h3":  # H3 index as its usual hex string (a uint64 does not survive JSON readers)
+        import h3
+
+        table["cell"] = np.array([h3.int_to_str(int(k)) for k in uniq.tolist()], dtype=object)[inv]
     for col in ("median_s", "max_s", "pop_median_s"):
         if col in table:
             table[col] = table[col].round(1)
