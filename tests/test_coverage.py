@@ -342,3 +342,38 @@ def test_isochrones_entry_point_per_station_within_union() -> None:
         # the multi-source union equals the union of the single-station polygons
         merged = shapely.union_all(parts.to_numpy())
         assert shapely.symmetric_difference(union, merged).area < 1e-6 * union.area
+
+
+def test_fast_snap_matches_shapely_locate_on_curved_roads() -> None:
+    from geodispatch.network.snap import FAST_MIN_POINTS
+
+    rng = np.random.default_rng(12)
+    n = 60
+    lon, lat = _lonlat(rng.uniform(0, 4000, n), rng.uniform(0, 4000, n))
+    u, v = np.arange(n - 1), np.arange(1, n)
+    geoms = []
+    for a, b in zip(u, v, strict=True):
+        k = int(rng.integers(0, 8))
+        pts = np.column_stack([np.linspace(lon[a], lon[b], k + 2), np.linspace(lat[a], lat[b], k + 2)])
+        pts[1:-1] += rng.normal(0, 4e-4, (k, 2))
+        geoms.append(pts)
+    net = RoadNetwork.from_arrays(np.arange(n), lon, lat, np.concatenate([u, v]), np.concatenate([v, u]),
+                                  np.full(2 * (n - 1), 500.0), np.full(2 * (n - 1), 40.0),
+                                  geometries=geoms + [g[::-1] for g in geoms])
+    k = FAST_MIN_POINTS + 3000
+    plon, plat = _lonlat(rng.uniform(-300, 4300, k), rng.uniform(-300, 4300, k))
+    snap = net.snap(plon, plat, max_distance_m=5000, strict=False)
+    x, y = net.to_metric(plon, plat)
+    pts = shapely.points(x, y)
+    metric = net.edge_geometries(metric=True)
+    (pi, _), ref = net.edge_tree.query_nearest(pts, return_distance=True, all_matches=False)
+    np.testing.assert_allclose(snap.distance_m[pi], ref, atol=1e-6)
+    chosen = metric[snap.edge]
+    frac = shapely.line_locate_point(chosen, pts, normalized=True)
+    # same position along the chosen edge as shapely (up to exact ties between two equally near spots)
+    same = np.isclose(snap.fraction, frac, atol=1e-9)
+    assert same.mean() > 0.999
+    where = shapely.line_interpolate_point(chosen, snap.fraction, normalized=True)
+    sx, sy = net.to_metric(snap.lon, snap.lat)
+    np.testing.assert_allclose(sx, shapely.get_x(where), atol=1e-4)
+    np.testing.assert_allclose(sy, shapely.get_y(where), atol=1e-4)

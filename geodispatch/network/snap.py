@@ -75,6 +75,27 @@ _SEG_MAX_M = 40.0
 _K = 12
 
 
+def _vertex_index(network: RoadNetwork) -> dict[str, Any]:
+    """Metric polyline vertices, their cumulative length and each edge's metric length (cached)."""
+    cached = network._cache.get("snap_vertices")
+    if cached is not None:
+        return cached
+    x, y = network.to_metric(network.geom_lon, network.geom_lat)
+    owner = np.repeat(np.arange(network.n_edges), np.diff(network.geom_offsets))
+    a = np.flatnonzero(owner[1:] == owner[:-1])
+    seg_len = np.hypot(x[a + 1] - x[a], y[a + 1] - y[a])
+    cum = np.zeros(len(x))
+    cum[a + 1] = seg_len
+    cum = np.cumsum(cum)
+    edge_start = cum[network.geom_offsets[:-1]]
+    data = {
+        "x": x, "y": y, "cum": cum, "owner": owner, "a": a, "seg_len": seg_len, "edge_start": edge_start,
+        "edge_len": cum[network.geom_offsets[1:] - 1] - edge_start,
+    }
+    network._cache["snap_vertices"] = data
+    return data
+
+
 def _segment_index(network: RoadNetwork) -> dict[str, Any]:
     """Road polylines cut into straight pieces of at most 40 m, with a KD-tree of their midpoints."""
     cached = network._cache.get("snap_segments")
@@ -82,11 +103,12 @@ def _segment_index(network: RoadNetwork) -> dict[str, Any]:
         return cached
     from scipy.spatial import cKDTree
 
-    x, y = network.to_metric(network.geom_lon, network.geom_lat)
-    owner = np.repeat(np.arange(network.n_edges), np.diff(network.geom_offsets))
-    a = np.flatnonzero(owner[1:] == owner[:-1])
+    vert = _vertex_index(network)
+    x, y, cum, owner, a, seg_len = vert["x"], vert["y"], vert["cum"], vert["owner"], vert["a"], vert["seg_len"]
     ax, ay, dx, dy = x[a], y[a], x[a + 1] - x[a], y[a + 1] - y[a]
-    pieces = np.maximum(np.ceil(np.hypot(dx, dy) / _SEG_MAX_M), 1).astype(np.int64)
+    edge_start, edge_len = vert["edge_start"], vert["edge_len"]
+    along = cum[a] - edge_start[owner[a]]  # metres from the edge's start to the segment's start
+    pieces = np.maximum(np.ceil(seg_len / _SEG_MAX_M), 1).astype(np.int64)
     rep = np.repeat(np.arange(len(a)), pieces)
     step = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
     t0, t1 = step / pieces[rep], (step + 1) / pieces[rep]
@@ -95,6 +117,7 @@ def _segment_index(network: RoadNetwork) -> dict[str, Any]:
     half = 0.5 * np.hypot(x1 - x0, y1 - y0)
     data = {
         "x0": x0, "y0": y0, "x1": x1, "y1": y1, "edge": owner[a][rep],
+        "start_m": along[rep] + t0 * seg_len[rep], "len_m": 2.0 * half, "edge_len": edge_len,
         "tree": cKDTree(np.column_stack([(x0 + x1) / 2, (y0 + y1) / 2])),
         "half": float(half.max()) if len(half) else 0.0,
     }
@@ -120,11 +143,21 @@ def nearest_edges(
     edge : ndarray of int64
     distance_m : ndarray of float64
     """
+    edge, distance, _ = _nearest(network, x, y, points)
+    return edge, distance
+
+
+def _nearest(
+    network: RoadNetwork, x: np.ndarray, y: np.ndarray, points: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`nearest_edges` plus the normalised position along the edge (NaN when the STRtree
+    answered; the caller then locates the point with shapely)."""
     import shapely
 
     k = len(x)
     edge = np.full(k, -1, dtype=np.int64)
     distance = np.full(k, np.inf)
+    fraction = np.full(k, np.nan)
     todo = np.arange(k)
     if k >= FAST_MIN_POINTS:
         seg = _segment_index(network)
@@ -140,18 +173,42 @@ def nearest_edges(
         d = np.hypot(px - t * vx, py - t * vy)
         best = np.argmin(d, axis=1)
         rows = np.arange(k)
-        edge = seg["edge"][j[rows, best]].astype(np.int64)
+        piece = j[rows, best]
+        edge = seg["edge"][piece].astype(np.int64)
         distance = d[rows, best]
+        length = seg["edge_len"][edge]
+        along = seg["start_m"][piece] + t[rows, best] * seg["len_m"][piece]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fraction = np.where(length > 0, np.clip(along / length, 0.0, 1.0), 0.0)
         sure = distance <= dmid[:, -1] - seg["half"] - 1e-9
         if kk == seg["tree"].n:
             sure[:] = True
         todo = np.flatnonzero(~sure)
+        fraction[todo] = np.nan
     if len(todo):
         pts = points[todo] if points is not None else shapely.points(x[todo], y[todo])
         (pi, ei), dist = network.edge_tree.query_nearest(pts, return_distance=True, all_matches=False)
         edge[todo[pi]] = ei
         distance[todo[pi]] = dist
-    return edge, distance
+    return edge, distance, fraction
+
+
+def _interpolate(network: RoadNetwork, edge: np.ndarray, fraction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Metric coordinates at a normalised position along each edge's polyline (vectorised)."""
+    if len(edge) == 0:
+        return np.zeros(0), np.zeros(0)
+    vert = _vertex_index(network)
+    x, y, cum, owner_first = vert["x"], vert["y"], vert["cum"], network.geom_offsets
+    first, last = owner_first[edge], owner_first[edge + 1] - 1
+    target = cum[first] + fraction * vert["edge_len"][edge]
+    pos = np.searchsorted(cum, target, side="right")
+    j1 = np.clip(pos, first + 1, np.maximum(last, first + 1))
+    j1 = np.minimum(j1, len(x) - 1)
+    j0 = j1 - 1
+    span = cum[j1] - cum[j0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.clip(np.where(span > 0, (target - cum[j0]) / span, 0.0), 0.0, 1.0)
+    return x[j0] + t * (x[j1] - x[j0]), y[j0] + t * (y[j1] - y[j0])
 
 
 def snap_points(
@@ -195,8 +252,7 @@ def snap_points(
         raise SnapError(f"snap distance must be a non-negative number of metres, got {max_distance_m!r}")
     k = len(lon_a)
     x, y = network.to_metric(lon_a, lat_a)
-    points = shapely.points(x, y)
-    edge, distance = nearest_edges(network, x, y, points)
+    edge, distance, located = _nearest(network, x, y)
     too_far = distance > max_distance_m
     if strict and too_far.any():
         first = int(np.flatnonzero(too_far)[0])
@@ -208,11 +264,14 @@ def snap_points(
     edge[too_far] = -1
     ok = edge >= 0
     e = edge[ok]
-    geoms = network.edge_geometries(metric=True)[e]
-    fraction = np.full(k, np.nan)
-    fraction[ok] = shapely.line_locate_point(geoms, points[ok], normalized=True)
-    snapped = shapely.line_interpolate_point(geoms, fraction[ok], normalized=True)
-    sx, sy = shapely.get_x(snapped), shapely.get_y(snapped)
+    all_geoms = network.edge_geometries(metric=True)
+    fraction = np.where(ok, located, np.nan)
+    slow = np.flatnonzero(ok & np.isnan(located))  # answered by the STRtree: locate with shapely
+    if len(slow):
+        fraction[slow] = shapely.line_locate_point(
+            all_geoms[edge[slow]], shapely.points(x[slow], y[slow]), normalized=True
+        )
+    sx, sy = _interpolate(network, e, fraction[ok])
     out_lon, out_lat = np.full(k, np.nan), np.full(k, np.nan)
     out_lon[ok], out_lat[ok] = network.to_lonlat(sx, sy)
 
