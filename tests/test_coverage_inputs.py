@@ -182,6 +182,8 @@ def test_areas_not_overlapping(synthetic: Scenario, tmp_path: Path) -> None:
 def test_bad_thresholds_and_types(synthetic: Scenario) -> None:
     with pytest.raises(InputError):
         run_coverage(synthetic, minutes=[-5])
+    with pytest.raises(InputError, match="off-road"):
+        run_coverage(synthetic, offroad_m=0.0)
     with pytest.raises(CoverageError, match="unknown station type"):
         run_coverage(synthetic, station_types="helicopter")
     with pytest.raises(CoverageError, match="combined"):
@@ -250,3 +252,32 @@ def test_area_table_matches_per_area_bruteforce(written: tuple[object, Path]) ->
             fin = np.isfinite(t)
             if fin.any():
                 assert row["worst_s"] == pytest.approx(t[fin].max(), abs=0.06)
+
+
+def test_cli_population_file_and_bad_population(
+    synthetic: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from geodispatch import cli
+
+    pop = synthetic.population.iloc[:500]
+    good = tmp_path / "pop.csv"
+    pop.to_csv(good, index=False)
+    out = tmp_path / "out"
+    base = ["geodispatch", "coverage", "synthetic:1500", "--minutes", "15", "--station-types", "ambulance"]
+    monkeypatch.setattr(sys, "argv", [*base, "--population", str(good), "--out", str(out)])
+    cli.main()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["population_points"] == 500
+    assert summary["population_total"] == pytest.approx(pop["population"].sum(), abs=0.1)
+    capsys.readouterr()
+    bad = tmp_path / "bad.csv"
+    pop.assign(population=-pop["population"]).to_csv(bad, index=False)
+    out2 = tmp_path / "out2"
+    monkeypatch.setattr(sys, "argv", [*base, "--population", str(bad), "--out", str(out2)])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 2
+    assert "negative" in capsys.readouterr().err
+    assert not out2.exists()
