@@ -293,6 +293,9 @@ def serve(
     with _progress(f"loading {source}"):
         api = create_app(source, db)
     err_console.print(f"serving {api.state.runtime.scenario.name} on http://{host}:{port} (docs: /docs)")
+    # Requests are CPU-bound Python in a few threads; a 1 ms GIL switch interval (default 5 ms)
+    # lets a thread that finished a SQLite call carry on sooner (shorter tail latencies).
+    sys.setswitchinterval(0.001)
     uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False)
 
 

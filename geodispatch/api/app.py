@@ -20,6 +20,7 @@ from geodispatch.api.db import Database
 from geodispatch.api.errors import BodySizeLimit, install_error_handlers
 from geodispatch.api.routers import audit, health, incidents, keys, reach, stations, units
 from geodispatch.api.runtime import DEFAULT_MAX_BODY_BYTES, DEFAULT_SNAP_LIMIT_M, Runtime
+from geodispatch.api.timing import ServerTiming
 from geodispatch.scenario import Scenario, load_scenario
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def create_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(ServerTiming)
     for module in (health, stations, units, incidents, reach, audit, keys):
         app.include_router(module.router)
     _maybe_coverage(app)

@@ -10,9 +10,9 @@ the database's write lock from its first statement (``BEGIN IMMEDIATE``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -168,37 +168,53 @@ def update_unit(
 
 
 # ---------------------------------------------------------------- incidents
+# The three hot paths (create, dispatch, lifecycle) use SQLAlchemy Core statements: a few
+# set-based statements per transaction instead of ORM unit-of-work bookkeeping, so the write
+# lock is held for as short a time as possible.
+_INCIDENTS = cast(Table, Incident.__table__)
+_UNITS = cast(Table, Unit.__table__)
+_ASSIGNMENTS = cast(Table, Assignment.__table__)
+_AUDIT = cast(Table, AuditEntry.__table__)
+_UNIT_COLUMNS = (_UNITS.c.id, _UNITS.c.status, _UNITS.c.incident_id, _UNITS.c.lon, _UNITS.c.lat, _UNITS.c.type,
+                 _UNITS.c.station_id, _UNITS.c.capabilities)
+
+
+def _audit_row(
+    who: Principal, action: str, entity_type: str, entity_id: object, before: Any, after: Any, now: datetime
+) -> dict[str, Any]:
+    return {"at": now, "key_id": who.key_id, "role": who.role, "action": action, "entity_type": entity_type,
+            "entity_id": str(entity_id), "before": before, "after": after}
+
+
+def _snap(row: Any) -> dict[str, Any]:
+    """Audited fields of a unit row (Core row or ORM object)."""
+    return {"status": row.status, "incident_id": row.incident_id, "lon": row.lon, "lat": row.lat, "type": row.type,
+            "station_id": row.station_id, "capabilities": list(row.capabilities or [])}
+
+
 def create_incident(
     session: Session, who: Principal, data: dict[str, Any], recommendation: dict[str, Any] | None
-) -> Incident:
-    """Insert an open incident with the engine's recommendation."""
+) -> int:
+    """Insert an open incident with the engine's recommendation; return its id."""
     now = utcnow()
-    incident = Incident(
-        type=data["type"],
-        priority=data["priority"],
-        lon=data["lon"],
-        lat=data["lat"],
-        note=data.get("note", ""),
-        status="open",
-        recommendation=recommendation,
-        created_by=who.key_id,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(incident)
-    session.flush()
-    audit(session, who, "incident.create", "incident", incident.id, None, incident_snapshot(incident))
-    return incident
+    values = {"type": data["type"], "priority": data["priority"], "lon": data["lon"], "lat": data["lat"],
+              "note": data.get("note", ""), "status": "open"}
+    incident_id = session.execute(
+        insert(_INCIDENTS).values(**values, recommendation=recommendation, created_by=who.key_id, created_at=now,
+                                  updated_at=now).returning(_INCIDENTS.c.id)
+    ).scalar_one()
+    session.execute(insert(_AUDIT), [_audit_row(who, "incident.create", "incident", incident_id, None, values, now)])
+    return int(incident_id)
 
 
-def _locked_incident(session: Session, incident_id: int) -> Incident:
-    incident = session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
-    if incident is None:
+def _locked_incident(session: Session, incident_id: int) -> Any:
+    row = session.execute(select(_INCIDENTS).where(_INCIDENTS.c.id == incident_id).with_for_update()).one_or_none()
+    if row is None:
         raise NotFoundError(f"incident {incident_id} does not exist; list open incidents with GET /incidents")
-    return incident
+    return row
 
 
-def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[str] | None) -> Incident:
+def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[str] | None) -> int:
     """Send units to an incident: all of them or none.
 
     Parameters
@@ -211,6 +227,11 @@ def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[
         The incident.
     unit_ids : list of str or None
         Units to send; None confirms the incident's recommended units.
+
+    Returns
+    -------
+    int
+        The incident id.
 
     Raises
     ------
@@ -237,9 +258,10 @@ def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[
             )
         unit_ids = recommended
     wanted = sorted(set(unit_ids))
-    units = {
-        u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(wanted)).order_by(Unit.id).with_for_update())
-    }
+    rows = session.execute(
+        select(*_UNIT_COLUMNS).where(_UNITS.c.id.in_(wanted)).order_by(_UNITS.c.id).with_for_update()
+    ).all()
+    units = {r.id: r for r in rows}
     missing = [u for u in wanted if u not in units]
     if missing:
         raise NotFoundError(f"unknown unit(s): {', '.join(missing)}; list units with GET /units")
@@ -247,42 +269,42 @@ def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[
     if busy:
         raise _unavailable(incident_id, busy)
     now = utcnow()
-    for unit_id in wanted:
-        before = unit_snapshot(units[unit_id])
-        # Conditional update: a second line of defence next to the row lock (and the only
-        # guard if a caller skipped the SELECT ... FOR UPDATE above).
-        result = session.execute(
-            update(Unit)
-            .where(Unit.id == unit_id, Unit.status == "available")
-            .values(status="dispatched", incident_id=incident_id, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            session.refresh(units[unit_id])
-            raise _unavailable(incident_id, [units[unit_id]])
-        session.add(
-            Assignment(incident_id=incident_id, unit_id=unit_id, active=True, assigned_at=now, assigned_by=who.key_id)
-        )
-        after = dict(before, status="dispatched", incident_id=incident_id)
-        audit(session, who, "unit.dispatch", "unit", unit_id, before, after)
+    # Conditional update: only units still available change (a second line of defence next to
+    # the row locks); anything less than all of them aborts the whole transaction.
+    result = session.execute(
+        update(_UNITS)
+        .where(_UNITS.c.id.in_(wanted), _UNITS.c.status == "available")
+        .values(status="dispatched", incident_id=incident_id, updated_at=now)
+    )
+    if result.rowcount != len(wanted):  # type: ignore[attr-defined]
+        now_rows = session.execute(select(*_UNIT_COLUMNS).where(_UNITS.c.id.in_(wanted))).all()
+        raise _unavailable(incident_id, [r for r in now_rows if r.incident_id != incident_id] or list(now_rows))
     try:
-        session.flush()
+        session.execute(
+            insert(_ASSIGNMENTS),
+            [{"incident_id": incident_id, "unit_id": u, "active": True, "assigned_at": now, "released_at": None,
+              "assigned_by": who.key_id} for u in wanted],
+        )
     except IntegrityError as exc:  # the partial unique index: one active assignment per unit
         raise ConflictError(
             "a unit was assigned elsewhere at the same moment; get the incident's recommendation again",
             code="unit_unavailable",
         ) from exc
-    before_inc = incident_snapshot(incident)
-    if incident.status == "open":
-        incident.status = "dispatched"
-    incident.updated_at = now
-    session.flush()
-    after_inc = dict(incident_snapshot(incident), unit_ids=wanted)
-    audit(session, who, "incident.dispatch", "incident", incident_id, before_inc, after_inc)
-    return incident
+    new_status = "dispatched" if incident.status == "open" else incident.status
+    session.execute(update(_INCIDENTS).where(_INCIDENTS.c.id == incident_id).values(status=new_status,
+                                                                                    updated_at=now))
+    audits = [
+        _audit_row(who, "unit.dispatch", "unit", u, _snap(units[u]),
+                   dict(_snap(units[u]), status="dispatched", incident_id=incident_id), now)
+        for u in wanted
+    ]
+    audits.append(_audit_row(who, "incident.dispatch", "incident", incident_id, {"status": incident.status},
+                             {"status": new_status, "unit_ids": wanted}, now))
+    session.execute(insert(_AUDIT), audits)
+    return incident_id
 
 
-def _unavailable(incident_id: int, busy: list[Unit]) -> ConflictError:
+def _unavailable(incident_id: int, busy: list[Any]) -> ConflictError:
     parts = []
     for unit in busy:
         where = f" on incident {unit.incident_id}" if unit.incident_id is not None else ""
@@ -296,35 +318,42 @@ def _unavailable(incident_id: int, busy: list[Unit]) -> ConflictError:
     )
 
 
-def update_incident(session: Session, who: Principal, incident_id: int, status: str, note: str | None) -> Incident:
-    """Move an incident along its lifecycle; closing or cancelling releases its units."""
+def update_incident(session: Session, who: Principal, incident_id: int, status: str, note: str | None) -> int:
+    """Move an incident along its lifecycle; closing or cancelling releases its units. Returns its id."""
     incident = _locked_incident(session, incident_id)
     check_incident_transition(incident.status, status)
-    before = incident_snapshot(incident)
     now = utcnow()
-    units = list(
-        session.scalars(select(Unit).where(Unit.incident_id == incident_id).order_by(Unit.id).with_for_update())
-    )
-    for unit in units:
-        unit_before = unit_snapshot(unit)
-        if status in TERMINAL_INCIDENT_STATUSES:
-            _release(session, unit, now)
-        elif unit_follows(unit.status, status):
-            unit.status = status
-            unit.updated_at = now
-        else:
-            continue
-        action = "unit.release" if unit.status == "available" else "unit.status"
-        audit(session, who, action, "unit", unit.id, unit_before, unit_snapshot(unit))
-    incident.status = status
-    if note is not None:
-        incident.note = note
-    incident.updated_at = now
+    rows = session.execute(
+        select(*_UNIT_COLUMNS).where(_UNITS.c.incident_id == incident_id).order_by(_UNITS.c.id).with_for_update()
+    ).all()
+    audits = []
     if status in TERMINAL_INCIDENT_STATUSES:
-        incident.closed_at = now
-    session.flush()
-    audit(session, who, "incident.status", "incident", incident_id, before, incident_snapshot(incident))
-    return incident
+        if rows:
+            session.execute(update(_UNITS).where(_UNITS.c.incident_id == incident_id)
+                            .values(status="available", incident_id=None, updated_at=now))
+        session.execute(update(_ASSIGNMENTS)
+                        .where(_ASSIGNMENTS.c.incident_id == incident_id, _ASSIGNMENTS.c.active.is_(True))
+                        .values(active=False, released_at=now))
+        audits = [_audit_row(who, "unit.release", "unit", r.id, _snap(r),
+                             dict(_snap(r), status="available", incident_id=None), now) for r in rows]
+    else:
+        moving = [r for r in rows if unit_follows(r.status, status)]
+        if moving:
+            session.execute(update(_UNITS).where(_UNITS.c.id.in_([r.id for r in moving]))
+                            .values(status=status, updated_at=now))
+        audits = [_audit_row(who, "unit.status", "unit", r.id, _snap(r), dict(_snap(r), status=status), now)
+                  for r in moving]
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if note is not None:
+        values["note"] = note
+    if status in TERMINAL_INCIDENT_STATUSES:
+        values["closed_at"] = now
+    session.execute(update(_INCIDENTS).where(_INCIDENTS.c.id == incident_id).values(**values))
+    before = {"status": incident.status, "note": incident.note}
+    after = {"status": status, "note": incident.note if note is None else note}
+    audits.append(_audit_row(who, "incident.status", "incident", incident_id, before, after, now))
+    session.execute(insert(_AUDIT), audits)
+    return incident_id
 
 
 # ---------------------------------------------------------------- keys

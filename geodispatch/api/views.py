@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,10 +26,19 @@ def unit_out(unit: Unit) -> UnitOut:
     )
 
 
-def incident_out(session: Session, incident: Incident) -> IncidentOut:
-    """An incident with its assignments (oldest first) as JSON."""
-    rows = session.scalars(
-        select(Assignment).where(Assignment.incident_id == incident.id).order_by(Assignment.id)
+def incident_by_id(session: Session, incident_id: int) -> IncidentOut:
+    """Read an incident (and its assignments) as JSON."""
+    row = session.execute(select(Incident.__table__).where(Incident.id == incident_id)).one()
+    return incident_out(session, row)
+
+
+def incident_out(session: Session, incident: Any) -> IncidentOut:
+    """An incident (ORM object or Core row) with its assignments, oldest first, as JSON."""
+    table = Assignment.__table__
+    rows = session.execute(
+        select(table.c.unit_id, table.c.active, table.c.assigned_at, table.c.released_at)
+        .where(table.c.incident_id == incident.id)
+        .order_by(table.c.id)
     ).all()
     assignments = [AssignmentOut.model_validate(a) for a in rows]
     rec = RecommendationOut.model_validate(incident.recommendation) if incident.recommendation else None

@@ -13,7 +13,7 @@ from geodispatch.api.models import Incident
 from geodispatch.api.recommend import recommend_incident
 from geodispatch.api.schemas import DispatchIn, IncidentIn, IncidentOut, IncidentPatch
 from geodispatch.api.state import INCIDENT_STATUSES, TERMINAL_INCIDENT_STATUSES
-from geodispatch.api.views import incident_out
+from geodispatch.api.views import incident_by_id, incident_out
 from geodispatch.errors import InputError, NotFoundError
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -31,8 +31,8 @@ def create_incident(body: IncidentIn, who: PrincipalDep, runtime: RuntimeDep) ->
     runtime.check_location(body.lon, body.lat, "incident")
     rec = recommend_incident(runtime, body.type, body.priority, body.lon, body.lat)
     with runtime.db.write() as session:
-        incident = service.create_incident(session, who, body.model_dump(), rec)
-        return incident_out(session, incident)
+        incident_id = service.create_incident(session, who, body.model_dump(), rec)
+        return incident_by_id(session, incident_id)
 
 
 @router.get("", response_model=list[IncidentOut])
@@ -77,8 +77,8 @@ def dispatch(incident_id: int, body: DispatchIn, who: PrincipalDep, runtime: Run
     """
     who.allow("dispatcher")
     with runtime.db.write() as session:
-        incident = service.dispatch(session, who, incident_id, body.unit_ids)
-        return incident_out(session, incident)
+        service.dispatch(session, who, incident_id, body.unit_ids)
+        return incident_by_id(session, incident_id)
 
 
 @router.patch("/{incident_id}", response_model=IncidentOut)
@@ -90,5 +90,5 @@ def update_incident(incident_id: int, body: IncidentPatch, who: PrincipalDep, ru
     who.allow("dispatcher")
     service.check_status_name(body.status, INCIDENT_STATUSES, "incident")
     with runtime.db.write() as session:
-        incident = service.update_incident(session, who, incident_id, body.status, body.note)
-        return incident_out(session, incident)
+        service.update_incident(session, who, incident_id, body.status, body.note)
+        return incident_by_id(session, incident_id)
