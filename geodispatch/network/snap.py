@@ -73,6 +73,7 @@ FAST_MIN_POINTS = 2000
 """From this many points on, :func:`nearest_edges` uses the segment KD-tree instead of the STRtree."""
 _SEG_MAX_M = 40.0
 _K = 12
+_CHUNK = 200_000
 
 
 def _vertex_index(network: RoadNetwork) -> dict[str, Any]:
@@ -159,6 +160,13 @@ def _nearest(
     distance = np.full(k, np.inf)
     fraction = np.full(k, np.nan)
     todo = np.arange(k)
+    if k > _CHUNK:  # bounded memory: (points x 12) work arrays per chunk
+        parts = [_nearest(network, x[i : i + _CHUNK], y[i : i + _CHUNK]) for i in range(0, k, _CHUNK)]
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+        )
     if k >= FAST_MIN_POINTS:
         seg = _segment_index(network)
         kk = min(_K, seg["tree"].n)
