@@ -74,7 +74,9 @@ def _error(response: Any, status: int, code: str | None = None) -> dict[str, Any
 def test_health_docs_and_schema_revision(api: Api) -> None:
     from geodispatch.api.migrate import head_revision
 
-    health = api.ok("GET", "/health", role=None)
+    response = api.call("GET", "/health", role=None)
+    assert response.headers["server-timing"].startswith("app;dur=")
+    health = response.json()
     assert health["status"] == "ok" and health["nodes"] == api.runtime.network.n_nodes
     assert health["schema_revision"] == head_revision()
     assert api.client.get("/docs").status_code == 200

@@ -90,6 +90,7 @@ def create_app(
         app.include_router(module.router)
     _maybe_coverage(app)
     logger.info("serving %s (%d nodes) on %r", scenario.name, scenario.network.n_nodes, db)
+    _warn_without_keys(runtime)
     return app
 
 
@@ -104,6 +105,21 @@ def _warm_up(runtime: Runtime) -> None:
     with runtime.db.read() as session:
         rows = session.execute(select(Unit.lon, Unit.lat)).all()
     runtime.prepare_positions([r.lon for r in rows], [r.lat for r in rows])
+
+
+def _warn_without_keys(runtime: Runtime) -> None:
+    """There is no default key: say how to make the first one."""
+    from sqlalchemy import func, select
+
+    from geodispatch.api.models import ApiKey
+
+    with runtime.db.read() as session:
+        n_keys = session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None)))
+    if not n_keys:
+        logger.warning(
+            "no API keys yet: every request except /health will get 401; make one with "
+            "'geodispatch keys create --role admin --db <the same URL>'"
+        )
 
 
 def _maybe_coverage(app: Any) -> None:
