@@ -158,10 +158,38 @@ def test_unit_state_machine(seeded: Api) -> None:
 
 
 # ---------------------------------------------------------------- incidents and dispatch
+def test_incident_is_recorded_when_no_unit_is_free(api: Api, scenario: Any) -> None:  # noqa: F811
+    psc = _station(scenario, "psc")
+    inc = api.ok("POST", "/incidents", role="dispatcher", status=201,
+                 json={"type": "kebakaran", "priority": 1, "lon": psc.lon, "lat": psc.lat})
+    rec = inc["recommendation"]
+    assert rec["unit_ids"] == [] and rec["etas_s"] == [] and rec["reasons"] == {}
+    assert "no unit is available" in rec["shortfall"] and "2 damkar" in rec["shortfall"]
+    err = _error(api.call("POST", f"/incidents/{inc['id']}/dispatch", role="dispatcher", json={}), 409)
+    assert err["error"] == "nothing_recommended"
+    assert [i["id"] for i in api.ok("GET", "/incidents", role="dispatcher")] == [inc["id"]]
+
+
 def _incident(api: Api, scenario: Any, itype: str = "kebakaran", priority: int = 1, dx: float = 0.01) -> Any:  # noqa: F811
     psc = _station(scenario, "psc")
     return api.ok("POST", "/incidents", role="dispatcher", status=201,
                   json={"type": itype, "priority": priority, "lon": psc.lon + dx, "lat": psc.lat + dx})
+
+
+def test_engine_failure_still_records_the_call(seeded: Api, scenario: Any,  # noqa: F811
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection (the engine cannot be made to fail otherwise): the 112 call is kept."""
+    import geodispatch.assign
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise FloatingPointError("simulated engine fault")
+
+    monkeypatch.setattr(geodispatch.assign, "recommend", broken)
+    inc = _incident(seeded, scenario, "medis", 1)
+    assert inc["recommendation"]["unit_ids"] == []
+    assert "engine failed (FloatingPointError)" in inc["recommendation"]["shortfall"]
+    done = seeded.ok("POST", f"/incidents/{inc['id']}/dispatch", role="dispatcher", json={"unit_ids": [UNIT]})
+    assert done["unit_ids"] == [UNIT]
 
 
 def test_incident_recommendation_matches_the_engine(seeded: Api, scenario: Any) -> None:  # noqa: F811

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -9,6 +10,9 @@ from sqlalchemy import select
 
 from geodispatch.api.models import Unit
 from geodispatch.api.runtime import Runtime
+from geodispatch.errors import AssignmentError
+
+logger = logging.getLogger(__name__)
 
 
 def json_safe(value: Any) -> Any:
@@ -67,18 +71,38 @@ def recommend_incident(runtime: Runtime, type_: str, priority: int, lon: float, 
     """
     from geodispatch.assign import Incident as EngineIncident
     from geodispatch.assign import recommend
+    from geodispatch.assign.model import requirements_for, resolve_sop
 
-    incident = EngineIncident(id="new", type=type_, priority=priority, lon=lon, lat=lat)
-    units = available_units(runtime)
     scenario = runtime.scenario
-    rec = recommend(
-        runtime.network,
-        units,
-        incident,
-        sop=scenario.sop or None,
-        population=scenario.population,
-        target_s=scenario.target_response_s,
-    )
+    incident = EngineIncident(id="new", type=type_, priority=priority, lon=lon, lat=lat)
+    needs = requirements_for(incident, resolve_sop(scenario.sop or None))  # unknown type: 422 here
+    units = available_units(runtime)
+    if not units:
+        return _nobody(needs, "no unit is available")
+    try:
+        rec = recommend(
+            runtime.network,
+            units,
+            incident,
+            sop=scenario.sop or None,
+            population=scenario.population,
+            target_s=scenario.target_response_s,
+        )
+    except AssignmentError:
+        raise
+    except Exception as exc:  # an engine failure must not lose the call: record it, say so
+        logger.exception("recommendation failed for a %s incident at %.6f, %.6f", type_, lon, lat)
+        return _nobody(needs, f"the recommendation engine failed ({type(exc).__name__}); choose units by hand")
     out = json_safe(rec.to_dict())
     out.pop("incident_id", None)
     return out  # type: ignore[no-any-return]
+
+
+def _nobody(needs: Any, why: str) -> dict[str, Any]:
+    """A recommendation of no units, with the SOP's needs as the shortfall."""
+    missing: dict[str, int] = {}
+    for req in needs:
+        missing[req.type] = missing.get(req.type, 0) + req.count
+    wanted = ", ".join(f"{n} {t}" for t, n in missing.items())
+    return {"unit_ids": [], "etas_s": [], "reasons": {}, "shortfall": f"{why}; the SOP asks for {wanted}",
+            "missing": missing}
