@@ -10,6 +10,8 @@ sustained stream of operations at increasing rates. One operation is what a disp
    dispatcher got one of them first: counted as a conflict, not an error);
 3. ``PATCH /incidents/{id}`` cancelling it, so the units return to the pool.
 
+A stage's rate counts operations (about three requests each); the table shows both.
+
 The load is open-loop (a scheduler issues operations at the stage's rate, whatever the
 latency), bounded in count and time, and stops by itself. At the end a consistency check reads
 the database directly: every created incident is there, no unit has two active assignments,
@@ -247,7 +249,7 @@ def main() -> int:
     created = [i for s in stages for i in s.created]
     problems = _consistency(db_url, created)
 
-    header = (f"{'offered/s':>9} {'ops':>5} {'achieved/s':>10} {'create p50':>10} {'p95':>7} {'p99':>7} "
+    header = (f"{'offered/s':>9} {'ops':>5} {'achieved/s':>10} {'req/s':>6} {'create p50':>10} {'p95':>7} {'p99':>7} "
               f"{'server p99':>10} {'dispatch p50':>12} {'p99':>7} {'cancel p99':>10} {'409s':>5} {'errors':>6}")
     print(f"\nAPI load test: {args.units} units, {scenario.name}, {len(os.sched_getaffinity(0))} cores, "
           f"stages of {args.seconds:g} s (latencies in ms)")
@@ -257,8 +259,11 @@ def main() -> int:
     for s in stages:
         ops = len(s.create_ms)
         achieved = ops / s.wall_s if s.wall_s else 0.0
+        requests = len(s.create_ms) + len(s.dispatch_ms) + s.conflicts + len(s.cancel_ms) + len(s.errors)
+        req_rate = requests / s.wall_s if s.wall_s else 0.0
         row = {
             "offered_per_s": s.rate, "operations": ops, "achieved_per_s": round(achieved, 1),
+            "requests_per_s": round(req_rate, 1),
             "create_p50_ms": round(_pct(s.create_ms, 50), 1), "create_p95_ms": round(_pct(s.create_ms, 95), 1),
             "create_p99_ms": round(_pct(s.create_ms, 99), 1),
             "create_server_p99_ms": round(_pct(s.create_server_ms, 99), 1),
@@ -266,7 +271,8 @@ def main() -> int:
             "cancel_p99_ms": round(_pct(s.cancel_ms, 99), 1), "conflicts_409": s.conflicts, "errors": len(s.errors),
         }
         rows.append(row)
-        print(f"{s.rate:>9g} {ops:>5} {achieved:>10.1f} {row['create_p50_ms']:>10.1f} {row['create_p95_ms']:>7.1f} "
+        print(f"{s.rate:>9g} {ops:>5} {achieved:>10.1f} {req_rate:>6.0f} "
+              f"{row['create_p50_ms']:>10.1f} {row['create_p95_ms']:>7.1f} "
               f"{row['create_p99_ms']:>7.1f} {row['create_server_p99_ms']:>10.1f} "
               f"{row['dispatch_p50_ms']:>12.1f} {row['dispatch_p99_ms']:>7.1f} "
               f"{row['cancel_p99_ms']:>10.1f} {s.conflicts:>5} {len(s.errors):>6}")
@@ -278,7 +284,13 @@ def main() -> int:
     at50 = [r for r in rows if r["offered_per_s"] == 50]
     if at50:
         verdict = "met" if at50[0]["create_p99_ms"] < 100 else "NOT met"
-        print(f"target p99 < 100 ms for incident creation at 50 req/s: {verdict} ({at50[0]['create_p99_ms']} ms)")
+        print(f"target p99 < 100 ms for incident creation at 50 creations/s: {verdict} ({at50[0]['create_p99_ms']} ms)")
+    busy = [r for r in rows if r["requests_per_s"] >= 50]
+    if busy:
+        first = busy[0]
+        verdict = "met" if first["create_p99_ms"] < 100 else "NOT met"
+        print(f"at >= 50 requests/s in all ({first['requests_per_s']:.0f} req/s): "
+              f"create p99 {first['create_p99_ms']} ms ({verdict})")
     if args.json:
         args.json.write_text(json.dumps({"stages": rows, "consistency_problems": problems}, indent=2))
     return 1 if problems or any(s.errors for s in stages) else 0

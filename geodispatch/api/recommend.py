@@ -38,10 +38,19 @@ def available_units(runtime: Runtime) -> list[Any]:
             .where(Unit.status == "available")
             .order_by(Unit.id)
         ).all()
-    return [
-        EngineUnit(id=r.id, type=r.type, lon=r.lon, lat=r.lat, status="available", capabilities=tuple(r.capabilities))
-        for r in rows
-    ]
+    cache: dict[tuple[Any, ...], Any] = runtime.extras.setdefault("engine_units", {})
+    if len(cache) > 50_000:
+        cache.clear()
+    out = []
+    for r in rows:
+        key = (r.id, r.type, r.lon, r.lat, tuple(r.capabilities or ()))
+        unit = cache.get(key)
+        if unit is None:  # validated once per (unit, position), not per incident
+            unit = cache[key] = EngineUnit(
+                id=r.id, type=r.type, lon=r.lon, lat=r.lat, status="available", capabilities=key[4]
+            )
+        out.append(unit)
+    return out
 
 
 def recommend_incident(runtime: Runtime, type_: str, priority: int, lon: float, lat: float) -> dict[str, Any]:
