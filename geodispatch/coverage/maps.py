@@ -58,20 +58,23 @@ def _union_rows(report: CoverageReport, service: str) -> Any:
 
 
 # --------------------------------------------------------------------------- folium
-def folium_map(report: CoverageReport, simplify_deg: float = 2e-5) -> Any:
+def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any:
     """Interactive map of the report (folium.Map; call ``.save(path)``).
 
     Parameters
     ----------
     report : CoverageReport
         The coverage run.
-    simplify_deg : float
-        Simplification tolerance of polygons for the browser, degrees (2e-5 is about 2 m).
+    simplify_deg : float, optional
+        Simplification tolerance of polygons for the browser, degrees (default: the region's
+        extent / 4000, at least 2e-5, about 2 m).
     """
     import folium
 
     net = report.network
     minx, miny, maxx, maxy = net.bbox
+    if simplify_deg is None:
+        simplify_deg = max(2e-5, max(maxx - minx, maxy - miny) / 4000)
     centre = [(miny + maxy) / 2, (minx + maxx) / 2]
     fmap = folium.Map(location=centre, tiles=None, control_scale=True, prefer_canvas=True)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
@@ -87,7 +90,7 @@ def folium_map(report: CoverageReport, simplify_deg: float = 2e-5) -> Any:
         )
     )
     if report.areas is not None:
-        _folium_areas(report, fmap)
+        _folium_areas(report, fmap, simplify_deg)
     for i, service in enumerate(report.services):
         rows = _union_rows(report, service)
         if rows.empty:
@@ -150,7 +153,7 @@ def folium_map(report: CoverageReport, simplify_deg: float = 2e-5) -> Any:
     return fmap
 
 
-def _folium_areas(report: CoverageReport, fmap: Any) -> None:
+def _folium_areas(report: CoverageReport, fmap: Any, simplify_deg: float) -> None:
     import folium
 
     table = report.area_table
@@ -172,7 +175,7 @@ def _folium_areas(report: CoverageReport, fmap: Any) -> None:
             f"<th>p90</th><th>worst</th></tr>{cells}</table>"
         )
         folium.GeoJson(
-            geom.simplify(2e-5).__geo_interface__,
+            geom.simplify(simplify_deg).__geo_interface__,
             style_function=lambda _f: {"color": "#555555", "weight": 1, "fillOpacity": 0.0, "dashArray": "2"},
             popup=folium.Popup(popup, max_width=500),  # type: ignore[arg-type]
             tooltip=str(name),
@@ -248,13 +251,19 @@ def static_map(
     width = 7.5 if n > 1 else 10.0
     height = float(np.clip(width * aspect, 3.0, 12.0)) + 1.4
     fig, axes = plt.subplots(1, n, figsize=(width * n, height), dpi=dpi, squeeze=False)
-    # roads, drawn once into a collection per panel: major roads thicker
-    geoms = net.edge_geometries(metric=True)
+    # about one pixel in metres: finer detail than that is invisible and only slows drawing down
+    tolerance = max(x1 - x0, y1 - y0) / (width * dpi) / 2
+    # roads, each two-way road once, simplified to the pixel size; major roads thicker
+    twin = net.edge_between(net.edge_v, net.edge_u)
+    once = (twin < 0) | (np.arange(net.n_edges) < twin)
+    geoms = shapely.simplify(net.edge_geometries(metric=True)[once], tolerance)
     coords = shapely.get_coordinates(geoms)
     counts = shapely.get_num_coordinates(geoms)
     splits = np.cumsum(counts)[:-1]
     segs = np.split(coords, splits)
-    major = np.isin(net.edge_highway, ["motorway", "trunk", "primary", "secondary", "trunk_link", "primary_link"])
+    major = np.isin(
+        net.edge_highway[once], ["motorway", "trunk", "primary", "secondary", "trunk_link", "primary_link"]
+    )
     areas_metric = report.areas.to_crs(crs) if report.areas is not None else None
     stations = report.station_status
     hot_all = report.hotspots.to_crs(crs) if len(report.hotspots) else None
@@ -269,8 +278,9 @@ def static_map(
         previous = None
         bands = list(zip(rows.itertuples(index=False), colours, strict=True))
         for row, colour in reversed(bands):
-            gpd.GeoSeries([row.geometry], crs=4326).to_crs(crs).plot(
-                ax=ax, color=colour, alpha=0.8, linewidth=0, zorder=2
+            # a hairline edge in the band colour keeps 100 m bands visible on a regency-wide map
+            gpd.GeoSeries([row.geometry], crs=4326).to_crs(crs).simplify(tolerance).plot(
+                ax=ax, facecolor=colour, edgecolor=colour, alpha=0.8, linewidth=0.5, zorder=2
             )
         for row, colour in bands:
             label = f"≤ {row.minutes:g} min" if previous is None else f"{previous:g}–{row.minutes:g} min"
