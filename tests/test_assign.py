@@ -439,3 +439,28 @@ def test_point_search_equals_point_travel_times(net: RoadNetwork, data: st.DataO
             np.testing.assert_allclose(times, ref, rtol=1e-12)
             reached = np.flatnonzero(np.isfinite(times))
             assert (pred[reached] >= 0).all() or len(reached) == 0
+
+
+def test_region_sop_overrides_defaults_line_by_line() -> None:
+    from geodispatch.assign import DEFAULT_SOP, resolve_sop
+    from geodispatch.regions import parse_region
+
+    region = parse_region(
+        {
+            "slug": "contoh",
+            "name": "Kabupaten Contoh",
+            "kind": "kabupaten",
+            "province": "Sulawesi Selatan",
+            "osm_query": "Kabupaten Contoh",
+            "sop": {"kebakaran": [{"type": "damkar", "count": 3}], "gempa": [{"type": "sar"}, {"type": "bpbd"}]},
+        }
+    )
+    table = resolve_sop(region)
+    assert [(r.type, r.count) for r in table["kebakaran"]] == [("damkar", 3)]
+    assert table["medis"] == DEFAULT_SOP["medis"] and [r.type for r in table["gempa"]] == ["sar", "bpbd"]
+    net = line_network()
+    units = [unit(f"d{i}", "damkar", at(net, i)) for i in range(2)] + [unit("s1", "sar", at(net, 5))]
+    rec = recommend(net, units, Incident("f1", "kebakaran", 1, *at(net, 3), reported_time=NOW), region, now=NOW)
+    assert rec.missing == {"damkar": 1} and "only 2 of 3 damkar" in (rec.shortfall or "")
+    rec = recommend(net, units, Incident("g1", "gempa", 1, *at(net, 3), reported_time=NOW), region, now=NOW)
+    assert rec.unit_ids == ["s1"] and rec.missing == {"bpbd": 1}
