@@ -105,5 +105,5 @@ def test_place_query_without_internet(monkeypatch: pytest.MonkeyPatch) -> None:
         port = s.getsockname()[1]  # closed once the block ends: connections are refused
     monkeypatch.setattr(ox.settings, "nominatim_url", f"http://127.0.0.1:{port}/")
     monkeypatch.setattr(ox.settings, "requests_timeout", 2)
-    with pytest.raises(DownloadError, match="local .osm.pbf"):
+    with pytest.raises(DownloadError, match=r"local \.osm\.pbf"):
         load_network("Kabupaten Bantaeng, Sulawesi Selatan, Indonesia")
