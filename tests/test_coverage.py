@@ -377,3 +377,25 @@ def test_fast_snap_matches_shapely_locate_on_curved_roads() -> None:
     sx, sy = net.to_metric(snap.lon, snap.lat)
     np.testing.assert_allclose(sx, shapely.get_x(where), atol=1e-4)
     np.testing.assert_allclose(sy, shapely.get_y(where), atol=1e-4)
+
+
+def test_station_service_mapping() -> None:
+    from geodispatch.coverage.stations import parse_services, serves
+    from geodispatch.errors import CoverageError
+    from geodispatch.regions import UnitConfig
+
+    def st(kind: str, units: tuple[str, ...] = ()) -> Station:
+        return Station(id="x", type=kind, lon=110.0, lat=-7.0, source="t",  # type: ignore[arg-type]
+                       units=tuple(UnitConfig(id=f"u{i}", type=u) for i, u in enumerate(units)))  # type: ignore[arg-type]
+
+    # without units: the station type decides
+    assert serves(st("puskesmas"), "ambulance") and serves(st("rsud"), "ambulance")
+    assert not serves(st("damkar"), "ambulance") and serves(st("damkar"), "damkar")
+    # with units: the units decide (a PSC with only a rescue unit sends no ambulance)
+    assert not serves(st("psc", ("rescue",)), "ambulance")
+    assert serves(st("bpbd", ("damkar", "rescue")), "damkar")
+    # a station type as the service selects exactly those stations
+    assert serves(st("puskesmas", ("ambulance",)), "puskesmas") and not serves(st("rsud"), "puskesmas")
+    assert parse_services(" Ambulance, damkar ,ambulance") == ("ambulance", "damkar")
+    with pytest.raises(CoverageError):
+        parse_services("")
