@@ -464,3 +464,40 @@ def test_region_sop_overrides_defaults_line_by_line() -> None:
     assert rec.missing == {"damkar": 1} and "only 2 of 3 damkar" in (rec.shortfall or "")
     rec = recommend(net, units, Incident("g1", "gempa", 1, *at(net, 3), reported_time=NOW), region, now=NOW)
     assert rec.unit_ids == ["s1"] and rec.missing == {"bpbd": 1}
+
+
+def _two_roads_between_two_junctions(one_way_loop: bool = False) -> RoadNetwork:
+    """Junctions 0 and 1 (500 m apart) joined by a straight two-way road (500 m, 50 s each way)
+    and by a second road bowing 900 m north (1868 m, 186.8 s; two-way unless ``one_way_loop``)."""
+    lon = [LON0, LON0 + 500 * DEG]
+    lat = [LAT0, LAT0]
+    apex = (LON0 + 250 * DEG, LAT0 + 900 * DEG)
+    loop = [[lon[0], lat[0]], list(apex), [lon[1], lat[1]]]
+    loop_m = 2 * math.hypot(250.0, 900.0)
+    u, v, length = [0, 1, 0, 1], [1, 0, 1, 0], [500.0, 500.0, loop_m, loop_m]
+    geoms = [None, None, np.asarray(loop), np.asarray(loop[::-1])]
+    if one_way_loop:
+        u, v, length, geoms = u[:3], v[:3], length[:3], geoms[:3]
+    length_a = np.asarray(length)
+    return RoadNetwork.from_arrays([0, 1], lon, lat, u, v, length_a, length_a / 10.0, geometries=geoms, name="two")
+
+
+@pytest.mark.parametrize("one_way_loop", [False, True])
+def test_parallel_road_is_not_taken_for_the_twin(one_way_loop: bool) -> None:
+    """Two different roads join the same junctions: a point on the long road is reached along that
+    road, not at the speed of the short one, and a unit on the short road is not 'on the same road'."""
+    net = _two_roads_between_two_junctions(one_way_loop)
+    apex = (LON0 + 250 * DEG, LAT0 + 900 * DEG)
+    loop_t = 2 * math.hypot(250.0, 900.0) / 10.0
+    inc = snap_incident(net, *apex)
+    assert net.edge_length_m[inc.edge[0]] > 1000  # on the long road
+    assert inc.time_from_u_s[0] == pytest.approx(loop_t / 2, rel=1e-4)
+    if one_way_loop:
+        assert math.isinf(inc.time_from_v_s[0])  # no way back along a one-way road
+    else:
+        assert inc.time_from_v_s[0] == pytest.approx(loop_t / 2, rel=1e-4)
+    mid_short = (LON0 + 250 * DEG, LAT0)
+    usn = snap_units(net, np.asarray([mid_short[0]]), np.asarray([mid_short[1]]))
+    eta = incident_etas(net, inc, usn, math.inf).eta_s[0]
+    # 250 m of the short road to a junction (25 s), then half of the long road; one-way: from junction 0
+    assert eta == pytest.approx(25.0 + loop_t / 2, rel=1e-4)

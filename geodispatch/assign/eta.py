@@ -300,7 +300,7 @@ def _direct_times(network: RoadNetwork, snap: SnapResult, units: UnitSnaps) -> n
     out = np.full(len(units.edge), np.inf)
     e = int(snap.edge[0])
     f = float(snap.fraction[0])
-    twin = int(network.edge_between(snap.v[0], snap.u[0])[0])
+    twin = int(network.twin_edge[e])
     on_e = units.edge == e
     on_twin = (units.edge == twin) if twin >= 0 else np.zeros_like(on_e)
     same = on_e | on_twin
@@ -347,7 +347,7 @@ def route_pieces(
         p = g if ue == e_inc else 1.0 - g
         if p <= f_inc:
             return [(e_inc, p, f_inc)]
-        twin = int(network.edge_between(res.snap.v[0], res.snap.u[0])[0])
+        twin = int(network.twin_edge[e_inc])
         return [(twin, 1.0 - p, 1.0 - f_inc)]
     pieces: list[tuple[int, float, float]] = []
     if how == EXIT_HEAD:
@@ -357,7 +357,7 @@ def route_pieces(
     else:
         start = int(units.a[k])
         if g > 0.0:
-            twin_u = int(network.edge_between(units.b[k], units.a[k])[0])
+            twin_u = int(network.twin_edge[ue])
             if twin_u >= 0:
                 pieces.append((twin_u, 1.0 - g, 1.0))
     nodes = _path_nodes(res.predecessors, start, n)
@@ -369,7 +369,7 @@ def route_pieces(
     if last == int(res.snap.u[0]):
         pieces.append((e_inc, 0.0, f_inc))
     else:
-        twin = int(network.edge_between(res.snap.v[0], res.snap.u[0])[0])
+        twin = int(network.twin_edge[e_inc])
         pieces.append((twin, 0.0, 1.0 - f_inc))
     return [p for p in pieces if p[2] > p[1]]
 

@@ -287,6 +287,19 @@ class RoadNetwork:
         found = keys[pos] == wanted
         return np.where(found, self.csr_edge[pos], -1)
 
+    @property
+    def twin_edge(self) -> np.ndarray:
+        """The same road in the other direction for each edge (v -> u), -1 on one-way roads.
+
+        A two-way road is stored as two edges of equal length (one geometry, reversed). When
+        several roads join the same two junctions, the twin is the reverse edge whose length
+        matches (within 1 m or 0.1 %), not simply the fastest reverse edge: a point on a long
+        road must not be timed at the speed of a short road that joins the same junctions.
+        """
+        if "twin_edge" not in self._cache:
+            self._cache["twin_edge"] = _twin_edges(self.edge_u, self.edge_v, self.edge_length_m, self.edge_time_s)
+        return self._cache["twin_edge"]
+
     # ------------------------------------------------------------------ geometry
     @cached_property
     def crs(self) -> CRS:
@@ -547,6 +560,26 @@ class RoadNetwork:
             "maxspeed_share": round(float(self.edge_has_maxspeed.mean()), 4),
             "crs": self.crs.to_string(),
         }
+
+
+def _twin_edges(u: np.ndarray, v: np.ndarray, length: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """For each edge u -> v, the reverse edge v -> u of the same length (closest, then fastest), else -1."""
+    n = int(max(u.max(), v.max())) + 1
+    fwd, rev = u * n + v, v * n + u
+    order = np.lexsort((time, fwd))
+    keys = fwd[order]
+    lo = np.searchsorted(keys, rev, side="left")
+    hi = np.searchsorted(keys, rev, side="right")
+    twin = np.full(len(u), -1, dtype=np.int64)
+    single = (hi - lo) == 1
+    twin[single] = order[lo[single]]
+    for e in np.flatnonzero(hi - lo > 1):  # several roads join the same two junctions: rare
+        cand = order[lo[e] : hi[e]]
+        twin[e] = cand[np.argmin(np.abs(length[cand] - length[e]))]  # first = fastest on ties
+    found = twin >= 0
+    close = np.abs(length[np.maximum(twin, 0)] - length) <= np.maximum(1.0, 1e-3 * length)
+    twin[~(found & close) | (u == v)] = -1
+    return twin
 
 
 def _check_points(lon: np.ndarray, lat: np.ndarray) -> None:

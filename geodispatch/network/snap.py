@@ -289,7 +289,7 @@ def snap_points(
     t[ok] = network.edge_time_s[e]
     f = fraction
     twin_time = np.full(k, np.inf)
-    twin = network.edge_between(v[ok], u[ok])
+    twin = network.twin_edge[e]
     twin_time_ok = np.where(twin >= 0, network.edge_time_s[np.maximum(twin, 0)], np.inf)
     twin_time[ok] = twin_time_ok
     node = np.full(k, -1, dtype=np.int64)
