@@ -282,6 +282,21 @@ def test_dispatch_errors(seeded: Api, scenario: Any) -> None:  # noqa: F811
     assert len(api.ok("GET", "/incidents?status=all")) == 1
 
 
+def test_ids_beyond_the_database_integer_range_are_client_errors(api: Api) -> None:
+    """An id no database integer can hold is a 4xx JSON error, not a 500 from the driver."""
+    huge = 10**20
+    for method, path, role, body in (
+        ("GET", f"/incidents/{huge}", "dispatcher", None),
+        ("POST", f"/incidents/{huge}/dispatch", "dispatcher", {"unit_ids": [UNIT]}),
+        ("PATCH", f"/incidents/{huge}", "dispatcher", {"status": "closed"}),
+        ("DELETE", f"/keys/{huge}", "admin", None),
+        ("GET", f"/audit?after_id={huge}", "admin", None),
+        ("GET", f"/incidents/{-huge}", "dispatcher", None),
+    ):
+        _error(api.call(method, path, role=role, json=body), 422, "validation_error")
+    _error(api.call("GET", f"/incidents/{2**31 - 1}", role="dispatcher"), 404, "not_found")
+
+
 def test_bad_requests_have_json_errors(seeded: Api, scenario: Any) -> None:  # noqa: F811
     api = seeded
     psc = _station(scenario, "psc")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from geodispatch.api.auth import Principal, bearer_token
@@ -29,5 +29,9 @@ def get_principal(
     return get_runtime(request).authenticate(token)
 
 
+MAX_ROW_ID = 2**31 - 1
+"""Largest id an INTEGER column holds (PostgreSQL int4); a larger id in a path is a 422, not a driver error."""
+
+RowId = Annotated[int, Path(ge=-MAX_ROW_ID - 1, le=MAX_ROW_ID, description="Numeric id")]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from geodispatch.api.deps import PrincipalDep, RuntimeDep
+from geodispatch.api.deps import MAX_ROW_ID, PrincipalDep, RuntimeDep
 from geodispatch.api.models import AuditEntry
 from geodispatch.api.schemas import AuditOut
 
@@ -20,7 +20,7 @@ def read_audit(
     runtime: RuntimeDep,
     entity_type: Annotated[str | None, Query(description="unit, incident, station or key")] = None,
     entity_id: Annotated[str | None, Query()] = None,
-    after_id: Annotated[int, Query(ge=0, description="Only entries with a larger id (paging)")] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Only entries with a larger id (paging)")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntry]:
     """Entries oldest first: who (key id, role), when, what, before and after."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from geodispatch.api import service
-from geodispatch.api.deps import PrincipalDep, RuntimeDep
+from geodispatch.api.deps import PrincipalDep, RowId, RuntimeDep
 from geodispatch.api.models import Incident
 from geodispatch.api.recommend import recommend_incident
 from geodispatch.api.schemas import DispatchIn, IncidentIn, IncidentOut, IncidentPatch
@@ -59,7 +59,7 @@ def list_incidents(
 
 
 @router.get("/{incident_id}", response_model=IncidentOut)
-def get_incident(incident_id: int, who: PrincipalDep, runtime: RuntimeDep) -> IncidentOut:
+def get_incident(incident_id: RowId, who: PrincipalDep, runtime: RuntimeDep) -> IncidentOut:
     """One incident with its recommendation and assignments."""
     who.allow(*READERS)
     with runtime.db.read() as session:
@@ -70,7 +70,7 @@ def get_incident(incident_id: int, who: PrincipalDep, runtime: RuntimeDep) -> In
 
 
 @router.post("/{incident_id}/dispatch", response_model=IncidentOut)
-def dispatch(incident_id: int, body: DispatchIn, who: PrincipalDep, runtime: RuntimeDep) -> IncidentOut:
+def dispatch(incident_id: RowId, body: DispatchIn, who: PrincipalDep, runtime: RuntimeDep) -> IncidentOut:
     """Send units (all or none). 409 ``unit_unavailable`` names each unit's current assignment.
 
     Omit ``unit_ids`` to confirm the recommended units.
@@ -82,7 +82,7 @@ def dispatch(incident_id: int, body: DispatchIn, who: PrincipalDep, runtime: Run
 
 
 @router.patch("/{incident_id}", response_model=IncidentOut)
-def update_incident(incident_id: int, body: IncidentPatch, who: PrincipalDep, runtime: RuntimeDep) -> IncidentOut:
+def update_incident(incident_id: RowId, body: IncidentPatch, who: PrincipalDep, runtime: RuntimeDep) -> IncidentOut:
     """Lifecycle step (en_route, on_scene, transporting, closed, cancelled); 409 when not allowed.
 
     Closing or cancelling releases the incident's units (they become available).

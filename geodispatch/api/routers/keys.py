@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from geodispatch.api import service
 from geodispatch.api.auth import create_key
-from geodispatch.api.deps import PrincipalDep, RuntimeDep
+from geodispatch.api.deps import PrincipalDep, RowId, RuntimeDep
 from geodispatch.api.models import ApiKey
 from geodispatch.api.schemas import KeyCreated, KeyIn, KeyOut
 
@@ -33,7 +33,7 @@ def list_keys(who: PrincipalDep, runtime: RuntimeDep) -> list[ApiKey]:
 
 
 @router.delete("/{key_id}", response_model=KeyOut)
-def revoke(key_id: int, who: PrincipalDep, runtime: RuntimeDep) -> ApiKey:
+def revoke(key_id: RowId, who: PrincipalDep, runtime: RuntimeDep) -> ApiKey:
     """Revoke a key (it stops working at once)."""
     who.allow()
     with runtime.db.write() as session:
