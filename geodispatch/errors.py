@@ -141,6 +141,14 @@ class ConflictError(GeodispatchError):
         self.context = context or {}
 
 
+class DatabaseUnavailableError(GeodispatchError):
+    """The database cannot be opened: server down, wrong URL, missing directory, not a database
+    file (HTTP 503)."""
+
+    code = "database_unavailable"
+    http_status = 503
+
+
 class PayloadTooLargeError(GeodispatchError):
     """A request body is larger than the server accepts (HTTP 413)."""
 

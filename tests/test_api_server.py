@@ -154,12 +154,19 @@ def test_keys_create_and_serve_command_lines(tmp_path: Any, capsys: pytest.Captu
     assert len(stored) == 1 and stored[0][1] == "dispatcher" and key not in stored[0][0]
     from geodispatch.cli import main
 
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("this is not a database file\n" * 100)
     for args, words in [
         (("keys", "create", "--role", "root", "--db", db), "unknown role"),
         (("keys", "create", "--role", "unit", "--db", db), "--unit"),
         (("keys", "create", "--role", "admin", "--db", "mysql://x/y"), "unsupported database"),
         (("serve", SOURCE, "--db", "sqlite:///:memory:"), "in-memory"),
         (("serve", SOURCE, "--db", db, "--port", "0"), "--port"),
+        (("keys", "create", "--role", "admin", "--db", f"sqlite:///{tmp_path / 'no' / 'dir' / 'k.db'}"),
+         "cannot open the database"),
+        (("keys", "create", "--role", "admin", "--db", f"sqlite:///{not_a_db}"), "cannot open the database"),
+        (("keys", "create", "--role", "admin", "--db", "postgresql://nobody@127.0.0.1:1/none"),
+         "cannot open the database"),
     ]:
         monkeypatch.setattr(sys, "argv", ["geodispatch", *args])
         with pytest.raises(SystemExit) as exit_info:

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from geodispatch.errors import InputError
+from geodispatch.errors import DatabaseUnavailableError, InputError
 
 logger = logging.getLogger(__name__)
 
@@ -154,10 +154,25 @@ class Database:
             yield session
 
     def upgrade(self) -> None:
-        """Create or migrate the schema to the newest revision (Alembic ``upgrade head``)."""
+        """Create or migrate the schema to the newest revision (Alembic ``upgrade head``).
+
+        Raises
+        ------
+        DatabaseUnavailableError
+            When the database cannot be opened (the first contact of ``serve`` and ``keys create``).
+        """
+        from sqlalchemy.exc import DBAPIError
+
         from geodispatch.api.migrate import upgrade
 
-        upgrade(self.engine)
+        try:
+            upgrade(self.engine)
+        except DBAPIError as exc:
+            reason = " ".join(str(exc.orig).split())  # one line (psycopg's messages span several)
+            raise DatabaseUnavailableError(
+                f"cannot open the database {self!r}: {reason}; check the URL, that the server is running, "
+                "and that the directory exists and is writable"
+            ) from exc
 
     def dispose(self) -> None:
         """Close every pooled connection."""
