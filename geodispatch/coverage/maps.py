@@ -3,7 +3,10 @@
 The HTML map has no base tiles by default (``tiles=None``): its layers (isochrone bands,
 stations, hotspots, areas with their coverage table in popups) are GeoJSON drawn by Leaflet,
 so they show without any tile server; an OpenStreetMap tile layer can be switched on when
-online. (Leaflet's own JavaScript is loaded from its CDN, as in every folium map.)
+online. Write it with :func:`save_html` (or :func:`geodispatch.webmap.save_offline`): the file
+then carries Leaflet inline and loads nothing from the internet (a plain ``.save`` links CDNs).
+Popups are :func:`geodispatch.webmap.popup` (Leaflet only) rather than ``folium.Popup``, which
+needs jQuery.
 
 The PNG (matplotlib) shows roads, nested time bands, stations by type, uncovered hotspots, a
 legend, a scale bar and a title naming the region and the threshold; the synthetic regency is
@@ -58,8 +61,32 @@ def _union_rows(report: CoverageReport, service: str) -> Any:
 
 
 # --------------------------------------------------------------------------- folium
+def save_html(report: CoverageReport, path: str | os.PathLike[str], simplify_deg: float | None = None) -> Path:
+    """Write the interactive map of the report as one standalone HTML file (works offline).
+
+    Parameters
+    ----------
+    report : CoverageReport
+        The coverage run.
+    path : str or os.PathLike
+        Destination ``.html`` file (written atomically).
+    simplify_deg : float, optional
+        As in :func:`folium_map`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    from geodispatch.webmap import save_offline
+
+    return save_offline(folium_map(report, simplify_deg), path)
+
+
 def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any:
-    """Interactive map of the report (folium.Map; call ``.save(path)``).
+    """Interactive map of the report (folium.Map; write it with :func:`save_html`).
+
+    ``.save(path)`` also works but links Leaflet from its CDN (blank offline).
 
     Parameters
     ----------
@@ -70,6 +97,8 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
         extent / 4000, at least 2e-5, about 2 m).
     """
     import folium
+
+    from geodispatch.webmap import popup
 
     net = report.network
     minx, miny, maxx, maxy = net.bbox
@@ -113,12 +142,12 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
         group = folium.FeatureGroup(name=f"{service}: stations", show=True)
         for row in status[status["service"] == service].itertuples(index=False):
             off = row.status == "off_network"
-            popup = (
+            popup_html = (
                 f"<b>{html.escape(str(row.name) or str(row.id))}</b><br>id {html.escape(str(row.id))}<br>"
                 f"type {row.station_type} ({service})<br>status: {row.status}"
                 + (f"<br>{html.escape(row.note)}" if row.note else "")
             )
-            folium.CircleMarker(
+            marker = folium.CircleMarker(
                 [row.lat, row.lon],
                 radius=7,
                 color="black" if not off else "#777777",
@@ -127,16 +156,16 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
                 fill_color=colour if not off else "white",
                 fill_opacity=1.0,
                 dash_array="3" if off else None,
-                popup=folium.Popup(popup, max_width=300),
                 tooltip=f"{row.id} ({service}{', OFF NETWORK' if off else ''})",
-            ).add_to(group)
+            )
+            marker.add_child(popup(popup_html, max_width=300)).add_to(group)
         group.add_to(fmap)
     hot = report.hotspots
     if len(hot):
         group = folium.FeatureGroup(name=f"uncovered hotspots (> {report.minutes[-1]:g} min)", show=True)
         for row in hot[hot["rank"] <= 15].itertuples(index=False):
             median = "unreachable" if not np.isfinite(row.median_s) else f"{row.median_s / 60:.1f} min"
-            popup = (
+            popup_html = (
                 f"<b>hotspot #{row.rank} ({row.type})</b><br>{row.population:,.0f} people not covered within "
                 f"{row.minutes:g} min<br>median time {median}<br>{row.area_km2:.2f} km²"
             )
@@ -146,8 +175,7 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
             ).add_to(group)
             folium.CircleMarker(
                 [row.lat, row.lon], radius=5, color="black", fill=True, fill_color="yellow", fill_opacity=1.0,
-                popup=folium.Popup(popup, max_width=300),
-            ).add_to(group)
+            ).add_child(popup(popup_html, max_width=300)).add_to(group)
         group.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
@@ -155,6 +183,8 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
 
 def _folium_areas(report: CoverageReport, fmap: Any, simplify_deg: float) -> None:
     import folium
+
+    from geodispatch.webmap import popup
 
     table = report.area_table
     group = folium.FeatureGroup(name="areas (click for the coverage table)", show=True)
@@ -169,7 +199,7 @@ def _folium_areas(report: CoverageReport, fmap: Any, simplify_deg: float) -> Non
             f"<td>{_minutes(r['median_s'])}</td><td>{_minutes(r['p90_s'])}</td><td>{_minutes(r['worst_s'])}</td></tr>"
             for _, r in rows.iterrows()
         )
-        popup = (
+        popup_html = (
             f"<b>{html.escape(str(name))}</b><table border=1 style='border-collapse:collapse;font-size:12px'>"
             f"<tr><th>type</th><th>people</th><th>covered {last} min</th><th>share</th><th>median</th>"
             f"<th>p90</th><th>worst</th></tr>{cells}</table>"
@@ -177,9 +207,8 @@ def _folium_areas(report: CoverageReport, fmap: Any, simplify_deg: float) -> Non
         folium.GeoJson(
             geom.simplify(simplify_deg).__geo_interface__,
             style_function=lambda _f: {"color": "#555555", "weight": 1, "fillOpacity": 0.0, "dashArray": "2"},
-            popup=folium.Popup(popup, max_width=500),  # type: ignore[arg-type]
             tooltip=str(name),
-        ).add_to(group)
+        ).add_child(popup(popup_html, max_width=500)).add_to(group)
     group.add_to(fmap)
 
 

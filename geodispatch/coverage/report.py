@@ -199,9 +199,9 @@ class CoverageReport:
                     "stations.csv",
                 ]
                 if html:
-                    from geodispatch.coverage.maps import folium_map
+                    from geodispatch.coverage.maps import save_html
 
-                    folium_map(self).save(str(tmp / "map.html"))
+                    save_html(self, tmp / "map.html")
                     files.append("map.html")
                 if png:
                     from geodispatch.coverage.maps import static_map

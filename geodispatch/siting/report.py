@@ -4,6 +4,9 @@ The coverage module's maps draw isochrone bands of a coverage run; a siting run 
 different picture (demand covered before vs after the new posts), so this module draws its
 own: a folium map (``map.html``) with demand nodes coloured by their status and the posts,
 and a two-panel matplotlib figure (``map.png``) "before" / "after" on the road network.
+``map.html`` is standalone (:func:`geodispatch.webmap.save_offline`: Leaflet inline, nothing
+loaded from the internet but the optional OpenStreetMap tiles); posts are circle markers, not
+icon markers, which would need Font Awesome and awesome-markers from a CDN.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ __all__ = ["gain_table", "network_marginal_gain", "write_siting_outputs"]
 _BEFORE = "#d7301f"  # not covered
 _NEW = "#fdae61"  # newly covered by the new posts
 _OLD = "#1a9850"  # covered already
+_OLD_POST = "#2166ac"  # existing post
+_NEW_POST = "#b2182b"  # new post
 
 
 def network_marginal_gain(
@@ -110,6 +115,8 @@ def _html_map(problem: SitingProblem, result: SitingResult, status: np.ndarray, 
               path: Path) -> None:
     import folium
 
+    from geodispatch.webmap import save_offline
+
     dlon, dlat = problem.demand_lonlat
     fmap = folium.Map(location=[float(np.mean(dlat)), float(np.mean(dlon))], zoom_start=11,
                       tiles="OpenStreetMap")
@@ -125,24 +132,29 @@ def _html_map(problem: SitingProblem, result: SitingResult, status: np.ndarray, 
         ).add_to(fmap)
     lon, lat = problem.cand_lonlat
     fixed = set(result.fixed.tolist())
+    step_of = {int(c): k for k, c in enumerate(result.new, start=1)}  # numbered as on the PNG
     for i in result.selected:
         i = int(i)
-        folium.Marker(
-            [float(lat[i]), float(lon[i])],
-            tooltip=f"{'existing' if i in fixed else 'NEW'}: {problem.cand_name[i]}",
-            icon=folium.Icon(color="blue" if i in fixed else "red",
-                             icon="plus" if i not in fixed else "home"),
+        new = i not in fixed
+        # as on the PNG: existing posts blue, new posts dark red and numbered in order of gain
+        folium.CircleMarker(
+            [float(lat[i]), float(lon[i])], radius=9 if new else 7, color="white", weight=2,
+            fill=True, fill_color=_NEW_POST if new else _OLD_POST, fill_opacity=1.0,
+            tooltip=folium.Tooltip(f"NEW #{step_of.get(i, '?')}: {problem.cand_name[i]}" if new
+                                   else f"existing: {problem.cand_name[i]}", permanent=new),
         ).add_to(fmap)
     legend = (
         f"<div style='position:fixed;bottom:20px;left:20px;z-index:999;background:white;"
         f"padding:6px;font-size:12px'><b>{title}</b><br>"
         f"<span style='color:{_OLD}'>&#9679;</span> covered before<br>"
         f"<span style='color:{_NEW}'>&#9679;</span> newly covered<br>"
-        f"<span style='color:{_BEFORE}'>&#9679;</span> not covered</div>"
+        f"<span style='color:{_BEFORE}'>&#9679;</span> not covered<br>"
+        f"<span style='color:{_OLD_POST}'>&#11044;</span> existing post<br>"
+        f"<span style='color:{_NEW_POST}'>&#11044;</span> new post (#: order of gain)</div>"
     )
     root: Any = fmap.get_root()
     root.html.add_child(folium.Element(legend))
-    fmap.save(str(path))
+    save_offline(fmap, path)
 
 
 def _png_map(problem: SitingProblem, result: SitingResult, status: np.ndarray, title: str,

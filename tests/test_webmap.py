@@ -1,0 +1,235 @@
+"""Standalone HTML maps (geodispatch.webmap): Leaflet inline, no CDN, layers render offline.
+
+The headless-browser tests run when Debian's ``chromium`` is on PATH (skipped otherwise): they
+open the page with every http(s) request sent to a dead proxy, so nothing can come from the
+internet, and check that Leaflet built the map and drew the layers; the same map saved by
+plain ``folium`` (CDN links) is the control that stays blank under the same conditions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import folium
+import pytest
+from folium import plugins
+
+from geodispatch.errors import OutputError
+from geodispatch.webmap import LEAFLET_VERSION, leaflet_asset, popup, render_offline, save_offline
+
+STATIC = Path(__file__).resolve().parents[1] / "geodispatch" / "static" / "leaflet"
+# sha256 of dist/leaflet.js, dist/leaflet.css and LICENSE in the npm tarball leaflet-1.9.3.tgz
+VENDORED_SHA256 = {
+    "leaflet.js": "5819285cec137b229c94e1ee5ad73e8b6b84345a4367d60f75fe477fe0fb7b03",
+    "leaflet.css": "90b693d86392a4779c861b28cf307e7e59c3fb35328c4d8b95f58f814d38c722",
+    "LICENSE": "97c194191510b19c72d25094922821a888d5d9bafb909ea7a38c9bf5b6c40a08",
+}
+EXTERNAL_TAG = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.I)
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[116.80, -1.30], [116.90, -1.30], [116.90, -1.20], [116.80, -1.20], [116.80, -1.30]]],
+}
+
+
+def _small_map() -> folium.Map:
+    """Like geodispatch's maps: no base tiles, optional OSM overlay, GeoJSON, circle markers, popups."""
+    fmap = folium.Map(location=[-1.25, 116.85], zoom_start=11, tiles=None)
+    folium.TileLayer("OpenStreetMap", name="OSM (online)", overlay=True, show=False).add_to(fmap)
+    group = folium.FeatureGroup(name="isochrones")
+    folium.GeoJson(
+        SQUARE, style_function=lambda _f: {"color": "#b2182b", "fillOpacity": 0.4}
+    ).add_child(popup("<b>Zone A</b>")).add_to(group)
+    folium.CircleMarker([-1.25, 116.85], radius=7, fill=True, tooltip="PSC 119").add_child(
+        popup("<b>PSC 119 Balikpapan</b><br>ambulance")
+    ).add_to(group)
+    group.add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap
+
+
+# --------------------------------------------------------------------------- vendored Leaflet
+def test_vendored_leaflet_is_the_version_folium_links_and_unmodified() -> None:
+    from folium import folium as folium_module
+
+    linked = dict(folium_module._default_js)["leaflet"]
+    assert f"leaflet@{LEAFLET_VERSION}/" in linked, f"folium now links {linked}: vendor that Leaflet version"
+    assert leaflet_asset("leaflet.js").startswith(f"/* @preserve\n * Leaflet {LEAFLET_VERSION},")
+    assert "BSD 2-Clause License" in leaflet_asset("LICENSE")
+    for name, digest in VENDORED_SHA256.items():
+        assert hashlib.sha256((STATIC / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_vendored_files_are_package_data() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((STATIC.parents[2] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["geodispatch"]
+    assert any(STATIC.joinpath("leaflet.js").relative_to(STATIC.parents[1]).match(p) for p in patterns)
+
+
+# --------------------------------------------------------------------------- render_offline
+def test_page_loads_nothing_from_the_network_and_carries_leaflet_and_layers() -> None:
+    cdn = _small_map().get_root().render()
+    assert EXTERNAL_TAG.search(cdn)  # the control: plain folium links CDNs
+    page = render_offline(_small_map())
+    assert not EXTERNAL_TAG.search(page), EXTERNAL_TAG.findall(page)
+    assert "cdn.jsdelivr" not in page and "code.jquery" not in page and "cdnjs" not in page
+    assert leaflet_asset("leaflet.js") in page and leaflet_asset("leaflet.css") in page
+    assert page.index(leaflet_asset("leaflet.js")) < page.index("L.map(")  # loaded before it is used
+    assert '"type": "Polygon"' in page and "116.8" in page  # the layer is inline GeoJSON
+    assert "bindPopup(" in page and "PSC 119 Balikpapan" in page
+    assert "tile.openstreetmap.org" in page  # the optional tile layer is kept (loads when online)
+
+
+def test_popup_html_cannot_break_out_of_the_script() -> None:
+    fmap = folium.Map(location=[0, 0], tiles=None)
+    folium.CircleMarker([0, 0]).add_child(popup("</script><script>alert(1)</script> `${x}`")).add_to(fmap)
+    page = render_offline(fmap)
+    call = re.search(r"\.bindPopup\((\".*?\"), (\{.*?\})\);", page)
+    assert call is not None
+    assert json.loads(call.group(1)) == "</script><script>alert(1)</script> `${x}`"
+    assert json.loads(call.group(2)) == {"maxWidth": 300}
+    assert "<script>alert" not in page
+
+
+@pytest.mark.parametrize(
+    ("add", "message"),
+    [
+        (lambda m: folium.CircleMarker([0, 0], popup="plain folium popup").add_to(m), "jQuery"),
+        (lambda m: folium.Marker([0, 0], icon=folium.Icon(icon="home")).add_to(m), "awesome-markers"),
+        (lambda m: plugins.MarkerCluster().add_to(m), "from the internet"),
+    ],
+    ids=["folium.Popup", "folium.Icon", "plugin"],
+)
+def test_maps_needing_non_vendored_assets_are_refused(add, message: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fmap = folium.Map(location=[0, 0], tiles=None)
+    add(fmap)
+    dest = tmp_path / "map.html"
+    with pytest.raises(OutputError, match=message):
+        save_offline(fmap, dest)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor a temporary left behind
+
+
+def test_save_offline_writes_the_rendered_page(tmp_path: Path) -> None:
+    dest = save_offline(_small_map(), tmp_path / "sub" / "map.html")
+    text = dest.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and not EXTERNAL_TAG.search(text)
+    assert [p.name for p in dest.parent.iterdir()] == ["map.html"]
+
+
+# --------------------------------------------------------------------------- geodispatch's maps
+@pytest.fixture(scope="module")
+def coverage_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from geodispatch.coverage.report import run_coverage
+    from geodispatch.scenario import load_scenario
+
+    out = tmp_path_factory.mktemp("cov") / "out"
+    run_coverage(load_scenario("synthetic:1500"), minutes=[10, 15], out_dir=out)
+    return out / "map.html"
+
+
+@pytest.fixture(scope="module")
+def siting_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from geodispatch.siting.run import run_siting
+
+    out = tmp_path_factory.mktemp("site") / "out"
+    run_siting("synthetic:1500", model="mclp", new_posts=2, minutes=15, n_candidates=60, out=out)
+    return out / "map.html"
+
+
+@pytest.mark.parametrize("which", ["coverage_html", "siting_html"])
+def test_geodispatch_maps_are_standalone(which: str, request: pytest.FixtureRequest) -> None:
+    page = Path(request.getfixturevalue(which)).read_text(encoding="utf-8")
+    assert not EXTERNAL_TAG.search(page), EXTERNAL_TAG.findall(page)[:3]
+    assert leaflet_asset("leaflet.js") in page
+    assert "L.circleMarker(" in page
+    if which == "coverage_html":
+        assert '"type": "Polygon"' in page or '"type": "MultiPolygon"' in page
+        assert "bindPopup(" in page
+
+
+# --------------------------------------------------------------------------- headless browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
+
+
+def _dom_offline(path: Path, extra_js: str = "") -> str:
+    """The DOM after the page's scripts ran, with every http(s) request sent to a dead proxy."""
+    if extra_js:
+        page = path.read_text(encoding="utf-8").replace("</html>", f"<script>{extra_js}</script></html>")
+        path = path.with_name(path.stem + "_probe.html")
+        path.write_text(page, encoding="utf-8")
+    assert CHROMIUM is not None
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+         "--virtual-time-budget=5000", "--dump-dom", path.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def _map_div(dom: str) -> str:
+    found = re.search(r'<div class="folium-map[^"]*"', dom)
+    assert found is not None, "no map div in the DOM"
+    return found.group(0)
+
+
+@needs_chromium
+def test_offline_page_renders_in_a_browser_and_cdn_page_does_not(tmp_path: Path) -> None:
+    offline = save_offline(_small_map(), tmp_path / "offline.html")
+    cdn = tmp_path / "cdn.html"
+    _small_map().save(str(cdn))
+    open_popup = (
+        "window.addEventListener('load', () => setTimeout(() => {"
+        " for (const k of Object.keys(window)) if (k.startsWith('circle_marker_')) window[k].openPopup();"
+        "}, 200));"
+    )
+    dom = _dom_offline(offline, open_popup)
+    assert "leaflet-container" in _map_div(dom)
+    assert len(re.findall(r'<path class="leaflet-interactive', dom)) == 2  # the polygon and the marker
+    assert re.search(r'leaflet-popup-content"[^>]*><b>PSC 119 Balikpapan</b><br>ambulance', dom)
+    assert "OSM (online)" in dom and "isochrones" in dom  # the layer control
+    assert "leaflet-container" not in _map_div(_dom_offline(cdn))  # control: blank without the CDN
+
+
+# counts what Leaflet really drew: vector layers on the map, painted canvas pixels, labels shown
+PROBE = """
+window.addEventListener('load', () => setTimeout(() => {
+  const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
+  let paths = 0; map.eachLayer(l => { if (l instanceof L.Path) paths++; });
+  let painted = 0;
+  for (const c of document.querySelectorAll('canvas')) {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) painted++;
+  }
+  document.body.setAttribute('data-probe', JSON.stringify({paths: paths, painted: painted}));
+}, 300));
+"""
+
+
+def _probe(dom: str) -> dict[str, int]:
+    found = re.search(r"data-probe=\"([^\"]*)\"", dom)
+    assert found is not None, "the probe did not run (a script error before it?)"
+    return json.loads(found.group(1).replace("&quot;", '"'))  # type: ignore[no-any-return]
+
+
+@needs_chromium
+@pytest.mark.parametrize("which", ["coverage_html", "siting_html"])
+def test_geodispatch_maps_render_in_a_browser_offline(which: str, request: pytest.FixtureRequest) -> None:
+    path = Path(request.getfixturevalue(which))
+    dom = _dom_offline(path, PROBE)
+    assert "leaflet-container" in _map_div(dom)
+    probe = _probe(dom)
+    if which == "coverage_html":  # drawn on one canvas (prefer_canvas); the layer control lists the layers
+        assert probe["paths"] > 20 and probe["painted"] > 10_000, probe
+        assert re.search(r"leaflet-control-layers-selector\" checked=\"\"><span> ambulance: isochrones</span>", dom)
+    else:  # SVG: one path per demand circle and post; the new posts carry permanent labels
+        assert probe["paths"] == len(re.findall(r'<path class="leaflet-interactive', dom)) > 100, probe
+        assert len(re.findall(r"role=\"tooltip\"[^>]*><div>\s*NEW #\d: ", dom)) == 2  # open in the DOM
