@@ -13,6 +13,13 @@ from typing import Any
 from geodispatch.errors import OutputError
 
 
+def _umask() -> int:
+    """The process umask (read without changing it for good)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it into place only when the block succeeds.
@@ -32,6 +39,7 @@ def atomic_file(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp_path, dest)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -58,6 +66,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise OutputError(f"cannot write to {dest}: {exc.strerror or exc}; choose a writable directory") from exc
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual directory mode
         if dest.exists():
             if not dest.is_dir():
                 raise OutputError(f"{dest} exists and is not a directory; choose another --out")

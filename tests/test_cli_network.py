@@ -107,3 +107,21 @@ def test_place_query_without_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ox.settings, "requests_timeout", 2)
     with pytest.raises(DownloadError, match=r"local \.osm\.pbf"):
         load_network("Kabupaten Bantaeng, Sulawesi Selatan, Indonesia")
+
+
+def test_atomic_outputs_get_the_usual_modes(tmp_path: Path) -> None:
+    import os
+
+    from geodispatch.output import atomic_dir, atomic_file
+
+    mask = os.umask(0o022)
+    try:
+        with atomic_file(tmp_path / "a.csv") as tmp:
+            tmp.write_text("x")
+        with atomic_dir(tmp_path / "out") as tmp_dir:
+            (tmp_dir / "f.txt").write_text("y")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.csv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
