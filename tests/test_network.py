@@ -228,6 +228,23 @@ def test_point_travel_times_equal_networkx_with_split_edge(balikpapan: RoadNetwo
             assert int(np.isfinite(row).sum()) == len(ref) - 1  # minus the point itself
 
 
+def test_point_exactly_on_a_junction_of_one_way_roads() -> None:
+    """A station on a junction that only one-way roads leave (or enter) is that junction: the
+    snapped edge's direction must not cut it off from the junction's other roads."""
+    deg = 1.0 / 111_320.0
+    lon = 119.8 + np.array([0.0, 1000.0, 0.0, 1000.0]) * deg
+    lat = -7.5 + np.array([0.0, 0.0, 1000.0, 1000.0]) * deg
+    u, v = [0, 0, 1, 2, 1, 2], [1, 2, 2, 1, 3, 3]  # 0 only leaves, 3 only enters, 1 <-> 2
+    t = [100.0, 100.0, 141.0, 141.0, 100.0, 100.0]
+    net = RoadNetwork.from_arrays(np.arange(4), lon, lat, u, v, t, t)
+    snap = net.snap(lon[[0, 3]], lat[[0, 3]])
+    assert snap.fraction[0] == 0.0 and snap.fraction[1] == 1.0  # on a node, either road
+    forward = np.asarray(point_travel_times(net, snap, reverse=False))
+    np.testing.assert_allclose(forward[0], net.travel_times([0])[0], atol=1e-6)  # [0, 100, 100, 200]
+    backward = np.asarray(point_travel_times(net, snap, reverse=True))
+    np.testing.assert_allclose(backward[1], net.travel_times([3], reverse=True)[0], atol=1e-6)  # [200, 100, 100, 0]
+
+
 # ---------------------------------------------------------------- loaders
 def test_osm_xml_one_way_and_maxspeed(small_osm: Path) -> None:
     net = load_network(small_osm)

@@ -40,7 +40,8 @@ class SnapResult:
     time_from_u_s, time_to_v_s : ndarray of float64
         Seconds from u to the point and from the point to v along the edge.
     time_from_v_s, time_to_u_s : ndarray of float64
-        Same along the twin edge v -> u; ``inf`` on one-way roads.
+        Same along the twin edge v -> u; ``inf`` on one-way roads, except 0 when the point lies
+        exactly on that end node (``fraction`` 1 or 0): it is then the node itself.
     lon, lat : ndarray of float64
         The snapped location on the road, degrees (NaN when not snapped).
     node : ndarray of int64
@@ -298,8 +299,9 @@ def snap_points(
         times = (
             np.where(ok, f * t, np.inf),
             np.where(ok, (1.0 - f) * t, np.inf),
-            np.where(np.isfinite(twin_time), (1.0 - f) * twin_time, np.inf),
-            np.where(np.isfinite(twin_time), f * twin_time, np.inf),
+            # a point exactly on an end node is that node, whatever the road's direction
+            np.where(ok & (f == 1.0), 0.0, np.where(np.isfinite(twin_time), (1.0 - f) * twin_time, np.inf)),
+            np.where(ok & (f == 0.0), 0.0, np.where(np.isfinite(twin_time), f * twin_time, np.inf)),
         )
     return SnapResult(
         edge=edge,
