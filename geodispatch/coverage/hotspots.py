@@ -32,6 +32,7 @@ def hotspots(
     min_population: float = 1.0,
     service: str = "",
     minutes: float | None = None,
+    xy: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Any:
     """Cluster uncovered population into hotspots.
 
@@ -53,6 +54,8 @@ def hotspots(
         Smallest hotspot kept, people.
     service, minutes :
         Labels copied to every row.
+    xy : (ndarray, ndarray), optional
+        The points already in the network's metric CRS, metres (saves projecting them again).
 
     Returns
     -------
@@ -70,7 +73,10 @@ def hotspots(
     sel = np.flatnonzero(np.asarray(uncovered) & (np.asarray(population) > 0))
     if len(sel) == 0:
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
-    x, y = network.to_metric(np.asarray(lon)[sel], np.asarray(lat)[sel])
+    if xy is not None:
+        x, y = np.asarray(xy[0])[sel], np.asarray(xy[1])[sel]
+    else:
+        x, y = network.to_metric(np.asarray(lon)[sel], np.asarray(lat)[sel])
     w = np.asarray(population, dtype=float)[sel]
     ix = np.floor(x / cell_m).astype(np.int64)
     iy = np.floor(y / cell_m).astype(np.int64)
@@ -100,14 +106,17 @@ def hotspots(
     clon, clat = network.to_lonlat(cx, cy)
     keep = np.flatnonzero(pop >= min_population)
     keep = keep[np.argsort(-pop[keep], kind="stable")]
-    # hulls of the cells' corners
-    cell_ix = cells // width
-    cell_iy = cells % width
+    # hulls of the cells' corners; a cell with all 8 neighbours occupied lies a whole cell inside
+    # its hotspot's hull, so its corners cannot be hull vertices and are left out (same hull)
+    degree = np.bincount(r, minlength=n) + np.bincount(c, minlength=n)
+    edge_cell = np.flatnonzero(degree < 8)
+    cell_ix = cells[edge_cell] // width
+    cell_iy = cells[edge_cell] % width
     x0 = np.floor(x.min() / cell_m) * cell_m - cell_m  # metric origin of ix == 0
     y0 = np.floor(y.min() / cell_m) * cell_m - cell_m
     corners_x = np.concatenate([x0 + cell_ix * cell_m, x0 + (cell_ix + 1) * cell_m] * 2)
     corners_y = np.concatenate([y0 + cell_iy * cell_m] * 2 + [y0 + (cell_iy + 1) * cell_m] * 2)
-    corner_label = np.tile(cell_label, 4)
+    corner_label = np.tile(cell_label[edge_cell], 4)
     clon_c, clat_c = network.to_lonlat(corners_x, corners_y)
     order = np.argsort(corner_label, kind="stable")
     mp = shapely.multipoints(np.column_stack([clon_c[order], clat_c[order]]), indices=corner_label[order])

@@ -383,12 +383,12 @@ def run_coverage(
     if pop_df is not None and len(pop_df):
         say(f"population ({len(pop_df):,} points)")
         if prepared is None or prepared.network is not net or prepared.max_snap_m != point_snap_m:
-            prepared = prepare_population(net, pop_df, point_snap_m)
+            prepared = prepare_population(net, pop_df, point_snap_m, grid=surface_grid)
         psnap = prepared.snap
         pop_df = pop_df.copy()
         pop_df["snap_distance_m"] = psnap.distance_m
         for service, sset in sets.items():
-            point_time[service] = point_times(net, node_time[service], psnap, sset.snap)
+            point_time[service] = point_times(net, node_time[service], prepared, sset.snap)
             pop_df[f"time_s_{service}"] = point_time[service]
         off = ~psnap.ok
         if off.any():
@@ -427,7 +427,8 @@ def run_coverage(
 
     say("surface")
     surface = aggregate_surface(
-        net, {k: node_time[k] for k in kinds}, surface_grid, pop_df, point_time if point_time else None
+        net, {k: node_time[k] for k in kinds}, surface_grid, pop_df, point_time if point_time else None,
+        prepared=prepared,
     )
 
     say("area table")
@@ -438,6 +439,7 @@ def run_coverage(
         mins,
         pop_df if point_time else None,
         covered_edges,
+        prepared=prepared,
     )
 
     say("hotspots")
@@ -455,6 +457,7 @@ def run_coverage(
                     cell_m=hotspot_cell_m,
                     service=k,
                     minutes=mins[-1],
+                    xy=prepared.metric_xy() if prepared is not None else None,
                 )
             )
     hot = _concat_gdf(hot_frames)

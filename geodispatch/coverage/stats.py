@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from geodispatch.coverage.isochrones import reached_pieces
-from geodispatch.coverage.surface import _weighted_quantile, grouped_weighted_quantile
+from geodispatch.coverage.surface import PreparedPopulation, _weighted_quantiles, grouped_weighted_quantile
 from geodispatch.errors import CoverageError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import SnapResult
@@ -81,8 +81,7 @@ def population_summary(population: np.ndarray, time_s: np.ndarray, minutes: Sequ
     """
     total = float(population.sum())
     covered = {m: float(population[time_s <= m * 60.0].sum()) for m in minutes}
-    med = _weighted_quantile(time_s, population, 0.5)
-    p90 = _weighted_quantile(time_s, population, 0.9)
+    med, p90 = _weighted_quantiles(time_s, population, [0.5, 0.9])
     return {
         "population": round(total, 1),
         "covered": {m: round(c, 1) for m, c in covered.items()},
@@ -133,15 +132,18 @@ def assign_areas(areas: Any, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_areas_overlap(network: RoadNetwork, areas: Any) -> np.ndarray:
+def check_areas_overlap(network: RoadNetwork, areas: Any, node_area: np.ndarray | None = None) -> np.ndarray:
     """Mask of areas that contain at least one network node.
+
+    ``node_area`` (from :func:`network_areas`) saves assigning the nodes again.
 
     Raises
     ------
     CoverageError
         When no area overlaps the network (wrong file, wrong region, or swapped coordinates).
     """
-    node_area = assign_areas(areas, network.lon, network.lat)
+    if node_area is None:
+        node_area = assign_areas(areas, network.lon, network.lat)
     has = np.bincount(node_area[node_area >= 0], minlength=len(areas)) > 0
     if not has.any():
         b = [round(v, 4) for v in network.bbox]
@@ -153,6 +155,16 @@ def check_areas_overlap(network: RoadNetwork, areas: Any) -> np.ndarray:
     return has
 
 
+def network_areas(network: RoadNetwork, areas: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Area index (-1 when none) of every node and of every edge (the area of its midpoint)."""
+    import shapely
+
+    node_area = assign_areas(areas, network.lon, network.lat)
+    mid = shapely.line_interpolate_point(network.edge_geometries(), 0.5, normalized=True)
+    edge_area = assign_areas(areas, shapely.get_x(mid), shapely.get_y(mid))
+    return node_area, edge_area
+
+
 def area_table(
     network: RoadNetwork,
     areas: Any | None,
@@ -160,6 +172,8 @@ def area_table(
     minutes: Sequence[float],
     population: pd.DataFrame | None = None,
     road_covered: dict[str, np.ndarray] | None = None,
+    *,
+    prepared: PreparedPopulation | None = None,
 ) -> pd.DataFrame:
     """Per-area coverage table.
 
@@ -178,6 +192,9 @@ def area_table(
         table weighs road nodes equally (columns ``population`` stay empty).
     road_covered : dict service -> ndarray (n_edges,), optional
         Covered metres per edge at the largest threshold, for ``road_km_covered``.
+    prepared : PreparedPopulation, optional
+        The same points as ``population``, prepared: the area of every point, node and edge is
+        taken from its cache (computed once per areas content) instead of being assigned again.
 
     Returns
     -------
@@ -187,8 +204,12 @@ def area_table(
         population, or by node), ``worst_s, worst_lon, worst_lat`` (the slowest point; empty
         when unreachable and then ``unreachable`` counts it), ``road_km, road_km_covered``.
     """
-    import shapely
-
+    use_pop = population is not None and len(population) > 0
+    if prepared is not None and use_pop and population is not None and (
+        prepared.network is not network or len(prepared.frame) != len(population)
+    ):
+        raise CoverageError("the prepared population does not match these points or this network")
+    cache = prepared if use_pop else None
     if areas is None:
         names = ["(whole network)"]
         has = np.array([True])
@@ -196,22 +217,24 @@ def area_table(
         edge_area = np.zeros(network.n_edges, dtype=np.int64)
     else:
         names = areas["name"].astype(str).tolist()
-        has = check_areas_overlap(network, areas)
-        node_area = assign_areas(areas, network.lon, network.lat)
         # each edge belongs to the area of its midpoint (from its geometry)
-        mid = shapely.line_interpolate_point(network.edge_geometries(), 0.5, normalized=True)
-        edge_area = assign_areas(areas, shapely.get_x(mid), shapely.get_y(mid))
+        node_area, edge_area = cache.network_areas(areas) if cache is not None else network_areas(network, areas)
+        has = check_areas_overlap(network, areas, node_area)
     n_areas = len(names)
     twin = network.edge_between(network.edge_v, network.edge_u)
     edge_len = network.edge_length_m * np.where(twin >= 0, 0.5, 1.0)
     road_km = np.bincount(np.maximum(edge_area, 0), weights=edge_len * (edge_area >= 0), minlength=n_areas) / 1000
-    if population is not None and len(population):
+    if population is not None and use_pop:
         lon_all, lat_all = population["lon"].to_numpy(), population["lat"].to_numpy()
-        point_area = np.zeros(len(lon_all), dtype=np.int64) if areas is None else assign_areas(areas, lon_all, lat_all)
+        if areas is None:
+            point_area = np.zeros(len(lon_all), dtype=np.int64)
+        elif cache is not None:
+            point_area = cache.point_area(areas)
+        else:
+            point_area = assign_areas(areas, lon_all, lat_all)
         weights = population["population"].to_numpy(dtype=float)
     else:
         point_area, weights, lon_all, lat_all = node_area, np.ones(network.n_nodes), network.lon, network.lat
-    use_pop = population is not None and len(population) > 0
     inside = point_area >= 0
     grp, w_in = point_area[inside], weights[inside]
     sel = np.flatnonzero(has)

@@ -10,7 +10,7 @@ the twin edge of a two-way road, or directly from a station on the same road. Th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,29 +26,151 @@ DEFAULT_POINT_SNAP_M = 1000.0
 
 
 @dataclass(frozen=True)
+class _PointTerms:
+    """Per-point constants of :func:`point_times` (depend on the snap only, not on the stations).
+
+    ``idx`` are the snapped points; for them ``u, v`` are the edge ends, ``from_u`` the seconds
+    from ``u`` along the edge and ``from_v`` the seconds from ``v`` along the twin edge
+    (``inf`` on one-way roads). ``by_edge`` / ``sorted_edges`` list the snapped points sorted by
+    edge (stable), to find the points on a station's own road by binary search.
+    """
+
+    idx: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    from_u: np.ndarray
+    from_v: np.ndarray
+    by_edge: np.ndarray
+    sorted_edges: np.ndarray
+
+
+def _point_terms(network: RoadNetwork, points: SnapResult) -> _PointTerms:
+    idx = np.flatnonzero(points.ok)
+    e = points.edge[idx]
+    f = points.fraction[idx]
+    twin_t = _twin_time(network, e)
+    two_way = np.isfinite(twin_t)
+    from_v = np.full(len(e), np.inf)
+    from_v[two_way] = (1.0 - f[two_way]) * twin_t[two_way]
+    order = np.argsort(e, kind="stable")
+    return _PointTerms(
+        idx=idx,
+        u=network.edge_u[e],
+        v=network.edge_v[e],
+        from_u=f * network.edge_time_s[e],
+        from_v=from_v,
+        by_edge=idx[order],
+        sorted_edges=e[order],
+    )
+
+
+def _areas_key(areas: Any) -> str:
+    """Content fingerprint of an areas frame (names and polygons), to cache per-areas results."""
+    import hashlib
+
+    import shapely
+
+    digest = hashlib.sha1()
+    digest.update("\x1f".join(areas["name"].astype(str).tolist()).encode())
+    for wkb in shapely.to_wkb(areas.geometry.to_numpy()):
+        digest.update(wkb)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
 class PreparedPopulation:
     """Population points snapped once to a network, reusable by many coverage runs.
 
     Snapping a million points to the nearest road is the costliest step of a coverage table and
     does not depend on the stations or thresholds; prepare it once with
     :func:`prepare_population` and pass it as ``population=`` to
-    :func:`geodispatch.coverage.run_coverage`.
+    :func:`geodispatch.coverage.run_coverage`. Everything else that depends only on the points
+    and the network is computed once here too and cached (per-point edge terms of
+    :func:`point_times`, metric coordinates, grid cells per :class:`SurfaceGrid`, the area of
+    each point per areas file), so a run only does work that depends on the stations.
     """
 
     frame: pd.DataFrame
     snap: SnapResult
     network: RoadNetwork
     max_snap_m: float
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """People per point (float64)."""
+        if "weights" not in self._cache:
+            self._cache["weights"] = self.frame["population"].to_numpy(dtype=float)
+        return self._cache["weights"]
+
+    @property
+    def terms(self) -> _PointTerms:
+        """Per-point constants of :func:`point_times` (cached)."""
+        if "terms" not in self._cache:
+            self._cache["terms"] = _point_terms(self.network, self.snap)
+        return self._cache["terms"]
+
+    def metric_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Points in the network's metric CRS, metres (cached)."""
+        if "xy" not in self._cache:
+            self._cache["xy"] = self.network.to_metric(self.frame["lon"].to_numpy(), self.frame["lat"].to_numpy())
+        return self._cache["xy"]
+
+    def cells(self, grid: SurfaceGrid) -> _CellIndex:
+        """Grid cells of the points and of the network's nodes for ``grid`` (cached per grid)."""
+        key = ("cells", grid)
+        if key not in self._cache:
+            self._cache[key] = _cell_index(self.network, grid, self.frame)
+        return self._cache[key]
+
+    def point_area(self, areas: Any) -> np.ndarray:
+        """Index of the area containing each point, -1 when none (cached per areas content)."""
+        from geodispatch.coverage.stats import assign_areas
+
+        key = ("point_area", _areas_key(areas))
+        if key not in self._cache:
+            self._cache[key] = assign_areas(areas, self.frame["lon"].to_numpy(), self.frame["lat"].to_numpy())
+        return self._cache[key]
+
+    def network_areas(self, areas: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Area index of every node and of every edge's midpoint (cached per areas content)."""
+        from geodispatch.coverage.stats import network_areas
+
+        key = ("network_areas", _areas_key(areas))
+        if key not in self._cache:
+            self._cache[key] = network_areas(self.network, areas)
+        return self._cache[key]
 
 
 def prepare_population(
-    network: RoadNetwork, population: pd.DataFrame, max_snap_m: float = DEFAULT_POINT_SNAP_M
+    network: RoadNetwork,
+    population: pd.DataFrame,
+    max_snap_m: float = DEFAULT_POINT_SNAP_M,
+    *,
+    areas: Any = None,
+    grid: SurfaceGrid | None = None,
 ) -> PreparedPopulation:
-    """Snap population points (``lon, lat, population``) to the network's nearest road edges."""
+    """Snap population points (``lon, lat, population``) to the network's nearest road edges.
+
+    Also computes, once, what a coverage run needs from the points alone: the per-point terms of
+    :func:`point_times`, the metric coordinates, the cells of ``grid`` (H3 resolution 8 by
+    default) and, when ``areas`` (``name`` + polygons, EPSG:4326) are given, the area of every
+    point, node and edge. Later runs with other stations or thresholds reuse all of it.
+    """
     snap = network.snap(
         population["lon"].to_numpy(), population["lat"].to_numpy(), max_distance_m=max_snap_m, strict=False
     )
-    return PreparedPopulation(frame=population, snap=snap, network=network, max_snap_m=max_snap_m)
+    prepared = PreparedPopulation(frame=population, snap=snap, network=network, max_snap_m=max_snap_m)
+    _ = prepared.terms
+    _ = prepared.metric_xy()
+    _ = prepared.cells(grid or SurfaceGrid())
+    if areas is not None and len(areas):
+        from geodispatch.coverage.population import areas_frame
+
+        areas = areas_frame(areas)
+        _ = prepared.point_area(areas)
+        _ = prepared.network_areas(areas)
+    return prepared
 
 
 def station_node_times(
@@ -75,7 +197,10 @@ def _twin_time(network: RoadNetwork, edge: np.ndarray) -> np.ndarray:
 
 
 def point_times(
-    network: RoadNetwork, node_time_s: np.ndarray, points: SnapResult, stations: SnapResult | None = None
+    network: RoadNetwork,
+    node_time_s: np.ndarray,
+    points: SnapResult | PreparedPopulation,
+    stations: SnapResult | None = None,
 ) -> np.ndarray:
     """Travel time to each snapped point from the time field of its edge's end nodes.
 
@@ -85,8 +210,9 @@ def point_times(
         Roads.
     node_time_s : ndarray, shape (n_nodes,)
         Time to each node, seconds.
-    points : SnapResult
-        Snapped points (unsnapped points get ``inf``).
+    points : SnapResult or PreparedPopulation
+        Snapped points (unsnapped points get ``inf``). A :class:`PreparedPopulation` reuses its
+        cached per-point terms (same result, two gathers and a minimum per point).
     stations : SnapResult, optional
         The stations that made ``node_time_s``; a point on a station's own road is also reached
         straight from the station without passing either end node.
@@ -96,28 +222,25 @@ def point_times(
     ndarray of float64
         Seconds, ``inf`` when unreachable.
     """
-    k = len(points.edge)
-    out = np.full(k, np.inf)
-    ok = points.ok
-    e = points.edge[ok]
-    f = points.fraction[ok]
-    t_e = network.edge_time_s[e]
-    from_tail = node_time_s[network.edge_u[e]] + f * t_e
-    twin_t = _twin_time(network, e)
-    two_way = np.isfinite(twin_t)
-    from_head = np.full(len(e), np.inf)
-    from_head[two_way] = node_time_s[network.edge_v[e[two_way]]] + (1.0 - f[two_way]) * twin_t[two_way]
-    out[ok] = np.minimum(from_tail, from_head)
-    if stations is not None and stations.ok.any() and ok.any():
-        _direct_from_stations(network, points, stations, out)
+    if isinstance(points, PreparedPopulation):
+        if points.network is not network:
+            raise CoverageError("the prepared population was snapped to another network; prepare it again")
+        terms, snap = points.terms, points.snap
+    else:
+        terms, snap = _point_terms(network, points), points
+    out = np.full(len(snap.edge), np.inf)
+    # from the tail along the edge, or from the head along the twin edge (inf on one-way roads)
+    out[terms.idx] = np.minimum(node_time_s[terms.u] + terms.from_u, node_time_s[terms.v] + terms.from_v)
+    if stations is not None and stations.ok.any() and len(terms.idx):
+        _direct_from_stations(network, snap, terms, stations, out)
     return out
 
 
-def _direct_from_stations(network: RoadNetwork, points: SnapResult, stations: SnapResult, out: np.ndarray) -> None:
+def _direct_from_stations(
+    network: RoadNetwork, points: SnapResult, terms: _PointTerms, stations: SnapResult, out: np.ndarray
+) -> None:
     """Lower ``out`` for points on the same road as a station (in place)."""
-    idx = np.flatnonzero(points.ok)
-    order = np.argsort(points.edge[idx], kind="stable")
-    sorted_edges = points.edge[idx][order]
+    sorted_edges = terms.sorted_edges
     for s in np.flatnonzero(stations.ok):
         es, fs = int(stations.edge[s]), float(stations.fraction[s])
         twin = int(network.edge_between([network.edge_v[es]], [network.edge_u[es]])[0])
@@ -129,7 +252,7 @@ def _direct_from_stations(network: RoadNetwork, points: SnapResult, stations: Sn
             lo, hi = np.searchsorted(sorted_edges, [edge, edge + 1])
             if lo == hi:
                 continue
-            pts = idx[order[lo:hi]]
+            pts = terms.by_edge[lo:hi]
             pos = 1.0 - points.fraction[pts] if mirrored else points.fraction[pts]  # in es's direction
             ahead = pos >= fs
             direct = np.where(ahead, (pos - fs) * t_fwd, (fs - pos) * t_back)
@@ -173,11 +296,12 @@ def _cell_polygons(network: RoadNetwork, keys: np.ndarray, grid: SurfaceGrid) ->
     if grid.kind == "h3":
         import h3
 
-        polys = []
-        for key in keys.tolist():
-            ring = h3.cell_to_boundary(h3.int_to_str(int(key)))  # (lat, lng) pairs
-            polys.append(shapely.Polygon([(lng, lat) for lat, lng in ring]))
-        return np.array(polys, dtype=object)
+        rings = [h3.cell_to_boundary(h3.int_to_str(int(key))) for key in keys.tolist()]  # (lat, lng) pairs
+        if not rings:
+            return np.array([], dtype=object)
+        latlng = np.array([c for ring in rings for c in ring], dtype=float).reshape(-1, 2)
+        owner = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+        return shapely.polygons(shapely.linearrings(latlng[:, 1], latlng[:, 0], indices=owner))
     parts = np.char.partition(keys.astype(str), "_")
     ix = parts[:, 0].astype(np.int64)
     iy = parts[:, 2].astype(np.int64)
@@ -192,13 +316,21 @@ def _cell_polygons(network: RoadNetwork, keys: np.ndarray, grid: SurfaceGrid) ->
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     """Weighted quantile: the smallest value whose cumulative weight reaches ``q`` of the total."""
+    return _weighted_quantiles(values, weights, [q])[0]
+
+
+def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[float]) -> list[float]:
+    """:func:`_weighted_quantile` for several ``qs`` from one sort."""
     if len(values) == 0 or weights.sum() <= 0:
-        return float("nan")
+        return [float("nan")] * len(qs)
     order = np.argsort(values, kind="stable")
     v, w = values[order], weights[order]
     cum = np.cumsum(w)
-    pos = int(np.searchsorted(cum, q * cum[-1], side="left"))
-    return float(v[min(pos, len(v) - 1)])
+    out = []
+    for q in qs:
+        pos = int(np.searchsorted(cum, q * cum[-1], side="left"))
+        out.append(float(v[min(pos, len(v) - 1)]))
+    return out
 
 
 def grouped_weighted_quantile(
@@ -226,12 +358,51 @@ def grouped_weighted_quantile(
     return outs[0] if isinstance(q, int | float) else outs
 
 
+@dataclass(frozen=True)
+class _CellIndex:
+    """Cells of the nodes and population points for one grid (see :meth:`PreparedPopulation.cells`).
+
+    ``pop_code`` numbers each point's cell in order of first appearance (``pop_uniq``);
+    ``pop_sum`` is the people per cell; ``keys`` (sorted), ``polygons`` and ``labels`` cover every
+    cell of the nodes and the points.
+    """
+
+    node_cell: np.ndarray
+    pop_code: np.ndarray | None
+    pop_uniq: np.ndarray | None
+    pop_sum: pd.Series | None
+    keys: np.ndarray
+    polygons: np.ndarray
+    labels: np.ndarray
+
+
+def _cell_index(network: RoadNetwork, grid: SurfaceGrid, population: pd.DataFrame | None) -> _CellIndex:
+    node_cell = _cells(network, network.lon, network.lat, grid)
+    code = uniq = pop_sum = None
+    all_cells = node_cell
+    if population is not None and len(population):
+        pop_cell = _cells(network, population["lon"].to_numpy(), population["lat"].to_numpy(), grid)
+        pop_sum = pd.DataFrame({"cell": pop_cell, "w": population["population"].to_numpy()}).groupby("cell")["w"].sum()
+        code, uniq = pd.factorize(pop_cell)
+        all_cells = np.concatenate([node_cell, pop_cell])
+    keys = np.unique(all_cells)
+    if grid.kind == "h3":  # H3 index as its usual hex string (a uint64 does not survive JSON readers)
+        import h3
+
+        labels = np.array([h3.int_to_str(int(k)) for k in keys.tolist()], dtype=object)
+    else:
+        labels = keys.astype(object)
+    return _CellIndex(node_cell, code, uniq, pop_sum, keys, _cell_polygons(network, keys, grid), labels)
+
+
 def aggregate_surface(
     network: RoadNetwork,
     node_times: dict[str, np.ndarray],
     grid: SurfaceGrid | None = None,
     population: pd.DataFrame | None = None,
     point_times_s: dict[str, np.ndarray] | None = None,
+    *,
+    prepared: PreparedPopulation | None = None,
 ) -> Any:
     """Aggregate node travel times per service to grid cells.
 
@@ -248,6 +419,9 @@ def aggregate_surface(
         population-weighted median time.
     point_times_s : dict service -> ndarray, optional
         Time to each population point, seconds (needed with ``population``).
+    prepared : PreparedPopulation, optional
+        The same points, prepared: their cells (and the cell polygons) are taken from its cache
+        instead of being computed again.
 
     Returns
     -------
@@ -259,25 +433,27 @@ def aggregate_surface(
     import geopandas as gpd
 
     grid = grid or SurfaceGrid()
-    node_cell = _cells(network, network.lon, network.lat, grid)
+    with_pop = population is not None and len(population) > 0 and point_times_s is not None
+    if prepared is not None and with_pop and population is not None:
+        if prepared.network is not network or len(prepared.frame) != len(population):
+            raise CoverageError("the prepared population does not match these points or this network")
+        cells = prepared.cells(grid)
+    else:
+        cells = _cell_index(network, grid, population if with_pop else None)
     frames = []
-    pop_cell = None
-    if population is not None and len(population):
-        pop_cell = _cells(network, population["lon"].to_numpy(), population["lat"].to_numpy(), grid)
     for service, times in node_times.items():
         reached = np.isfinite(times)
-        df = pd.DataFrame({"cell": node_cell, "t": np.where(reached, times, np.nan), "reached": reached})
+        df = pd.DataFrame({"cell": cells.node_cell, "t": np.where(reached, times, np.nan), "reached": reached})
         agg = df.groupby("cell").agg(
             nodes=("reached", "size"), nodes_reached=("reached", "sum"), median_s=("t", "median"), max_s=("t", "max")
         )
-        if pop_cell is not None and point_times_s is not None and population is not None:
+        if with_pop and point_times_s is not None and population is not None:
+            assert cells.pop_code is not None and cells.pop_uniq is not None
             pt = point_times_s[service]
-            pdf = pd.DataFrame({"cell": pop_cell, "t": pt, "w": population["population"].to_numpy()})
-            pop = pdf.groupby("cell")["w"].sum()
-            codes, uniq = pd.factorize(pdf["cell"])
-            med_values = grouped_weighted_quantile(codes, pt, pdf["w"].to_numpy(), 0.5, len(uniq))
-            med = pd.Series(med_values, index=uniq)
-            extra = pd.DataFrame({"population": pop, "pop_median_s": med.replace(np.inf, np.nan)})
+            w = prepared.weights if prepared is not None else population["population"].to_numpy()
+            med_values = grouped_weighted_quantile(cells.pop_code, pt, w, 0.5, len(cells.pop_uniq))
+            med = pd.Series(med_values, index=cells.pop_uniq)
+            extra = pd.DataFrame({"population": cells.pop_sum, "pop_median_s": med.replace(np.inf, np.nan)})
             agg = agg.join(extra, how="outer")
             agg["nodes"] = agg["nodes"].fillna(0).astype(int)
             agg["nodes_reached"] = agg["nodes_reached"].fillna(0).astype(int)
@@ -285,13 +461,10 @@ def aggregate_surface(
         agg.insert(1, "type", service)
         frames.append(agg)
     table = pd.concat(frames, ignore_index=True)
-    keys = table["cell"].to_numpy()
-    uniq, inv = np.unique(keys, return_inverse=True)
-    polys = _cell_polygons(network, uniq, grid)[inv]
-    if grid.kind == "h3":  # H3 index as its usual hex string (a uint64 does not survive JSON readers)
-        import h3
-
-        table["cell"] = np.array([h3.int_to_str(int(k)) for k in uniq.tolist()], dtype=object)[inv]
+    keys = table["cell"].to_numpy().astype(cells.keys.dtype)
+    pos = np.searchsorted(cells.keys, keys)
+    polys = cells.polygons[pos]
+    table["cell"] = cells.labels[pos]
     for col in ("median_s", "max_s", "pop_median_s"):
         if col in table:
             table[col] = table[col].round(1)
