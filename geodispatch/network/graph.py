@@ -541,7 +541,7 @@ class RoadNetwork:
 
     def road_length_m(self) -> float:
         """Length of road on the ground, metres: a two-way road counts once, not per direction."""
-        twin = self.edge_between(self.edge_v, self.edge_u) >= 0
+        twin = self.twin_edge >= 0
         return float(self.edge_length_m[~twin].sum() + 0.5 * self.edge_length_m[twin].sum())
 
     def summary(self) -> dict[str, Any]:
