@@ -72,6 +72,22 @@ def test_prepared_area_table_and_surface_equal_unprepared(synthetic: Scenario) -
     # the same areas given again (another frame, same content) use the cache
     fast2 = area_table(net, synthetic.areas.copy(), times, [5, 15], pop, prepared=prepared)
     pd.testing.assert_frame_equal(fast2, slow)
+    # per-area brute force of the worst reachable point (equal times: the later point)
+    lon, lat = pop["lon"].to_numpy(), pop["lat"].to_numpy()
+    seen = np.zeros(len(pop), dtype=bool)
+    checked = 0
+    for name, geom in zip(synthetic.areas["name"], synthetic.areas.geometry, strict=True):
+        inside = shapely.contains_xy(geom, lon, lat) & ~seen  # first area wins on shared borders
+        seen |= inside
+        idx = np.flatnonzero(inside & np.isfinite(pt))
+        if not len(idx):
+            continue
+        j = idx[np.flatnonzero(pt[idx] == pt[idx].max())[-1]]
+        row = fast[fast["area"] == name].iloc[0]
+        assert (row["worst_s"], row["worst_lon"], row["worst_lat"]) == (
+            round(pt[j], 1), round(lon[j], 6), round(lat[j], 6))
+        checked += 1
+    assert checked > 3
     s_slow = aggregate_surface(net, {"x": node_t}, None, pop, {"x": pt})
     s_fast = aggregate_surface(net, {"x": node_t}, None, pop, {"x": pt}, prepared=prepared)
     pd.testing.assert_frame_equal(pd.DataFrame(s_fast.drop(columns="geometry")),

