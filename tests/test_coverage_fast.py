@@ -201,3 +201,47 @@ def test_run_coverage_with_prepared_population_equals_fresh(synthetic: Scenario)
         pd.testing.assert_frame_equal(pd.DataFrame(again.hotspots), pd.DataFrame(fresh.hotspots))
         # (JSON text: NaN medians of unreachable hotspots compare equal there)
         assert json.dumps(again.summary, default=str) == json.dumps(fresh.summary, default=str)
+
+
+def test_group_order_and_subset_order_equal_numpy_sorts() -> None:
+    from geodispatch.coverage.surface import group_order, subset_order
+
+    rng = np.random.default_rng(4)
+    n = 50_000
+    values = np.where(rng.random(n) < 0.1, np.inf, rng.integers(0, 300, n).astype(float))  # many ties
+    for n_groups in (7, 65_536, 70_000):  # 16-bit radix sort, its limit, and beyond it
+        group = rng.integers(0, n_groups, n)
+        ref = np.lexsort((values, group))
+        assert np.array_equal(group_order(group, values, n_groups), ref)
+        vo = np.argsort(values, kind="stable")
+        assert np.array_equal(group_order(group, values, n_groups, vo), ref)
+    mask = rng.random(n) < 0.3
+    assert np.array_equal(subset_order(np.argsort(values, kind="stable"), mask),
+                          np.argsort(values[mask], kind="stable"))
+
+
+def test_shared_time_order_gives_the_same_tables(synthetic: Scenario) -> None:
+    from geodispatch.coverage.stats import population_summary
+
+    net = synthetic.network
+    pop = _people(net, 3000, seed=2)
+    prepared = prepare_population(net, pop, areas=synthetic.areas)
+    stations = net.snap([s.lon for s in synthetic.stations[:2]], [s.lat for s in synthetic.stations[:2]])
+    _, node_t = station_node_times(net, stations)
+    pt = point_times(net, node_t, prepared, stations)
+    order = {"x": np.argsort(pt, kind="stable")}
+    w = pop["population"].to_numpy()
+    assert population_summary(w, pt, [5, 10]) == population_summary(w, pt, [5, 10], time_order=order["x"])
+    times = {"x": (node_t, pt)}
+    pd.testing.assert_frame_equal(
+        area_table(net, synthetic.areas, times, [10], pop, prepared=prepared, time_orders=order),
+        area_table(net, synthetic.areas, times, [10], pop),
+    )
+    a = aggregate_surface(net, {"x": node_t}, None, pop, {"x": pt}, prepared=prepared, point_orders=order)
+    b = aggregate_surface(net, {"x": node_t}, None, pop, {"x": pt})
+    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
+    lon, lat = pop["lon"].to_numpy(), pop["lat"].to_numpy()
+    h1 = hotspots(net, lon, lat, w, ~(pt <= 300), pt, time_order=order["x"])
+    h2 = hotspots(net, lon, lat, w, ~(pt <= 300), pt)
+    assert len(h1) > 1
+    pd.testing.assert_frame_equal(pd.DataFrame(h1), pd.DataFrame(h2))

@@ -33,6 +33,7 @@ def hotspots(
     service: str = "",
     minutes: float | None = None,
     xy: tuple[np.ndarray, np.ndarray] | None = None,
+    time_order: np.ndarray | None = None,
 ) -> Any:
     """Cluster uncovered population into hotspots.
 
@@ -56,6 +57,8 @@ def hotspots(
         Labels copied to every row.
     xy : (ndarray, ndarray), optional
         The points already in the network's metric CRS, metres (saves projecting them again).
+    time_order : ndarray, optional
+        ``np.argsort(time_s, kind="stable")`` when the caller already has it.
 
     Returns
     -------
@@ -111,8 +114,8 @@ def hotspots(
     cell_ix = cells // width
     cell_iy = cells % width
     cw = width + 1
-    lower, upper = cell_ix * cw + cell_iy, (cell_ix + 1) * cw + cell_iy  # the corners at iy, at ix and ix + 1
-    corner_key = np.concatenate([lower, upper, lower + 1, upper + 1])
+    left, right = cell_ix * cw + cell_iy, (cell_ix + 1) * cw + cell_iy  # bottom corners; + 1: top corners
+    corner_key = np.concatenate([left, right, left + 1, right + 1])
     corner_key, first, shared = np.unique(corner_key, return_index=True, return_counts=True)
     outer = shared < 4
     corner_key = corner_key[outer]
@@ -125,9 +128,14 @@ def hotspots(
     hulls = shapely.convex_hull(mp)
     med = np.full(k, np.nan)
     if time_s is not None:
-        from geodispatch.coverage.surface import grouped_weighted_quantile
+        from geodispatch.coverage.surface import grouped_weighted_quantile, subset_order
 
-        med = grouped_weighted_quantile(label, np.asarray(time_s, dtype=float)[sel], w, 0.5, k)
+        vo = None
+        if time_order is not None:
+            mask = np.zeros(len(time_order), dtype=bool)
+            mask[sel] = True
+            vo = subset_order(time_order, mask)
+        med = grouped_weighted_quantile(label, np.asarray(time_s, dtype=float)[sel], w, 0.5, k, value_order=vo)
         med[~np.isfinite(med)] = np.nan
     data = {
         "rank": np.arange(1, len(keep) + 1),

@@ -403,6 +403,8 @@ def run_coverage(
             assert pop_df is not None
             pop_df[f"time_s_{COMBINED}"] = point_time[COMBINED]
     kinds = [*services, *([COMBINED] if combined else [])]
+    # one stable sort of each service's point times serves every median / percentile below
+    time_order = {k: np.argsort(t, kind="stable") for k, t in point_time.items()}
 
     say("road coverage")
     covered_edges: dict[str, np.ndarray] = {}
@@ -429,6 +431,7 @@ def run_coverage(
     surface = aggregate_surface(
         net, {k: node_time[k] for k in kinds}, surface_grid, pop_df, point_time if point_time else None,
         prepared=prepared,
+        point_orders=time_order,
     )
 
     say("area table")
@@ -440,6 +443,7 @@ def run_coverage(
         pop_df if point_time else None,
         covered_edges,
         prepared=prepared,
+        time_orders=time_order,
     )
 
     say("hotspots")
@@ -458,12 +462,13 @@ def run_coverage(
                     service=k,
                     minutes=mins[-1],
                     xy=prepared.metric_xy() if prepared is not None else None,
+                    time_order=time_order[k],
                 )
             )
     hot = _concat_gdf(hot_frames)
 
     summary = _summary(scenario, net, mins, kinds, sets, node_time, point_time, pop_df, road_share, iso, hot,
-                       offroad_m, warnings, area_gdf)
+                       offroad_m, warnings, area_gdf, time_order)
     report = CoverageReport(
         name=scenario.name,
         synthetic=scenario.synthetic,
@@ -513,6 +518,7 @@ def _summary(
     offroad_m: float,
     warnings: list[str],
     areas: Any,
+    time_order: dict[str, np.ndarray],
 ) -> dict[str, Any]:
     services: dict[str, Any] = {}
     for k in kinds:
@@ -535,7 +541,7 @@ def _summary(
         sub = iso[(iso["type"] == k) & (iso["station_id"] == "all")]
         info["area_km2"] = {f"{m:g}": float(a) for m, a in zip(sub["minutes"], sub["area_km2"], strict=True)}
         if k in point_time and pop_df is not None:
-            pop = population_summary(pop_df["population"].to_numpy(), point_time[k], mins)
+            pop = population_summary(pop_df["population"].to_numpy(), point_time[k], mins, time_order=time_order[k])
             pop["covered"] = {f"{m:g}": v for m, v in pop["covered"].items()}
             pop["share"] = {f"{m:g}": v for m, v in pop["share"].items()}
             info["population"] = pop

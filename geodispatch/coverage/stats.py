@@ -18,6 +18,7 @@ from geodispatch.coverage.surface import (
     _weighted_quantiles,
     group_order,
     grouped_weighted_quantile,
+    subset_order,
 )
 from geodispatch.errors import CoverageError
 from geodispatch.network.graph import RoadNetwork
@@ -75,8 +76,12 @@ def road_share(network: RoadNetwork, node_time_s: np.ndarray, limit_s: float, se
     return float(road_covered_m(network, node_time_s, limit_s, seeds).sum() / total) if total > 0 else 0.0
 
 
-def population_summary(population: np.ndarray, time_s: np.ndarray, minutes: Sequence[float]) -> dict[str, Any]:
+def population_summary(
+    population: np.ndarray, time_s: np.ndarray, minutes: Sequence[float], *, time_order: np.ndarray | None = None
+) -> dict[str, Any]:
     """Population and share covered per threshold, with weighted median / p90 response.
+
+    ``time_order`` is ``np.argsort(time_s, kind="stable")`` when the caller already has it.
 
     Returns
     -------
@@ -86,7 +91,7 @@ def population_summary(population: np.ndarray, time_s: np.ndarray, minutes: Sequ
     """
     total = float(population.sum())
     covered = {m: float(population[time_s <= m * 60.0].sum()) for m in minutes}
-    med, p90 = _weighted_quantiles(time_s, population, [0.5, 0.9])
+    med, p90 = _weighted_quantiles(time_s, population, [0.5, 0.9], time_order)
     return {
         "population": round(total, 1),
         "covered": {m: round(c, 1) for m, c in covered.items()},
@@ -179,6 +184,7 @@ def area_table(
     road_covered: dict[str, np.ndarray] | None = None,
     *,
     prepared: PreparedPopulation | None = None,
+    time_orders: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Per-area coverage table.
 
@@ -200,6 +206,8 @@ def area_table(
     prepared : PreparedPopulation, optional
         The same points as ``population``, prepared: the area of every point, node and edge is
         taken from its cache (computed once per areas content) instead of being assigned again.
+    time_orders : dict service -> ndarray, optional
+        ``np.argsort(point_time_s, kind="stable")`` per service when the caller already has it.
 
     Returns
     -------
@@ -260,7 +268,10 @@ def area_table(
                 cov = np.bincount(grp, weights=w_in * (t_in <= m * 60.0), minlength=n_areas)[sel]
                 cols[f"covered_{m:g}min"] = np.round(cov, 1)
                 cols[f"share_{m:g}min"] = np.where(total[sel] > 0, np.round(cov / total[sel], 4), np.nan)
-        order = group_order(grp, t_in, n_areas)  # by area, then time (unreachable last): one sort for all
+        vo = None
+        if use_pop and point_t is not None and time_orders is not None and service in time_orders:
+            vo = subset_order(time_orders[service], inside)
+        order = group_order(grp, t_in, n_areas, vo)  # by area, then time (unreachable last): one sort for all
         quantiles = grouped_weighted_quantile(grp, t_in, w_in, [0.5, 0.9], n_areas, order=order)
         for val, name in zip(quantiles, ("median_s", "p90_s"), strict=True):
             cols[name] = np.where(np.isfinite(val[sel]), np.round(val[sel], 1), np.nan)

@@ -319,11 +319,14 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
     return _weighted_quantiles(values, weights, [q])[0]
 
 
-def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[float]) -> list[float]:
-    """:func:`_weighted_quantile` for several ``qs`` from one sort."""
+def _weighted_quantiles(
+    values: np.ndarray, weights: np.ndarray, qs: Sequence[float], order: np.ndarray | None = None
+) -> list[float]:
+    """:func:`_weighted_quantile` for several ``qs`` from one sort (``order``: that sort, if known)."""
     if len(values) == 0 or weights.sum() <= 0:
         return [float("nan")] * len(qs)
-    order = np.argsort(values, kind="stable")
+    if order is None:
+        order = np.argsort(values, kind="stable")
     v, w = values[order], weights[order]
     cum = np.cumsum(w)
     out = []
@@ -352,6 +355,12 @@ def group_order(
     return vo[np.argsort(g, kind="stable")]
 
 
+def subset_order(value_order: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``np.argsort(values[mask], kind="stable")`` from ``value_order = np.argsort(values, kind="stable")``."""
+    position = np.cumsum(mask) - 1
+    return position[value_order[mask[value_order]]]
+
+
 def grouped_weighted_quantile(
     group: np.ndarray,
     values: np.ndarray,
@@ -360,17 +369,19 @@ def grouped_weighted_quantile(
     n_groups: int,
     *,
     order: np.ndarray | None = None,
+    value_order: np.ndarray | None = None,
 ) -> Any:
     """:func:`_weighted_quantile` for every group at once (NaN for empty or weightless groups).
 
     With a sequence of quantiles, one sort serves them all and a list of arrays is returned.
-    ``order``, when the caller already has it, is ``np.lexsort((values, group))``.
+    ``order``, when the caller already has it, is ``np.lexsort((values, group))``;
+    ``value_order`` is ``np.argsort(values, kind="stable")`` (makes the group sort cheap).
     """
     qs = [q] if isinstance(q, int | float) else list(q)
     outs = [np.full(n_groups, np.nan) for _ in qs]
     if len(group):
         if order is None:
-            order = group_order(group, values, n_groups)
+            order = group_order(group, values, n_groups, value_order)
         g, v, w = group[order], values[order], weights[order].astype(float)
         cum = np.cumsum(w)
         counts = np.bincount(g, minlength=n_groups)
@@ -430,6 +441,7 @@ def aggregate_surface(
     point_times_s: dict[str, np.ndarray] | None = None,
     *,
     prepared: PreparedPopulation | None = None,
+    point_orders: dict[str, np.ndarray] | None = None,
 ) -> Any:
     """Aggregate node travel times per service to grid cells.
 
@@ -449,6 +461,8 @@ def aggregate_surface(
     prepared : PreparedPopulation, optional
         The same points, prepared: their cells (and the cell polygons) are taken from its cache
         instead of being computed again.
+    point_orders : dict service -> ndarray, optional
+        ``np.argsort(point_times_s[service], kind="stable")`` when the caller already has it.
 
     Returns
     -------
@@ -478,7 +492,8 @@ def aggregate_surface(
             assert cells.pop_code is not None and cells.pop_uniq is not None
             pt = point_times_s[service]
             w = prepared.weights if prepared is not None else population["population"].to_numpy()
-            med_values = grouped_weighted_quantile(cells.pop_code, pt, w, 0.5, len(cells.pop_uniq))
+            vo = point_orders.get(service) if point_orders else None
+            med_values = grouped_weighted_quantile(cells.pop_code, pt, w, 0.5, len(cells.pop_uniq), value_order=vo)
             med = pd.Series(med_values, index=cells.pop_uniq)
             extra = pd.DataFrame({"population": cells.pop_sum, "pop_median_s": med.replace(np.inf, np.nan)})
             agg = agg.join(extra, how="outer")
