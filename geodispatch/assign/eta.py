@@ -114,7 +114,9 @@ class UnitSnaps:
     distance_m: np.ndarray
 
 
-def snap_units(network: RoadNetwork, lon: np.ndarray, lat: np.ndarray) -> UnitSnaps:
+def snap_units(
+    network: RoadNetwork, lon: np.ndarray, lat: np.ndarray, max_distance_m: float = DEFAULT_SNAP_DISTANCE_M
+) -> UnitSnaps:
     """Snap unit positions, reusing the network's cache of earlier snaps.
 
     Parameters
@@ -123,6 +125,8 @@ def snap_units(network: RoadNetwork, lon: np.ndarray, lat: np.ndarray) -> UnitSn
         The road network.
     lon, lat : ndarray
         Unit positions, degrees.
+    max_distance_m : float
+        Units farther than this from any road are not snapped (``edge`` -1: unreachable), metres.
 
     Returns
     -------
@@ -130,10 +134,14 @@ def snap_units(network: RoadNetwork, lon: np.ndarray, lat: np.ndarray) -> UnitSn
     """
     keys = list(zip(np.asarray(lon, dtype=float).tolist(), np.asarray(lat, dtype=float).tolist(), strict=True))
     with _LOCK:
-        cache: dict[tuple[float, float], tuple[Any, ...]] = network._cache.setdefault(_CACHE_KEY, {})
+        cache: dict[tuple[float, float], tuple[Any, ...]] = network._cache.setdefault(
+            f"{_CACHE_KEY}:{float(max_distance_m)!r}", {}
+        )
         missing = sorted({k for k in keys if k not in cache})
     if missing:
-        snap = network.snap([k[0] for k in missing], [k[1] for k in missing], strict=False)
+        snap = network.snap(
+            [k[0] for k in missing], [k[1] for k in missing], max_distance_m=max_distance_m, strict=False
+        )
         rows = _unit_rows(snap)
         with _LOCK:
             if len(cache) + len(missing) > _CACHE_MAX:
@@ -173,22 +181,39 @@ def _unit_rows(snap: SnapResult) -> list[tuple[Any, ...]]:
     )
 
 
-def snap_incident(network: RoadNetwork, lon: float, lat: float, incident_id: str = "") -> SnapResult:
+def snap_incident(
+    network: RoadNetwork,
+    lon: float,
+    lat: float,
+    incident_id: str = "",
+    max_distance_m: float = DEFAULT_SNAP_DISTANCE_M,
+) -> SnapResult:
     """Snap an incident's location (strict: off-network raises).
 
     A point snapped exactly onto the head node of a one-way road is that node: it can be
     reached from the node itself (time 0), not only by driving along the road.
 
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    lon, lat : float
+        Incident location, degrees (EPSG:4326).
+    incident_id : str
+        Named in the error message.
+    max_distance_m : float
+        Snap limit, metres (default 1000).
+
     Raises
     ------
     SnapError
-        When the location is farther than 1000 m from any road of the network.
+        When the location is farther than ``max_distance_m`` from any road of the network.
     """
-    snap = network.snap([lon], [lat], max_distance_m=DEFAULT_SNAP_DISTANCE_M, strict=False)
+    snap = network.snap([lon], [lat], max_distance_m=max_distance_m, strict=False)
     if snap.edge[0] < 0:
         raise SnapError(
             f"incident {incident_id} at lon={lon:.6f}, lat={lat:.6f} is {snap.distance_m[0]:.0f} m from the "
-            f"nearest road of {network.label or 'the network'} (limit {DEFAULT_SNAP_DISTANCE_M:g} m); "
+            f"nearest road of {network.label or 'the network'} (limit {max_distance_m:g} m); "
             "check the coordinates (lon/lat order) or that the incident lies in this region"
         )
     if snap.fraction[0] == 1.0 and not np.isfinite(snap.time_from_v_s[0]):

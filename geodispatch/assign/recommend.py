@@ -60,6 +60,7 @@ from geodispatch.assign.model import (
 )
 from geodispatch.assign.optimize import compatible, solve_optimal
 from geodispatch.errors import AssignmentError
+from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M
 from geodispatch.regions import Region, Requirement
 
 if TYPE_CHECKING:
@@ -231,6 +232,7 @@ def solve(
     now: datetime | None = None,
     max_position_age_s: float = DEFAULT_MAX_POSITION_AGE_S,
     tolerance_s: float = TIE_TOLERANCE_S,
+    snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M,
 ) -> Solution:
     """Validate, compute ETAs and solve; the engine behind :func:`recommend` and :func:`assign`.
 
@@ -241,6 +243,8 @@ def solve(
     target = _check_target(target_s)
     if not math.isfinite(max_position_age_s) or max_position_age_s <= 0:
         raise AssignmentError("max_position_age_s must be a positive number of seconds")
+    if not math.isfinite(snap_limit_m) or snap_limit_m <= 0:
+        raise AssignmentError("snap_limit_m must be a positive number of metres")
     units = list(units)
     incidents = list(incidents)
     check_units(units)
@@ -264,10 +268,10 @@ def solve(
             f"no available unit at all: all {len(units)} units are busy or out of service; "
             "queue the incident and retry when a unit reports available"
         )
-    incident_snaps = [snap_incident(network, inc.lon, inc.lat, inc.id) for inc in incidents]
+    incident_snaps = [snap_incident(network, inc.lon, inc.lat, inc.id, snap_limit_m) for inc in incidents]
 
     positions = effective_positions(units, clock, max_position_age_s)
-    snaps = snap_units(network, positions.lon, positions.lat)
+    snaps = snap_units(network, positions.lon, positions.lat, snap_limit_m)
     dispatchable = np.asarray([u.dispatchable for u in units], dtype=bool)
     fits = compatible(slots, [u.type for u in units], [u.capabilities for u in units]) & dispatchable
 
@@ -400,6 +404,7 @@ def assign(
     now: datetime | None = None,
     max_position_age_s: float = DEFAULT_MAX_POSITION_AGE_S,
     tolerance_s: float = TIE_TOLERANCE_S,
+    snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M,
 ) -> list[Assignment]:
     """Assign units to several simultaneous incidents.
 
@@ -428,6 +433,9 @@ def assign(
         Position reports older than this (s) fall back to the home station (default 1800).
     tolerance_s : float
         ETAs within this many seconds are ties for the coverage tie-break (default 30).
+    snap_limit_m : float
+        Incidents farther than this from any road are refused (SnapError) and units farther are
+        unreachable, metres (default 1000; the API passes its own ``snap_limit_m``).
 
     Returns
     -------
@@ -439,7 +447,7 @@ def assign(
     AssignmentError
         Bad input (see :func:`solve`); nothing is assigned.
     SnapError
-        An incident lies farther than 1000 m from any road.
+        An incident lies farther than ``snap_limit_m`` from any road.
     """
     sol = solve(
         network,
@@ -452,6 +460,7 @@ def assign(
         now=now,
         max_position_age_s=max_position_age_s,
         tolerance_s=tolerance_s,
+        snap_limit_m=snap_limit_m,
     )
     return assignments_from(sol)
 
@@ -486,6 +495,7 @@ def recommend(
     now: datetime | None = None,
     max_position_age_s: float = DEFAULT_MAX_POSITION_AGE_S,
     tolerance_s: float = TIE_TOLERANCE_S,
+    snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M,
     routes: bool = False,
     n_alternatives: int = N_ALTERNATIVES,
 ) -> Recommendation:
@@ -512,6 +522,8 @@ def recommend(
         Stale-position age, seconds (default 1800).
     tolerance_s : float
         Tie tolerance, seconds (default 30).
+    snap_limit_m : float
+        Snap limit of the incident and the units, metres (default 1000; see :func:`assign`).
     routes : bool
         Also return each chosen unit's route as GeoJSON (lon/lat).
     n_alternatives : int
@@ -527,7 +539,7 @@ def recommend(
         Unknown types, duplicate unit ids, priority out of range, timestamps in the future, no
         available unit at all.
     SnapError
-        The incident lies farther than 1000 m from any road.
+        The incident lies farther than ``snap_limit_m`` from any road.
     """
     if not isinstance(incident, Incident):
         raise AssignmentError(f"incident must be a geodispatch.assign.Incident, got {type(incident).__name__}")
@@ -542,6 +554,7 @@ def recommend(
         now=now,
         max_position_age_s=max_position_age_s,
         tolerance_s=tolerance_s,
+        snap_limit_m=snap_limit_m,
     )
     return _explain(network, sol, resolve_sop(sop), routes, n_alternatives)
 
