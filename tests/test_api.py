@@ -542,3 +542,182 @@ def test_coverage_now_matches_an_independent_reference(seeded: Api, scenario: An
     assert none["units_available"] == 0 and none["population"]["covered"] == 0
     _error(api.call("GET", "/coverage", role="unit"), 403)
     _error(api.call("GET", "/coverage?minutes=0", role="planner"), 422)
+
+
+# ---------------------------------------------------------------- position reports, home, snap limit, database down
+def _away_station(scenario: Any, home: Any) -> tuple[Any, float, float]:  # noqa: F811
+    """A station far from ``home`` whose neighbourhood an ambulance reaches both from there and
+    from home, clearly faster from there: (station, ETA from it, ETA from home) to a point next to it."""
+    for away in sorted(scenario.stations, key=lambda s: -((s.lon - home.lon) ** 2 + (s.lat - home.lat) ** 2)):
+        from_away = _engine_eta(scenario, away.lon, away.lat, away.lon + 0.003, away.lat)
+        from_home = _engine_eta(scenario, home.lon, home.lat, away.lon + 0.003, away.lat)
+        if np.isfinite(from_home) and from_home > from_away + 60:
+            return away, from_away, from_home
+    pytest.skip("no station is reached from the first PSC post")
+
+
+def _age_report(api: Api, unit_id: str, hours: float) -> None:
+    """Make a unit's last position report ``hours`` old, straight in the database."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from geodispatch.api.models import Unit
+
+    with api.runtime.db.write() as session:
+        session.execute(update(Unit).where(Unit.id == unit_id)
+                        .values(position_time=datetime.now(UTC) - timedelta(hours=hours)))
+
+
+def _engine_eta(scenario: Any, unit_lon: float, unit_lat: float, lon: float, lat: float) -> float:  # noqa: F811
+    """Reference: the engine's ETA of one ambulance at unit_lon/unit_lat (no report time) to a medis call."""
+    from geodispatch.assign import Incident, Unit, recommend
+
+    rec = recommend(scenario.network, [Unit("ref", "ambulance", unit_lon, unit_lat)],
+                    Incident("x", "medis", 1, lon, lat), sop=scenario.sop or None)
+    return float(rec.etas_s[0]) if rec.unit_ids == ["ref"] else float("inf")
+
+
+@pytest.mark.parametrize("with_station", [True, False], ids=["station", "no-station"])
+def test_stale_position_report_falls_back_to_home(api: Api, scenario: Any, with_station: bool) -> None:  # noqa: F811
+    from datetime import datetime
+
+    from geodispatch.api.recommend import available_units
+
+    home = _station(scenario, "psc")
+    away, from_away, from_home = _away_station(scenario, home)
+    body = {"id": "amb-h", "type": "ambulance", "lon": home.lon, "lat": home.lat}
+    if with_station:
+        api.ok("POST", "/stations", json={"id": "st-h", "type": "psc", "lon": home.lon, "lat": home.lat}, status=201)
+        body = dict(body, station_id="st-h", lon=home.lon + 0.002)  # created near, not at, its station
+    created = api.ok("POST", "/units", json=body, status=201)
+    assert (created["home_lon"], created["home_lat"]) == (home.lon, home.lat)
+    moved = api.ok("PATCH", "/units/amb-h", role="dispatcher", json={"lon": away.lon, "lat": away.lat})
+    assert datetime.fromisoformat(moved["position_time"]) > datetime.fromisoformat(created["position_time"])
+    assert (moved["home_lon"], moved["home_lat"]) == (home.lon, home.lat)  # moving does not move home
+    (engine_unit,) = available_units(api.runtime)  # what the engine is given (also the tie-break's base)
+    assert (engine_unit.home_lon, engine_unit.home_lat) == (home.lon, home.lat)
+    assert engine_unit.home_station == ("st-h" if with_station else None)
+    assert engine_unit.position_time == datetime.fromisoformat(moved["position_time"])
+
+    call = {"type": "medis", "priority": 1, "lon": away.lon + 0.003, "lat": away.lat}
+
+    fresh = api.ok("POST", "/incidents", role="dispatcher", json=call, status=201)["recommendation"]
+    assert fresh["unit_ids"] == ["amb-h"] and fresh["etas_s"][0] == pytest.approx(from_away, abs=0.5)
+    assert "old" not in fresh["reasons"]["amb-h"]
+
+    _age_report(api, "amb-h", hours=3)
+    stale = api.ok("POST", "/incidents", role="dispatcher", json=call, status=201)["recommendation"]
+    assert stale["unit_ids"] == ["amb-h"] and stale["etas_s"][0] == pytest.approx(from_home, abs=0.5)
+    reach = api.ok("GET", f"/reach?lon={call['lon']}&lat={call['lat']}&minutes=240", role="planner")["units"]
+    assert [(u["id"], u["position"]) for u in reach] == [("amb-h", "home_station")]
+    assert reach[0]["eta_s"] == pytest.approx(stale["etas_s"][0], abs=0.1)  # /reach uses the same positions
+    reason = stale["reasons"]["amb-h"]
+    assert "position report 3 h" in reason and "old: placed at home station" in reason, reason
+    assert ("st-h" in reason) == with_station
+
+    # a new report makes the position count again
+    api.ok("PATCH", "/units/amb-h", role="dispatcher", json={"lon": away.lon, "lat": away.lat})
+    again = api.ok("POST", "/incidents", role="dispatcher", json=call, status=201)["recommendation"]
+    assert again["etas_s"][0] == pytest.approx(from_away, abs=0.5) and "old" not in again["reasons"]["amb-h"]
+
+
+def test_migration_0002_fills_report_time_and_home_of_existing_units(db_url: str) -> None:  # noqa: F811
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from geodispatch.api.db import Database
+    from geodispatch.api.migrate import upgrade
+    from geodispatch.api.models import NEVER_REPORTED, Unit
+
+    db = Database(db_url)
+    try:
+        upgrade(db.engine, "0001_initial")
+        t0, t1 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 5, 0, 0, tzinfo=UTC)
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO stations (id, name, type, lon, lat, created_at) "
+                              "VALUES ('s1', '', 'psc', 119.9, -5.5, :t)"), {"t": t0})
+            for uid, station in (("u-st", "s1"), ("u-free", None)):
+                conn.execute(text("INSERT INTO units (id, type, station_id, lon, lat, capabilities, status, "
+                                  "incident_id, created_at, updated_at) VALUES (:id, 'ambulance', :st, 119.95, "
+                                  "-5.45, '[]', 'available', NULL, :t0, :t1)"),
+                             {"id": uid, "st": station, "t0": t0, "t1": t1})
+        db.upgrade()
+        with db.engine.begin() as conn:  # a row written without a report time (e.g. by hand)
+            conn.execute(text("INSERT INTO units (id, type, lon, lat, capabilities, status, created_at, updated_at) "
+                              "VALUES ('u-raw', 'ambulance', 1, 2, '[]', 'available', :t, :t)"), {"t": t1})
+        with db.read() as session:
+            rows = {u.id: u for u in session.scalars(select(Unit))}
+
+        def utc(value: datetime) -> datetime:
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+        assert utc(rows["u-st"].position_time) == t1 and utc(rows["u-free"].position_time) == t1
+        assert (rows["u-st"].home_lon, rows["u-st"].home_lat) == (119.9, -5.5)
+        assert (rows["u-free"].home_lon, rows["u-free"].home_lat) == (None, None)
+        assert utc(rows["u-raw"].position_time) == datetime.fromisoformat(NEVER_REPORTED)  # counts as stale
+    finally:
+        db.dispose()
+
+
+def test_engine_snaps_with_the_api_snap_limit(scenario: Any, tmp_path: Any) -> None:  # noqa: F811
+    from geodispatch.api import create_app
+
+    net = scenario.network
+    west, south, east, north = net.bbox
+    lon, lat = (a.ravel() for a in np.meshgrid(np.linspace(west, east, 80), np.linspace(south, north, 80)))
+    d = net.snap(lon, lat, max_distance_m=50_000, strict=False).distance_m
+    between = np.flatnonzero((d > 1100) & (d < 2500))  # beyond the engine's old fixed 1000 m
+    if len(between) == 0:
+        pytest.skip("no point of the region lies 1.1-2.5 km from a road")
+    i = between[0]
+    url = f"sqlite:///{tmp_path / 'snap.db'}"
+    app = create_app(scenario, url, snap_limit_m=3000.0)
+    keys = make_keys(url, UNIT)
+    try:
+        with TestClient(app) as client:
+            api = Api(client, keys, app.state.runtime)
+            psc = _station(scenario, "psc")
+            api.ok("POST", "/units", json={"id": "amb-s", "type": "ambulance", "lon": psc.lon, "lat": psc.lat},
+                   status=201)
+            call = {"type": "medis", "priority": 1, "lon": float(lon[i]), "lat": float(lat[i])}
+            rec = api.ok("POST", "/incidents", role="dispatcher", json=call, status=201)["recommendation"]
+            assert rec["unit_ids"] == ["amb-s"] and rec["shortfall"] is None, rec
+            reach = api.ok("GET", f"/reach?lon={call['lon']}&lat={call['lat']}&minutes=240", role="planner")
+            assert reach["snap_distance_m"] == pytest.approx(float(d[i]), abs=0.5)
+            assert [u["id"] for u in reach["units"]] == ["amb-s"]
+            assert reach["units"][0]["eta_s"] == pytest.approx(rec["etas_s"][0], abs=0.1)
+    finally:
+        app.state.runtime.db.dispose()
+
+
+def test_database_down_mid_session_is_503(scenario: Any, tmp_path: Any) -> None:  # noqa: F811
+    """SQLite file in a directory that disappears (pool emptied first): OperationalError -> 503."""
+    from geodispatch.api import create_app
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'dispatch.db'}"
+    app = create_app(scenario, url)
+    keys = make_keys(url, UNIT)
+    try:
+        with TestClient(app) as client:
+            api = Api(client, keys, app.state.runtime)
+            psc = _station(scenario, "psc")
+            api.ok("POST", "/units", json={"id": "amb-d", "type": "ambulance", "lon": psc.lon, "lat": psc.lat},
+                   status=201)
+            api.runtime.db.dispose()
+            folder.rename(tmp_path / "gone")
+            for method, path, role, body in (
+                ("GET", "/units", "dispatcher", None),
+                ("PATCH", "/units/amb-d", "dispatcher", {"status": "out_of_service"}),
+                ("POST", "/incidents", "dispatcher", {"type": "medis", "priority": 1, "lon": psc.lon, "lat": psc.lat}),
+            ):
+                response = api.call(method, path, role, json=body)
+                err = _error(response, 503, "database_unavailable")
+                assert "OperationalError" in err["detail"] and response.headers["retry-after"] == "5"
+            (tmp_path / "gone").rename(folder)
+            assert api.ok("GET", "/units/amb-d", role="dispatcher")["status"] == "available"  # nothing half-done
+    finally:
+        app.state.runtime.db.dispose()

@@ -50,7 +50,8 @@ def create_app(
     max_body_bytes : int
         Largest accepted request body, bytes (larger: 413).
     snap_limit_m : float
-        Incidents and unit positions farther than this from a road are refused, metres.
+        Incidents and unit positions farther than this from a road are refused, metres; the
+        engine snaps incidents and units with the same limit.
     migrate : bool
         Bring the database schema to the newest revision first.
     max_threads : int
@@ -103,8 +104,9 @@ def _warm_up(runtime: Runtime) -> None:
     net = runtime.network
     _ = net.csr, net.csr_reverse, net.edge_tree
     with runtime.db.read() as session:
-        rows = session.execute(select(Unit.lon, Unit.lat)).all()
-    runtime.prepare_positions([r.lon for r in rows], [r.lat for r in rows])
+        rows = session.execute(select(Unit.lon, Unit.lat, Unit.home_lon, Unit.home_lat)).all()
+    bases = [(r.home_lon, r.home_lat) if r.home_lon is not None else (r.lon, r.lat) for r in rows]
+    runtime.prepare_positions([b[0] for b in bases], [b[1] for b in bases])
 
 
 def _warn_without_keys(runtime: Runtime) -> None:

@@ -1,11 +1,13 @@
-"""Every error leaves the API as ``{"error": code, "detail": message}`` with a 4xx status.
+"""Every error leaves the API as ``{"error": code, "detail": message}``: 4xx for bad requests,
+5xx when the server or its database fails.
 
 Handlers for :class:`~geodispatch.errors.GeodispatchError`, FastAPI's request validation
 (invalid JSON is 400 ``invalid_json``; a well-formed body with wrong or unknown fields is 422
-``validation_error``), Starlette's HTTP errors (unknown route 404, wrong method 405) and, as a
-last resort, any other exception (500 ``internal_error``, logged with its traceback, no
-traceback in the body). :class:`BodySizeLimit` answers 413 for bodies over the limit before the
-application reads them.
+``validation_error``), Starlette's HTTP errors (unknown route 404, wrong method 405), a database
+that cannot be reached or fails mid-request (SQLAlchemy ``OperationalError``/``InterfaceError``:
+503 ``database_unavailable``) and, as a last resort, any other exception (500
+``internal_error``, logged with its traceback, no traceback in the body).
+:class:`BodySizeLimit` answers 413 for bodies over the limit before the application reads them.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geodispatch.errors import AuthenticationError, ConflictError, GeodispatchError
+from geodispatch.errors import AuthenticationError, ConflictError, DatabaseUnavailableError, GeodispatchError
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,9 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
 }
+
+DATABASE_RETRY_AFTER_S = 5
+"""``Retry-After`` (seconds) of a 503 ``database_unavailable`` answer."""
 
 
 def error_body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
@@ -83,6 +89,21 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=exc.headers)
 
 
+def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OperationalError | InterfaceError)
+    reason = " ".join(str(exc.orig).split())  # the driver's message, one line (logged, not sent)
+    logger.error("database unavailable (%s): %s", type(exc.orig).__name__, reason)
+    detail = (
+        f"the database is unavailable ({type(exc).__name__}); the request was not completed, "
+        "retry when the database is back (the error is logged)"
+    )
+    return JSONResponse(
+        error_body(DatabaseUnavailableError.code, detail),
+        status_code=DatabaseUnavailableError.http_status,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return JSONResponse(
@@ -96,6 +117,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GeodispatchError, _geodispatch_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

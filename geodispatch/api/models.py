@@ -47,6 +47,11 @@ UNIT_INCIDENT_CHECK = f"(incident_id IS NULL) = (status NOT IN ({_quoted(ASSIGNE
 INCIDENT_STATUS_CHECK = f"status IN ({_quoted(INCIDENT_STATUSES)})"
 ROLE_CHECK = f"role IN ({_quoted(ROLES)})"
 
+NEVER_REPORTED = "1970-01-01 00:00:00+00:00"
+"""Server default of ``units.position_time``: a row written without a report time counts as a
+report from long ago (stale), so the engine places the unit at its home station, not at a
+position of unknown age."""
+
 
 def utcnow() -> datetime:
     """The current time, UTC."""
@@ -92,7 +97,11 @@ class Unit(Base):
     """A unit (vehicle) and its live state.
 
     ``incident_id`` is set exactly when the status is one of the assigned statuses (a CHECK
-    constraint enforces it).
+    constraint enforces it). ``position_time`` is when ``lon``/``lat`` was last reported (set on
+    creation and on every position update). ``home_lon``/``home_lat`` is where the unit is based
+    (its station's position, or its position at creation when it has no station); the engine
+    places a unit whose report is too old there. Null home: unknown (units created before the
+    column existed without a station).
     """
 
     __tablename__ = "units"
@@ -106,6 +115,11 @@ class Unit(Base):
     station_id: Mapped[str | None] = mapped_column(ForeignKey("stations.id"), nullable=True)
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
+    position_time: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=text(f"'{NEVER_REPORTED}'")
+    )
+    home_lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    home_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="available")
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True, index=True)

@@ -29,12 +29,18 @@ def json_safe(value: Any) -> Any:
 
 
 def available_units(runtime: Runtime) -> list[Any]:
-    """The engine's :class:`~geodispatch.assign.Unit` for every available unit (a read snapshot)."""
+    """The engine's :class:`~geodispatch.assign.Unit` for every available unit (a read snapshot).
+
+    Each carries its position's report time and its home (station), so the engine places a
+    unit whose report is older than its limit (30 min) at home and says so in the reasons, and
+    the coverage tie-break counts what each unit covers from its home.
+    """
     from geodispatch.assign import Unit as EngineUnit
 
     with runtime.db.read() as session:
         rows = session.execute(
-            select(Unit.id, Unit.type, Unit.lon, Unit.lat, Unit.capabilities)
+            select(Unit.id, Unit.type, Unit.lon, Unit.lat, Unit.capabilities, Unit.station_id, Unit.home_lon,
+                   Unit.home_lat, Unit.position_time)
             .where(Unit.status == "available")
             .order_by(Unit.id)
         ).all()
@@ -43,11 +49,13 @@ def available_units(runtime: Runtime) -> list[Any]:
         cache.clear()
     out = []
     for r in rows:
-        key = (r.id, r.type, r.lon, r.lat, tuple(r.capabilities or ()))
+        key = (r.id, r.type, r.lon, r.lat, tuple(r.capabilities or ()), r.station_id, r.home_lon, r.home_lat,
+               r.position_time)
         unit = cache.get(key)
-        if unit is None:  # validated once per (unit, position), not per incident
+        if unit is None:  # validated once per (unit, position report), not per incident
             unit = cache[key] = EngineUnit(
-                id=r.id, type=r.type, lon=r.lon, lat=r.lat, status="available", capabilities=key[4]
+                id=r.id, type=r.type, lon=r.lon, lat=r.lat, status="available", capabilities=key[4],
+                home_station=r.station_id, home_lon=r.home_lon, home_lat=r.home_lat, position_time=r.position_time,
             )
         out.append(unit)
     return out
@@ -96,6 +104,7 @@ def recommend_incident(runtime: Runtime, type_: str, priority: int, lon: float, 
             sop=scenario.sop or None,
             population=scenario.population,
             target_s=scenario.target_response_s,
+            snap_limit_m=runtime.snap_limit_m,
         )
     except AssignmentError:
         raise

@@ -12,12 +12,16 @@ from typing import Any
 from geodispatch.api.auth import Principal, authenticate, hash_key
 from geodispatch.api.db import Database
 from geodispatch.errors import SnapError
+from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M
 from geodispatch.scenario import Scenario
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SNAP_LIMIT_M = 1000.0
-"""Incidents and units farther than this (m) from any road are refused (422 ``off_network``)."""
+DEFAULT_SNAP_LIMIT_M = DEFAULT_SNAP_DISTANCE_M
+"""Incidents and units farther than this (m) from any road are refused (422 ``off_network``).
+
+The same limit is handed to the engine (``snap_limit_m`` of :func:`geodispatch.assign.recommend`),
+so a point the API accepts is one the engine snaps."""
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 """Largest accepted request body, bytes (larger: 413)."""
@@ -40,7 +44,8 @@ class Runtime:
     db : Database
         The database.
     snap_limit_m : float
-        Snap limit for incidents and unit positions, metres.
+        Snap limit for incidents and unit positions, metres: the API's location check and the
+        engine's snaps (recommendations, ``/reach``) both use it.
     """
 
     scenario: Scenario
@@ -82,10 +87,11 @@ class Runtime:
             self._auth_cache.clear()
 
     def prepare_positions(self, lon: list[float], lat: list[float]) -> None:
-        """Precompute the engine's coverage reach sets of unit positions (for its tie-break).
+        """Precompute the engine's coverage reach sets of unit bases (for its tie-break).
 
-        Called when units are created or report a new position, and at start-up for the whole
-        fleet, so that a new incident's recommendation only looks them up.
+        A unit's base is its home, or its position when its home is unknown. Called when units
+        are created or report a new position, and at start-up for the whole fleet, so that a
+        new incident's recommendation only looks them up.
         """
         if self.scenario.population is None or not lon:
             return

@@ -95,6 +95,9 @@ class UnitOut(_Out):
     station_id: str | None
     lon: float
     lat: float
+    position_time: datetime = Field(description="When lon/lat was reported (UTC)")
+    home_lon: float | None = Field(description="Home (station) longitude, degrees; null when unknown")
+    home_lat: float | None = Field(description="Home (station) latitude, degrees; null when unknown")
     capabilities: list[str]
     updated_at: datetime
 
@@ -221,6 +224,10 @@ class ReachUnit(BaseModel):
     id: str
     type: str
     eta_s: float
+    position: str = Field(
+        description="Where the ETA starts: 'reported' (fresh report), 'home_station' (report older than "
+        "30 min: from home) or 'stale' (old report, home unknown: from the old position)"
+    )
 
 
 class ReachOut(BaseModel):

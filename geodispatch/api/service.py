@@ -40,8 +40,8 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat()
 
 
-def unit_snapshot(unit: Unit) -> dict[str, Any]:
-    """The audited fields of a unit."""
+def unit_snapshot(unit: Any) -> dict[str, Any]:
+    """The audited fields of a unit (an ORM object or a Core row with those columns)."""
     return {
         "status": unit.status,
         "incident_id": unit.incident_id,
@@ -110,13 +110,22 @@ def create_station(session: Session, who: Principal, data: dict[str, Any]) -> St
 
 
 def create_unit(session: Session, who: Principal, data: dict[str, Any]) -> Unit:
-    """Insert an available unit (409 when the id is taken, 404 for an unknown station)."""
+    """Insert an available unit (409 when the id is taken, 404 for an unknown station).
+
+    Its position counts as reported now; its home is its station's position, or this position
+    when it has no station.
+    """
     if session.get(Unit, data["id"]) is not None:
         raise ConflictError(f"unit {data['id']!r} already exists; choose another id", code="already_exists")
-    if data.get("station_id") is not None and session.get(Station, data["station_id"]) is None:
-        raise NotFoundError(f"station {data['station_id']!r} does not exist; create it first or omit station_id")
+    station = None
+    if data.get("station_id") is not None:
+        station = session.get(Station, data["station_id"])
+        if station is None:
+            raise NotFoundError(f"station {data['station_id']!r} does not exist; create it first or omit station_id")
+    home = (station.lon, station.lat) if station is not None else (data["lon"], data["lat"])
     now = utcnow()
-    unit = Unit(**data, status="available", incident_id=None, created_at=now, updated_at=now)
+    unit = Unit(**data, status="available", incident_id=None, position_time=now, home_lon=home[0],
+                home_lat=home[1], created_at=now, updated_at=now)
     _insert(session, unit, f"unit {data['id']!r}")
     audit(session, who, "unit.create", "unit", unit.id, None, unit_snapshot(unit))
     return unit
@@ -160,6 +169,7 @@ def update_unit(
             unit.status = status
     if position is not None:
         unit.lon, unit.lat = position
+        unit.position_time = now
     unit.updated_at = now
     session.flush()
     action = "unit.status" if status is not None else "unit.move"
@@ -184,12 +194,6 @@ def _audit_row(
 ) -> dict[str, Any]:
     return {"at": now, "key_id": who.key_id, "role": who.role, "action": action, "entity_type": entity_type,
             "entity_id": str(entity_id), "before": before, "after": after}
-
-
-def _snap(row: Any) -> dict[str, Any]:
-    """Audited fields of a unit row (Core row or ORM object)."""
-    return {"status": row.status, "incident_id": row.incident_id, "lon": row.lon, "lat": row.lat, "type": row.type,
-            "station_id": row.station_id, "capabilities": list(row.capabilities or [])}
 
 
 def create_incident(
@@ -294,8 +298,8 @@ def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[
     session.execute(update(_INCIDENTS).where(_INCIDENTS.c.id == incident_id).values(status=new_status,
                                                                                     updated_at=now))
     audits = [
-        _audit_row(who, "unit.dispatch", "unit", u, _snap(units[u]),
-                   dict(_snap(units[u]), status="dispatched", incident_id=incident_id), now)
+        _audit_row(who, "unit.dispatch", "unit", u, unit_snapshot(units[u]),
+                   dict(unit_snapshot(units[u]), status="dispatched", incident_id=incident_id), now)
         for u in wanted
     ]
     audits.append(_audit_row(who, "incident.dispatch", "incident", incident_id, {"status": incident.status},
@@ -334,15 +338,15 @@ def update_incident(session: Session, who: Principal, incident_id: int, status: 
         session.execute(update(_ASSIGNMENTS)
                         .where(_ASSIGNMENTS.c.incident_id == incident_id, _ASSIGNMENTS.c.active.is_(True))
                         .values(active=False, released_at=now))
-        audits = [_audit_row(who, "unit.release", "unit", r.id, _snap(r),
-                             dict(_snap(r), status="available", incident_id=None), now) for r in rows]
+        audits = [_audit_row(who, "unit.release", "unit", r.id, unit_snapshot(r),
+                             dict(unit_snapshot(r), status="available", incident_id=None), now) for r in rows]
     else:
         moving = [r for r in rows if unit_follows(r.status, status)]
         if moving:
             session.execute(update(_UNITS).where(_UNITS.c.id.in_([r.id for r in moving]))
                             .values(status=status, updated_at=now))
-        audits = [_audit_row(who, "unit.status", "unit", r.id, _snap(r), dict(_snap(r), status=status), now)
-                  for r in moving]
+        audits = [_audit_row(who, "unit.status", "unit", r.id, unit_snapshot(r),
+                             dict(unit_snapshot(r), status=status), now) for r in moving]
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if note is not None:
         values["note"] = note

@@ -21,6 +21,9 @@ def unit_out(unit: Unit) -> UnitOut:
         station_id=unit.station_id,
         lon=unit.lon,
         lat=unit.lat,
+        position_time=unit.position_time,
+        home_lon=unit.home_lon,
+        home_lat=unit.home_lat,
         capabilities=list(unit.capabilities or []),
         updated_at=unit.updated_at,
     )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from geodispatch.api.deps import PrincipalDep, RuntimeDep
-from geodispatch.api.models import Unit
+from geodispatch.api.recommend import available_units
 from geodispatch.api.schemas import ReachOut, ReachUnit
 
 router = APIRouter(tags=["queries"])
@@ -27,26 +27,25 @@ def reach(
     """Available units that reach the point within ``minutes``, fastest first (ETA in seconds).
 
     ETAs come from the assignment engine's unit-to-incident search (one reverse bounded
-    Dijkstra from the point, exact along partial edges).
+    Dijkstra from the point, exact along partial edges), from the same positions as its
+    recommendations: a unit whose position report is older than 30 min starts from home.
     """
-    from geodispatch.assign.eta import incident_etas, snap_incident, snap_units
+    from geodispatch.assign.eta import effective_positions, incident_etas, snap_incident, snap_units
+    from geodispatch.assign.model import DEFAULT_MAX_POSITION_AGE_S
 
     who.allow("dispatcher", "planner")
     runtime.check_location(lon, lat, "point")
-    query = select(Unit.id, Unit.type, Unit.lon, Unit.lat).where(Unit.status == "available").order_by(Unit.id)
-    if type is not None:
-        query = query.where(Unit.type == type)
-    with runtime.db.read() as session:
-        rows = session.execute(query).all()
+    rows = [u for u in available_units(runtime) if type is None or u.type == type]
     limit_s = minutes * 60.0
-    snap = snap_incident(runtime.network, lon, lat)
+    snap = snap_incident(runtime.network, lon, lat, max_distance_m=runtime.snap_limit_m)
     units: list[ReachUnit] = []
     if rows:
-        snaps = snap_units(runtime.network, np.array([r.lon for r in rows]), np.array([r.lat for r in rows]))
+        positions = effective_positions(rows, datetime.now(UTC), DEFAULT_MAX_POSITION_AGE_S)
+        snaps = snap_units(runtime.network, positions.lon, positions.lat, max_distance_m=runtime.snap_limit_m)
         eta = incident_etas(runtime.network, snap, snaps, limit_s).eta_s
         order = np.argsort(eta, kind="stable")
         units = [
-            ReachUnit(id=rows[i].id, type=rows[i].type, eta_s=round(float(eta[i]), 1))
+            ReachUnit(id=rows[i].id, type=rows[i].type, eta_s=round(float(eta[i]), 1), position=positions.source[i])
             for i in order
             if np.isfinite(eta[i])
         ]

@@ -26,7 +26,8 @@ def create_unit(body: UnitIn, who: PrincipalDep, runtime: RuntimeDep) -> UnitOut
     runtime.check_location(body.lon, body.lat, f"unit {body.id}")
     with runtime.db.write() as session:
         out = unit_out(service.create_unit(session, who, body.model_dump()))
-    runtime.prepare_positions([body.lon], [body.lat])
+    base = (out.home_lon, out.home_lat) if out.home_lon is not None and out.home_lat is not None else (out.lon, out.lat)
+    runtime.prepare_positions([base[0]], [base[1]])  # the coverage tie-break counts from the home
     return out
 
 
@@ -76,6 +77,6 @@ def update_unit(unit_id: str, body: UnitPatch, who: PrincipalDep, runtime: Runti
         service.check_status_name(body.status, UNIT_STATUSES, "unit")
     with runtime.db.write() as session:
         out = unit_out(service.update_unit(session, who, unit_id, body.status, position))
-    if position is not None:
+    if position is not None and out.home_lon is None:  # the tie-break's base is the home when known
         runtime.prepare_positions([position[0]], [position[1]])
     return out
