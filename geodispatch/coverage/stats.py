@@ -6,6 +6,7 @@ are metres. A point or node with time ``<= T`` is covered; unreachable is ``inf`
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,18 @@ from geodispatch.coverage.surface import (
 from geodispatch.errors import CoverageError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import SnapResult
+
+_REVERSE: weakref.WeakKeyDictionary[RoadNetwork, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _reverse_edges(network: RoadNetwork) -> np.ndarray:
+    """``network.edge_between(edge_v, edge_u)`` for every edge, computed once per network."""
+    rev = _REVERSE.get(network)
+    if rev is None:
+        rev = network.edge_between(network.edge_v, network.edge_u)
+        rev.setflags(write=False)
+        _REVERSE[network] = rev
+    return rev
 
 
 def _union_length(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) -> np.ndarray:
@@ -58,7 +71,7 @@ def road_covered_m(
         Metres.
     """
     pieces = reached_pieces(network, node_time_s, limit_s, seeds=seeds, dedupe=False)
-    twin = network.edge_between(network.edge_v, network.edge_u)
+    twin = _reverse_edges(network)
     pe, ps, pf = pieces.edge, pieces.start, pieces.end
     ptwin = twin[pe]
     mirror = ptwin >= 0
@@ -234,7 +247,7 @@ def area_table(
         node_area, edge_area = cache.network_areas(areas) if cache is not None else network_areas(network, areas)
         has = check_areas_overlap(network, areas, node_area)
     n_areas = len(names)
-    twin = network.edge_between(network.edge_v, network.edge_u)
+    twin = _reverse_edges(network)
     edge_len = network.edge_length_m * np.where(twin >= 0, 0.5, 1.0)
     road_km = np.bincount(np.maximum(edge_area, 0), weights=edge_len * (edge_area >= 0), minlength=n_areas) / 1000
     if population is not None and use_pop:
