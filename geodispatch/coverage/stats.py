@@ -6,7 +6,6 @@ are metres. A point or node with time ``<= T`` is covered; unreachable is ``inf`
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 from geodispatch.coverage.isochrones import reached_pieces
 from geodispatch.coverage.surface import (
     PreparedPopulation,
+    _reverse_edges,
     _weighted_quantiles,
     group_order,
     grouped_weighted_quantile,
@@ -24,18 +24,6 @@ from geodispatch.coverage.surface import (
 from geodispatch.errors import CoverageError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import SnapResult
-
-_REVERSE: weakref.WeakKeyDictionary[RoadNetwork, np.ndarray] = weakref.WeakKeyDictionary()
-
-
-def _reverse_edges(network: RoadNetwork) -> np.ndarray:
-    """``network.edge_between(edge_v, edge_u)`` for every edge, computed once per network."""
-    rev = _REVERSE.get(network)
-    if rev is None:
-        rev = network.edge_between(network.edge_v, network.edge_u)
-        rev.setflags(write=False)
-        _REVERSE[network] = rev
-    return rev
 
 
 def _union_length(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) -> np.ndarray:

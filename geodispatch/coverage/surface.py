@@ -9,6 +9,7 @@ the twin edge of a two-way road, or directly from a station on the same road. Th
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,8 +192,21 @@ def station_node_times(
     return np.asarray(which), np.asarray(time_s)
 
 
+_REVERSE: weakref.WeakKeyDictionary[RoadNetwork, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _reverse_edges(network: RoadNetwork) -> np.ndarray:
+    """``network.edge_between(edge_v, edge_u)`` for every edge, computed once per network."""
+    rev = _REVERSE.get(network)
+    if rev is None:
+        rev = network.edge_between(network.edge_v, network.edge_u)
+        rev.setflags(write=False)
+        _REVERSE[network] = rev
+    return rev
+
+
 def _twin_time(network: RoadNetwork, edge: np.ndarray) -> np.ndarray:
-    twin = network.edge_between(network.edge_v[edge], network.edge_u[edge])
+    twin = _reverse_edges(network)[edge]
     return np.where(twin >= 0, network.edge_time_s[np.maximum(twin, 0)], np.inf)
 
 
