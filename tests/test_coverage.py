@@ -399,3 +399,43 @@ def test_station_service_mapping() -> None:
     assert parse_services(" Ambulance, damkar ,ambulance") == ("ambulance", "damkar")
     with pytest.raises(CoverageError):
         parse_services("")
+
+
+def test_point_on_long_road_parallel_to_a_short_road_uses_its_own_road() -> None:
+    """Two roads join junctions A and B: a short fast one and a long slow one (two-way each).
+
+    A person on the long road, near A, with the station behind B: the way back along the long
+    road from B must be timed on the long road, not at the short road's speed.
+    """
+    import networkx as nx
+
+    from geodispatch.coverage.surface import point_times
+    from geodispatch.network import RoadNetwork
+    from geodispatch.network.traveltime import nearest_source
+
+    a, b, s = 0, 1, 2  # A, B, station node S beyond B
+    long_geom = np.array([[120.000, -5.000], [120.000, -5.010], [120.010, -5.010], [120.010, -5.000]])
+    net = RoadNetwork.from_arrays(
+        node_ids=[1, 2, 3],
+        lon=[120.000, 120.010, 120.020],
+        lat=[-5.000, -5.000, -5.000],
+        edge_u=[a, b, a, b, b, s],
+        edge_v=[b, a, b, a, s, b],
+        edge_length_m=[1100.0, 1100.0, 3300.0, 3300.0, 1100.0, 1100.0],
+        edge_time_s=[60.0, 60.0, 600.0, 600.0, 60.0, 60.0],
+        geometries=[None, None, long_geom, long_geom[::-1], None, None],
+    )
+    assert net.twin_edge.tolist() == [1, 0, 3, 2, 5, 4]
+    person = net.snap([120.0003], [-5.0095])  # on the long road's first leg, near A
+    assert person.edge[0] in (2, 3)
+    _, node_time = nearest_source(net, [s])
+    ours = point_times(net, node_time, person)[0]
+    # reference: networkx with the person inserted on the long road (both directions)
+    f = person.fraction[0] if person.edge[0] == 2 else 1.0 - person.fraction[0]  # position from A
+    graph = net.to_networkx()
+    graph.remove_edges_from([(1, 2, k) for k, d in graph.get_edge_data(1, 2).items() if d["length"] > 2000])
+    graph.remove_edges_from([(2, 1, k) for k, d in graph.get_edge_data(2, 1).items() if d["length"] > 2000])
+    for x, y, t in ((1, "p", f * 600.0), ("p", 1, f * 600.0), (2, "p", (1 - f) * 600.0), ("p", 2, (1 - f) * 600.0)):
+        graph.add_edge(x, y, travel_time=t)
+    ref = nx.single_source_dijkstra_path_length(graph, 3, weight="travel_time")["p"]
+    assert ours == pytest.approx(ref, abs=1e-6)

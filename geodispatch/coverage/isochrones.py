@@ -233,9 +233,9 @@ def reached_pieces(
         full = np.zeros(network.n_edges, dtype=bool)
         whole = (start <= 0.0) & (end >= 1.0)
         full[e[whole]] = True
-        twin = network.edge_between(network.edge_v[e], network.edge_u[e])
-        back = network.edge_between(network.edge_u[e], network.edge_v[e])
-        drop = whole & (twin >= 0) & (back == e) & (twin < e) & full[np.maximum(twin, 0)]
+        twin = network.twin_edge[e]
+        mutual = network.twin_edge[np.maximum(twin, 0)] == e
+        drop = whole & (twin >= 0) & mutual & (twin < e) & full[np.maximum(twin, 0)]
         e, start, end = e[~drop], start[~drop], end[~drop]
     edges, starts, ends = [e], [start], [end]
     if seeds is not None and len(seeds.edge):
@@ -248,7 +248,7 @@ def reached_pieces(
         edges.append(s_edge)
         starts.append(fwd_lo)
         ends.append(fwd_hi)
-        twin = network.edge_between(network.edge_v[s_edge], network.edge_u[s_edge])
+        twin = network.twin_edge[s_edge]
         two_way = (twin >= 0) & (f > 0)
         twin_t = t_edge[np.maximum(twin, 0)]
         back_lo = np.maximum(f - limit_s / twin_t, 0.0)

@@ -283,7 +283,7 @@ def static_map(
     # about one pixel in metres: finer detail than that is invisible and only slows drawing down
     tolerance = max(x1 - x0, y1 - y0) / (width * dpi) / 2
     # roads, each two-way road once, simplified to the pixel size; major roads thicker
-    twin = net.edge_between(net.edge_v, net.edge_u)
+    twin = net.twin_edge
     once = (twin < 0) | (np.arange(net.n_edges) < twin)
     geoms = shapely.simplify(net.edge_geometries(metric=True)[once], tolerance)
     coords = shapely.get_coordinates(geoms)

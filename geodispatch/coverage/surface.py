@@ -9,7 +9,6 @@ the twin edge of a two-way road, or directly from a station on the same road. Th
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,17 +191,13 @@ def station_node_times(
     return np.asarray(which), np.asarray(time_s)
 
 
-_REVERSE: weakref.WeakKeyDictionary[RoadNetwork, np.ndarray] = weakref.WeakKeyDictionary()
-
-
 def _reverse_edges(network: RoadNetwork) -> np.ndarray:
-    """``network.edge_between(edge_v, edge_u)`` for every edge, computed once per network."""
-    rev = _REVERSE.get(network)
-    if rev is None:
-        rev = network.edge_between(network.edge_v, network.edge_u)
-        rev.setflags(write=False)
-        _REVERSE[network] = rev
-    return rev
+    """The same road in the other direction for every edge (-1 on one-way roads).
+
+    The length-matched :attr:`RoadNetwork.twin_edge`, not the fastest reverse edge: a point on a
+    long road must not be timed at the speed of a short road joining the same two junctions.
+    """
+    return network.twin_edge
 
 
 def _twin_time(network: RoadNetwork, edge: np.ndarray) -> np.ndarray:
@@ -257,7 +252,7 @@ def _direct_from_stations(
     sorted_edges = terms.sorted_edges
     for s in np.flatnonzero(stations.ok):
         es, fs = int(stations.edge[s]), float(stations.fraction[s])
-        twin = int(network.edge_between([network.edge_v[es]], [network.edge_u[es]])[0])
+        twin = int(network.twin_edge[es])
         t_fwd = float(network.edge_time_s[es])
         t_back = float(network.edge_time_s[twin]) if twin >= 0 else np.inf
         for edge, mirrored in ((es, False), (twin, True)):
