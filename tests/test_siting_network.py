@@ -184,3 +184,29 @@ def test_candidates_from_file_and_from_region_stations(regency, tmp_path: Path) 
     assert len(fire.cand_node) > len(fire.fixed)
     res = mclp(fire.cost, 2, 900.0, fire.weight, fixed=fire.fixed)
     assert res.status == "optimal" and res.new.size == 2
+
+
+def test_map_numbers_new_posts_in_marginal_gain_order(tmp_path: Path) -> None:
+    """map.html's "NEW #k" is the post of step k in marginal_gain.csv and sites.geojson.
+
+    p-median picks its posts without a threshold, so its own order (by travel time) differs
+    from the table's (by people newly covered); the maps must follow the written table.
+    """
+    import re
+
+    from geodispatch.siting.run import run_siting
+
+    out = tmp_path / "pm"
+    run = run_siting("synthetic:3000", model="pmedian", new_posts=3, n_candidates=60,
+                     time_limit_s=30, out=out)
+    table = pd.read_csv(out / "marginal_gain.csv")
+    by_step = dict(zip(table["step"].iloc[1:].astype(int), table["name"].iloc[1:], strict=True))
+    html = (out / "map.html").read_text()
+    labels = {int(k): name.strip() for k, name in re.findall(r"NEW #(\d+): ([^\"'<\\]+)", html)}
+    assert labels == by_step
+    sites = json.loads((out / "sites.geojson").read_text())["features"]
+    steps = {f["properties"]["name"]: f["properties"]["step"] for f in sites
+             if f["properties"]["status"] == "new"}
+    assert {steps[name]: name for name in steps} == by_step
+    # the case that matters: the model's own order is not the table's here
+    assert [run.problem.cand_name[int(i)] for i in run.result.new] != [by_step[k] for k in (1, 2, 3)]

@@ -111,8 +111,8 @@ def _status(nearest: np.ndarray, threshold_s: float) -> np.ndarray:
     return np.where(before, "covered", np.where(after, "newly covered", "not covered"))
 
 
-def _html_map(problem: SitingProblem, result: SitingResult, status: np.ndarray, title: str,
-              path: Path) -> None:
+def _html_map(problem: SitingProblem, result: SitingResult, new_order: np.ndarray,
+              status: np.ndarray, title: str, path: Path) -> None:
     import folium
 
     from geodispatch.webmap import save_offline
@@ -132,7 +132,7 @@ def _html_map(problem: SitingProblem, result: SitingResult, status: np.ndarray, 
         ).add_to(fmap)
     lon, lat = problem.cand_lonlat
     fixed = set(result.fixed.tolist())
-    step_of = {int(c): k for k, c in enumerate(result.new, start=1)}  # numbered as on the PNG
+    step_of = {int(c): k for k, c in enumerate(new_order, start=1)}  # the table's steps, as on the PNG
     for i in result.selected:
         i = int(i)
         new = i not in fixed
@@ -157,8 +157,8 @@ def _html_map(problem: SitingProblem, result: SitingResult, status: np.ndarray, 
     save_offline(fmap, path)
 
 
-def _png_map(problem: SitingProblem, result: SitingResult, status: np.ndarray, title: str,
-             table: pd.DataFrame, path: Path) -> None:
+def _png_map(problem: SitingProblem, result: SitingResult, new_order: np.ndarray,
+             status: np.ndarray, title: str, table: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -174,7 +174,7 @@ def _png_map(problem: SitingProblem, result: SitingResult, status: np.ndarray, t
     size = 40.0 * problem.weight / max(float(problem.weight.max()), 1.0) + 1.0
     lon, lat = problem.cand_lonlat
     fixed = result.fixed
-    new = result.new
+    new = new_order  # numbered by the marginal-gain table's steps
     fig, axes = plt.subplots(1, 2, figsize=(14, 7), sharex=True, sharey=True)
     before_col = np.where(status == "covered", _OLD, _BEFORE)
     after_col = np.where(status == "covered", _OLD,
@@ -225,13 +225,15 @@ def write_siting_outputs(
     """
     table, nearest = network_marginal_gain(problem, result, threshold_s)
     status = _status(nearest, threshold_s)
+    # new posts in the order of the written table (its steps), so map labels match the CSV
+    new = np.asarray([int(s) for s in table["site"].iloc[1:]], dtype=np.int64)
     with atomic_dir(out_dir) as tmp:
         (tmp / "sites.geojson").write_text(
             json.dumps(_sites_geojson(problem, result, table), indent=1), encoding="utf-8"
         )
         table.to_csv(tmp / "marginal_gain.csv", index=False)
-        _html_map(problem, result, status, title, tmp / "map.html")
-        _png_map(problem, result, status, title, table, tmp / "map.png")
+        _html_map(problem, result, new, status, title, tmp / "map.html")
+        _png_map(problem, result, new, status, title, table, tmp / "map.png")
         summary: dict[str, Any] = {
             "model": result.model,
             "status": result.status,
