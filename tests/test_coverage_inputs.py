@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -190,20 +189,10 @@ def test_bad_thresholds_and_types(synthetic: Scenario) -> None:
         run_coverage(synthetic, station_types="ambulance", combined=True)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_output_dir(synthetic: Scenario, tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        with pytest.raises(OutputError):
-            run_coverage(synthetic, minutes=[15], out_dir=locked / "out")
-        assert list(locked.iterdir()) == []
-    finally:
-        locked.chmod(0o700)
-
-
 def test_output_under_a_file(synthetic: Scenario, tmp_path: Path) -> None:
+    # An --out whose parent cannot hold a new directory fails in atomic_dir's mkdir/mkdtemp,
+    # the same branch a read-only parent takes (EACCES there, here a file in the way), and
+    # unlike a chmod-based check it also fails for root, as CI runs.
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     with pytest.raises(OutputError, match="cannot write"):
