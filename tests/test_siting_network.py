@@ -210,3 +210,23 @@ def test_map_numbers_new_posts_in_marginal_gain_order(tmp_path: Path) -> None:
     assert {steps[name]: name for name in steps} == by_step
     # the case that matters: the model's own order is not the table's here
     assert [run.problem.cand_name[int(i)] for i in run.result.new] != [by_step[k] for k in (1, 2, 3)]
+
+
+def test_summary_json_has_null_not_nan_for_a_missing_bound(regency, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A result without a proven bound (status "heuristic") still writes valid JSON (null)."""
+    import dataclasses
+
+    from geodispatch.siting.report import write_siting_outputs
+
+    prob = build_siting_problem(regency.network, regency.population, regency.stations,
+                                n_candidates=40)
+    res = mclp(prob.cost, 1, 900.0, prob.weight, fixed=prob.fixed)
+    res = dataclasses.replace(res, bound=float("nan"), gap=float("nan"), status="heuristic")
+    write_siting_outputs(prob, res, tmp_path / "out", 900.0, "no bound")
+
+    def reject(name: str) -> None:
+        raise AssertionError(f"summary.json contains {name}")
+
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(), parse_constant=reject)
+    assert summary["bound"] is None and summary["gap"] is None
+    assert summary["objective"] == pytest.approx(res.objective)

@@ -245,8 +245,13 @@ def write_siting_outputs(
             "synthetic": bool(problem.network.synthetic),
             "notes": problem.notes + result.notes,
         }
+        summary = {  # no bound / gap (a heuristic result) is null, never NaN (invalid JSON)
+            k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in summary.items()
+        }
         (tmp / "summary.json").write_text(
-            json.dumps(summary, indent=1, default=lambda v: None), encoding="utf-8"
+            json.dumps(summary, indent=1, default=lambda v: None, allow_nan=False),
+            encoding="utf-8",
         )
     return table
 
