@@ -92,6 +92,10 @@ def test_problem_bad_inputs(regency) -> None:  # type: ignore[no-untyped-def]
         build_siting_problem(regency.network, far, regency.stations)
     with pytest.raises(SitingError, match="columns lon, lat, population"):
         build_siting_problem(regency.network, far.drop(columns="population"))
+    # a misspelt service matched no station, so the existing posts silently disappeared
+    with pytest.raises(SitingError, match="unknown service 'ambulanse'"):
+        build_siting_problem(regency.network, regency.population, regency.stations,
+                             service="ambulanse")
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -280,6 +280,11 @@ def build_siting_problem(
     -------
     SitingProblem
     """
+    if service != "all" and service not in SERVICE_STATION_TYPES:
+        # an unknown name would match no station: the existing posts would silently vanish
+        raise SitingError(
+            f"unknown service {service!r}; use one of {', '.join([*SERVICE_STATION_TYPES, 'all'])}."
+        )
     for col in ("lon", "lat", "population"):
         if col not in population.columns:
             raise SitingError(f"population needs columns lon, lat, population; {col!r} missing.")
