@@ -186,6 +186,16 @@ def test_candidates_from_file_and_from_region_stations(regency, tmp_path: Path) 
     damkar = [s for s in regency.stations if serves(s, "damkar")]
     assert len(fire.fixed) == len(damkar)
     assert len(fire.cand_node) > len(fire.fixed)
+    # a building far from every road is reported, not dropped silently
+    from geodispatch.regions import Station
+
+    far = Station(id="puskesmas-laut", type="puskesmas", lon=0.0, lat=0.0, source="test")
+    fire_far = build_siting_problem(
+        net, regency.population, regency.stations, service="damkar", candidates="stations",
+        extra_stations=[*regency.stations, far],
+    )
+    assert len(fire_far.cand_node) == len(fire.cand_node)
+    assert any("puskesmas-laut" in note for note in fire_far.notes)
     res = mclp(fire.cost, 2, 900.0, fire.weight, fixed=fire.fixed)
     assert res.status == "optimal" and res.new.size == 2
 

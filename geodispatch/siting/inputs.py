@@ -357,6 +357,12 @@ def build_siting_problem(
         )
         new = [(s.name or s.id, int(nd)) for s, nd, good in zip(others, o_node, o_ok,
                                                                strict=True) if good]
+        if len(new) < len(others):
+            off = [s.id for s, good in zip(others, o_ok, strict=True) if not good]
+            notes.append(
+                f"{len(off)} station(s) are farther than {snap_distance_m:g} m from a road and "
+                f"were not used as candidates: {', '.join(off[:10])}"
+            )
     elif candidates in (None, "grid"):
         grid = candidate_grid(network, n_candidates, demand_node)
         new = [(f"grid-{k + 1}", int(nd)) for k, nd in enumerate(grid)]
