@@ -269,12 +269,19 @@ def test_run_coverage_small_grid_population_bruteforce(tmp_path) -> None:  # typ
     report = run_coverage(Scenario(name="grid", network=net, stations=stations, population=pop),
                           minutes=[1, 2], combined=True, per_station=True)
     psnap = net.snap(lon, lat)
+    refs = []
     for service, idx in (("ambulance", 0), ("damkar", 1)):
         st = net.snap([s_lon[idx]], [s_lat[idx]])
         _, ref = reference_times(net, st, psnap)
+        refs.append(ref)
         expect = {m: pop["population"].to_numpy()[ref <= m * 60].sum() for m in (1, 2)}
         got = report.summary["services"][service]["population"]["covered"]
         assert got == {f"{m:g}": pytest.approx(v) for m, v in expect.items()}
+    # combined rule: a person counts only when the ambulance AND the damkar reach in time
+    both = {m: pop["population"].to_numpy()[(refs[0] <= m * 60) & (refs[1] <= m * 60)].sum() for m in (1, 2)}
+    assert 0 < both[2] < min(report.summary["services"][s]["population"]["covered"]["2"] for s in ("ambulance", "damkar"))
+    got = report.summary["services"]["combined"]["population"]["covered"]
+    assert got == {f"{m:g}": pytest.approx(v) for m, v in both.items()}
     iso = report.isochrones
     assert set(iso["type"]) == {"ambulance", "damkar", "combined"}
     assert set(iso["station_id"]) == {"all", "s0", "s1"}
