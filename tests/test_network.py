@@ -340,3 +340,26 @@ def test_unknown_region_slug_like_name_is_a_place_query_offline(monkeypatch: pyt
 def test_synthetic_size_validated() -> None:
     with pytest.raises(InputError):
         load_network("synthetic:abc")
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_bounded_searches_equal_scipy_and_sparse_equals_dense(reverse: bool) -> None:
+    """The reach-proportional search (numba) against scipy's dijkstra on a 20k-node network."""
+    from scipy.sparse.csgraph import dijkstra
+
+    from geodispatch.network.synthetic import synthetic_regency
+    from geodispatch.network.traveltime import sparse_travel_times
+
+    net = synthetic_regency(n_nodes=20_000, seed=3).network
+    sources = np.random.default_rng(5).choice(net.n_nodes, 25, replace=False)
+    ref = dijkstra(net.csr_reverse if reverse else net.csr, indices=sources, limit=900.0)
+    ours = net.travel_times(sources, limit=900.0, reverse=reverse)
+    np.testing.assert_array_equal(np.isfinite(ours), np.isfinite(ref))
+    np.testing.assert_allclose(ours[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=0, atol=1e-6)
+    table = sparse_travel_times(net, sources, 900.0, reverse=reverse)
+    dense = np.full(ours.shape, np.inf)
+    rows = np.repeat(np.arange(len(sources)), np.diff(table.indptr))
+    dense[rows, table.indices] = table.data
+    np.testing.assert_array_equal(dense, ours)
+    with pytest.raises(InputError):
+        sparse_travel_times(net, sources, float("inf"))

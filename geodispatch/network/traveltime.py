@@ -83,8 +83,63 @@ def travel_times(
     """
     bound = check_limit(limit)
     src = _check_sources(sources, network.n_nodes)
-    graph = network.csr_reverse if reverse else network.csr
-    return np.atleast_2d(dijkstra(graph, directed=True, indices=src, limit=bound))
+    if math.isinf(bound):
+        graph = network.csr_reverse if reverse else network.csr
+        return np.atleast_2d(dijkstra(graph, directed=True, indices=src, limit=bound))
+    out = np.full((len(src), network.n_nodes), np.inf)
+    search = _bounded_search(network, reverse)
+    for i, s in enumerate(src):
+        nodes, times = search.run(int(s), bound)
+        out[i, nodes] = times
+    return out
+
+
+def sparse_travel_times(network: RoadNetwork, sources: Any, limit: float, reverse: bool = False) -> sp.csr_matrix:
+    """Bounded travel times as a sparse matrix: only the reached nodes are stored.
+
+    A dense ``(len(sources), n_nodes)`` table of a 15-minute search on a large network is almost
+    all ``inf`` and costs more to allocate than the searches themselves; this returns the same
+    numbers without it. Each search costs in proportion to what it reaches, not to the network.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    sources : array-like of int
+        Node indices.
+    limit : float
+        Search bound, seconds (finite: an unbounded table is dense anyway).
+    reverse : bool
+        Times *to* each source instead of from it.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (len(sources), n_nodes)
+        Seconds for every node reached within ``limit``; a node not stored is unreachable
+        (``inf``). The source itself is stored as an explicit 0: do not ``eliminate_zeros()``.
+    """
+    bound = check_limit(limit)
+    if math.isinf(bound):
+        raise InputError("sparse_travel_times needs a finite time limit in seconds")
+    src = _check_sources(sources, network.n_nodes)
+    search = _bounded_search(network, reverse)
+    rows = [search.run(int(s), bound) for s in src]
+    indptr = np.concatenate([[0], np.cumsum([len(nodes) for nodes, _ in rows])])
+    indices = np.concatenate([nodes for nodes, _ in rows])
+    data = np.concatenate([times for _, times in rows])
+    return sp.csr_matrix((data, indices, indptr), shape=(len(src), network.n_nodes))
+
+
+def _bounded_search(network: RoadNetwork, reverse: bool) -> Any:
+    """The network's reusable bounded-search workspace (one per direction and thread)."""
+    from geodispatch.network._dijkstra import BoundedSearch
+
+    key = f"bounded_search_{'reverse' if reverse else 'forward'}_{threading.get_ident()}"
+    search = network._cache.get(key)
+    if search is None:
+        search = BoundedSearch(network.csr_reverse if reverse else network.csr)
+        network._cache[key] = search
+    return search
 
 
 def nearest_source(
