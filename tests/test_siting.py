@@ -171,6 +171,32 @@ def test_lscp_partial_share_and_fixed(seed: int) -> None:
     assert ok(res.selected.tolist())
 
 
+def test_lscp_with_fixed_sites_covering_almost_everyone_terminates() -> None:
+    """Float sums made the weight still needed exceed what any candidate adds: the greedy
+    warm start then looped forever on zero-gain sites. One post is needed and found."""
+    import signal
+
+    rng = np.random.default_rng(0)
+    w = rng.random(20_000) * 100.0  # real-valued populations
+    cost = np.full((2, w.size), np.inf)
+    cost[0, 1:] = 10.0  # the existing post covers everyone but demand 0
+    cost[1, 0] = 5.0  # only candidate 1 covers demand 0
+    need = float(w.sum()) - float(w[cost[0] <= 10.0].sum())
+    assert need * (1 - 1e-12) > w[0]  # the rounding case this test is about
+
+    def too_slow(*_: object) -> None:
+        raise TimeoutError("lscp did not finish: greedy loop without progress")
+
+    old = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(30)
+    try:
+        res = lscp(cost, 10.0, w, fixed=[0])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert res.objective == 1 and res.new.tolist() == [1] and res.status == "optimal"
+
+
 def test_mclp_p0_is_todays_coverage() -> None:
     cost, w = _instance(7)
     fixed, t = [0, 3], 30.0

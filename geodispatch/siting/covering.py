@@ -387,6 +387,8 @@ def lscp(
     while got < need * (1 - 1e-12):
         gain = by_cand @ (cov.weight * uncovered)
         best = int(np.argmax(gain))
+        if gain[best] <= 0:  # all coverable demand covered; ``need`` was above it by rounding only
+            break
         greedy.append(best)
         got += float(gain[best])
         lo, hi = by_cand.indptr[best], by_cand.indptr[best + 1]
