@@ -178,6 +178,45 @@ def test_areas_not_overlapping(synthetic: Scenario, tmp_path: Path) -> None:
         run_coverage(synthetic, minutes=[15], areas=path)
 
 
+def test_area_without_road_node_keeps_its_people_and_people_in_no_area_are_reported(synthetic: Scenario) -> None:
+    import geopandas as gpd
+    import shapely
+    from shapely.geometry import box
+
+    net, pop = synthetic.network, synthetic.population
+    assert pop is not None
+    lon, lat, w = pop["lon"].to_numpy(), pop["lat"].to_numpy(), pop["population"].to_numpy()
+    _, d = net.nearest_nodes(lon, lat)
+    k = int(np.argmax(np.where(w > 0, d, 0.0)))  # the populated point farthest from any junction
+    x, y = net.to_metric(lon[k : k + 1], lat[k : k + 1])
+    half = float(d[k]) / 3  # a small dusun around it, with no road node inside
+    dusun = shapely.transform(
+        box(x[0] - half, y[0] - half, x[0] + half, y[0] + half),
+        lambda xy: np.column_stack(net.to_lonlat(xy[:, 0], xy[:, 1])),
+    )
+    assert not shapely.contains_xy(dusun, net.lon, net.lat).any()
+    w0, s0, e0, n0 = net.bbox
+    rest = box(w0 - 0.1, s0 - 0.1, e0 + 0.1, n0 + 0.1)
+    areas = gpd.GeoDataFrame({"name": ["Dusun Kecil", "Sisa"]}, geometry=[dusun, rest], crs=4326)
+    report = run_coverage(synthetic, minutes=[15], station_types="ambulance", areas=areas)
+    table = report.area_table
+    in_dusun = shapely.contains_xy(dusun, lon, lat)
+    row = table[table["area"] == "Dusun Kecil"]
+    assert len(row) == 1, "a populated area without a road node must keep its row"
+    assert row["population"].iloc[0] == pytest.approx(w[in_dusun].sum(), abs=0.06)
+    assert table["population"].sum() == pytest.approx(w.sum(), abs=0.2)
+    assert not any("lie in no area" in msg for msg in report.warnings)
+    # with the west half instead of the catch-all area, the people in no row are reported
+    west = box(w0 - 0.1, s0 - 0.1, (w0 + e0) / 2, n0 + 0.1)
+    half_areas = gpd.GeoDataFrame({"name": ["Dusun Kecil", "Barat"]}, geometry=[dusun, west], crs=4326)
+    half = run_coverage(synthetic, minutes=[15], station_types="ambulance", areas=half_areas)
+    nowhere = ~(in_dusun | shapely.contains_xy(west, lon, lat))
+    assert nowhere.any() and (~nowhere).any()
+    (msg,) = [m for m in half.warnings if "lie in no area" in m]
+    assert f"{w[nowhere].sum():,.0f} people ({int(nowhere.sum()):,} points)" in msg
+    assert half.area_table["population"].sum() == pytest.approx(w[~nowhere].sum(), abs=0.2)
+
+
 def test_bad_thresholds_and_types(synthetic: Scenario) -> None:
     with pytest.raises(InputError):
         run_coverage(synthetic, minutes=[-5])

@@ -446,6 +446,14 @@ def run_coverage(
         time_orders=time_order,
     )
 
+    if area_gdf is not None and prepared is not None and pop_df is not None:
+        outside = prepared.point_area(area_gdf) < 0  # cached: the area table assigned them already
+        if outside.any():
+            warnings.append(
+                f"{pop_df['population'].to_numpy()[outside].sum():,.0f} people ({int(outside.sum()):,} points) lie in "
+                "no area: they count in the totals but in no row of coverage_by_area.csv"
+            )
+
     say("hotspots")
     hot_frames = []
     if point_time and pop_df is not None:

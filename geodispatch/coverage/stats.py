@@ -213,7 +213,7 @@ def area_table(
     Returns
     -------
     pandas.DataFrame
-        One row per (area overlapping the network, service): ``area, type, population,
+        One row per (area overlapping the network or holding population, service): ``area, type, population,
         covered_<m>min, share_<m>min`` for each threshold, ``median_s, p90_s`` (weighted by
         population, or by node), ``worst_s, worst_lon, worst_lat`` (the slowest point; empty
         when unreachable and then ``unreachable`` counts it), ``road_km, road_km_covered``.
@@ -251,8 +251,10 @@ def area_table(
         point_area, weights, lon_all, lat_all = node_area, np.ones(network.n_nodes), network.lon, network.lat
     inside = point_area >= 0
     grp, w_in = point_area[inside], weights[inside]
-    sel = np.flatnonzero(has)
     total = np.bincount(grp, weights=w_in, minlength=n_areas)
+    # an area with people but no road node inside (a small dusun between junctions) keeps its row:
+    # its people are timed on their nearest road like everyone else
+    sel = np.flatnonzero(has | (total > 0)) if use_pop else np.flatnonzero(has)
     count = np.bincount(grp, minlength=n_areas)
     frames = []
     for service, (node_t, point_t) in service_times.items():
