@@ -119,6 +119,14 @@ def test_population_file_errors(tmp_path: Path) -> None:
          "geometry": {"type": "Point", "coordinates": [389000.0, 9226000.0]}}]}))
     with pytest.raises(InputError, match="projected"):
         read_population(projected)
+    # a feature with people but no geometry: reported, its people are not dropped silently
+    nowhere = tmp_path / "nowhere.geojson"
+    nowhere.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"population": 4},
+         "geometry": {"type": "Point", "coordinates": [110.0, -7.0]}},
+        {"type": "Feature", "properties": {"population": 6}, "geometry": None}]}))
+    with pytest.raises(CoverageError, match="1 feature.* 6 people have no geometry"):
+        read_population(nowhere)
     ok = tmp_path / "ok.csv"
     ok.write_text("lon,lat,penduduk\n110.0,-7.0,5\n")
     assert read_population(ok)["population"].tolist() == [5.0]

@@ -152,8 +152,15 @@ def _read_vector_population(p: Path, column: str | None, spacing_m: float) -> pd
     except Exception as exc:
         raise CorruptFileError(f"{p}: cannot read population file ({type(exc).__name__}: {exc})") from exc
     gdf = to_wgs84(gdf, p.name)
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     col = _find_column(gdf.columns, column, POPULATION_COLUMNS, "population", p.name)
+    located = (gdf.geometry.notna() & ~gdf.geometry.is_empty).to_numpy()
+    lost = _check_population(gdf[col], p.name)[~located]
+    if (lost > 0).any():  # people with no place would silently vanish from every total
+        raise CoverageError(
+            f"{p.name}: {int((lost > 0).sum())} feature(s) with {lost.sum():g} people have no geometry; "
+            "give them a location or remove them"
+        )
+    gdf = gdf[located]
     pop = _check_population(gdf[col], p.name)
     kinds = set(gdf.geom_type)
     if kinds <= {"Point"}:
