@@ -125,7 +125,7 @@ def test_population_file_errors(tmp_path: Path) -> None:
         {"type": "Feature", "properties": {"population": 4},
          "geometry": {"type": "Point", "coordinates": [110.0, -7.0]}},
         {"type": "Feature", "properties": {"population": 6}, "geometry": None}]}))
-    with pytest.raises(CoverageError, match="1 feature.* 6 people have no geometry"):
+    with pytest.raises(CoverageError, match=r"1 feature.* 6 people have no geometry"):
         read_population(nowhere)
     ok = tmp_path / "ok.csv"
     ok.write_text("lon,lat,penduduk\n110.0,-7.0,5\n")
