@@ -197,6 +197,20 @@ def test_lscp_with_fixed_sites_covering_almost_everyone_terminates() -> None:
     assert res.objective == 1 and res.new.tolist() == [1] and res.status == "optimal"
 
 
+def test_threshold_is_inclusive_like_coverage() -> None:
+    """A demand point exactly ``threshold`` seconds away is covered (coverage uses ``<=``)."""
+    cost = np.array([[900.0, 900.5, np.inf], [np.inf, np.inf, 900.0]])
+    w = np.array([1.0, 10.0, 100.0])
+    rows, cols = np.nonzero(np.isfinite(cost))
+    sparse = sp.csr_matrix((cost[rows, cols], (rows, cols)), shape=cost.shape)
+    for c in (cost, sparse):
+        assert mclp(c, 1, 900.0, w, fixed=[0]).objective == 101.0
+        assert mexclp(c, 0, 900.0, 0.5, w, fixed=[0, 1]).objective == pytest.approx(50.5)
+        with pytest.raises(SitingError, match="no candidate reaches 1 demand point"):
+            lscp(c, 900.0, w)
+        assert lscp(c, 900.0, np.array([1.0, 0.0, 100.0])).objective == 2
+
+
 def test_mclp_p0_is_todays_coverage() -> None:
     cost, w = _instance(7)
     fixed, t = [0, 3], 30.0
