@@ -1,6 +1,9 @@
-"""Bounded shortest travel times on a RoadNetwork's CSR matrix (scipy.sparse.csgraph).
+"""Shortest travel times on a RoadNetwork's CSR matrix.
 
-Plain arrays in, plain arrays out; the Dijkstra loop runs in scipy's compiled code.
+Plain arrays in, plain arrays out; the Dijkstra loop runs in compiled code: scipy.sparse.csgraph
+for unbounded, multi-source and point searches, and for bounded single-source searches a small
+numba Dijkstra (:mod:`geodispatch.network._dijkstra`) whose cost follows the reached set instead
+of the network size.
 Forward searches give times *from* sources to every node (a station's isochrone); reverse
 searches run on the transposed matrix and give times *to* a node from every node (every unit's
 ETA to one incident in a single search). Unreachable or beyond-the-limit entries are ``inf``.
@@ -173,10 +176,8 @@ def nearest_source(
     )
     which = np.full(network.n_nodes, -1, dtype=np.int64)
     reached = origin >= 0
-    position = {int(node): i for i, node in reversed(list(enumerate(src)))}
     lookup = np.full(network.n_nodes, -1, dtype=np.int64)
-    for node, i in position.items():
-        lookup[node] = i
+    lookup[src[::-1]] = np.arange(len(src) - 1, -1, -1)  # a repeated source maps to its first position
     which[reached] = lookup[origin[reached]]
     return which, np.asarray(dist, dtype=np.float64)
 
