@@ -45,13 +45,13 @@ def _progress(message: str) -> Any:
     return err_console.status(message, spinner="dots")
 
 
-def _parse_point(text: str) -> tuple[float, float]:
-    """Parse ``LON,LAT`` into floats."""
+def _parse_point(text: str, option: str = "--from") -> tuple[float, float]:
+    """Parse ``LON,LAT`` (the value of ``option``) into floats."""
     parts = text.split(",")
     try:
         lon, lat = (float(p) for p in parts)
     except ValueError as exc:
-        raise InputError(f"--from expects LON,LAT in degrees (e.g. 119.95,-5.54), got {text!r}") from exc
+        raise InputError(f"{option} expects LON,LAT in degrees (e.g. 119.95,-5.54), got {text!r}") from exc
     return lon, lat
 
 
@@ -249,11 +249,7 @@ def recommend_cmd(
     from geodispatch.assign.run import read_units, recommend_on_scenario
     from geodispatch.scenario import load_scenario
 
-    parts = at.split(",")
-    try:
-        lon, lat = (float(p) for p in parts)
-    except ValueError as exc:
-        raise InputError(f"--at expects LON,LAT in degrees (e.g. 119.95,-5.54), got {at!r}") from exc
+    lon, lat = _parse_point(at, "--at")
     with _progress(f"loading {source}"):
         scenario = load_scenario(source)
         fleet = read_units(units) if units is not None else None

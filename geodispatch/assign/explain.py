@@ -74,16 +74,16 @@ class Candidate:
             "unit_id": self.unit_id,
             "type": self.type,
             "status": self.status,
-            "eta_s": _num(self.eta_s),
+            "eta_s": round_or_none(self.eta_s),
             "chosen": self.chosen,
             "code": self.code,
             "reason": self.reason,
             "position": self.position,
-            "distance_m": _num(self.distance_m),
+            "distance_m": round_or_none(self.distance_m),
         }
 
 
-def _num(x: float | None) -> float | None:
+def round_or_none(x: float | None) -> float | None:
     """Round a float for JSON; inf/NaN/None -> None."""
     if x is None or not math.isfinite(x):
         return None

@@ -44,7 +44,7 @@ from geodispatch.assign.eta import (
     snap_incident,
     snap_units,
 )
-from geodispatch.assign.explain import Candidate, fmt_duration, not_chosen_reason, position_note
+from geodispatch.assign.explain import Candidate, fmt_duration, not_chosen_reason, position_note, round_or_none
 from geodispatch.assign.greedy import solve_closest
 from geodispatch.assign.model import (
     DEFAULT_MAX_POSITION_AGE_S,
@@ -74,12 +74,6 @@ DEFAULT_TARGET_S = 900.0
 
 N_ALTERNATIVES = 3
 """Next-best candidates explained per needed unit type."""
-
-
-def _num(x: float | None) -> float | None:
-    if x is None or not math.isfinite(x):
-        return None
-    return round(float(x), 1)
 
 
 @dataclass
@@ -132,15 +126,15 @@ class Recommendation:
         return {
             "incident_id": self.incident_id,
             "unit_ids": list(self.unit_ids),
-            "etas_s": [_num(x) for x in self.etas_s],
-            "distances_m": [_num(x) for x in self.distances_m],
+            "etas_s": [round_or_none(x) for x in self.etas_s],
+            "distances_m": [round_or_none(x) for x in self.distances_m],
             "shortfall": self.shortfall,
             "missing": dict(self.missing),
             "reasons": dict(self.reasons),
             "candidates": [c.to_dict() for c in self.candidates],
             "routes": self.routes,
             "target_s": self.target_s,
-            "search_limit_s": _num(self.search_limit_s),
+            "search_limit_s": round_or_none(self.search_limit_s),
             "coverage_note": self.coverage_note,
         }
 
@@ -177,7 +171,7 @@ class Assignment:
         return {
             "incident_id": self.incident_id,
             "unit_ids": list(self.unit_ids),
-            "etas_s": [_num(x) for x in self.etas_s],
+            "etas_s": [round_or_none(x) for x in self.etas_s],
             "priority": self.priority,
             "shortfall": self.shortfall,
             "missing": dict(self.missing),
