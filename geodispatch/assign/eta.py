@@ -18,7 +18,6 @@ mostly sits at stations is snapped once; only moving units are snapped again.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import threading
@@ -164,9 +163,8 @@ def snap_units(
 
 def _unit_rows(snap: SnapResult) -> list[tuple[Any, ...]]:
     """Per-point tuples (edge, a, b, fraction, t_to_b, t_to_a, distance_m) of a snap."""
-    ok = snap.edge >= 0
-    t_to_a = np.where(ok & (snap.fraction == 0.0), 0.0, snap.time_to_u_s)
-    t_to_b = np.where(ok & (snap.fraction == 1.0), 0.0, snap.time_to_v_s)
+    ok = snap.edge >= 0  # a unit exactly on an end node gets 0 s to it from the snap itself
+    t_to_a, t_to_b = snap.time_to_u_s, snap.time_to_v_s
     return list(
         zip(
             snap.edge.tolist(),
@@ -216,10 +214,7 @@ def snap_incident(
             f"nearest road of {network.label or 'the network'} (limit {max_distance_m:g} m); "
             "check the coordinates (lon/lat order) or that the incident lies in this region"
         )
-    if snap.fraction[0] == 1.0 and not np.isfinite(snap.time_from_v_s[0]):
-        # exactly on the head node of a one-way road: it is that node, reachable from it at once
-        snap = dataclasses.replace(snap, time_from_v_s=np.zeros(1))
-    return snap
+    return snap  # a point exactly on an end node is that node: the snap already gives 0 s to it
 
 
 EXIT_HEAD, EXIT_TAIL, EXIT_DIRECT, EXIT_NONE = 0, 1, 2, -1
