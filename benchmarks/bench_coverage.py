@@ -40,9 +40,9 @@ from _common import SHARED_DATA, print_table, timed
 
 from geodispatch.coverage import prepare_population, run_coverage
 from geodispatch.coverage.stations import select_stations
-from geodispatch.network import RoadNetwork, load_network
+from geodispatch.network import RoadNetwork
 from geodispatch.regions import Station
-from geodispatch.scenario import Scenario
+from geodispatch.scenario import Scenario, load_network
 
 MINUTES = (5.0, 10.0, 15.0)
 OFFROAD_M = 100.0
@@ -51,7 +51,7 @@ OFFROAD_M = 100.0
 # --------------------------------------------------------------------------- inputs
 def synthetic_input(n_nodes: int, n_stations: int, n_points: int, seed: int = 0) -> Scenario:
     """Synthetic regency with ``n_stations`` (2/3 ambulance, 1/3 damkar) and ``n_points`` people points."""
-    from geodispatch.network.synthetic import synthetic_regency
+    from geodispatch.synthetic import synthetic_regency
 
     reg = synthetic_regency(n_nodes=n_nodes)
     rng = np.random.default_rng(seed)

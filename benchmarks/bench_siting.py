@@ -156,8 +156,8 @@ def run_pmed(names: list[str], limit: float, spopt_max_n: int, use_spopt: bool) 
 
 
 def run_large(n_nodes: int, n_candidates: int, n_points: int, limit: float) -> None:
-    from geodispatch.network.synthetic import synthetic_regency
     from geodispatch.siting.inputs import build_siting_problem
+    from geodispatch.synthetic import synthetic_regency
 
     start = time.perf_counter()
     regency = synthetic_regency(n_nodes=n_nodes, n_population_points=n_points)

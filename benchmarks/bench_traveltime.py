@@ -29,8 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED_DATA, print_table, timed
 
-from geodispatch.network import RoadNetwork, load_network
+from geodispatch.network import RoadNetwork
 from geodispatch.network.traveltime import sparse_travel_times
+from geodispatch.scenario import load_network
 
 LIMIT_S = 900.0
 N_STATIONS = 50
@@ -116,7 +117,7 @@ def main() -> None:
     else:
         print(f"skipping Balikpapan: {graphml} not found")
     for size in (int(s) for s in args.sizes.split(",") if s):
-        from geodispatch.network.synthetic import synthetic_regency
+        from geodispatch.synthetic import synthetic_regency
 
         def build(size: int = size) -> RoadNetwork:
             return synthetic_regency(n_nodes=size).network

@@ -61,7 +61,7 @@ def network_info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Nodes, edges, km of road, components, bbox and maxspeed coverage of a network."""
-    from geodispatch.network import load_network
+    from geodispatch.scenario import load_network
 
     with _progress(f"loading {source}"):
         net = load_network(source)
@@ -83,7 +83,7 @@ def network_build(
     out: Annotated[Path, typer.Option("--out", help="Output .npz file (fast reload with load_network).")],
 ) -> None:
     """Load a network from any source and save its arrays for fast reloading."""
-    from geodispatch.network import load_network
+    from geodispatch.scenario import load_network
 
     with _progress(f"loading {source}"):
         net = load_network(source)
@@ -99,8 +99,9 @@ def traveltime(
     out: Annotated[Path | None, typer.Option("--out", help="CSV of reached nodes.")] = None,
 ) -> None:
     """Travel times from one or more points to every node within a time limit."""
-    from geodispatch.network import load_network, point_travel_times
+    from geodispatch.network import point_travel_times
     from geodispatch.output import write_csv
+    from geodispatch.scenario import load_network
 
     if not np.isfinite(minutes) or minutes < 0:
         raise InputError(f"--minutes must be a non-negative number, got {minutes}")

@@ -33,13 +33,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from geodispatch import settings
+from geodispatch.domain import StationType, UnitType
 from geodispatch.errors import CorruptFileError, DownloadError, InputError, RegionConfigError, SourceNotFoundError
-
-StationType = Literal["psc", "ambulance", "damkar", "puskesmas", "rsud", "bpbd", "polisi", "pmi", "sar"]
-UnitType = Literal["ambulance", "damkar", "rescue", "polisi", "bpbd", "pmi", "sar"]
-
-STATION_TYPES: tuple[str, ...] = StationType.__args__  # type: ignore[attr-defined]
-UNIT_TYPES: tuple[str, ...] = UnitType.__args__  # type: ignore[attr-defined]
 
 REGIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "regions"
 """Where the region YAML files live (``data/regions`` of the source tree)."""
@@ -98,7 +94,7 @@ class Region(_Strict):
     kemendagri_code: str | None = Field(default=None, pattern=r"^\d{2}\.\d{2}$")
     osm_query: str = Field(min_length=1)
     boundary_source: str | None = None
-    target_response_s: float = Field(default=900.0, gt=0, le=7200)
+    target_response_s: float = Field(default=settings.TARGET_RESPONSE_S, gt=0, le=7200)
     speeds_kph: dict[str, float] = Field(default_factory=dict)
     congestion: dict[int, float] = Field(default_factory=dict)
     stations: tuple[Station, ...] = ()
@@ -339,7 +335,7 @@ def fetch_osm_stations(query: str) -> tuple[Station, ...]:
     """
     import osmnx as ox
 
-    from geodispatch.network.load import cache_dir
+    from geodispatch.settings import cache_dir
 
     ox.settings.cache_folder = str(cache_dir() / "osmnx")
     ox.settings.use_cache = True

@@ -19,16 +19,81 @@ from pathlib import Path
 from typing import Any
 
 from geodispatch import regions
-from geodispatch.errors import DownloadError
+from geodispatch.errors import DownloadError, InputError
+from geodispatch.network import load as _roads
 from geodispatch.network.graph import RoadNetwork
-from geodispatch.network.load import cache_dir, load_network, synthetic_size
 from geodispatch.output import atomic_file
 from geodispatch.regions import Region, Requirement, Station, is_region, load_region
+from geodispatch.settings import TARGET_RESPONSE_S, cache_dir
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TARGET_S = 900.0
-"""Default target response time: 15 minutes, in seconds."""
+DEFAULT_TARGET_S = TARGET_RESPONSE_S
+"""Default target response time: 15 minutes, in seconds (:data:`geodispatch.settings.TARGET_RESPONSE_S`)."""
+
+
+def synthetic_size(source: str) -> int | None:
+    """Node count asked for by a ``synthetic`` / ``synthetic:N`` source, None for other sources.
+
+    Raises
+    ------
+    InputError
+        When N is not an integer >= 200.
+    """
+    text = source.strip()
+    if text != "synthetic" and not text.startswith("synthetic:"):
+        return None
+    size = text.partition(":")[2] or "3000"
+    if not size.isdigit() or int(size) < 200:
+        raise InputError(f"synthetic size must be an integer >= 200 nodes, got {size!r}")
+    return int(size)
+
+
+def _is_region_source(text: str) -> bool:
+    """True when ``text`` names a packaged region slug or a region YAML file (not a road file)."""
+    return is_region(text) and (text.endswith((".yaml", ".yml")) or not os.path.exists(text))
+
+
+def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
+    """Load the road network of any source: ``synthetic[:N]``, a region slug, a place query or a file.
+
+    The scenario-level front of :func:`geodispatch.network.load.load_network` (which knows only
+    files and place queries): the synthetic regency is generated here, and a region slug or
+    region YAML is downloaded through its OSM place query with the region's speed overrides and
+    congestion table (the caller's ``speeds_kph`` / ``congestion`` win).
+
+    Parameters
+    ----------
+    source : str or path
+        ``"synthetic"``, ``"synthetic:N"``, a region slug (``"bantaeng"``), a region YAML, an OSM
+        place query, or a road file (``.osm``, ``.osm.pbf``, ``.graphml``, ``.npz``).
+    **options
+        Keyword options of :func:`geodispatch.network.load.load_network` (``speeds_kph``,
+        ``hour``, ``congestion``, ``bbox``, ``polygon``, ``refresh``).
+
+    Returns
+    -------
+    RoadNetwork
+    """
+    text = str(source).strip()
+    size = synthetic_size(text)
+    if size is not None:
+        from geodispatch.synthetic import synthetic_regency
+
+        return synthetic_regency(n_nodes=size).network
+    if _is_region_source(text):
+        region = load_region(text)
+        speeds = {**region.speeds_kph, **(options.pop("speeds_kph", None) or {})}
+        congestion = options.pop("congestion", None)
+        return _roads.load_place(
+            region.osm_query,
+            cache_key=region.slug,
+            refresh=bool(options.pop("refresh", False)),
+            speeds_kph=speeds or None,
+            hour=options.pop("hour", None),
+            congestion=congestion if congestion is not None else (region.congestion or None),
+        )
+    return _roads.load_network(text, **options)
 
 
 @dataclass
@@ -95,7 +160,7 @@ def load_scenario(
     text = str(source).strip()
     size = synthetic_size(text)
     if size is not None:
-        from geodispatch.network.synthetic import synthetic_regency
+        from geodispatch.synthetic import synthetic_regency
 
         regency = synthetic_regency(n_nodes=size)
         scenario = Scenario(
@@ -106,7 +171,7 @@ def load_scenario(
             areas=regency.areas,
             target_response_s=float(regency.target_response_s),
         )
-    elif is_region(text) and (text.endswith((".yaml", ".yml")) or not os.path.exists(text)):
+    elif _is_region_source(text):
         region = load_region(text)
         network = load_network(text, **network_options)
         region_stations = region.stations

@@ -20,8 +20,9 @@ from geodispatch.assign import Incident, Unit, assign, recommend
 from geodispatch.assign.eta import incident_etas, snap_incident, snap_units
 from geodispatch.assign.recommend import solve
 from geodispatch.errors import AssignmentError, SnapError
-from geodispatch.network import RoadNetwork, load_network
+from geodispatch.network import RoadNetwork
 from geodispatch.regions import Requirement
+from geodispatch.scenario import load_network
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 LON0, LAT0 = 119.8, -7.5

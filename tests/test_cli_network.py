@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from geodispatch.errors import DownloadError, SourceNotFoundError
-from geodispatch.network import load_network
+from geodispatch.scenario import load_network
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

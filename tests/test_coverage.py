@@ -113,7 +113,6 @@ def test_node_and_point_times_equal_networkx_with_inserted_points(grid: RoadNetw
 
 
 def test_edge_substrings_equal_shapely_substring(grid: RoadNetwork) -> None:
-    from geodispatch.network import load_network  # noqa: F401  (same module path as production)
 
     # curved edges: a network whose edges have multi-vertex polylines
     rng = np.random.default_rng(3)

@@ -17,8 +17,8 @@ from test_coverage import reference_times
 
 from geodispatch.coverage.isochrones import polygons_for_thresholds
 from geodispatch.coverage.surface import station_node_times
-from geodispatch.network import load_network
 from geodispatch.network.graph import RoadNetwork
+from geodispatch.scenario import load_network
 
 
 def _write_fire_posts(tmp_path: Path) -> Path:

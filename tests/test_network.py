@@ -20,8 +20,9 @@ from geodispatch.errors import (
     SourceNotFoundError,
     UnsupportedFormatError,
 )
-from geodispatch.network import RoadNetwork, load_network, nearest_source, point_travel_times
+from geodispatch.network import RoadNetwork, nearest_source, point_travel_times
 from geodispatch.network.speeds import DEFAULT_SPEEDS_KPH, congestion_factor, parse_maxspeed, primary_class
+from geodispatch.scenario import load_network
 from tests.conftest import write_osm_xml
 
 
@@ -347,8 +348,8 @@ def test_bounded_searches_equal_scipy_and_sparse_equals_dense(reverse: bool) -> 
     """The reach-proportional search (numba) against scipy's dijkstra on a 20k-node network."""
     from scipy.sparse.csgraph import dijkstra
 
-    from geodispatch.network.synthetic import synthetic_regency
     from geodispatch.network.traveltime import sparse_travel_times
+    from geodispatch.synthetic import synthetic_regency
 
     net = synthetic_regency(n_nodes=20_000, seed=3).network
     sources = np.random.default_rng(5).choice(net.n_nodes, 25, replace=False)

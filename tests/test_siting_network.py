@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def regency():  # type: ignore[no-untyped-def]
-    from geodispatch.network.synthetic import synthetic_regency
+    from geodispatch.synthetic import synthetic_regency
 
     return synthetic_regency()
 

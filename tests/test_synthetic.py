@@ -1,4 +1,4 @@
-"""Tests of the embedded synthetic regency (geodispatch.network.synthetic)."""
+"""Tests of the embedded synthetic regency (geodispatch.synthetic)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from geodispatch.errors import InputError
-from geodispatch.network.load import haversine_m
+from geodispatch.geometry import haversine_m
 from geodispatch.network.speeds import DEFAULT_SPEEDS_KPH, parse_maxspeed
-from geodispatch.network.synthetic import CENTRE_LAT, CENTRE_LON, SyntheticRegency, synthetic_regency
+from geodispatch.synthetic import CENTRE_LAT, CENTRE_LON, SyntheticRegency, synthetic_regency
 
 NETWORK_ARRAYS = (
     "node_ids",
@@ -230,7 +230,7 @@ def test_station_types_units_and_labels(regency: SyntheticRegency) -> None:
     assert len(set(unit_ids)) == len(unit_ids)
     medical = {"psc", "ambulance", "puskesmas", "rsud"}
     for s in stations:
-        assert s.source == f"synthetic: geodispatch.network.synthetic seed={regency.seed}"
+        assert s.source == f"synthetic: geodispatch.synthetic seed={regency.seed}"
         assert s.units, s.id
         unit_types = {u.type for u in s.units}
         if s.type in medical:

@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from geodispatch import settings
 from geodispatch.assign.model import Incident, Unit, resolve_sop
 from geodispatch.assign.recommend import POLICIES, solve
 from geodispatch.errors import AssignmentError, InputError
@@ -358,7 +359,7 @@ class PolicyResult:
     no_unit: int
     wall_s: float
     incidents_p1: int = 0
-    target_s: float = 900.0
+    target_s: float = settings.TARGET_RESPONSE_S
 
     def summary(self) -> dict[str, float]:
         """Share within target (first unit; all incidents, priority 1; all units), mean, p90.

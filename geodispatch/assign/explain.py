@@ -146,7 +146,7 @@ def not_chosen_reason(
         missing = sorted(set().union(*map(set, same_type)) - set(unit.capabilities))
         return "wrong_capability", f"lacks capability {', '.join(missing)}"
     if off_road:
-        return "off_road", "position is farther than 1000 m from any road; cannot route"
+        return "off_road", "position is farther than the snap limit from any road; cannot route"
     if not math.isfinite(eta_s):
         if math.isinf(limit_s):
             return "unreachable", "cannot reach the incident by road (another island or road network part)"

@@ -12,34 +12,18 @@ ones are taken as UTC) and durations are seconds.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
+from geodispatch.domain import DISPATCHABLE_STATUSES, PRIORITIES, UNIT_STATUSES, UNIT_TYPES
 from geodispatch.errors import AssignmentError
-from geodispatch.regions import UNIT_TYPES, Region, Requirement, Station
-
-UNIT_STATUSES: tuple[str, ...] = (
-    "available",
-    "dispatched",
-    "en_route",
-    "on_scene",
-    "transporting",
-    "at_hospital",
-    "returning",
-    "out_of_service",
-)
-"""Every unit status a CAD system reports."""
-
-DISPATCHABLE_STATUSES: frozenset[str] = frozenset({"available", "returning"})
-"""Statuses in which a unit may be sent to a new incident (a returning unit is free)."""
-
-PRIORITIES: tuple[int, ...] = (1, 2, 3)
-"""Incident priorities: 1 = life-threatening, 2 = urgent, 3 = non-urgent."""
+from geodispatch.geometry import lonlat_problem
+from geodispatch.regions import Region, Requirement, Station
 
 PRIORITY_WEIGHT: dict[int, int] = {1: 3, 2: 2, 3: 1}
 """Weight of a priority's ETAs in the assignment objective (level 3)."""
@@ -84,15 +68,12 @@ def _utc(value: datetime | None, what: str) -> datetime | None:
 
 
 def _check_lonlat(lon: Any, lat: Any, what: str) -> tuple[float, float]:
-    try:
-        x, y = float(lon), float(lat)
-    except (TypeError, ValueError) as exc:
-        raise AssignmentError(f"{what}: lon/lat must be numbers (degrees), got {lon!r}, {lat!r}") from exc
-    if not (math.isfinite(x) and math.isfinite(y)) or abs(x) > 180 or abs(y) > 90:
-        raise AssignmentError(
-            f"{what}: lon={lon!r}, lat={lat!r} are not EPSG:4326 degrees; check the order (lon first)"
-        )
-    return x, y
+    if isinstance(lon, bool) or isinstance(lat, bool):
+        raise AssignmentError(f"{what}: lon/lat must be numbers (degrees), got {lon!r}, {lat!r}")
+    problem = lonlat_problem(lon, lat)
+    if problem is not None or np.ndim(lon) or np.ndim(lat):
+        raise AssignmentError(f"{what}: lon={lon!r}, lat={lat!r}: {problem or 'need one lon/lat pair'}")
+    return float(lon), float(lat)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geodispatch import settings
 from geodispatch.assign.cover import TIE_TOLERANCE_S, coverage_index, coverage_tiebreak
 from geodispatch.assign.eta import (
     IncidentEtas,
@@ -69,7 +70,7 @@ if TYPE_CHECKING:
 POLICIES: tuple[str, ...] = ("closest", "optimal", "coverage_aware")
 """Assignment policies."""
 
-DEFAULT_TARGET_S = 900.0
+DEFAULT_TARGET_S = settings.TARGET_RESPONSE_S
 """Target response time, seconds (15 min)."""
 
 N_ALTERNATIVES = 3

@@ -15,10 +15,10 @@ from geodispatch.coverage.isochrones import (
     polygons_for_thresholds,
     reached_pieces,
 )
-from geodispatch.coverage.population import read_areas, read_population
 from geodispatch.coverage.report import CoverageReport, run_coverage
 from geodispatch.coverage.stations import select_stations, serves
 from geodispatch.coverage.surface import PreparedPopulation, SurfaceGrid, point_times, prepare_population
+from geodispatch.inputs.population import read_areas, read_population
 
 __all__ = [
     "DEFAULT_MINUTES",

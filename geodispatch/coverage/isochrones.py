@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
+from geodispatch import settings
 from geodispatch.errors import InputError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import SnapResult
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from geodispatch.coverage.stations import StationSet
     from geodispatch.regions import Station
 
-DEFAULT_OFFROAD_M = 100.0
+DEFAULT_OFFROAD_M = settings.OFFROAD_M
 """Default off-road distance (m): how far from a reached road a place still counts as reached."""
 
 DEFAULT_MINUTES: tuple[float, ...] = (5.0, 10.0, 15.0)

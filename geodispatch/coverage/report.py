@@ -29,7 +29,6 @@ from geodispatch.coverage.isochrones import (
     check_minutes,
     isochrone_frame,
 )
-from geodispatch.coverage.population import areas_frame, population_frame, read_areas, read_population
 from geodispatch.coverage.stations import DEFAULT_STATION_SNAP_M, StationSet, parse_services, select_stations
 from geodispatch.coverage.stats import area_table, population_summary, road_covered_m
 from geodispatch.coverage.surface import (
@@ -42,6 +41,7 @@ from geodispatch.coverage.surface import (
     station_node_times,
 )
 from geodispatch.errors import CoverageError, InputError, OutputError
+from geodispatch.inputs.population import areas_frame, population_frame, read_areas, read_population
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.scenario import Scenario
 

@@ -19,46 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from geodispatch import settings
+from geodispatch.domain import SERVICE_STATION_TYPES, known_services, serves
 from geodispatch.errors import CoverageError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import SnapResult
-from geodispatch.regions import STATION_TYPES, UNIT_TYPES, Station
+from geodispatch.regions import Station
 
-SERVICE_STATION_TYPES: dict[str, tuple[str, ...]] = {
-    "ambulance": ("psc", "ambulance", "puskesmas", "rsud"),
-    "damkar": ("damkar",),
-    "rescue": ("sar", "bpbd", "damkar"),
-    "bpbd": ("bpbd",),
-    "polisi": ("polisi",),
-    "pmi": ("pmi",),
-    "sar": ("sar",),
-}
-"""Service (unit type) -> station types that host it when a station lists no units."""
+__all__ = ["SERVICE_STATION_TYPES", "known_services", "serves"]
 
-DEFAULT_STATION_SNAP_M = 1000.0
+DEFAULT_STATION_SNAP_M = settings.SNAP_LIMIT_M
 """Stations farther than this (m) from any road are reported as off the network."""
 
-
-def known_services() -> tuple[str, ...]:
-    """Service names accepted by :func:`select_stations` (unit types, then station types)."""
-    return tuple(dict.fromkeys([*UNIT_TYPES, *STATION_TYPES]))
-
-
-def serves(station: Station, service: str) -> bool:
-    """True when ``station`` can send a unit of ``service``.
-
-    Parameters
-    ----------
-    station : Station
-        A station, with or without units.
-    service : str
-        A unit type (``ambulance``) or a station type (``puskesmas``).
-    """
-    if service in STATION_TYPES and service not in UNIT_TYPES:
-        return station.type == service
-    if station.units:
-        return any(u.type == service for u in station.units)
-    return station.type in SERVICE_STATION_TYPES.get(service, (service,))
 
 
 def parse_services(services: str | Iterable[str]) -> tuple[str, ...]:

@@ -125,7 +125,7 @@ class PreparedPopulation:
 
     def point_area(self, areas: Any) -> np.ndarray:
         """Index of the area containing each point, -1 when none (cached per areas content)."""
-        from geodispatch.coverage.stats import assign_areas
+        from geodispatch.inputs.areas import assign_areas
 
         key = ("point_area", _areas_key(areas))
         if key not in self._cache:
@@ -134,7 +134,7 @@ class PreparedPopulation:
 
     def network_areas(self, areas: Any) -> tuple[np.ndarray, np.ndarray]:
         """Area index of every node and of every edge's midpoint (cached per areas content)."""
-        from geodispatch.coverage.stats import network_areas
+        from geodispatch.inputs.areas import network_areas
 
         key = ("network_areas", _areas_key(areas))
         if key not in self._cache:
@@ -165,7 +165,7 @@ def prepare_population(
     _ = prepared.metric_xy()
     _ = prepared.cells(grid or SurfaceGrid())
     if areas is not None and len(areas):
-        from geodispatch.coverage.population import areas_frame
+        from geodispatch.inputs.population import areas_frame
 
         areas = areas_frame(areas)
         _ = prepared.point_area(areas)

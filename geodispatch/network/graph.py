@@ -23,7 +23,9 @@ from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from geodispatch import settings
 from geodispatch.errors import CorruptFileError, InputError, NoRoadsError, OutputError
+from geodispatch.geometry import lonlat_problem, utm_crs
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -34,12 +36,6 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 2
 MIN_EDGE_TIME_S = 1e-3
 """Smallest edge travel time (s); zero-time edges would vanish from a sparse matrix."""
-
-
-def utm_crs(lon: float, lat: float) -> CRS:
-    """Return the WGS 84 / UTM zone CRS containing a point (the region's metric CRS)."""
-    zone = int((lon + 180.0) // 6.0) % 60 + 1
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
 @dataclass(eq=False)
@@ -413,7 +409,9 @@ class RoadNetwork:
         dist, idx = self.node_tree.query(np.column_stack([x, y]))
         return np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float64)
 
-    def snap(self, lon: Any, lat: Any, max_distance_m: float = 1000.0, strict: bool = True) -> SnapResult:
+    def snap(
+        self, lon: Any, lat: Any, max_distance_m: float = settings.SNAP_LIMIT_M, strict: bool = True
+    ) -> SnapResult:
         """Snap points to the nearest road edge; see :func:`geodispatch.network.snap.snap_points`."""
         from geodispatch.network.snap import snap_points
 
@@ -584,11 +582,6 @@ def _twin_edges(u: np.ndarray, v: np.ndarray, length: np.ndarray, time: np.ndarr
 
 def _check_points(lon: np.ndarray, lat: np.ndarray) -> None:
     """Validate arrays of lon/lat degrees."""
-    if lon.shape != lat.shape:
-        raise InputError("lon and lat must have the same length")
-    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
-        raise InputError("coordinates must be finite numbers")
-    if (np.abs(lat) > 90).any() or (np.abs(lon) > 180).any():
-        raise InputError(
-            "coordinates must be lon/lat degrees (EPSG:4326); these look projected or swapped"
-        )
+    problem = lonlat_problem(lon, lat)
+    if problem is not None:
+        raise InputError(problem)

@@ -1,10 +1,9 @@
-"""Loading road networks from OpenStreetMap into a :class:`RoadNetwork`.
+"""Loading road networks from OpenStreetMap files and place queries into a :class:`RoadNetwork`.
 
-``load_network(source)`` accepts:
+This module knows roads only. ``geodispatch.load_network`` (in :mod:`geodispatch.scenario`) adds
+the scenario sources on top (the embedded ``synthetic`` regency and region slugs from
+``data/regions``) and hands everything else to :func:`load_network` here, which accepts:
 
-* ``"synthetic"`` or ``"synthetic:N"``: the embedded synthetic regency (about N nodes);
-* a region slug from ``data/regions`` (``"bantaeng"``) or a region YAML path: the region's OSM
-  place query is downloaded with osmnx and its speed overrides applied;
 * an OSM place query (``"Kabupaten Bantaeng, Sulawesi Selatan, Indonesia"``): downloaded with
   osmnx (``network_type="drive"``, ``retain_all=True`` because regencies have islands);
 * a local ``.osm`` / ``.osm.xml`` / ``.osm.bz2`` file (osmnx ``graph_from_xml``);
@@ -37,32 +36,16 @@ from geodispatch.errors import (
     SourceNotFoundError,
     UnsupportedFormatError,
 )
+from geodispatch.geometry import haversine_m
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.speeds import congestion_factor, edge_speeds_kph, travel_times_s
+from geodispatch.settings import cache_dir
 
 log = logging.getLogger(__name__)
 
 XML_SUFFIXES = (".osm", ".osm.xml", ".xml", ".osm.bz2")
 PBF_SUFFIXES = (".osm.pbf", ".pbf")
 SUPPORTED = ".osm, .osm.xml, .osm.bz2, .osm.pbf, .graphml, .npz"
-EARTH_RADIUS_M = 6_371_008.8
-
-
-def cache_dir() -> Path:
-    """Directory for downloaded and built networks (``GEODISPATCH_CACHE_DIR`` overrides)."""
-    env = os.environ.get("GEODISPATCH_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("geodispatch"))
-
-
-def haversine_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> np.ndarray:
-    """Great-circle distance in metres between arrays of lon/lat points (degrees)."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a))
 
 
 def graph_to_network(
@@ -216,7 +199,25 @@ def _download_place(query: str) -> Any:
         ) from exc
 
 
-def _cached_place(query: str, cache_key: str, refresh: bool, **speed_options: Any) -> RoadNetwork:
+def load_place(query: str, cache_key: str | None = None, refresh: bool = False, **speed_options: Any) -> RoadNetwork:
+    """Download the drive network of an OSM place query with osmnx, cached on disk.
+
+    Parameters
+    ----------
+    query : str
+        OSM place query ("Kabupaten Bantaeng, Sulawesi Selatan, Indonesia").
+    cache_key : str, optional
+        Readable prefix of the cache file name (default: a slug of the query).
+    refresh : bool
+        Download again even when a cached copy exists.
+    **speed_options
+        ``speeds_kph``, ``hour``, ``congestion`` as for :func:`graph_to_network`.
+
+    Returns
+    -------
+    RoadNetwork
+    """
+    cache_key = cache_key or _slug(query)
     digest = hashlib.sha1(repr((query, sorted(speed_options.items(), key=str))).encode()).hexdigest()[:10]
     path = cache_dir() / "networks" / f"{cache_key}-{digest}.npz"
     if path.exists() and not refresh:
@@ -233,23 +234,6 @@ def _cached_place(query: str, cache_key: str, refresh: bool, **speed_options: An
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "place"
-
-
-def synthetic_size(source: str) -> int | None:
-    """Node count asked for by a ``synthetic`` / ``synthetic:N`` source, None for other sources.
-
-    Raises
-    ------
-    InputError
-        When N is not an integer >= 200.
-    """
-    text = source.strip()
-    if text != "synthetic" and not text.startswith("synthetic:"):
-        return None
-    size = text.partition(":")[2] or "3000"
-    if not size.isdigit() or int(size) < 200:
-        raise InputError(f"synthetic size must be an integer >= 200 nodes, got {size!r}")
-    return int(size)
 
 
 def load_network(
@@ -290,31 +274,18 @@ def load_network(
     SourceNotFoundError, UnsupportedFormatError, CorruptFileError, NoRoadsError, DownloadError
         With a message that says what to do.
     """
-    from geodispatch import regions
-
     text = str(source).strip()
     if not text:
-        raise InputError("no network source given; pass a region slug, a place name or a file")
+        raise InputError("no network source given; pass a place name or a road network file")
+    if text == "synthetic" or text.startswith("synthetic:"):
+        raise InputError(
+            f"{text!r} is a scenario source, not a file or place: use geodispatch.load_network "
+            "(geodispatch.scenario), which also knows region slugs"
+        )
     options: dict[str, Any] = {"speeds_kph": speeds_kph, "hour": hour, "congestion": congestion}
-    size = synthetic_size(text)
-    if size is not None:
-        from geodispatch.network.synthetic import synthetic_regency
-
-        return synthetic_regency(n_nodes=size).network
     path = Path(text).expanduser()
     suffix = _suffix(path)
     looks_like_file = path.exists() or suffix in (*XML_SUFFIXES, *PBF_SUFFIXES, ".graphml", ".npz") or os.sep in text
-    if regions.is_region(text) and not (looks_like_file and not text.endswith((".yaml", ".yml"))):
-        region = regions.load_region(text)
-        merged = {**region.speeds_kph, **(speeds_kph or {})}
-        return _cached_place(
-            region.osm_query,
-            region.slug,
-            refresh,
-            speeds_kph=merged or None,
-            hour=hour,
-            congestion=congestion if congestion is not None else (region.congestion or None),
-        )
     if looks_like_file:
         if not path.exists():
             raise SourceNotFoundError(f"file not found: {path}")
@@ -329,4 +300,4 @@ def load_network(
         if suffix in PBF_SUFFIXES:
             return graph_to_network(_read_pbf(path, bbox, polygon), name=path.name.split(".")[0], **options)
         raise UnsupportedFormatError(f"unsupported file type {path.name!r}; use one of {SUPPORTED}")
-    return _cached_place(text, _slug(text), refresh, **options)
+    return load_place(text, refresh=refresh, **options)

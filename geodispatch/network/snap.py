@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from geodispatch.errors import SnapError
+from geodispatch import settings
+from geodispatch.errors import InputError, SnapError
+from geodispatch.geometry import lonlat_problem
 
 if TYPE_CHECKING:
     from geodispatch.network.graph import RoadNetwork
 
-DEFAULT_SNAP_DISTANCE_M = 1000.0
+DEFAULT_SNAP_DISTANCE_M = settings.SNAP_LIMIT_M
 """Points farther than this (m) from any road are reported, not snapped."""
 
 
@@ -301,11 +303,11 @@ def snap_points(
     """
     import shapely
 
-    from geodispatch.network.graph import _check_points
-
     lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
     lat_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
-    _check_points(lon_a, lat_a)
+    problem = lonlat_problem(lon_a, lat_a)
+    if problem is not None:
+        raise InputError(problem)
     if not np.isfinite(max_distance_m) or max_distance_m < 0:
         raise SnapError(f"snap distance must be a non-negative number of metres, got {max_distance_m!r}")
     k = len(lon_a)

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from geodispatch import settings
+from geodispatch.domain import SERVICE_STATION_TYPES, serves
 from geodispatch.errors import SitingError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.traveltime import travel_times
@@ -44,26 +46,7 @@ __all__ = [
     "site_times",
 ]
 
-#: Station types that host a service when a station lists no units.
-SERVICE_STATION_TYPES: dict[str, tuple[str, ...]] = {
-    "ambulance": ("psc", "ambulance", "puskesmas", "rsud"),
-    "damkar": ("damkar",),
-}
-
 _CHUNK = 64  # Dijkstra sources per batch (64 x n_nodes float64 in memory at once)
-
-
-def serves(station: Station, service: str) -> bool:
-    """True when ``station`` hosts ``service`` (``"ambulance"``, ``"damkar"`` or ``"all"``).
-
-    A station with units serves the services of its units; one without a unit list serves
-    what its station type normally hosts (:data:`SERVICE_STATION_TYPES`).
-    """
-    if service == "all":
-        return True
-    if station.units:
-        return any(u.type == service for u in station.units)
-    return station.type in SERVICE_STATION_TYPES.get(service, (service,))
 
 
 @dataclass
@@ -247,8 +230,8 @@ def build_siting_problem(
     candidates: pd.DataFrame | str | None = None,
     n_candidates: int = 300,
     extra_stations: Iterable[Station] = (),
-    bound_s: float | None = 900.0,
-    snap_distance_m: float = 1000.0,
+    bound_s: float | None = settings.TARGET_RESPONSE_S,
+    snap_distance_m: float = settings.SNAP_LIMIT_M,
 ) -> SitingProblem:
     """Assemble candidates, demand and travel times for a siting model.
 

@@ -119,7 +119,7 @@ def run_siting(
     if not math.isfinite(threshold_s) or threshold_s <= 0:
         raise SitingError(f"--minutes must be a positive number, got {minutes!r}.")
     if population is not None:
-        from geodispatch.coverage.population import read_population
+        from geodispatch.inputs.population import read_population
 
         people = read_population(population)
     elif scenario.population is not None:

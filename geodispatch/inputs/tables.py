@@ -12,8 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from geodispatch.domain import STATION_TYPES
 from geodispatch.errors import CorruptFileError, InputError, SourceNotFoundError, UnsupportedFormatError
-from geodispatch.regions import STATION_TYPES, Station
+from geodispatch.geometry import lonlat_problem
+from geodispatch.regions import Station
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
 
@@ -104,8 +106,9 @@ def check_lonlat(df: pd.DataFrame, origin: Path | str) -> None:
             raise InputError(f"{origin}: missing column {col!r} (need lon, lat in EPSG:4326 degrees)")
         if not pd.api.types.is_numeric_dtype(df[col]) or df[col].isna().any():
             raise InputError(f"{origin}: column {col!r} must be numbers with no blanks")
-    if (df["lon"].abs() > 180).any() or (df["lat"].abs() > 90).any():
-        raise InputError(f"{origin}: coordinates look projected or swapped; give lon/lat in EPSG:4326 degrees")
+    problem = lonlat_problem(df["lon"].to_numpy(float), df["lat"].to_numpy(float))
+    if problem is not None:
+        raise InputError(f"{origin}: {problem}")
 
 
 def read_stations(path: str | os.PathLike[str]) -> tuple[Station, ...]:

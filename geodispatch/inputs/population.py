@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from geodispatch.errors import CorruptFileError, CoverageError, UnsupportedFormatError
-from geodispatch.inputs import VECTOR_SUFFIXES, check_lonlat, existing_file, read_table, to_wgs84
+from geodispatch.inputs.tables import VECTOR_SUFFIXES, check_lonlat, existing_file, read_table, to_wgs84
 
 POPULATION_COLUMNS = (
     "population",
@@ -194,7 +194,7 @@ def spread_polygons(
     import shapely
     from pyproj import Transformer
 
-    from geodispatch.network.graph import utm_crs
+    from geodispatch.geometry import utm_crs
 
     geoms = np.asarray(polygons, dtype=object)
     pop = np.asarray(population, dtype=float)

@@ -1,0 +1,45 @@
+"""User-facing defaults in one place (like ``osmnx.settings``).
+
+Every module reads its defaults from here instead of keeping its own copy, so a deployment
+changes a value once. Values are module attributes; functions take them as their default
+arguments, so set them before importing the modules that use them (or pass the argument).
+
+Environment variables override where noted, so a server or CI job configures without code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SNAP_LIMIT_M = 1000.0
+"""Largest distance (metres) from a point (station, incident, unit, person, candidate site) to
+the road it is snapped to. Farther points are reported, not routed: 1 km is about 12 minutes on
+foot, beyond which "reachable by road" stops meaning much for an ambulance or a fire truck."""
+
+TARGET_RESPONSE_S = 900.0
+"""Target response time, seconds: 15 minutes (the PSC 119 promise, e.g. Bantaeng's)."""
+
+OFFROAD_M = 100.0
+"""Off-road buffer of isochrone polygons, metres: how far from a reached road a place still counts
+as reached (a house, a short footpath). Polygons never extend farther than this over unreached land
+or water."""
+
+CACHE_ENV = "GEODISPATCH_CACHE_DIR"
+"""Environment variable that overrides :func:`cache_dir`."""
+
+
+def cache_dir() -> Path:
+    """Directory for downloaded and built networks and OSM station lists.
+
+    Returns
+    -------
+    Path
+        ``$GEODISPATCH_CACHE_DIR`` when set, else the user cache directory (platformdirs).
+    """
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("geodispatch"))
