@@ -13,12 +13,40 @@ if TYPE_CHECKING:
     from geodispatch.regions import Station
 
 StationType = Literal["psc", "ambulance", "damkar", "puskesmas", "rsud", "bpbd", "polisi", "pmi", "sar"]
-UnitType = Literal["ambulance", "damkar", "rescue", "polisi", "bpbd", "pmi", "sar"]
+UnitType = Literal["ambulance", "damkar", "rescue", "polisi", "bpbd", "pmi", "sar", "tagana", "satpolpp", "orari"]
 
 STATION_TYPES: tuple[str, ...] = StationType.__args__  # type: ignore[attr-defined]
 """Kinds of station (building) a region lists."""
 UNIT_TYPES: tuple[str, ...] = UnitType.__args__  # type: ignore[attr-defined]
-"""Kinds of unit (vehicle / team); a service is named by its unit type."""
+"""Kinds of unit (vehicle / team); a service is named by its unit type. ``tagana`` is the Dinas
+Sosial's disaster volunteers (Taruna Siaga Bencana), ``satpolpp`` the civil-service police,
+``orari`` an amateur-radio relay team (communications where the phone network is down)."""
+
+AgencyKind = Literal[
+    "kominfo", "bpbd", "damkar", "rsud", "puskesmas", "dinkes", "polisi", "dinsos", "tagana", "satpolpp",
+    "pmi", "sar", "orari", "psc",
+]
+AGENCY_KINDS: tuple[str, ...] = AgencyKind.__args__  # type: ignore[attr-defined]
+"""Kinds of agency (OPD or partner) a 112 centre forwards reports to."""
+
+AGENCY_KIND_UNIT_TYPES: dict[str, tuple[str, ...]] = {
+    "kominfo": (),
+    "bpbd": ("bpbd",),
+    "damkar": ("damkar", "rescue"),
+    "rsud": ("ambulance",),
+    "puskesmas": ("ambulance",),
+    "dinkes": ("ambulance",),
+    "psc": ("ambulance",),
+    "polisi": ("polisi",),
+    "dinsos": ("tagana",),
+    "tagana": ("tagana",),
+    "satpolpp": ("satpolpp",),
+    "pmi": ("pmi",),
+    "sar": ("sar", "rescue"),
+    "orari": ("orari",),
+}
+"""Unit types an agency of each kind owns when its entry lists none (a Damkar runs fire trucks and
+rescue teams; the Kominfo runs the call centre and owns no units)."""
 
 SERVICE_STATION_TYPES: dict[str, tuple[str, ...]] = {
     "ambulance": ("psc", "ambulance", "puskesmas", "rsud"),
@@ -28,6 +56,9 @@ SERVICE_STATION_TYPES: dict[str, tuple[str, ...]] = {
     "polisi": ("polisi",),
     "pmi": ("pmi",),
     "sar": ("sar",),
+    "tagana": (),
+    "satpolpp": (),
+    "orari": (),
 }
 """Service (unit type) -> station types that host it when a station lists no units."""
 

@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geodispatch import settings
-from geodispatch.domain import StationType, UnitType
+from geodispatch.domain import AGENCY_KIND_UNIT_TYPES, AgencyKind, StationType, UnitType
 from geodispatch.errors import CorruptFileError, DownloadError, InputError, RegionConfigError, SourceNotFoundError
 
 REGIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "regions"
@@ -51,6 +51,8 @@ class UnitConfig(_Strict):
     id: str = Field(min_length=1)
     type: UnitType
     capabilities: tuple[str, ...] = ()
+    agency: str | None = None
+    """Id of the agency that owns the unit (default: its station's agency)."""
 
 
 class Station(_Strict):
@@ -67,6 +69,8 @@ class Station(_Strict):
     lat: float = Field(ge=-90, le=90)
     source: str = Field(min_length=1)
     units: tuple[UnitConfig, ...] = ()
+    agency: str | None = None
+    """Id of the agency that runs the station (and owns its units unless a unit says otherwise)."""
 
 
 class Requirement(_Strict):
@@ -75,6 +79,39 @@ class Requirement(_Strict):
     type: UnitType
     count: int = Field(default=1, ge=1, le=20)
     capabilities: tuple[str, ...] = ()
+
+
+class Agency(_Strict):
+    """An agency (OPD or partner organisation) that the 112 centre forwards reports to.
+
+    ``unit_types`` are the unit types it owns (default: those of its kind, see
+    :data:`geodispatch.domain.AGENCY_KIND_UNIT_TYPES`); ``source`` says where the fact that this
+    agency takes part comes from (a URL, a regulation, or ``synthetic``).
+    """
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1)
+    kind: AgencyKind
+    unit_types: tuple[UnitType, ...] | None = None
+    source: str = Field(min_length=1)
+
+    @property
+    def owned_unit_types(self) -> tuple[str, ...]:
+        """Unit types this agency sends (its own list, else its kind's)."""
+        return self.unit_types if self.unit_types is not None else AGENCY_KIND_UNIT_TYPES[self.kind]
+
+
+class Workflow(_Strict):
+    """Who is told and who commands, for one incident type (or ``"*"``: every type).
+
+    ``notify`` names agencies told of the incident even when they send no unit (BPBD for every
+    flood, the Kominfo for every report); ``command`` is the commanding agency (BPBD for
+    disasters). ``source`` says where the rule comes from.
+    """
+
+    notify: tuple[str, ...] = ()
+    command: str | None = None
+    source: str = Field(min_length=1)
 
 
 class Region(_Strict):
@@ -99,6 +136,9 @@ class Region(_Strict):
     congestion: dict[int, float] = Field(default_factory=dict)
     stations: tuple[Station, ...] = ()
     sop: dict[str, tuple[Requirement, ...]] = Field(default_factory=dict)
+    agencies: tuple[Agency, ...] = ()
+    workflow: dict[str, Workflow] = Field(default_factory=dict)
+    ack_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     notes: str = ""
 
     @field_validator("speeds_kph")
@@ -121,10 +161,20 @@ class Region(_Strict):
     def _unique_ids(self) -> Region:
         station_ids = [s.id for s in self.stations]
         unit_ids = [u.id for s in self.stations for u in s.units]
-        for label, ids in (("station", station_ids), ("unit", unit_ids)):
+        agency_ids = [a.id for a in self.agencies]
+        for label, ids in (("station", station_ids), ("unit", unit_ids), ("agency", agency_ids)):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"duplicate {label} ids: {', '.join(dupes)}")
+        known = set(agency_ids)
+        refs = [(f"station {s.id}", s.agency) for s in self.stations]
+        refs += [(f"unit {u.id}", u.agency) for s in self.stations for u in s.units]
+        for kind, line in self.workflow.items():
+            refs += [(f"workflow {kind} notify", a) for a in line.notify]
+            refs.append((f"workflow {kind} command", line.command))
+        unknown = [f"{where}: {ref}" for where, ref in refs if ref is not None and ref not in known]
+        if unknown:
+            raise ValueError(f"unknown agency ids ({'; '.join(unknown)}); list them under agencies:")
         return self
 
 

@@ -23,7 +23,7 @@ from geodispatch.errors import DownloadError, InputError
 from geodispatch.network import load as _roads
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.output import atomic_file
-from geodispatch.regions import Region, Requirement, Station, is_region, load_region
+from geodispatch.regions import Agency, Region, Requirement, Station, Workflow, is_region, load_region
 from geodispatch.settings import TARGET_RESPONSE_S, cache_dir
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,12 @@ class Scenario:
         The region config when the source was a region.
     sop : dict
         Incident type -> unit requirements from the region (empty = engine defaults).
+    agencies : tuple of Agency
+        Agencies (OPD) reports are forwarded to (empty: the call taker dispatches directly).
+    workflow : dict
+        Incident type (or ``"*"``) -> who is notified and who commands.
+    ack_timeout_s : float
+        Seconds an agency has to acknowledge a forwarded report before it is overdue.
     """
 
     name: str
@@ -128,6 +134,9 @@ class Scenario:
     target_response_s: float = DEFAULT_TARGET_S
     region: Region | None = None
     sop: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
+    agencies: tuple[Agency, ...] = ()
+    workflow: dict[str, Workflow] = field(default_factory=dict)
+    ack_timeout_s: float = 60.0
 
     @property
     def synthetic(self) -> bool:
@@ -170,6 +179,8 @@ def load_scenario(
             population=regency.population,
             areas=regency.areas,
             target_response_s=float(regency.target_response_s),
+            agencies=regency.agencies,
+            workflow=dict(regency.workflow),
         )
     elif _is_region_source(text):
         region = load_region(text)
@@ -184,6 +195,9 @@ def load_scenario(
             target_response_s=region.target_response_s,
             region=region,
             sop=dict(region.sop),
+            agencies=region.agencies,
+            workflow=dict(region.workflow),
+            ack_timeout_s=region.ack_timeout_s,
         )
     else:
         network = load_network(text, **network_options)

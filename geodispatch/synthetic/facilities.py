@@ -11,7 +11,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geodispatch.network.graph import RoadNetwork
-from geodispatch.regions import Station, UnitConfig
+from geodispatch.regions import Agency, Station, UnitConfig, Workflow
 from geodispatch.synthetic._common import _REF_NODES, SECONDARY, SERVICE, TRACK, _source
 from geodispatch.synthetic.land import _Towns
 from geodispatch.synthetic.roads import _unique
@@ -82,6 +82,39 @@ _UNIT_ABBR = {"ambulance": "amb", "damkar": "dmk", "rescue": "rsc", "polisi": "p
               "sar": "sar"}
 
 
+_AGENCIES: tuple[tuple[str, str, str, tuple[str, ...] | None], ...] = (
+    ("syn-kominfo", "Diskominfo Sintetis (Call Center 112)", "kominfo", None),
+    ("syn-psc", "PSC 119 Kabupaten Sintetis", "psc", None),
+    ("syn-damkar", "Dinas Damkar Sintetis", "damkar", None),
+    ("syn-bpbd", "BPBD Kabupaten Sintetis", "bpbd", ("bpbd", "rescue")),
+    ("syn-polres", "Polres Sintetis", "polisi", None),
+    ("syn-pmi", "PMI Kabupaten Sintetis", "pmi", None),
+    ("syn-sar", "Pos SAR Sintetis", "sar", ("sar",)),
+)
+"""The synthetic regency's agencies: one per service it has, plus the 112 call centre (SYNTHETIC)."""
+
+_STATION_AGENCY = {
+    "psc": "syn-psc", "rsud": "syn-psc", "puskesmas": "syn-psc", "ambulance": "syn-psc", "damkar": "syn-damkar",
+    "bpbd": "syn-bpbd", "polisi": "syn-polres", "pmi": "syn-pmi", "sar": "syn-sar",
+}
+"""Station type -> the synthetic agency that runs it (and owns its units)."""
+
+
+def _agencies(seed: int) -> tuple[Agency, ...]:
+    """The synthetic agencies (SYNTHETIC, labelled with the generator's source)."""
+    return tuple(
+        Agency(id=i, name=n, kind=k, unit_types=u, source=_source(seed))  # type: ignore[arg-type]
+        for i, n, k, u in _AGENCIES
+    )
+
+
+def _workflow(seed: int) -> dict[str, Workflow]:
+    """Synthetic forwarding rules: the call centre hears of every report; BPBD of every disaster."""
+    src = _source(seed)
+    disaster = Workflow(notify=("syn-bpbd",), command="syn-bpbd", source=src)
+    return {"*": Workflow(notify=("syn-kominfo",), source=src), "banjir": disaster, "longsor": disaster}
+
+
 def _stations(
     rng: np.random.Generator,
     network: RoadNetwork,
@@ -142,6 +175,7 @@ def _stations(
                 lat=float(network.lat[node]),
                 source=source,
                 units=tuple(unit_list),
+                agency=_STATION_AGENCY[kind],
             )
         )
 

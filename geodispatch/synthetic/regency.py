@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -15,7 +15,7 @@ import shapely
 
 from geodispatch.errors import InputError
 from geodispatch.network.graph import RoadNetwork
-from geodispatch.regions import Station
+from geodispatch.regions import Agency, Station, Workflow
 from geodispatch.synthetic._common import (
     _REF_NODES,
     _REF_RADIUS_M,
@@ -28,7 +28,7 @@ from geodispatch.synthetic._common import (
     _Stopwatch,
     _to_lonlat,
 )
-from geodispatch.synthetic.facilities import _kecamatan_seats, _stations, _town_name
+from geodispatch.synthetic.facilities import _agencies, _kecamatan_seats, _stations, _town_name, _workflow
 from geodispatch.synthetic.land import _make_land, _place_towns
 from geodispatch.synthetic.people import _areas, _population
 from geodispatch.synthetic.roads import _build_network, _roads
@@ -67,6 +67,10 @@ class SyntheticRegency:
         The seed it was generated with.
     target_response_s : float
         Response-time target, seconds.
+    agencies : tuple of Agency
+        One agency per service, plus the 112 call centre; every station names its agency.
+    workflow : dict
+        Forwarding rules (the call centre hears of every report, BPBD of floods and landslides).
     """
 
     name: str
@@ -81,6 +85,8 @@ class SyntheticRegency:
     towns: pd.DataFrame
     seed: int
     target_response_s: float = TARGET_RESPONSE_S
+    agencies: tuple[Agency, ...] = ()
+    workflow: dict[str, Workflow] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -177,6 +183,8 @@ def synthetic_regency(
         bridge_edges=bridge_edges,
         towns=towns_df,
         seed=int(seed),
+        agencies=_agencies(int(seed)),
+        workflow=_workflow(int(seed)),
     )
     log.info(
         "synthetic regency: %d nodes, %d edges, %d stations, %d population points in %.2f s",
