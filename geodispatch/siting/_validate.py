@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 
 from geodispatch.errors import SitingError
-from geodispatch.siting._matrix import CostMatrix
+from geodispatch.siting._matrix import CostMatrix, as_cost_matrix
 
 
 def check_weights(weights: Iterable[float] | np.ndarray | None, n_demand: int) -> np.ndarray:
@@ -102,3 +104,66 @@ def require_reachable(matrix: CostMatrix, weights: np.ndarray, model: str) -> No
             f"of {total:g}) cannot be reached from any candidate (demand {shown}); {model} "
             "needs every demand point reachable: add candidates there or drop those points."
         )
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    """The validated inputs every siting model starts from.
+
+    Attributes
+    ----------
+    matrix : CostMatrix
+        Travel times, seconds.
+    weights : numpy.ndarray
+        Demand weights (>= 0, finite).
+    fixed : list of int
+        Sites already open (candidate indices).
+    p : int or None
+        New sites asked for (None when the model takes no ``p``).
+    time_limit_s : float or None
+        Solver limit, seconds.
+    """
+
+    matrix: CostMatrix
+    weights: np.ndarray
+    fixed: list[int]
+    p: int | None
+    time_limit_s: float | None
+
+
+def check_inputs(
+    cost: Any,
+    weights: Iterable[float] | np.ndarray | None,
+    fixed: Iterable[int] | np.ndarray | None,
+    time_limit_s: float | None,
+    p: int | None = None,
+    *,
+    open_something: bool = False,
+    reachable_for: str | None = None,
+) -> CheckedInputs:
+    """Validate the arguments the siting models share, in one order and with one set of messages.
+
+    Parameters
+    ----------
+    cost, weights, fixed, time_limit_s, p
+        As the models take them (``p=None`` for models without it, e.g. LSCP).
+    open_something : bool
+        Refuse ``p=0`` with no fixed site (nothing would be open: p-median, p-center).
+    reachable_for : str, optional
+        Model name: require every weighted demand point reachable from some candidate.
+
+    Raises
+    ------
+    SitingError
+        Naming the first bad argument.
+    """
+    matrix = as_cost_matrix(cost)
+    w_all = check_weights(weights, matrix.n_demand)
+    fixed_l = check_fixed(fixed, matrix.n_cand)
+    p_checked = None if p is None else check_p(p, matrix.n_cand, fixed_l)
+    limit = check_time_limit(time_limit_s)
+    if open_something and p_checked == 0 and not fixed_l:
+        raise SitingError("p=0 with no fixed sites opens nothing; ask for at least one site.")
+    if reachable_for is not None:
+        require_reachable(matrix, w_all, reachable_for)
+    return CheckedInputs(matrix, w_all, fixed_l, p_checked, limit)

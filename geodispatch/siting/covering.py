@@ -33,14 +33,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from geodispatch.errors import SitingError
-from geodispatch.siting._matrix import CostMatrix, as_cost_matrix
+from geodispatch.siting._matrix import CostMatrix
 from geodispatch.siting._milp import MilpData, build_model, solve_model
 from geodispatch.siting._validate import (
-    check_fixed,
-    check_p,
+    check_inputs,
     check_threshold,
-    check_time_limit,
-    check_weights,
 )
 from geodispatch.siting.result import SitingResult, marginal_gain_table, relative_gap
 
@@ -231,12 +228,10 @@ def mclp(
         report weight no candidate can cover.
     """
     start = time.perf_counter()
-    matrix = as_cost_matrix(cost)
-    w_all = check_weights(weights, matrix.n_demand)
-    fixed_l = check_fixed(fixed, matrix.n_cand)
-    p = check_p(p, matrix.n_cand, fixed_l)
+    inputs = check_inputs(cost, weights, fixed, time_limit_s, p)
+    matrix, w_all, fixed_l, limit = inputs.matrix, inputs.weights, inputs.fixed, inputs.time_limit_s
+    p = int(p)
     t = check_threshold(threshold)
-    limit = check_time_limit(time_limit_s)
     cov = _prepare(matrix, t, w_all, fixed_l, keep_fixed_covered=False)
     notes = []
     if cov.uncoverable.size:
@@ -344,11 +339,9 @@ def lscp(
         names the demand points no candidate covers.
     """
     start = time.perf_counter()
-    matrix = as_cost_matrix(cost)
-    w_all = check_weights(weights, matrix.n_demand)
-    fixed_l = check_fixed(fixed, matrix.n_cand)
+    inputs = check_inputs(cost, weights, fixed, time_limit_s)
+    matrix, w_all, fixed_l, limit = inputs.matrix, inputs.weights, inputs.fixed, inputs.time_limit_s
     t = check_threshold(threshold)
-    limit = check_time_limit(time_limit_s)
     if not (0.0 < float(share) <= 1.0):
         raise SitingError(f"share must be in (0, 1], got {share!r}.")
     total = float(w_all.sum())
@@ -471,12 +464,10 @@ def mexclp(
         ``objective`` = expected covered weight ``sum_j w_j (1 - q^{n_j})``.
     """
     start = time.perf_counter()
-    matrix = as_cost_matrix(cost)
-    w_all = check_weights(weights, matrix.n_demand)
-    fixed_l = check_fixed(fixed, matrix.n_cand)
-    p = check_p(p, matrix.n_cand, fixed_l)
+    inputs = check_inputs(cost, weights, fixed, time_limit_s, p)
+    matrix, w_all, fixed_l, limit = inputs.matrix, inputs.weights, inputs.fixed, inputs.time_limit_s
+    p = int(p)
     t = check_threshold(threshold)
-    limit = check_time_limit(time_limit_s)
     q = float(busy_fraction)
     if not (0.0 <= q < 1.0) or math.isnan(q):
         raise SitingError(f"busy_fraction must be in [0, 1), got {busy_fraction!r}.")

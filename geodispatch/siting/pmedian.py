@@ -46,14 +46,9 @@ import scipy.sparse as sp
 from geodispatch.errors import SitingError
 from geodispatch.siting import heuristics as _heur
 from geodispatch.siting._lagrange import lagrangian_p_median
-from geodispatch.siting._matrix import as_cost_matrix
 from geodispatch.siting._milp import MilpData, build_model, solve_model
 from geodispatch.siting._validate import (
-    check_fixed,
-    check_p,
-    check_time_limit,
-    check_weights,
-    require_reachable,
+    check_inputs,
 )
 from geodispatch.siting.result import SitingResult, marginal_gain_table, relative_gap
 
@@ -247,14 +242,9 @@ def p_median(
         of ``p`` sites reaches every demand point.
     """
     start = time.perf_counter()
-    matrix = as_cost_matrix(cost)
-    w_all = check_weights(weights, matrix.n_demand)
-    fixed_l = check_fixed(fixed, matrix.n_cand)
-    p = check_p(p, matrix.n_cand, fixed_l)
-    limit = check_time_limit(time_limit_s)
-    if p == 0 and not fixed_l:
-        raise SitingError("p=0 with no fixed sites opens nothing; ask for at least one site.")
-    require_reachable(matrix, w_all, "p-median")
+    inputs = check_inputs(cost, weights, fixed, time_limit_s, p, open_something=True, reachable_for="p-median")
+    matrix, w_all, fixed_l, limit = inputs.matrix, inputs.weights, inputs.fixed, inputs.time_limit_s
+    p = int(p)
     dense = matrix.dense()
     keep = w_all > 0
     c = dense[:, keep]
