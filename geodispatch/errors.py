@@ -2,8 +2,9 @@
 
 Every error a user can cause with bad input is a :class:`GeodispatchError` subclass whose
 message says what was wrong and what to do. The CLI prints the message on one line and exits
-with code 2; the API turns it into a 4xx JSON body ``{"error": code, "detail": message}``
-using :attr:`GeodispatchError.code` and :attr:`GeodispatchError.http_status`.
+with code 2; the API turns it into a JSON body ``{"error": code, "detail": message}`` using
+:attr:`GeodispatchError.code`. Which HTTP status each error class gets is the API's business
+(:data:`geodispatch.api.errors.HTTP_STATUS`), not the core's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ class GeodispatchError(Exception):
     """Base class of every user-facing geodispatch error."""
 
     code: str = "geodispatch_error"
-    http_status: int = 400
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -27,14 +27,12 @@ class InputError(GeodispatchError):
     """A parameter value is invalid (negative or NaN time, bad list, out of range)."""
 
     code = "invalid_input"
-    http_status = 422
 
 
 class SourceNotFoundError(GeodispatchError):
     """A file, region slug or place that was asked for does not exist."""
 
     code = "not_found"
-    http_status = 404
 
 
 class UnsupportedFormatError(GeodispatchError):
@@ -65,14 +63,12 @@ class DownloadError(GeodispatchError):
     """Downloading from OpenStreetMap failed or found nothing."""
 
     code = "download_failed"
-    http_status = 502
 
 
 class SnapError(GeodispatchError):
     """Points lie outside the network or farther than the snap limit from any road."""
 
     code = "off_network"
-    http_status = 422
 
 
 class OutputError(GeodispatchError):
@@ -85,54 +81,47 @@ class CoverageError(GeodispatchError):
     """Coverage inputs are unusable (no stations, bad population or area files)."""
 
     code = "coverage_error"
-    http_status = 422
 
 
 class AssignmentError(GeodispatchError):
     """A dispatch request is invalid (unknown type, duplicate ids, priority out of range)."""
 
     code = "assignment_error"
-    http_status = 422
 
 
 class SitingError(GeodispatchError):
     """A siting problem is invalid or infeasible (p too large, demand nobody can cover)."""
 
     code = "siting_error"
-    http_status = 422
 
 
 class AuthenticationError(GeodispatchError):
-    """No API key, or an unknown or revoked one (HTTP 401)."""
+    """No API key, or an unknown or revoked one."""
 
     code = "unauthorized"
-    http_status = 401
 
 
 class PermissionDeniedError(GeodispatchError):
-    """The API key's role may not do this (HTTP 403)."""
+    """The API key's role may not do this."""
 
     code = "forbidden"
-    http_status = 403
 
 
 class NotFoundError(GeodispatchError):
-    """A unit, station, incident or key that was asked for does not exist (HTTP 404)."""
+    """A unit, station, incident or key that was asked for does not exist."""
 
     code = "not_found"
-    http_status = 404
 
 
 class ConflictError(GeodispatchError):
     """The request conflicts with the current state: a unit is no longer available, an id is
-    taken, or a status change is not allowed from the current status (HTTP 409).
+    taken, or a status change is not allowed from the current status.
 
     ``context`` carries machine-readable facts about the conflict (e.g. the unit's current
     assignment); the API adds it to the error body.
     """
 
     code = "conflict"
-    http_status = 409
 
     def __init__(self, message: str, code: str | None = None, context: dict[str, object] | None = None) -> None:
         super().__init__(message)
@@ -143,14 +132,12 @@ class ConflictError(GeodispatchError):
 
 class DatabaseUnavailableError(GeodispatchError):
     """The database cannot be opened: server down, wrong URL, missing directory, not a database
-    file (HTTP 503)."""
+    file."""
 
     code = "database_unavailable"
-    http_status = 503
 
 
 class PayloadTooLargeError(GeodispatchError):
-    """A request body is larger than the server accepts (HTTP 413)."""
+    """A request body is larger than the server accepts."""
 
     code = "payload_too_large"
-    http_status = 413

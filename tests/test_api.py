@@ -688,6 +688,12 @@ def test_engine_snaps_with_the_api_snap_limit(scenario: Any, tmp_path: Any) -> N
             assert reach["snap_distance_m"] == pytest.approx(float(d[i]), abs=0.5)
             assert [u["id"] for u in reach["units"]] == ["amb-s"]
             assert reach["units"][0]["eta_s"] == pytest.approx(rec["etas_s"][0], abs=0.1)
+            # /coverage snaps units with the server's limit too: a fire truck standing 1.1-2.5 km
+            # from a road (accepted by this server) is counted and covers people
+            api.ok("POST", "/units", json={"id": "dk-far", "type": "damkar", "lon": call["lon"], "lat": call["lat"]},
+                   status=201)
+            cov = api.ok("GET", "/coverage?type=damkar&minutes=60", role="planner")
+            assert cov["units_available"] == 1 and cov["population"]["covered"] > 0, cov["population"]
     finally:
         app.state.runtime.db.dispose()
 
@@ -721,3 +727,32 @@ def test_database_down_mid_session_is_503(scenario: Any, tmp_path: Any) -> None:
             assert api.ok("GET", "/units/amb-d", role="dispatcher")["status"] == "available"  # nothing half-done
     finally:
         app.state.runtime.db.dispose()
+
+
+def test_the_key_is_checked_before_the_body_is_read(api: Api) -> None:
+    """No key (or a bad one) and a malformed body: 401, not 400; with a key the body's error."""
+    bad = b'{"type": "medis", "priority": '
+    headers = {"content-type": "application/json"}
+    for role in (None, "bogus"):
+        extra = {} if role is None else {"Authorization": "Bearer gdk_00000000_" + "x" * 43}
+        response = api.client.post("/incidents", content=bad, headers={**headers, **extra})
+        _error(response, 401, "unauthorized")
+    _error(api.call("POST", "/incidents", "dispatcher", content=bad, headers=headers), 400, "invalid_json")
+    _error(api.call("POST", "/incidents", "planner", json={"type": "medis"}), 403, "forbidden")
+
+
+def test_core_errors_carry_no_http_status_and_each_maps_to_one() -> None:
+    import inspect
+
+    import geodispatch.errors as core
+    from geodispatch.api.errors import http_status
+
+    classes = [c for _, c in inspect.getmembers(core, inspect.isclass) if issubclass(c, core.GeodispatchError)]
+    assert len(classes) > 10
+    for cls in classes:
+        assert not hasattr(cls, "http_status"), cls
+        exc = cls("x")
+        assert 400 <= http_status(exc) < 600, cls
+    assert http_status(core.ConflictError("x", code="unit_unavailable")) == 409
+    assert http_status(core.SnapError("x")) == 422 and http_status(core.AuthenticationError("x")) == 401
+    assert http_status(core.CorruptFileError("x")) == 400 and http_status(core.DatabaseUnavailableError("x")) == 503

@@ -17,9 +17,10 @@ if the application code were wrong.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,16 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the write lock before failing, milliseconds."""
 
 _WRITE_OPTION = "geodispatch_write"
+_AFTER_COMMIT = "geodispatch_after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the write transaction of ``session`` has committed (never on rollback).
+
+    For what must follow a change only when it is durable: forgetting a revoked key, telling
+    caches and listeners that units changed.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 def normalise_url(url: str) -> str:
@@ -145,13 +156,19 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction: committed when the block ends, rolled back on any error."""
-        if self._write_lock is None:
-            with self._write.begin() as session:
-                yield session
-            return
-        with self._write_lock, self._write.begin() as session:
+        """One write transaction: committed when the block ends, rolled back on any error.
+
+        The commit has happened when the block is left; then the :func:`after_commit`
+        callbacks run. Open and leave it in one thread, without waiting on anything else
+        inside (on SQLite it holds the database's single write lock).
+        """
+        with contextlib.ExitStack() as stack:
+            if self._write_lock is not None:
+                stack.enter_context(self._write_lock)
+            session = stack.enter_context(self._write.begin())
             yield session
+        for callback in session.info.pop(_AFTER_COMMIT, ()):
+            callback()
 
     def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision (Alembic ``upgrade head``).

@@ -1,11 +1,37 @@
-"""FastAPI dependencies: the runtime and the calling principal."""
+"""FastAPI dependencies: the runtime, per-request database sessions, the caller and its role.
+
+In the style of the FastAPI full-stack template, a route declares what it needs in its
+signature and nothing else::
+
+    def list_units(who: Reader, session: SessionDep) -> ...   # dispatcher, planner, admin
+    def create_unit(who: Admin, tx: TransactionDep) -> ...    # admin; one write transaction
+        with tx() as session:
+            ...
+
+* :data:`SessionDep`: a read session for the request, closed after the response is built.
+* :data:`TransactionDep`: opens the request's write transaction. The route opens it where the
+  write starts (after slow work such as a recommendation) and the block commits it, in the
+  route's own thread and **before** the response is sent: a client never sees success for a
+  write that did not commit, and no writer holds the database's write lock while it waits
+  for a worker thread (a yield-dependency's teardown runs only after the response is
+  serialised in another thread, which can deadlock a full thread pool).
+* :data:`Admin`, :data:`Dispatcher`, :data:`Reader`, :func:`unit_or`: role checks (403).
+
+The key itself is checked by :class:`AuthRoute` before the request body is read, so a request
+without a valid key is a 401 whatever its body holds.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import AbstractContextManager
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from geodispatch.api.auth import Principal, bearer_token
 from geodispatch.api.runtime import Runtime
@@ -19,19 +45,91 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    """A read session for the request."""
+    with runtime.db.read() as session:
+        yield session
+
+
+Transaction = Callable[[], AbstractContextManager[Session]]
+"""Opens one write transaction (:meth:`~geodispatch.api.db.Database.write`)."""
+
+
+def get_transaction(runtime: RuntimeDep) -> Transaction:
+    """The write transaction factory of the request (see the module docstring)."""
+    return runtime.db.write
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+TransactionDep = Annotated[Transaction, Depends(get_transaction)]
+
+
+def _authenticate(request: Request) -> Principal:
+    return get_runtime(request).authenticate(bearer_token(request.headers.get("authorization")))
+
+
 def get_principal(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Authenticate the ``Authorization: Bearer <key>`` header (401 otherwise)."""
-    header = request.headers.get("authorization")
-    token = bearer_token(header)
-    return get_runtime(request).authenticate(token)
+    """The caller, authenticated by :class:`AuthRoute` (401 for a missing or bad key)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:  # a route mounted without AuthRoute
+        principal = _authenticate(request)
+    assert isinstance(principal, Principal)
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: str) -> Any:
+    """A dependency admitting ``roles`` and ``admin`` (403 for any other role)."""
+
+    def check(who: PrincipalDep) -> Principal:
+        who.allow(*roles)
+        return who
+
+    return Depends(check)
+
+
+Admin = Annotated[Principal, require()]
+Dispatcher = Annotated[Principal, require("dispatcher")]
+Reader = Annotated[Principal, require("dispatcher", "planner")]
+
+
+def unit_or(*roles: str) -> Any:
+    """A dependency admitting ``roles``, ``admin`` and a ``unit`` key bound to the path's unit."""
+
+    def check(unit_id: Annotated[str, Path()], who: PrincipalDep) -> Principal:
+        who.allow_unit(unit_id, *roles)
+        return who
+
+    return Depends(check)
+
+
+class AuthRoute(APIRoute):
+    """A route that checks the API key before anything else, the body included.
+
+    FastAPI parses a JSON body before it solves dependencies; this class authenticates first
+    (in a worker thread: the key lookup may touch the database) and leaves the principal on
+    ``request.state`` for :func:`get_principal`.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticated(request: Request) -> Response:
+            request.state.principal = await run_in_threadpool(_authenticate, request)
+            return await handler(request)
+
+        return authenticated
 
 
 MAX_ROW_ID = 2**31 - 1
 """Largest id an INTEGER column holds (PostgreSQL int4); a larger id in a path is a 422, not a driver error."""
 
 RowId = Annotated[int, Path(ge=-MAX_ROW_ID - 1, le=MAX_ROW_ID, description="Numeric id")]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -23,7 +23,22 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geodispatch.errors import AuthenticationError, ConflictError, DatabaseUnavailableError, GeodispatchError
+from geodispatch.errors import (
+    AssignmentError,
+    AuthenticationError,
+    ConflictError,
+    CoverageError,
+    DatabaseUnavailableError,
+    DownloadError,
+    GeodispatchError,
+    InputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    SitingError,
+    SnapError,
+    SourceNotFoundError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +54,33 @@ _HTTP_CODES = {
     422: "validation_error",
 }
 
+HTTP_STATUS: dict[type[GeodispatchError], int] = {
+    InputError: 422,
+    SnapError: 422,
+    CoverageError: 422,
+    AssignmentError: 422,
+    SitingError: 422,
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
+    NotFoundError: 404,
+    SourceNotFoundError: 404,
+    ConflictError: 409,
+    PayloadTooLargeError: 413,
+    DownloadError: 502,
+    DatabaseUnavailableError: 503,
+}
+"""HTTP status of each core error class; a class not listed takes its nearest listed base's
+status, and 400 when none is listed (unreadable or unsupported files, bad region config...)."""
+
+
+def http_status(exc: GeodispatchError) -> int:
+    """The HTTP status of a core error (see :data:`HTTP_STATUS`)."""
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 400
+
+
 DATABASE_RETRY_AFTER_S = 5
 """``Retry-After`` (seconds) of a 503 ``database_unavailable`` answer."""
 
@@ -52,7 +94,7 @@ def _geodispatch_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GeodispatchError)
     extra = exc.context if isinstance(exc, ConflictError) else {}
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
-    return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=exc.http_status, headers=headers)
+    return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=http_status(exc), headers=headers)
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -99,7 +141,7 @@ def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     )
     return JSONResponse(
         error_body(DatabaseUnavailableError.code, detail),
-        status_code=DatabaseUnavailableError.http_status,
+        status_code=HTTP_STATUS[DatabaseUnavailableError],
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
     )
 

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from geodispatch.api.models import Unit
 from geodispatch.api.runtime import Runtime
@@ -28,22 +29,27 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def available_units(runtime: Runtime) -> list[Any]:
+def available_units(runtime: Runtime, session: Session | None = None) -> list[Any]:
     """The engine's :class:`~geodispatch.assign.Unit` for every available unit (a read snapshot).
 
     Each carries its position's report time and its home (station), so the engine places a
     unit whose report is older than its limit (30 min) at home and says so in the reasons, and
-    the coverage tie-break counts what each unit covers from its home.
+    the coverage tie-break counts what each unit covers from its home. Reads through
+    ``session`` when given, else in a read session of its own.
     """
     from geodispatch.assign import Unit as EngineUnit
 
-    with runtime.db.read() as session:
-        rows = session.execute(
-            select(Unit.id, Unit.type, Unit.lon, Unit.lat, Unit.capabilities, Unit.station_id, Unit.home_lon,
-                   Unit.home_lat, Unit.position_time)
-            .where(Unit.status == "available")
-            .order_by(Unit.id)
-        ).all()
+    query = (
+        select(Unit.id, Unit.type, Unit.lon, Unit.lat, Unit.capabilities, Unit.station_id, Unit.home_lon,
+               Unit.home_lat, Unit.position_time)
+        .where(Unit.status == "available")
+        .order_by(Unit.id)
+    )
+    if session is not None:
+        rows = session.execute(query).all()
+    else:
+        with runtime.db.read() as own:
+            rows = own.execute(query).all()
     cache: dict[tuple[Any, ...], Any] = runtime.extras.setdefault("engine_units", {})
     if len(cache) > 50_000:
         cache.clear()

@@ -242,6 +242,57 @@ class ReachOut(BaseModel):
     units: list[ReachUnit]
 
 
+class PopulationCoverage(BaseModel):
+    """People within the limit of an available unit."""
+
+    total: float
+    covered: float
+    share: float | None
+    median_s: float | None
+    unreachable: float
+
+
+class DesaCoverage(BaseModel):
+    """One desa/kelurahan: its people and the share covered."""
+
+    name: str
+    population: float
+    covered: float
+    share: float | None
+
+
+class DesaSummary(BaseModel):
+    """Desa fully, partly and not covered (by population share)."""
+
+    total: int
+    fully_covered: int
+    partly_covered: int
+    not_covered: int
+    areas: list[DesaCoverage]
+
+
+class Hole(BaseModel):
+    """A cluster of uncovered people (centre lon/lat in degrees, area km²)."""
+
+    rank: int
+    population: float
+    points: int
+    area_km2: float
+    lon: float
+    lat: float
+
+
+class CoverageOut(BaseModel):
+    """Coverage of the region by the units available now."""
+
+    minutes: float
+    type: str | None
+    units_available: int
+    population: PopulationCoverage
+    desa: DesaSummary | None
+    holes: list[Hole]
+
+
 class HealthOut(BaseModel):
     """Liveness and what the server runs on."""
 

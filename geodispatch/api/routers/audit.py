@@ -7,28 +7,26 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from geodispatch.api.deps import MAX_ROW_ID, PrincipalDep, RuntimeDep
+from geodispatch.api.deps import MAX_ROW_ID, Admin, AuthRoute, SessionDep
 from geodispatch.api.models import AuditEntry
 from geodispatch.api.schemas import AuditOut
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=AuthRoute)
 
 
 @router.get("/audit", response_model=list[AuditOut])
 def read_audit(
-    who: PrincipalDep,
-    runtime: RuntimeDep,
+    who: Admin,
+    session: SessionDep,
     entity_type: Annotated[str | None, Query(description="unit, incident, station or key")] = None,
     entity_id: Annotated[str | None, Query()] = None,
     after_id: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Only entries with a larger id (paging)")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntry]:
     """Entries oldest first: who (key id, role), when, what, before and after."""
-    who.allow()
     query = select(AuditEntry).where(AuditEntry.id > after_id).order_by(AuditEntry.id).limit(limit)
     if entity_type is not None:
         query = query.where(AuditEntry.entity_type == entity_type)
     if entity_id is not None:
         query = query.where(AuditEntry.entity_id == entity_id)
-    with runtime.db.read() as session:
-        return list(session.scalars(query))
+    return list(session.scalars(query))

@@ -5,17 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from geodispatch.api.deps import RuntimeDep
+from geodispatch.api.deps import RuntimeDep, SessionDep
 from geodispatch.api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=HealthOut)
-def health(runtime: RuntimeDep) -> HealthOut:
+def health(runtime: RuntimeDep, session: SessionDep) -> HealthOut:
     """Server up, database reachable, which network it serves."""
-    with runtime.db.read() as session:
-        revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     return HealthOut(
         status="ok",
         network=runtime.scenario.name,

@@ -7,36 +7,33 @@ from sqlalchemy import select
 
 from geodispatch.api import service
 from geodispatch.api.auth import create_key
-from geodispatch.api.deps import PrincipalDep, RowId, RuntimeDep
+from geodispatch.api.db import after_commit
+from geodispatch.api.deps import Admin, AuthRoute, RowId, RuntimeDep, SessionDep, TransactionDep
 from geodispatch.api.models import ApiKey
 from geodispatch.api.schemas import KeyCreated, KeyIn, KeyOut
 
-router = APIRouter(prefix="/keys", tags=["keys"])
+router = APIRouter(prefix="/keys", tags=["keys"], route_class=AuthRoute)
 
 
 @router.post("", status_code=201, response_model=KeyCreated)
-def new_key(body: KeyIn, who: PrincipalDep, runtime: RuntimeDep) -> KeyCreated:
+def new_key(body: KeyIn, who: Admin, tx: TransactionDep) -> KeyCreated:
     """Make a key; the response holds it in clear, this once."""
-    who.allow()
-    with runtime.db.write() as session:
+    with tx() as session:
         key, row = create_key(session, body.role, body.unit_id, body.label)
         service.audit(session, who, "key.create", "key", row.id, None, {"role": row.role, "unit_id": row.unit_id})
-        return KeyCreated(**KeyOut.model_validate(row).model_dump(), key=key)
+    return KeyCreated(**KeyOut.model_validate(row).model_dump(), key=key)
 
 
 @router.get("", response_model=list[KeyOut])
-def list_keys(who: PrincipalDep, runtime: RuntimeDep) -> list[ApiKey]:
+def list_keys(who: Admin, session: SessionDep) -> list[ApiKey]:
     """Every key's record (prefix, role, unit, revoked), never the key."""
-    who.allow()
-    with runtime.db.read() as session:
-        return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
 @router.delete("/{key_id}", response_model=KeyOut)
-def revoke(key_id: RowId, who: PrincipalDep, runtime: RuntimeDep) -> ApiKey:
+def revoke(key_id: RowId, who: Admin, runtime: RuntimeDep, tx: TransactionDep) -> ApiKey:
     """Revoke a key (it stops working at once)."""
-    who.allow()
-    with runtime.db.write() as session:
+    with tx() as session:
         row = service.revoke_key(session, who, key_id)
-    runtime.forget_keys()
+        after_commit(session, runtime.forget_keys)
     return row

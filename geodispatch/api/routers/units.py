@@ -8,23 +8,22 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from geodispatch.api import service
-from geodispatch.api.deps import PrincipalDep, RuntimeDep
+from geodispatch.api.auth import Principal
+from geodispatch.api.deps import Admin, AuthRoute, Reader, RuntimeDep, SessionDep, TransactionDep, unit_or
 from geodispatch.api.models import Unit
 from geodispatch.api.schemas import UnitIn, UnitOut, UnitPatch
 from geodispatch.api.state import UNIT_STATUSES
 from geodispatch.api.views import unit_out
 from geodispatch.errors import NotFoundError
 
-router = APIRouter(prefix="/units", tags=["units"])
-READERS = ("dispatcher", "planner")
+router = APIRouter(prefix="/units", tags=["units"], route_class=AuthRoute)
 
 
 @router.post("", status_code=201, response_model=UnitOut)
-def create_unit(body: UnitIn, who: PrincipalDep, runtime: RuntimeDep) -> UnitOut:
+def create_unit(body: UnitIn, who: Admin, runtime: RuntimeDep, tx: TransactionDep) -> UnitOut:
     """Create a unit, available at ``lon``/``lat`` (admin)."""
-    who.allow()
     runtime.check_location(body.lon, body.lat, f"unit {body.id}")
-    with runtime.db.write() as session:
+    with tx() as session:
         out = unit_out(service.create_unit(session, who, body.model_dump()))
     base = (out.home_lon, out.home_lat) if out.home_lon is not None and out.home_lat is not None else (out.lon, out.lat)
     runtime.prepare_positions([base[0]], [base[1]])  # the coverage tie-break counts from the home
@@ -33,49 +32,52 @@ def create_unit(body: UnitIn, who: PrincipalDep, runtime: RuntimeDep) -> UnitOut
 
 @router.get("", response_model=list[UnitOut])
 def list_units(
-    who: PrincipalDep,
-    runtime: RuntimeDep,
+    who: Reader,
+    session: SessionDep,
     status: Annotated[str | None, Query(description="Only units with this status")] = None,
     type: Annotated[str | None, Query(description="Only units of this type")] = None,
 ) -> list[UnitOut]:
     """Units by id, optionally filtered by status and type."""
-    who.allow(*READERS)
     query = select(Unit).order_by(Unit.id)
     if status is not None:
         service.check_status_name(status, UNIT_STATUSES, "unit")
         query = query.where(Unit.status == status)
     if type is not None:
         query = query.where(Unit.type == type)
-    with runtime.db.read() as session:
-        return [unit_out(u) for u in session.scalars(query)]
+    return [unit_out(u) for u in session.scalars(query)]
 
 
 @router.get("/{unit_id}", response_model=UnitOut)
-def get_unit(unit_id: str, who: PrincipalDep, runtime: RuntimeDep) -> UnitOut:
+def get_unit(
+    unit_id: str, who: Annotated[Principal, unit_or("dispatcher", "planner")], session: SessionDep
+) -> UnitOut:
     """One unit: status, incident_id (while assigned), position."""
-    who.allow_unit(unit_id, *READERS)
-    with runtime.db.read() as session:
-        unit = session.get(Unit, unit_id)
+    unit = session.get(Unit, unit_id)
     if unit is None:
         raise NotFoundError(f"unit {unit_id!r} does not exist; list units with GET /units")
     return unit_out(unit)
 
 
 @router.patch("/{unit_id}", response_model=UnitOut)
-def update_unit(unit_id: str, body: UnitPatch, who: PrincipalDep, runtime: RuntimeDep) -> UnitOut:
+def update_unit(
+    unit_id: str,
+    body: UnitPatch,
+    who: Annotated[Principal, unit_or("dispatcher")],
+    runtime: RuntimeDep,
+    tx: TransactionDep,
+) -> UnitOut:
     """Change status (state machine; 409 when not allowed) and/or position.
 
     ``available`` from an assigned status releases the unit from its incident;
     ``out_of_service`` only from ``available``.
     """
-    who.allow_unit(unit_id, "dispatcher")
     position = None
     if body.lon is not None and body.lat is not None:
         runtime.check_location(body.lon, body.lat, f"unit {unit_id}")
         position = (body.lon, body.lat)
     if body.status is not None:
         service.check_status_name(body.status, UNIT_STATUSES, "unit")
-    with runtime.db.write() as session:
+    with tx() as session:
         out = unit_out(service.update_unit(session, who, unit_id, body.status, position))
     if position is not None and out.home_lon is None:  # the tie-break's base is the home when known
         runtime.prepare_positions([position[0]], [position[1]])
