@@ -298,15 +298,18 @@ def serve(
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option("--role", help="dispatcher, unit, planner or admin.")],
+    role: Annotated[str, typer.Option("--role", help="dispatcher, unit, planner, admin or agency.")],
     db: DbOption = "sqlite:///geodispatch.db",
     unit: Annotated[str | None, typer.Option("--unit", help="The unit a 'unit' key may act on.")] = None,
+    agency: Annotated[
+        str | None, typer.Option("--agency", help="The agency (OPD) an 'agency' key acts for (GET /agencies).")
+    ] = None,
     label: Annotated[str, typer.Option("--label", help="Who holds the key (free text).")] = "",
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
     from geodispatch.api.keys import create_key_cli
 
-    typer.echo(create_key_cli(db, role, unit, label))
+    typer.echo(create_key_cli(db, role, unit, label, agency))
 
 
 def main() -> None:

@@ -130,6 +130,16 @@ class ConflictError(GeodispatchError):
         self.context = context or {}
 
 
+class RateLimitedError(GeodispatchError):
+    """Too many requests from one client; ``retry_after_s`` says when to try again (seconds)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = int(retry_after_s)
+
+
 class DatabaseUnavailableError(GeodispatchError):
     """The database cannot be opened: server down, wrong URL, missing directory, not a database
     file."""

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from geodispatch.api.db import Database
 from geodispatch.api.errors import BodySizeLimit, install_error_handlers
-from geodispatch.api.routers import audit, health, incidents, keys, reach, stations, units
+from geodispatch.api.routers import agencies, audit, health, incidents, keys, reach, stations, status, units
 from geodispatch.api.runtime import DEFAULT_MAX_BODY_BYTES, DEFAULT_SNAP_LIMIT_M, Runtime
 from geodispatch.api.timing import ServerTiming
 from geodispatch.scenario import Scenario, load_scenario
@@ -71,7 +71,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = max_threads
-        yield
+        async with anyio.create_task_group() as tasks:
+            if scenario.agencies:
+                tasks.start_soon(_sweep_overdue, runtime)
+            yield
+            tasks.cancel_scope.cancel()
         db.dispose()
 
     app = FastAPI(
@@ -87,12 +91,32 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(ServerTiming)
-    for module in (health, stations, units, incidents, reach, audit, keys):
+    for module in (health, stations, units, incidents, agencies, status, reach, audit, keys):
         app.include_router(module.router)
     _maybe_coverage(app)
     logger.info("serving %s (%d nodes) on %r", scenario.name, scenario.network.n_nodes, db)
     _warn_without_keys(runtime)
     return app
+
+
+OVERDUE_SWEEP_S = 5.0
+"""How often the server marks forwards past their acknowledgement deadline ``overdue`` (seconds)."""
+
+
+async def _sweep_overdue(runtime: Runtime) -> None:
+    """Every :data:`OVERDUE_SWEEP_S`, persist and audit the forwards that became overdue."""
+    from geodispatch.api.workflow import mark_overdue
+
+    def sweep() -> None:
+        with runtime.db.write() as session:
+            mark_overdue(session, runtime)
+
+    while True:
+        await anyio.sleep(OVERDUE_SWEEP_S)
+        try:
+            await anyio.to_thread.run_sync(sweep)
+        except Exception:  # a database outage must not stop the sweeper: log and try again later
+            logger.exception("marking overdue acknowledgements failed; retrying in %.0f s", OVERDUE_SWEEP_S)
 
 
 def _warm_up(runtime: Runtime) -> None:

@@ -15,6 +15,9 @@ Roles:
     Read-only: units, stations, incidents, reach, coverage.
 ``admin``
     Everything, including keys, stations, units and the audit log.
+``agency``
+    One agency's (OPD's) operator, bound to its agency id: the incidents forwarded to it
+    (read, acknowledge, dispatch its own units) and its own units; nothing else.
 
 There is no built-in or default key: the first one is made with ``geodispatch keys create``.
 """
@@ -43,6 +46,7 @@ class Principal:
     key_id: int | None
     role: str
     unit_id: str | None = None
+    agency_id: str | None = None
 
     def allow(self, *roles: str) -> None:
         """Raise :class:`PermissionDeniedError` unless the role is one of ``roles`` or admin."""
@@ -70,13 +74,14 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def check_role(role: str, unit_id: str | None) -> None:
-    """Validate a role (and the unit id a ``unit`` key needs).
+def check_role(role: str, unit_id: str | None, agency_id: str | None = None) -> None:
+    """Validate a role (and the unit id a ``unit`` key, the agency id an ``agency`` key needs).
 
     Raises
     ------
     InputError
-        For an unknown role, a ``unit`` key without a unit id, or a unit id on another role.
+        For an unknown role, a ``unit`` key without a unit id, an ``agency`` key without an
+        agency id, or a unit / agency id on another role.
     """
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; use one of: {', '.join(ROLES)}")
@@ -84,9 +89,15 @@ def check_role(role: str, unit_id: str | None) -> None:
         raise InputError("a key with role 'unit' must name its unit (--unit UNIT_ID)")
     if role != "unit" and unit_id:
         raise InputError(f"only keys with role 'unit' are bound to a unit; drop the unit id for role {role!r}")
+    if role == "agency" and not agency_id:
+        raise InputError("a key with role 'agency' must name its agency (--agency AGENCY_ID; see GET /agencies)")
+    if role != "agency" and agency_id:
+        raise InputError(f"only keys with role 'agency' are bound to an agency; drop the agency for role {role!r}")
 
 
-def create_key(session: Session, role: str, unit_id: str | None = None, label: str = "") -> tuple[str, ApiKey]:
+def create_key(
+    session: Session, role: str, unit_id: str | None = None, label: str = "", agency_id: str | None = None
+) -> tuple[str, ApiKey]:
     """Make a new key and store its hash (the caller commits).
 
     Parameters
@@ -99,6 +110,8 @@ def create_key(session: Session, role: str, unit_id: str | None = None, label: s
         The unit a ``unit`` key may act on.
     label : str
         Free text (who holds the key).
+    agency_id : str, optional
+        The agency an ``agency`` key acts for.
 
     Returns
     -------
@@ -107,13 +120,16 @@ def create_key(session: Session, role: str, unit_id: str | None = None, label: s
     row : ApiKey
         The stored row.
     """
-    check_role(role, unit_id)
+    check_role(role, unit_id, agency_id)
     while True:
         prefix = secrets.token_hex(4)
         if session.scalar(select(ApiKey.id).where(ApiKey.prefix == prefix)) is None:
             break
     key = f"gdk_{prefix}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(prefix=prefix, key_hash=hash_key(key), role=role, unit_id=unit_id, label=label, created_at=utcnow())
+    row = ApiKey(
+        prefix=prefix, key_hash=hash_key(key), role=role, unit_id=unit_id, agency_id=agency_id, label=label,
+        created_at=utcnow(),
+    )
     session.add(row)
     session.flush()
     return key, row
@@ -153,4 +169,4 @@ def authenticate(session: Session, key: str) -> Principal:
         raise AuthenticationError("invalid API key")
     if row.revoked_at is not None:
         raise AuthenticationError(f"API key {row.prefix} was revoked; ask an admin for a new one")
-    return Principal(key_id=row.id, role=row.role, unit_id=row.unit_id)
+    return Principal(key_id=row.id, role=row.role, unit_id=row.unit_id, agency_id=row.agency_id)

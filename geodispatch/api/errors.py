@@ -35,6 +35,7 @@ from geodispatch.errors import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    RateLimitedError,
     SitingError,
     SnapError,
     SourceNotFoundError,
@@ -50,6 +51,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    429: "rate_limited",
     415: "unsupported_media_type",
     422: "validation_error",
 }
@@ -66,6 +68,7 @@ HTTP_STATUS: dict[type[GeodispatchError], int] = {
     SourceNotFoundError: 404,
     ConflictError: 409,
     PayloadTooLargeError: 413,
+    RateLimitedError: 429,
     DownloadError: 502,
     DatabaseUnavailableError: 503,
 }
@@ -94,6 +97,8 @@ def _geodispatch_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GeodispatchError)
     extra = exc.context if isinstance(exc, ConflictError) else {}
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=http_status(exc), headers=headers)
 
 

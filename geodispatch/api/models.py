@@ -26,8 +26,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geodispatch.api.state import ASSIGNED_UNIT_STATUSES, INCIDENT_STATUSES, UNIT_STATUSES
 
-ROLES: tuple[str, ...] = ("dispatcher", "unit", "planner", "admin")
-"""API key roles."""
+ROLES: tuple[str, ...] = ("dispatcher", "unit", "planner", "admin", "agency")
+"""API key roles (``agency``: an OPD's operator, bound to one agency)."""
+
+FORWARD_STATUSES: tuple[str, ...] = ("notified", "acknowledged", "overdue", "escalated")
+"""Stored status of a forward (see :mod:`geodispatch.assign.forward`)."""
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -46,6 +49,7 @@ UNIT_STATUS_CHECK = f"status IN ({_quoted(UNIT_STATUSES)})"
 UNIT_INCIDENT_CHECK = f"(incident_id IS NULL) = (status NOT IN ({_quoted(ASSIGNED_UNIT_STATUSES)}))"
 INCIDENT_STATUS_CHECK = f"status IN ({_quoted(INCIDENT_STATUSES)})"
 ROLE_CHECK = f"role IN ({_quoted(ROLES)})"
+FORWARD_STATUS_CHECK = f"status IN ({_quoted(FORWARD_STATUSES)})"
 
 NEVER_REPORTED = "1970-01-01 00:00:00+00:00"
 """Server default of ``units.position_time``: a row written without a report time counts as a
@@ -75,6 +79,7 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
     unit_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agency_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -121,6 +126,7 @@ class Unit(Base):
     home_lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     home_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    agency_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(16), default="available")
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -131,7 +137,10 @@ class Incident(Base):
     """An incident; ``recommendation`` is the engine's answer at creation time (JSON)."""
 
     __tablename__ = "incidents"
-    __table_args__ = (CheckConstraint(INCIDENT_STATUS_CHECK, name="status"),)
+    __table_args__ = (
+        CheckConstraint(INCIDENT_STATUS_CHECK, name="status"),
+        Index("uq_incidents_public_token", "public_token", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(32))
@@ -141,10 +150,32 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     note: Mapped[str] = mapped_column(String(2000), default="")
     recommendation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    public_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    command_agency_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class IncidentForward(Base):
+    """An incident forwarded to one agency (OPD): what is asked of it and whether it answered."""
+
+    __tablename__ = "incident_forwards"
+    __table_args__ = (
+        CheckConstraint(FORWARD_STATUS_CHECK, name="status"),
+        Index("uq_incident_forwards_incident_agency", "incident_id", "agency_id", unique=True),
+        Index("ix_incident_forwards_agency_status", "agency_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    agency_id: Mapped[str] = mapped_column(String(64))
+    unit_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="notified")
+    notified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Assignment(Base):

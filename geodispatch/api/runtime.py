@@ -6,7 +6,9 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from geodispatch.api.auth import Principal, authenticate, hash_key
@@ -46,11 +48,15 @@ class Runtime:
     snap_limit_m : float
         Snap limit for incidents and unit positions, metres: the API's location check and the
         engine's snaps (recommendations, ``/reach``) both use it.
+    clock : callable
+        The current time (aware UTC) for the 112 workflow: forwards, acknowledgement deadlines,
+        public ETAs. Tests inject their own.
     """
 
     scenario: Scenario
     db: Database
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
     extras: dict[str, Any] = field(default_factory=dict, repr=False)
     _auth_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict, repr=False)
     _auth_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

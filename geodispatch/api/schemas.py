@@ -7,7 +7,7 @@ ISO 8601 in UTC. ``null`` in an ETA means unreachable.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -67,6 +67,11 @@ class UnitIn(_In):
     lat: Lat
     capabilities: list[Capability] = Field(default_factory=list, max_length=20)
     station_id: Ident | None = None
+    agency_id: Ident | None = Field(
+        default=None,
+        description="Agency (OPD) that owns the unit; default: its station's agency in the region file, "
+        "else the only agency owning its type",
+    )
 
 
 class UnitPatch(_In):
@@ -99,6 +104,51 @@ class UnitOut(_Out):
     home_lon: float | None = Field(description="Home (station) longitude, degrees; null when unknown")
     home_lat: float | None = Field(description="Home (station) latitude, degrees; null when unknown")
     capabilities: list[str]
+    agency_id: str | None = Field(default=None, description="Agency (OPD) that owns the unit")
+    updated_at: datetime
+
+
+# ---------------------------------------------------------------- agencies and forwards
+class AgencyOut(_Out):
+    """An agency (OPD) the 112 centre forwards reports to, with its queue right now."""
+
+    id: str
+    name: str
+    kind: str
+    unit_types: list[str] = Field(description="Unit types it owns")
+    source: str = Field(description="Where the fact that it takes part comes from")
+    notified: int = Field(description="Open incidents forwarded to it and not acknowledged yet (incl. overdue)")
+    overdue: int = Field(description="Of those, how many are past the acknowledgement timeout")
+    units_available: int = Field(description="Its units that are available now")
+
+
+class ForwardOut(_Out):
+    """An incident forwarded to one agency."""
+
+    agency_id: str
+    agency_name: str
+    unit_types: list[str] = Field(description="Unit types asked of it (empty: informed only)")
+    status: Literal["notified", "acknowledged", "overdue", "escalated"]
+    notified_at: datetime
+    acknowledged_at: datetime | None
+    escalated_at: datetime | None
+    ack_deadline: datetime = Field(description="When a notified forward becomes overdue")
+
+
+class CommandIn(_In):
+    """Hand command of an incident to another agency."""
+
+    agency_id: Ident
+
+
+class PublicStatusOut(_Out):
+    """What the public may know about a report: its stage in plain Bahasa Indonesia, nothing personal."""
+
+    stage: Literal["diterima", "diteruskan", "dalam_perjalanan", "di_lokasi", "selesai", "dibatalkan"]
+    message: str = Field(description="The stage in plain Bahasa Indonesia")
+    eta_minutes: int | None = Field(
+        description="Estimated minutes until the first unit arrives, when one is on its way"
+    )
     updated_at: datetime
 
 
@@ -172,6 +222,11 @@ class IncidentOut(_Out):
     recommendation: RecommendationOut | None
     unit_ids: list[str] = Field(description="Units currently assigned")
     assignments: list[AssignmentOut]
+    forwarded_to: list[ForwardOut] = Field(default_factory=list, description="Agencies (OPD) the report went to")
+    command_agency_id: str | None = Field(default=None, description="The commanding agency")
+    public_token: str | None = Field(
+        default=None, description="Token of the public status page GET /status/{public_token} (give it to the caller)"
+    )
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
@@ -183,6 +238,7 @@ class KeyIn(_In):
 
     role: str
     unit_id: Ident | None = None
+    agency_id: Ident | None = None
     label: str = Field(default="", max_length=200)
 
 
@@ -193,6 +249,7 @@ class KeyOut(_Out):
     prefix: str
     role: str
     unit_id: str | None
+    agency_id: str | None = None
     label: str
     created_at: datetime
     revoked_at: datetime | None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geodispatch.api.models import Assignment, Incident, Unit
 from geodispatch.api.schemas import AssignmentOut, IncidentOut, RecommendationOut, UnitOut
+from geodispatch.api.workflow import forwards_of
+
+if TYPE_CHECKING:
+    from geodispatch.api.runtime import Runtime
 
 
 def unit_out(unit: Unit) -> UnitOut:
@@ -25,18 +29,22 @@ def unit_out(unit: Unit) -> UnitOut:
         home_lon=unit.home_lon,
         home_lat=unit.home_lat,
         capabilities=list(unit.capabilities or []),
+        agency_id=unit.agency_id,
         updated_at=unit.updated_at,
     )
 
 
-def incident_by_id(session: Session, incident_id: int) -> IncidentOut:
-    """Read an incident (and its assignments) as JSON."""
+def incident_by_id(session: Session, incident_id: int, runtime: Runtime | None = None) -> IncidentOut:
+    """Read an incident (and its assignments, and its forwards when ``runtime`` is given) as JSON."""
     row = session.execute(select(Incident.__table__).where(Incident.id == incident_id)).one()
-    return incident_out(session, row)
+    return incident_out(session, row, runtime)
 
 
-def incident_out(session: Session, incident: Any) -> IncidentOut:
-    """An incident (ORM object or Core row) with its assignments, oldest first, as JSON."""
+def incident_out(session: Session, incident: Any, runtime: Runtime | None = None) -> IncidentOut:
+    """An incident (ORM object or Core row) with its assignments, oldest first, as JSON.
+
+    With ``runtime``, also the agencies it was forwarded to (status as of the runtime's clock).
+    """
     table = Assignment.__table__
     rows = session.execute(
         select(table.c.unit_id, table.c.active, table.c.assigned_at, table.c.released_at)
@@ -56,6 +64,9 @@ def incident_out(session: Session, incident: Any) -> IncidentOut:
         recommendation=rec,
         unit_ids=[a.unit_id for a in assignments if a.active],
         assignments=assignments,
+        forwarded_to=forwards_of(session, runtime, [incident.id]).get(incident.id, []) if runtime else [],
+        command_agency_id=getattr(incident, "command_agency_id", None),
+        public_token=getattr(incident, "public_token", None),
         created_at=incident.created_at,
         updated_at=incident.updated_at,
         closed_at=incident.closed_at,

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from geodispatch.api import service
+from geodispatch.api import service, workflow
 from geodispatch.api.auth import Principal
-from geodispatch.api.deps import Admin, AuthRoute, Reader, RuntimeDep, SessionDep, TransactionDep, unit_or
+from geodispatch.api.deps import Admin, AuthRoute, RuntimeDep, SessionDep, TransactionDep, require, unit_or
 from geodispatch.api.models import Unit
 from geodispatch.api.schemas import UnitIn, UnitOut, UnitPatch
 from geodispatch.api.state import UNIT_STATUSES
@@ -18,13 +18,18 @@ from geodispatch.errors import NotFoundError
 
 router = APIRouter(prefix="/units", tags=["units"], route_class=AuthRoute)
 
+UnitReader = Annotated[Principal, require("dispatcher", "planner", "agency")]
+"""Dispatchers, planners, admins; an agency key sees its own units."""
+
 
 @router.post("", status_code=201, response_model=UnitOut)
 def create_unit(body: UnitIn, who: Admin, runtime: RuntimeDep, tx: TransactionDep) -> UnitOut:
     """Create a unit, available at ``lon``/``lat`` (admin)."""
     runtime.check_location(body.lon, body.lat, f"unit {body.id}")
+    data = body.model_dump()
+    data["agency_id"] = workflow.unit_agency_for(runtime, body.type, body.station_id, body.agency_id)
     with tx() as session:
-        out = unit_out(service.create_unit(session, who, body.model_dump()))
+        out = unit_out(service.create_unit(session, who, data))
     base = (out.home_lon, out.home_lat) if out.home_lon is not None and out.home_lat is not None else (out.lon, out.lat)
     runtime.prepare_positions([base[0]], [base[1]])  # the coverage tie-break counts from the home
     return out
@@ -32,13 +37,15 @@ def create_unit(body: UnitIn, who: Admin, runtime: RuntimeDep, tx: TransactionDe
 
 @router.get("", response_model=list[UnitOut])
 def list_units(
-    who: Reader,
+    who: UnitReader,
     session: SessionDep,
     status: Annotated[str | None, Query(description="Only units with this status")] = None,
     type: Annotated[str | None, Query(description="Only units of this type")] = None,
 ) -> list[UnitOut]:
-    """Units by id, optionally filtered by status and type."""
+    """Units by id, optionally filtered by status and type (an agency key: its own units)."""
     query = select(Unit).order_by(Unit.id)
+    if who.role == "agency":
+        query = query.where(Unit.agency_id == who.agency_id)
     if status is not None:
         service.check_status_name(status, UNIT_STATUSES, "unit")
         query = query.where(Unit.status == status)
@@ -49,12 +56,13 @@ def list_units(
 
 @router.get("/{unit_id}", response_model=UnitOut)
 def get_unit(
-    unit_id: str, who: Annotated[Principal, unit_or("dispatcher", "planner")], session: SessionDep
+    unit_id: str, who: Annotated[Principal, unit_or("dispatcher", "planner", "agency")], session: SessionDep
 ) -> UnitOut:
     """One unit: status, incident_id (while assigned), position."""
     unit = session.get(Unit, unit_id)
     if unit is None:
         raise NotFoundError(f"unit {unit_id!r} does not exist; list units with GET /units")
+    workflow.check_own_units(session, who, [unit_id])
     return unit_out(unit)
 
 
@@ -62,7 +70,7 @@ def get_unit(
 def update_unit(
     unit_id: str,
     body: UnitPatch,
-    who: Annotated[Principal, unit_or("dispatcher")],
+    who: Annotated[Principal, unit_or("dispatcher", "agency")],
     runtime: RuntimeDep,
     tx: TransactionDep,
 ) -> UnitOut:
@@ -78,6 +86,7 @@ def update_unit(
     if body.status is not None:
         service.check_status_name(body.status, UNIT_STATUSES, "unit")
     with tx() as session:
+        workflow.check_own_units(session, who, [unit_id])
         out = unit_out(service.update_unit(session, who, unit_id, body.status, position))
     if position is not None and out.home_lon is None:  # the tie-break's base is the home when known
         runtime.prepare_positions([position[0]], [position[1]])
