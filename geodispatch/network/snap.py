@@ -109,6 +109,8 @@ def _segment_index(network: RoadNetwork) -> dict[str, Any]:
 
     vert = _vertex_index(network)
     x, y, cum, owner, a, seg_len = vert["x"], vert["y"], vert["cum"], vert["owner"], vert["a"], vert["seg_len"]
+    road = ~network.is_sea_edge[owner[a]]  # nothing is snapped onto a ferry or sea link
+    a, seg_len = a[road], seg_len[road]
     ax, ay, dx, dy = x[a], y[a], x[a + 1] - x[a], y[a + 1] - y[a]
     edge_start, edge_len = vert["edge_start"], vert["edge_len"]
     along = cum[a] - edge_start[owner[a]]  # metres from the edge's start to the segment's start
@@ -220,7 +222,7 @@ def _nearest(
     if len(todo):
         pts = points[todo] if points is not None else shapely.points(x[todo], y[todo])
         (pi, ei), dist = network.edge_tree.query_nearest(pts, return_distance=True, all_matches=False)
-        edge[todo[pi]] = ei
+        edge[todo[pi]] = network.road_edges[ei]  # the tree holds road edges only
         distance[todo[pi]] = dist
     return edge, distance, fraction
 
