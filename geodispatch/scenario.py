@@ -201,9 +201,15 @@ def load_scenario(
         from geodispatch.synthetic import synthetic_regency
 
         regency = synthetic_regency(n_nodes=size)
+        network = _roads.apply_sea_options(
+            regency.network,
+            network_options.get("ferries", True),
+            network_options.get("sea_links"),
+            network_options.get("hour"),
+        )
         scenario = Scenario(
             name=regency.network.label,
-            network=regency.network,
+            network=network,
             stations=tuple(regency.stations),
             population=regency.population,
             areas=regency.areas,
