@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,7 @@ def run_siting(
     share: float = 1.0,
     time_limit_s: float | None = 60.0,
     out: str | os.PathLike[str] | None = None,
+    network_options: Mapping[str, Any] | None = None,
 ) -> SitingRun:
     """Load a scenario, build the siting problem, solve it and (optionally) write outputs.
 
@@ -109,12 +111,14 @@ def run_siting(
     out : path, optional
         Output directory (``sites.geojson``, ``marginal_gain.csv``, ``map.html``,
         ``map.png``, ``summary.json``).
+    network_options : mapping, optional
+        Passed to ``load_scenario`` (``ferries``, ``sea_links``, ``boat_speed_kph``, ...).
     """
     from geodispatch.scenario import load_scenario
 
     if model not in MODELS:
         raise SitingError(f"unknown model {model!r}; use one of {', '.join(MODELS)}.")
-    scenario = load_scenario(source, stations=stations)
+    scenario = load_scenario(source, stations=stations, **dict(network_options or {}))
     threshold_s = scenario.target_response_s if minutes is None else float(minutes) * 60.0
     if not math.isfinite(threshold_s) or threshold_s <= 0:
         raise SitingError(f"--minutes must be a positive number, got {minutes!r}.")
