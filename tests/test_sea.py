@@ -289,3 +289,68 @@ def test_sea_link_file_with_missing_columns(tmp_path: Path) -> None:
 def test_bad_boat_options(tmp_path: Path, kwargs: dict[str, float]) -> None:
     with pytest.raises(InputError):
         load_network(_harbour(tmp_path, ferry_nodes=[2, 4]), **kwargs)
+
+
+# ---------------------------------------------------------------------------------- every stage
+def _harbour_scenario(tmp_path: Path, ferries: bool = True) -> tuple[object, float, int]:
+    """Harbour with a ferry (no boarding, 20 km/h); a PSC on the mainland; 100 people at island node 6."""
+    from geodispatch.regions import Station
+    from geodispatch.scenario import Scenario
+
+    net = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]), boarding_s=0.0, ferries=ferries)
+    psc = Station(id="psc", type="psc", lon=MAINLAND[1][0], lat=MAINLAND[1][1], source="test")
+    people = pd.DataFrame({"lon": [ISLAND[6][0]], "lat": [ISLAND[6][1]], "population": [100.0]})
+    island_time = float(net.travel_times([_node(net, MAINLAND[1])])[0][_node(net, ISLAND[6])])
+    return Scenario(name="harbour", network=net, stations=(psc,), population=people), island_time, 100
+
+
+def test_island_people_covered_exactly_when_the_boat_arrives_in_time(tmp_path: Path) -> None:
+    from geodispatch.coverage import run_coverage
+
+    scenario, t_island, people = _harbour_scenario(tmp_path)
+    assert 600 < t_island < 1800  # road, then a 10-minute crossing, then road
+    before, after = (t_island - 1.0) / 60.0, (t_island + 1.0) / 60.0
+    report = run_coverage(scenario, minutes=[before, after], station_types="ambulance")  # type: ignore[arg-type]
+    pop = report.summary["services"]["ambulance"]["population"]
+    assert pop["covered"] == {f"{before:g}": 0.0, f"{after:g}": float(people)}
+    assert pop["covered_by_sea"] == {f"{before:g}": 0.0, f"{after:g}": float(people)}
+    assert report.population["via_sea_ambulance"].all()
+    assert "only by crossing the sea" in report.summary_table().caption
+    road_only, _, _ = _harbour_scenario(tmp_path, ferries=False)
+    report = run_coverage(road_only, minutes=[after], station_types="ambulance")  # type: ignore[arg-type]
+    assert report.summary["services"]["ambulance"]["population"]["covered"] == {f"{after:g}": 0.0}
+
+
+def test_isochrones_draw_reached_island_roads_but_never_the_water(tmp_path: Path) -> None:
+    import shapely
+
+    from geodispatch.coverage import run_coverage
+
+    scenario, t_island, _ = _harbour_scenario(tmp_path)
+    net = scenario.network  # type: ignore[attr-defined]
+    offroad = 100.0
+    report = run_coverage(scenario, minutes=[t_island / 60 + 5], station_types="ambulance", offroad_m=offroad)
+    poly = report.isochrones.iloc[0].geometry
+    x, y = net.to_metric(*shapely.get_coordinates(poly).T)
+    metric = shapely.set_coordinates(poly, np.column_stack([x, y]))
+    roads = shapely.union_all(net.edge_geometries(metric=True)[~net.is_sea_edge])
+    # nothing beyond the off-road buffer of a road (a little slack for the buffer's arc segments)
+    assert shapely.difference(metric, shapely.buffer(roads, offroad + 1.0)).area < 1.0
+    mid_x, mid_y = net.to_metric([119.815], [-7.5])
+    assert not shapely.contains_xy(metric, mid_x[0], mid_y[0])  # the middle of the crossing
+    assert shapely.contains_xy(poly, *ISLAND[6])  # the island road the boat reached is drawn
+
+
+def test_recommendation_says_via_which_boat(tmp_path: Path) -> None:
+    from geodispatch.assign.model import Incident, Unit
+    from geodispatch.assign.recommend import recommend
+
+    net = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]), boarding_s=300.0)
+    unit = Unit(id="amb-1", type="ambulance", lon=MAINLAND[1][0], lat=MAINLAND[1][1])
+    incident = Incident(id="call", type="medis", lon=ISLAND[6][0], lat=ISLAND[6][1], priority=1)
+    rec = recommend(net, [unit], incident)
+    crossing = net.edge_time_s[_sea_edges(net)[0]] / 60
+    assert rec.unit_ids == ["amb-1"]
+    assert f"via ferry Penyeberangan Sintetis, {crossing:.0f} min crossing" in rec.reasons["amb-1"]
+    road_only = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]), ferries=False)
+    assert "via" not in recommend(road_only, [unit], incident).reasons.get("amb-1", "")

@@ -165,6 +165,14 @@ class CoverageReport:
             bad = bad[bad["status"] != "ok"]
             for row in bad.itertuples(index=False):
                 parts.append(f"station {row.id} ({row.service}): {row.status}, {row.note}")
+        for service, info in self.summary["services"].items():
+            by_sea = (info.get("population") or {}).get("covered_by_sea") or {}
+            last = by_sea.get(f"{self.minutes[-1]:g}", 0.0)
+            if last > 0:
+                parts.append(
+                    f"{service}: {last:,.0f} people are covered within {self.minutes[-1]:g} min only by crossing "
+                    "the sea (ferry or sea link); --no-ferries shows the road-only figures"
+                )
         parts.extend(self.warnings)
         return "\n".join(parts)
 
@@ -396,6 +404,12 @@ def run_coverage(
                 f"{int(off.sum()):,} population point(s) ({pop_df['population'][off].sum():,.0f} people) are more "
                 f"than {point_snap_m:g} m from any road and count as not covered"
             )
+    road_point_time: dict[str, np.ndarray] = {}
+    if net.has_sea and point_time and prepared is not None and pop_df is not None:
+        say("routes across the sea")
+        road_point_time = _road_only_point_times(net, sets, prepared)
+        for service, t_road in road_point_time.items():
+            pop_df[f"via_sea_{service}"] = point_time[service] < t_road  # fastest route crosses water
     if combined:
         node_time[COMBINED] = np.max(np.vstack([node_time[s] for s in services]), axis=0)
         if point_time:
@@ -477,6 +491,11 @@ def run_coverage(
 
     summary = _summary(scenario, net, mins, kinds, sets, node_time, point_time, pop_df, road_share, iso, hot,
                        offroad_m, warnings, area_gdf, time_order)
+    for service, t_road in road_point_time.items():
+        people = pop_df["population"].to_numpy() if pop_df is not None else np.zeros(0)
+        summary["services"][service].setdefault("population", {})["covered_by_sea"] = {
+            f"{m:g}": float(people[(point_time[service] <= m * 60.0) & ~(t_road <= m * 60.0)].sum()) for m in mins
+        }
     report = CoverageReport(
         name=scenario.name,
         synthetic=scenario.synthetic,
@@ -499,6 +518,39 @@ def run_coverage(
         say("writing outputs")
         report.write(out_dir)
     return report
+
+
+def _road_only_point_times(
+    net: RoadNetwork, sets: dict[str, StationSet], prepared: PreparedPopulation
+) -> dict[str, np.ndarray]:
+    """Each service's time to every population point without ferries and sea links, seconds.
+
+    The road-only network keeps the node indices (only the sea edges go), so the node times of a
+    search on it combine with the population's snap on the full network; the stations are snapped
+    again on the road-only network (nothing ever snaps onto a sea edge, so they land at the same
+    places).
+    """
+    road = net.without_sea()
+    out: dict[str, np.ndarray] = {}
+    for service, sset in sets.items():
+        snap = sset.snap
+        if not snap.ok.any():
+            out[service] = np.full(len(prepared.snap), np.inf)
+            continue
+        lon = np.where(snap.ok, snap.lon, net.lon[0])
+        lat = np.where(snap.ok, snap.lat, net.lat[0])
+        again = road.snap(lon, lat, max_distance_m=1.0, strict=False)
+        _, t_road = station_node_times(road, again if snap.ok.all() else _only(again, snap.ok))
+        out[service] = point_times(net, t_road, prepared, snap)
+    return out
+
+
+def _only(snap: Any, keep: np.ndarray) -> Any:
+    """A SnapResult with the entries not in ``keep`` marked unsnapped."""
+    import dataclasses
+
+    edge = np.where(keep, snap.edge, -1)
+    return dataclasses.replace(snap, edge=edge)
 
 
 def _concat_gdf(frames: list[Any]) -> Any:
