@@ -339,6 +339,10 @@ def test_isochrones_draw_reached_island_roads_but_never_the_water(tmp_path: Path
     mid_x, mid_y = net.to_metric([119.815], [-7.5])
     assert not shapely.contains_xy(metric, mid_x[0], mid_y[0])  # the middle of the crossing
     assert shapely.contains_xy(poly, *ISLAND[6])  # the island road the boat reached is drawn
+    from geodispatch.coverage.maps import folium_map
+
+    page = folium_map(report).get_root().render()  # the crossing itself: a dashed line with its time
+    assert "ferry Penyeberangan Sintetis: 10 min crossing" in page and '"dashArray": "8 6"' in page
 
 
 def test_recommendation_says_via_which_boat(tmp_path: Path) -> None:
