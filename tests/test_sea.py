@@ -358,3 +358,30 @@ def test_recommendation_says_via_which_boat(tmp_path: Path) -> None:
     assert f"via ferry Penyeberangan Sintetis, {crossing:.0f} min crossing" in rec.reasons["amb-1"]
     road_only = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]), ferries=False)
     assert "via" not in recommend(road_only, [unit], incident).reasons.get("amb-1", "")
+
+
+def test_cli_sea_links_and_no_ferries(tmp_path: Path) -> None:
+    import json
+    import os
+    import sys
+
+    osm = _harbour(tmp_path, ferry_nodes=[2, 4])
+    links = tmp_path / "boats.csv"
+    links.write_text(
+        "from_lon,from_lat,to_lon,to_lat,speed_kph,boarding_min,name\n119.79,-7.5,119.84,-7.49,40,5,Speedboat A\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
+    def info(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "geodispatch", "network", "info", str(osm), "--json", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+    both = json.loads(info("--sea-links", str(links)).stdout)
+    assert both["ferry_edges"] == 2 and both["sea_link_edges"] == 2 and both["components"] == 1
+    roads = json.loads(info("--no-ferries").stdout)
+    assert roads["ferry_edges"] == 0 and roads["components"] == 2
+    links.write_text("from_lon,from_lat,to_lon,to_lat,speed_kph\n119.79,-7.5,119.84,-7.49,40\n", encoding="utf-8")
+    bad = info("--sea-links", str(links))
+    assert bad.returncode == 2 and "missing column(s) boarding_min" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

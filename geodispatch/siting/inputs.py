@@ -32,6 +32,7 @@ from geodispatch import settings
 from geodispatch.domain import SERVICE_STATION_TYPES, serves
 from geodispatch.errors import SitingError
 from geodispatch.network.graph import RoadNetwork
+from geodispatch.network.sea import crossing_label
 from geodispatch.network.traveltime import travel_times
 from geodispatch.regions import Station
 
@@ -289,6 +290,13 @@ def build_siting_problem(
         )
     weight = weight_per_node[demand_node]
     notes = []
+    if network.has_sea:
+        sea = np.flatnonzero(network.is_sea_edge)
+        crossings = sorted({crossing_label(network, e) for e in sea.tolist()})
+        notes.append(
+            f"travel times cross the sea by {', '.join(crossings)}: a post on an island competes with the boat "
+            "(compare with --no-ferries, or a faster boat with --sea-links)"
+        )
     if unsnapped > 0:
         notes.append(
             f"{unsnapped:,.0f} people ({int((~ok).sum())} points) are farther than "
