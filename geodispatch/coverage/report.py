@@ -446,6 +446,15 @@ def run_coverage(
         time_orders=time_order,
     )
 
+    if area_gdf is not None and len(table):
+        first = table.iloc[: len(area_gdf)]  # one row per area for the first service, in file order
+        no_road = first.loc[first["note"] == "no road of this network inside", "area"].tolist()
+        if no_road:
+            shown = ", ".join(no_road[:5]) + (", ..." if len(no_road) > 5 else "")
+            warnings.append(
+                f"{len(no_road)} of {len(area_gdf)} areas have no road of this network ({shown}): they keep a row "
+                "in coverage_by_area.csv with 0 road km; give a network that covers them to time them"
+            )
     if area_gdf is not None and prepared is not None and pop_df is not None:
         outside = prepared.point_area(area_gdf) < 0  # cached: the area table assigned them already
         if outside.any():

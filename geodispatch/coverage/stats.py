@@ -141,10 +141,11 @@ def area_table(
     Returns
     -------
     pandas.DataFrame
-        One row per (area overlapping the network or holding population, service): ``area, type, population,
+        One row per (area, service), every area included: ``area, type, population,
         covered_<m>min, share_<m>min`` for each threshold, ``median_s, p90_s`` (weighted by
         population, or by node), ``worst_s, worst_lon, worst_lat`` (the slowest point; empty
-        when unreachable and then ``unreachable`` counts it), ``road_km, road_km_covered``.
+        when unreachable and then ``unreachable`` counts it), ``road_km, road_km_covered`` and
+        ``note`` (empty, or why an area has no figures: no road of the network inside it).
     """
     use_pop = population is not None and len(population) > 0
     if prepared is not None and use_pop and population is not None and (
@@ -180,9 +181,11 @@ def area_table(
     inside = point_area >= 0
     grp, w_in = point_area[inside], weights[inside]
     total = np.bincount(grp, weights=w_in, minlength=n_areas)
-    # an area with people but no road node inside (a small dusun between junctions) keeps its row:
-    # its people are timed on their nearest road like everyone else
-    sel = np.flatnonzero(has | (total > 0)) if use_pop else np.flatnonzero(has)
+    # every area keeps its row: one with people but no road node inside (a small dusun between
+    # junctions) has its people timed on their nearest road like everyone else; one outside the
+    # network's extent says so in ``note`` (0 road km, its people, if any, not covered)
+    sel = np.arange(n_areas)
+    notes = np.where(has, "", np.where(road_km > 0, "no road junction inside", "no road of this network inside"))
     count = np.bincount(grp, minlength=n_areas)
     frames = []
     for service, (node_t, point_t) in service_times.items():
@@ -229,5 +232,6 @@ def area_table(
             cols["road_km_covered"] = np.round(covered_km[sel], 3)
         else:
             cols["road_km_covered"] = np.nan
+        cols["note"] = notes[sel]
         frames.append(pd.DataFrame(cols))
     return pd.concat(frames, ignore_index=True)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from geodispatch.output import atomic_dir
 from geodispatch.siting._matrix import CostMatrix
-from geodispatch.siting.inputs import SitingProblem, site_times
+from geodispatch.siting.inputs import SitingProblem
 from geodispatch.siting.result import SitingResult, marginal_gain_table
 
 __all__ = ["gain_table", "network_marginal_gain", "write_siting_outputs"]
@@ -52,13 +52,17 @@ def network_marginal_gain(
         ``(2, n_demand)`` travel time (s) from the nearest post before and after.
     """
     sites = [int(i) for i in result.selected]
-    times = site_times(problem.network, problem.cand_node[sites], problem.demand_node, None)
-    local = CostMatrix(np.asarray(times))
+    times = np.asarray(problem.times(sites, None))
+    weight = problem.weight
+    if problem.unsnapped_population > 0:  # people far from every road: in the total, never covered
+        times = np.hstack([times, np.full((len(sites), 1), np.inf)])
+        weight = np.append(weight, problem.unsnapped_population)
+    local = CostMatrix(times)
     n_fixed = result.fixed.size
     table, _ = marginal_gain_table(
         local,
         list(range(n_fixed, len(sites))),
-        problem.weight,
+        weight,
         list(range(n_fixed)),
         threshold_s,
     )
@@ -69,10 +73,9 @@ def network_marginal_gain(
     table.insert(3, "lon", [math.nan if p is None else float(lon[p]) for p in pos])
     table.insert(4, "lat", [math.nan if p is None else float(lat[p]) for p in pos])
     table["mean_response_min"] = table["mean_response_s"] / 60.0
-    before = local.nearest_cost(list(range(n_fixed))) if n_fixed else np.full(
-        problem.weight.size, np.inf
-    )
-    after = local.nearest_cost(list(range(len(sites))))
+    n_rows = problem.weight.size
+    before = local.nearest_cost(list(range(n_fixed)))[:n_rows] if n_fixed else np.full(n_rows, np.inf)
+    after = local.nearest_cost(list(range(len(sites))))[:n_rows]
     return table, np.vstack([before, after])
 
 
