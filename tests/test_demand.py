@@ -20,7 +20,7 @@ from geodispatch.network.snap import SnapResult
 
 @pytest.fixture(scope="module")
 def regency():  # type: ignore[no-untyped-def]
-    from geodispatch.network.synthetic import synthetic_regency
+    from geodispatch.synthetic import synthetic_regency
 
     return synthetic_regency(n_nodes=800)
 
