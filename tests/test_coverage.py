@@ -446,3 +446,63 @@ def test_point_on_long_road_parallel_to_a_short_road_uses_its_own_road() -> None
         graph.add_edge(x, y, travel_time=t)
     ref = nx.single_source_dijkstra_path_length(graph, 3, weight="travel_time")["p"]
     assert ours == pytest.approx(ref, abs=1e-6)
+
+
+def _two_km_road(amb_m: float, damkar_m: float):  # type: ignore[no-untyped-def]
+    """One two-way 2 km road (300 s each way), an ambulance and a Damkar post at the given metres."""
+    from geodispatch.scenario import Scenario
+
+    lon, lat = _lonlat(np.array([0.0, 2000.0]), np.zeros(2))
+    net = RoadNetwork.from_arrays([0, 1], lon, lat, [0, 1], [1, 0], [2000.0, 2000.0], [300.0, 300.0])
+    s_lon, s_lat = _lonlat(np.array([amb_m, damkar_m]), np.zeros(2))
+    stations = (_station(0, s_lon[0], s_lat[0], "puskesmas"), _station(1, s_lon[1], s_lat[1], "damkar"))
+    return Scenario(name="road", network=net, stations=stations)
+
+
+@pytest.mark.parametrize(
+    ("amb_m", "damkar_m", "share"),
+    [
+        (0.0, 2000.0, 0.0),  # opposite ends: 400 m each, no overlap
+        (0.0, 0.0, 0.2),  # same end: the same 400 m
+        (600.0, 1000.0, 0.2),  # middles: [200, 1000] and [600, 1400] overlap on 400 m
+        (300.0, 1900.0, 0.0),  # [0, 700] and [1500, 2000]
+        (1000.0, 1500.0, 0.15),  # [600, 1400] and [1100, 1900]: 300 m
+    ],
+)
+def test_combined_road_share_is_the_overlap_of_covered_parts(amb_m: float, damkar_m: float, share: float) -> None:
+    """1 minute on a 2 km road at 24 km/h covers 400 m each way from a post: the combined share
+    is the length both services reach, not the smaller of the two covered lengths."""
+    from geodispatch.coverage import run_coverage
+
+    report = run_coverage(_two_km_road(amb_m, damkar_m), minutes=[1], combined=True)
+    services = report.summary["services"]
+    alone = [services[s]["road_share"]["1"] for s in ("ambulance", "damkar")]
+    assert min(alone) >= 0.15
+    assert services["combined"]["road_share"]["1"] == pytest.approx(share, abs=1e-4)
+
+
+def test_road_covered_by_all_matches_sampled_points(grid: RoadNetwork) -> None:
+    """Metres of road reached by both services within the limit, against points sampled along
+    every road and timed with networkx (each point inserted as a graph node)."""
+    from types import SimpleNamespace
+
+    from geodispatch.coverage.stats import road_covered_by_all_m
+
+    fields = []
+    for xs, ys in (([310.0, 1290.0], [400.0, 1130.0]), ([700.0, 150.0], [820.0, 1500.0])):
+        snap = _snap(grid, xs, ys)
+        fields.append((station_node_times(grid, snap)[1], snap))
+    twin = grid.twin_edge
+    roads = np.array([e for e in range(grid.n_edges) if twin[e] < 0 or e < twin[e]])
+    k = 200  # 1 m apart: each end of a covered stretch is off by at most 0.5 m
+    frac = (np.arange(k) + 0.5) / k
+    points = SimpleNamespace(edge=np.repeat(roads, k), fraction=np.tile(frac, len(roads)))
+    times = [reference_times(grid, snap, points)[1] for _, snap in fields]
+    for limit in (45.0, 60.0, 90.0, 120.0):  # the smaller covered length per road is 2.6x too much at 45 s
+        both = (times[0] <= limit) & (times[1] <= limit)
+        expect = (both.reshape(len(roads), k).mean(axis=1) * grid.edge_length_m[roads]).sum()
+        got = road_covered_by_all_m(grid, fields, limit)
+        assert got.shape == (grid.n_edges,)
+        assert got.sum() == pytest.approx(expect, rel=0.005, abs=10.0)
+        single = [road_covered_m(grid, t, limit, s).sum() for t, s in fields]
+        assert got.sum() <= min(single) + 1e-6

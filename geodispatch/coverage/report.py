@@ -30,7 +30,7 @@ from geodispatch.coverage.isochrones import (
     isochrone_frame,
 )
 from geodispatch.coverage.stations import DEFAULT_STATION_SNAP_M, StationSet, parse_services, select_stations
-from geodispatch.coverage.stats import area_table, population_summary, road_covered_m
+from geodispatch.coverage.stats import area_table, population_summary, road_covered_by_all_m, road_covered_m
 from geodispatch.coverage.surface import (
     DEFAULT_POINT_SNAP_M,
     PreparedPopulation,
@@ -418,12 +418,11 @@ def run_coverage(
             covered_edges[service] = rc
         road_share[service] = shares
     if combined:
-        # a road part is covered by the combined rule when every service covers it: per edge, the
-        # smallest covered fraction is a lower bound that is exact when coverage starts at the same end
+        # a road part is covered by the combined rule when every service covers it: per edge,
+        # the overlap of the services' covered stretches
         road_share[COMBINED] = {}
         for m, limit in zip(mins, limits, strict=True):
-            parts = [road_covered_m(net, node_time[s], limit, sets[s].snap) for s in services]
-            rc = np.min(np.vstack(parts), axis=0)
+            rc = road_covered_by_all_m(net, [(node_time[s], sets[s].snap) for s in services], limit)
             road_share[COMBINED][f"{m:g}"] = round(float(rc.sum() / total_road), 4) if total_road > 0 else 0.0
             covered_edges[COMBINED] = rc
 
