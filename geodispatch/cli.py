@@ -20,7 +20,6 @@ from geodispatch.errors import GeodispatchError, InputError
 
 app = typer.Typer(
     help="geodispatch: 15-minute coverage, dispatch and siting for Indonesian emergency services (112 / PSC 119).",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -31,6 +30,27 @@ app.add_typer(keys_app, name="keys")
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from geodispatch import __version__
+
+        typer.echo(f"geodispatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Bare ``geodispatch`` prints the help and exits 0."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
 
 SourceArg = Annotated[
     str,
@@ -312,25 +332,54 @@ def keys_create(
     typer.echo(create_key_cli(db, role, unit, label, agency))
 
 
-def main() -> None:
-    """Entry point: run the app, turning user errors into one line and exit code 2."""
+def _click_errors() -> tuple[type[Exception], type[Exception]]:
+    """``ClickException`` and ``UsageError`` of the click that typer runs on.
+
+    typer 0.2x vendors click as ``typer._click`` and raises its own classes; older typer raises
+    the ``click`` package's. Both are found through ``typer.BadParameter``, a ``UsageError``.
+    """
+    by_name = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+    return by_name["ClickException"], by_name["UsageError"]
+
+
+def _one_line(exc: Exception) -> str:
+    """The click exception's message on one line."""
+    return " ".join(str(getattr(exc, "format_message", exc.__str__)()).split())
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: run the app, turning user errors into one line and exit code 2.
+
+    Usage errors (unknown command or option, missing or malformed value) are printed on one
+    line with a pointer to the command's ``--help``; ``geodispatch`` and a bare command group
+    print their help and exit 0.
+    """
+    click_error, usage_error = _click_errors()
     try:
-        app(standalone_mode=False)
+        code = app(args=args, prog_name="geodispatch", standalone_mode=False)
     except GeodispatchError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except usage_error as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # a bare command group
+            typer.echo(ctx.get_help())
+            sys.exit(0)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err_console.print(
+            f"error: {_one_line(exc)}{hint}", markup=False, highlight=False, soft_wrap=True
+        )
+        sys.exit(2)
+    except click_error as exc:  # e.g. a file option that cannot be opened
+        err_console.print(f"error: {_one_line(exc)}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            err_console.print(f"error: {exc.format_message()}", markup=False, highlight=False)
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
+    except typer.Exit as exc:  # raised outside click's own handling (older typer)
+        sys.exit(exc.exit_code)
+    if isinstance(code, int) and code:  # standalone_mode=False returns the code of a typer.Exit
+        sys.exit(code)
 
 
 if __name__ == "__main__":
