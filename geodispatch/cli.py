@@ -183,6 +183,12 @@ def coverage(
         Path | None, typer.Option("--population", help="Population CSV (lon,lat,population), GeoJSON/GPKG, GeoTIFF.")
     ] = None,
     areas: Annotated[Path | None, typer.Option("--areas", help="Desa/kecamatan polygons with a name column.")] = None,
+    population_column: Annotated[
+        str | None, typer.Option("--population-column", help="Column of people in the population file.")
+    ] = None,
+    area_name_column: Annotated[
+        str | None, typer.Option("--area-name-column", help="Column of area names in the areas file.")
+    ] = None,
     per_station: Annotated[bool, typer.Option("--per-station", help="Also one isochrone per station.")] = False,
     combined: Annotated[
         bool, typer.Option("--combined", help="Covered only when every listed type reaches in time.")
@@ -191,8 +197,12 @@ def coverage(
 ) -> None:
     """Isochrones, population and desa coverage, hotspots and maps from today's stations."""
     from geodispatch.coverage import run_coverage
+    from geodispatch.inputs import read_areas, read_population
     from geodispatch.scenario import load_scenario
 
+    # the user's files are read before the network, which may be a long download
+    people = read_population(population, population_column) if population is not None else None
+    area_frame = read_areas(areas, area_name_column) if areas is not None else None
     with _progress(f"loading {source}") as status:
         scenario = load_scenario(source, stations=stations)
         report = run_coverage(
@@ -202,8 +212,8 @@ def coverage(
             out_dir=out,
             per_station=per_station,
             combined=combined,
-            population=population,
-            areas=areas,
+            population=people,
+            areas=area_frame,
             offroad_m=offroad,
             progress=lambda msg: status.update(f"coverage: {msg}"),
         )
@@ -225,6 +235,9 @@ def site(
         str | None, typer.Option("--candidates", help="Candidate sites CSV/GeoJSON (lon,lat[,name]) or 'stations'.")
     ] = None,
     population: Annotated[Path | None, typer.Option("--population", help="Population CSV/GeoJSON/GeoTIFF.")] = None,
+    population_column: Annotated[
+        str | None, typer.Option("--population-column", help="Column of people in the population file.")
+    ] = None,
     service: Annotated[str, typer.Option("--service", help="ambulance (PSC 119) or damkar.")] = "ambulance",
     n_candidates: Annotated[int, typer.Option("--n-candidates", help="Grid candidates without a file.")] = 300,
     busy: Annotated[float, typer.Option("--busy", help="MEXCLP: probability a post is busy.")] = 0.2,
@@ -238,8 +251,8 @@ def site(
     with _progress(f"siting on {source}"):
         run = run_siting(
             source, model, new_posts, minutes, stations=stations, candidates=candidates,
-            population=population, service=service, n_candidates=n_candidates, busy_fraction=busy,
-            share=share, time_limit_s=time_limit, out=out,
+            population=population, population_column=population_column, service=service,
+            n_candidates=n_candidates, busy_fraction=busy, share=share, time_limit_s=time_limit, out=out,
         )
     from geodispatch.siting.report import gain_table
 

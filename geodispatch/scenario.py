@@ -10,20 +10,22 @@ areas) from files.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from geodispatch import regions
-from geodispatch.errors import DownloadError, InputError
+from geodispatch.errors import DownloadError, InputError, SourceNotFoundError
 from geodispatch.network import load as _roads
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.output import atomic_file
-from geodispatch.regions import Agency, Region, Requirement, Station, Workflow, is_region, load_region
+from geodispatch.regions import Agency, Region, Requirement, Station, Workflow, is_region, list_regions, load_region
 from geodispatch.settings import TARGET_RESPONSE_S, cache_dir
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,27 @@ def synthetic_size(source: str) -> int | None:
 def _is_region_source(text: str) -> bool:
     """True when ``text`` names a packaged region slug or a region YAML file (not a road file)."""
     return is_region(text) and (text.endswith((".yaml", ".yml")) or not os.path.exists(text))
+
+
+def _check_not_a_mistyped_slug(text: str) -> None:
+    """Refuse a one-word source close to a region slug instead of sending it to OSM as a place.
+
+    ``bantaen`` is a typo of ``bantaeng``, not a place to geocode; a place query that is meant
+    names the place in full (``Kabupaten Bantaeng, Indonesia``).
+
+    Raises
+    ------
+    SourceNotFoundError
+        Naming the close slug.
+    """
+    if os.path.exists(text) or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        return
+    close = difflib.get_close_matches(text.lower(), list_regions(), n=1, cutoff=0.75)
+    if close:
+        raise SourceNotFoundError(
+            f"unknown region {text!r}: did you mean {close[0]}? (known regions: {', '.join(list_regions())}; "
+            "an OpenStreetMap place query names the place in full, e.g. 'Kabupaten Bantaeng, Indonesia')"
+        )
 
 
 def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
@@ -93,6 +116,7 @@ def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
             hour=options.pop("hour", None),
             congestion=congestion if congestion is not None else (region.congestion or None),
         )
+    _check_not_a_mistyped_slug(text)
     return _roads.load_network(text, **options)
 
 
@@ -168,6 +192,8 @@ def load_scenario(
 
     text = str(source).strip()
     size = synthetic_size(text)
+    # a bad stations file is reported before the network, which may be a long download
+    user_stations = read_stations(stations) if stations is not None else None
     if size is not None:
         from geodispatch.synthetic import synthetic_regency
 
@@ -202,8 +228,8 @@ def load_scenario(
     else:
         network = load_network(text, **network_options)
         scenario = Scenario(name=network.label, network=network)
-    if stations is not None:
-        scenario.stations = read_stations(stations)
+    if user_stations is not None:
+        scenario.stations = user_stations
     return scenario
 
 

@@ -85,3 +85,94 @@ def test_version(tmp_path: Path) -> None:
     result = run_cli("--version", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"geodispatch {version('geodispatch')}"
+
+
+@pytest.fixture
+def offline_osm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OSM geocoding on a closed local port: a place query that goes out fails with DownloadError."""
+    import socket
+
+    import osmnx as ox
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(ox.settings, "nominatim_url", f"http://127.0.0.1:{port}/")
+    monkeypatch.setattr(ox.settings, "overpass_url", f"http://127.0.0.1:{port}/api")
+    monkeypatch.setattr(ox.settings, "requests_timeout", 2)
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from geodispatch.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["geodispatch", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return int(exit_info.value.code or 0), capsys.readouterr().err
+
+
+def test_mistyped_region_slug_suggests_the_close_one(offline_osm: None) -> None:
+    from geodispatch.errors import SourceNotFoundError
+    from geodispatch.scenario import load_network, load_scenario
+
+    for source in ("bantaen", "Bantaeng", "balikpapn", "kutai_timur"):
+        with pytest.raises(SourceNotFoundError, match=r"did you mean (bantaeng|balikpapan|kutai-timur)\?"):
+            load_network(source)
+    with pytest.raises(SourceNotFoundError, match=r"did you mean bantaeng\?"):
+        load_scenario("bantaen")
+
+
+def test_mistyped_region_slug_cli(tmp_path: Path) -> None:
+    result = run_cli("network", "info", "bantaen", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "did you mean bantaeng?" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+PLACE = "Kabupaten Yang Tidak Ada, Indonesia"  # never downloaded: it would need the (closed) network
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "what"),
+    [
+        ("coverage", "--stations", "stations"),
+        ("coverage", "--population", "population"),
+        ("coverage", "--areas", "areas"),
+        ("site", "--stations", "stations"),
+        ("site", "--population", "population"),
+        ("site", "--candidates", "candidates"),
+    ],
+)
+def test_input_files_are_checked_before_the_network_download(
+    command: str, option: str, what: str, tmp_path: Path, offline_osm: None,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = tmp_path / f"no-{what}.csv"
+    code, err = _main(monkeypatch, capsys, command, PLACE, "--out", str(tmp_path / "out"), option, str(missing))
+    assert code == 2
+    assert str(missing) in err and "not found" in err, err
+    bad = tmp_path / f"bad-{what}.csv"
+    bad.write_text("a,b\n1,2\n")
+    code, err = _main(monkeypatch, capsys, command, PLACE, "--out", str(tmp_path / "out"), option, str(bad))
+    assert code == 2
+    assert bad.name in err and "download" not in err.lower(), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_population_column_option(
+    tmp_path: Path, offline_osm: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The error names --population-column, and the option exists and picks the column."""
+    from geodispatch.inputs import read_population
+
+    csv = tmp_path / "people.csv"
+    csv.write_text("lon,lat,jiwa_2024\n119.95,-5.54,120\n119.96,-5.55,80\n")
+    code, err = _main(monkeypatch, capsys, "coverage", PLACE, "--out", str(tmp_path / "o"), "--population", str(csv))
+    assert code == 2 and "--population-column" in err and "jiwa_2024" in err, err
+    code, err = _main(
+        monkeypatch, capsys, "coverage", PLACE, "--out", str(tmp_path / "o"), "--population", str(csv),
+        "--population-column", "jiwa_2024",
+    )
+    assert code == 2 and "jiwa_2024" not in err  # the file passed; the (offline) place query failed
+    assert read_population(csv, "jiwa_2024")["population"].tolist() == [120.0, 80.0]
+    for command in ("coverage", "site"):
+        assert "--population-column" in run_cli(command, "--help", cwd=tmp_path).stdout

@@ -333,7 +333,7 @@ def test_area_without_drivable_roads(tmp_path: Path) -> None:
         load_network(path)
 
 
-def test_unknown_region_slug_like_name_is_a_place_query_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_region_yaml_is_an_unknown_region() -> None:
     with pytest.raises(SourceNotFoundError, match="unknown region"):
         load_network("no-such-region.yaml")
 

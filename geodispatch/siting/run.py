@@ -74,6 +74,7 @@ def run_siting(
     stations: str | os.PathLike[str] | None = None,
     candidates: str | os.PathLike[str] | None = None,
     population: str | os.PathLike[str] | None = None,
+    population_column: str | None = None,
     service: str = "ambulance",
     n_candidates: int = 300,
     busy_fraction: float = 0.2,
@@ -95,7 +96,10 @@ def run_siting(
         Coverage threshold in minutes (default: the region's target, usually 15).
     stations, candidates, population : path, optional
         Files replacing the scenario's stations, the grid candidates ("stations" = the
-        region's other buildings) and the scenario's population.
+        region's other buildings) and the scenario's population. They are read before the
+        network, so a bad file is reported before a download starts.
+    population_column : str, optional
+        Column of people in the population file (default: the first usual name present).
     service : str
         ``"ambulance"`` (PSC 119) or ``"damkar"`` (fire posts): which existing stations stay.
     n_candidates : int
@@ -114,24 +118,28 @@ def run_siting(
 
     if model not in MODELS:
         raise SitingError(f"unknown model {model!r}; use one of {', '.join(MODELS)}.")
+    if minutes is not None and not (math.isfinite(float(minutes)) and float(minutes) > 0):
+        raise SitingError(f"--minutes must be a positive number, got {minutes!r}.")
+    # the user's files are read before the network, which may be a long download
+    people: Any = None
+    if population is not None:
+        from geodispatch.inputs.population import read_population
+
+        people = read_population(population, population_column)
+    cand: pd.DataFrame | str | None = None
+    if candidates is not None:
+        cand = "stations" if str(candidates) == "stations" else read_candidates(str(candidates))
     scenario = load_scenario(source, stations=stations)
     threshold_s = scenario.target_response_s if minutes is None else float(minutes) * 60.0
     if not math.isfinite(threshold_s) or threshold_s <= 0:
         raise SitingError(f"--minutes must be a positive number, got {minutes!r}.")
-    if population is not None:
-        from geodispatch.inputs.population import read_population
-
-        people = read_population(population)
-    elif scenario.population is not None:
+    if people is None:
         people = scenario.population
-    else:
+    if people is None:
         raise SitingError(
             f"{source} brings no population; give --population FILE (CSV lon,lat,population, "
             "GeoJSON or a WorldPop GeoTIFF)."
         )
-    cand: pd.DataFrame | str | None = None
-    if candidates is not None:
-        cand = "stations" if str(candidates) == "stations" else read_candidates(str(candidates))
     bounded = model in ("mclp", "lscp", "mexclp")
     problem = build_siting_problem(
         scenario.network,
