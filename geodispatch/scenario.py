@@ -77,6 +77,22 @@ def _check_not_a_mistyped_slug(text: str) -> None:
         )
 
 
+def _synthetic_network(network: RoadNetwork, options: dict[str, Any]) -> RoadNetwork:
+    """The synthetic regency's roads with the speed options applied (``refresh`` has nothing to do).
+
+    Raises
+    ------
+    InputError
+        For an option that means nothing here (``bbox``, ``polygon`` clip a ``.osm.pbf``).
+    """
+    speed = {k: options.get(k) for k in ("speeds_kph", "hour", "congestion")}
+    other = sorted(k for k, v in options.items() if k not in speed and k != "refresh" and v is not None)
+    if other:
+        names = ", ".join(other)
+        raise InputError(f"{names}: not an option of the synthetic regency (speeds_kph, hour, congestion are)")
+    return _roads.retime(network, **speed)
+
+
 def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
     """Load the road network of any source: ``synthetic[:N]``, a region slug, a place query or a file.
 
@@ -103,7 +119,7 @@ def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
     if size is not None:
         from geodispatch.synthetic import synthetic_regency
 
-        return synthetic_regency(n_nodes=size).network
+        return _synthetic_network(synthetic_regency(n_nodes=size).network, options)
     if _is_region_source(text):
         region = load_region(text)
         speeds = {**region.speeds_kph, **(options.pop("speeds_kph", None) or {})}
@@ -200,7 +216,7 @@ def load_scenario(
         regency = synthetic_regency(n_nodes=size)
         scenario = Scenario(
             name=regency.network.label,
-            network=regency.network,
+            network=_synthetic_network(regency.network, network_options),
             stations=tuple(regency.stations),
             population=regency.population,
             areas=regency.areas,

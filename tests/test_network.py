@@ -364,3 +364,36 @@ def test_bounded_searches_equal_scipy_and_sparse_equals_dense(reverse: bool) -> 
     np.testing.assert_array_equal(dense, ours)
     with pytest.raises(InputError):
         sparse_travel_times(net, sources, float("inf"))
+
+
+def test_speed_options_apply_to_the_synthetic_regency() -> None:
+    """speeds_kph, hour and congestion change the synthetic regency's times as they do a road file's."""
+    from geodispatch.scenario import load_scenario
+
+    base = load_network("synthetic:400")
+    slow = load_network("synthetic:400", speeds_kph={"residential": 10})
+    res = (base.edge_highway == "residential") & ~base.edge_has_maxspeed
+    assert res.sum() > 10
+    np.testing.assert_allclose(slow.edge_time_s[res], base.edge_length_m[res] / (10 / 3.6))
+    np.testing.assert_array_equal(slow.edge_time_s[~res], base.edge_time_s[~res])
+    rush = load_network("synthetic:400", hour=8, congestion={8: 1.5})
+    np.testing.assert_allclose(rush.edge_time_s, base.edge_time_s * 1.5)
+    scen = load_scenario("synthetic:400", speeds_kph={"residential": 10}, hour=8, congestion={8: 1.5})
+    np.testing.assert_allclose(scen.network.edge_time_s, slow.edge_time_s * 1.5)
+    assert base.edge_time_s[res].min() < slow.edge_time_s[res].min()  # the cached regency is untouched
+    with pytest.raises(InputError, match="bbox"):
+        load_network("synthetic:400", bbox=(0.0, 0.0, 1.0, 1.0))
+
+
+def test_speed_options_on_an_npz_network_are_refused(tmp_path: Path) -> None:
+    path = load_network("synthetic:400").save(tmp_path / "net.npz")
+    for option in ({"speeds_kph": {"residential": 10}}, {"hour": 8}, {"congestion": {8: 2.0}}):
+        with pytest.raises(InputError, match=r"\.npz network keeps the travel times"):
+            load_network(path, **option)
+    assert load_network(path).n_edges > 0
+
+
+def test_bbox_clips_only_a_pbf(tmp_path: Path) -> None:
+    path = load_network("synthetic:400").save(tmp_path / "net.npz")
+    with pytest.raises(InputError, match=r"\.osm\.pbf"):
+        load_network(path, bbox=(0.0, 0.0, 1.0, 1.0))

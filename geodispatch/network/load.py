@@ -17,6 +17,7 @@ second run does not download again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -38,7 +39,13 @@ from geodispatch.errors import (
 )
 from geodispatch.geometry import haversine_m
 from geodispatch.network.graph import RoadNetwork
-from geodispatch.network.speeds import congestion_factor, edge_speeds_kph, travel_times_s
+from geodispatch.network.speeds import (
+    FALLBACK_SPEED_KPH,
+    congestion_factor,
+    edge_speeds_kph,
+    speed_table,
+    travel_times_s,
+)
 from geodispatch.settings import cache_dir
 
 log = logging.getLogger(__name__)
@@ -124,6 +131,42 @@ def graph_to_network(
     return RoadNetwork.from_arrays(
         ids, lon, lat, us, vs, lengths, times, classes, has_max, geometries=geoms, name=name
     )
+
+
+def retime(
+    network: RoadNetwork,
+    *,
+    speeds_kph: Mapping[str, float] | None = None,
+    hour: int | None = None,
+    congestion: Mapping[int, float] | None = None,
+) -> RoadNetwork:
+    """The network with its travel times from the speed profile, for a free-flow network.
+
+    An edge whose speed came from a ``maxspeed`` tag keeps it; every other edge gets its highway
+    class's speed with ``speeds_kph`` applied (as :func:`graph_to_network` does); all times are
+    then multiplied by the congestion factor of ``hour``.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        A network timed at free flow with the default speed table (the synthetic regency).
+    speeds_kph, hour, congestion
+        As for :func:`load_network`.
+
+    Returns
+    -------
+    RoadNetwork
+        A new network (the input is not changed); the same object when no option is given.
+    """
+    if speeds_kph is None and hour is None and congestion is None:
+        return network
+    factor = congestion_factor(hour, congestion)
+    table = speed_table(speeds_kph)
+    kph = np.array([table.get(c, FALLBACK_SPEED_KPH) for c in network.highway_classes.tolist()], dtype=np.float64)
+    class_time = travel_times_s(network.edge_length_m, kph[network.edge_highway_code])
+    times = np.where(network.edge_has_maxspeed, network.edge_time_s, class_time) * factor
+    fields = {f.name: getattr(network, f.name) for f in dataclasses.fields(network) if f.init and f.name[0] != "_"}
+    return RoadNetwork(**{**fields, "edge_time_s": times})
 
 
 def _suffix(path: Path) -> str:
@@ -291,7 +334,14 @@ def load_network(
             raise SourceNotFoundError(f"file not found: {path}")
         if path.is_dir():
             raise UnsupportedFormatError(f"{path} is a directory; pass a road network file ({SUPPORTED})")
+        if (bbox is not None or polygon is not None) and suffix not in PBF_SUFFIXES:
+            raise InputError(f"{path.name}: bbox and polygon clip a .osm.pbf extract only; clip this file before")
         if suffix == ".npz":
+            if any(v is not None for v in options.values()):
+                raise InputError(
+                    f"{path.name}: an .npz network keeps the travel times it was built with; speed options "
+                    "(speeds_kph, hour, congestion) apply to the road file it came from (.graphml, .osm, .osm.pbf)"
+                )
             return RoadNetwork.load(path)
         if suffix == ".graphml":
             return graph_to_network(_read_graphml(path), name=path.stem, **options)
@@ -300,4 +350,6 @@ def load_network(
         if suffix in PBF_SUFFIXES:
             return graph_to_network(_read_pbf(path, bbox, polygon), name=path.name.split(".")[0], **options)
         raise UnsupportedFormatError(f"unsupported file type {path.name!r}; use one of {SUPPORTED}")
+    if bbox is not None or polygon is not None:
+        raise InputError("bbox and polygon clip a .osm.pbf extract only, not a place query")
     return load_place(text, refresh=refresh, **options)
