@@ -299,6 +299,103 @@ def recommend_cmd(
         console.print(line, markup=False, highlight=False)
 
 
+def _parse_surge(text: str | None) -> tuple[float, float, float] | None:
+    """Parse ``START_HOUR,HOURS,FACTOR`` (the value of ``--surge``)."""
+    if text is None:
+        return None
+    try:
+        a, b, c = (float(x) for x in text.split(","))
+    except ValueError as exc:
+        raise InputError(f"--surge expects START_HOUR,HOURS,FACTOR (e.g. 17,2,8), got {text!r}") from exc
+    return a, b, c
+
+
+@app.command("simulate")
+def simulate_cmd(
+    source: SourceArg,
+    out: Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")],
+    calls: Annotated[
+        Path | None, typer.Option("--calls", help="Calls CSV: id,time,type,priority,lon,lat[,on_scene_min,transport].")
+    ] = None,
+    calls_per_day: Annotated[
+        float | None, typer.Option("--calls-per-day", help="Generate calls: mean per day (default: calibrated rate).")
+    ] = None,
+    days: Annotated[float | None, typer.Option("--days", help="Generate calls for this many days.")] = None,
+    policy: Annotated[
+        list[str] | None, typer.Option("--policy", help="optimal, closest or coverage_aware (repeat to compare).")
+    ] = None,
+    move_up: Annotated[str, typer.Option("--move-up", help="none or dmexclp.")] = "none",
+    replications: Annotated[int, typer.Option("--replications", help="Independent replications.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Base random seed.")] = 0,
+    dispatch_delay: Annotated[
+        float | None, typer.Option("--dispatch-delay-s", help="Fixed call-taking delay, s (default: calibrated).")
+    ] = None,
+    turnout: Annotated[
+        float | None, typer.Option("--turnout-s", help="Fixed turnout, s (default: calibrated).")
+    ] = None,
+    units: Annotated[Path | None, typer.Option("--units", help="Fleet CSV (id,type,lon,lat[,home_lon,...]).")] = None,
+    hospitals: Annotated[
+        Path | None, typer.Option("--hospitals", help="Hospitals CSV/GeoJSON (lon,lat[,id,name,accepts]).")
+    ] = None,
+    add_posts: Annotated[
+        Path | None, typer.Option("--add-posts", help="sites.geojson from 'geodispatch site': simulate the plan.")
+    ] = None,
+    post_service: Annotated[str, typer.Option("--post-service", help="Service of the new posts.")] = "ambulance",
+    units_per_post: Annotated[int, typer.Option("--units-per-post", help="Units at each new post.")] = 1,
+    calibration: Annotated[
+        Path | None,
+        typer.Option("--calibration", help="DataSF fire calls CSV to calibrate from (default: built-in figures)."),
+    ] = None,
+    surge: Annotated[
+        str | None, typer.Option("--surge", help="Generated calls: START_HOUR,HOURS,FACTOR rate surge.")
+    ] = None,
+) -> None:
+    """Replay a period of calls with busy units, hospitals and move-up; 95% CIs over replications."""
+    from geodispatch.sim.run import comparison_rows, run_simulation
+
+    with _progress(f"simulating on {source}") as status:
+        run = run_simulation(
+            source, out, calls_file=calls, calls_per_day=calls_per_day, days=days,
+            policies=policy or ["optimal"], move_up=move_up, replications=replications, seed=seed,
+            dispatch_delay_s=dispatch_delay, turnout_s=turnout, units_file=units, hospitals_file=hospitals,
+            add_posts=add_posts, post_service=post_service, units_per_post=units_per_post,
+            calibration_file=calibration, surge=_parse_surge(surge), progress=status.update,
+        )  # fmt: skip
+    first = run.results[0]
+    n_calls = int(np.mean([len(r.calls) for r in first.replications]))
+    target = first.model.target_s
+    title = f"{run.scenario.name}: {n_calls:,} calls per replication, {len(first.replications)} replication(s)"
+    table = Table(title=title)
+    for col in ("policy", "move-up", f"within {target / 60:g} min (95% CI)", "mean (min)", "p90 (min)", "relocations"):
+        table.add_column(col, justify="left" if col in ("policy", "move-up") else "right")
+
+    def fmt(fig: dict[str, Any], scale: float, digits: int, unit: str = "") -> str:
+        if fig["mean"] is None:
+            return "-"
+        text = f"{fig['mean'] * scale:.{digits}f}{unit}"
+        if fig["ci95"] is not None:
+            lo, hi = fig["ci95"]
+            text += f" ({lo * scale:.{digits}f}-{hi * scale:.{digits}f})"
+        return text
+
+    for row in comparison_rows(run.results):
+        table.add_row(
+            row["policy"], row["move_up"], fmt(row["within_target"], 100, 1, "%"),
+            fmt(row["mean_response_s"], 1 / 60, 1), fmt(row["p90_response_s"], 1 / 60, 1),
+            fmt(row["relocations"], 1, 0),
+        )  # fmt: skip
+    if run.scenario.synthetic:
+        console.print("[yellow]SYNTHETIC regency: made-up roads, stations and units.[/yellow]")
+    console.print(table)
+    console.print(f"calibration: {run.calibration.source}", markup=False, highlight=False)
+    for res in run.results:
+        for note in res.notes:
+            console.print(f"note ({res.policy}): {note}", markup=False, highlight=False)
+    console.print(
+        f"wrote {out}/ (calls.csv, assignments.csv, summary.json, map.html, map.png, response_times.png)"
+    )
+
+
 DbOption = Annotated[
     str,
     typer.Option("--db", help="Database URL: sqlite:///FILE.db (default geodispatch.db) or postgresql+psycopg://..."),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geodispatch.assign.model import Slot
 from geodispatch.errors import AssignmentError
 from geodispatch.network.traveltime import point_travel_times
 
@@ -228,3 +229,72 @@ def coverage_tiebreak(
         if cand[:2] > best[:2]:
             best = cand
     return TieBreak(best[2], best[0], fastest_people)
+
+
+def apply_tiebreak(
+    index: CoverageIndex,
+    slots: Sequence[Slot],
+    choice: list[int],
+    eta: np.ndarray,
+    fits: np.ndarray,
+    remaining_s: np.ndarray,
+    types: np.ndarray,
+    dispatchable: np.ndarray,
+    base_lon: np.ndarray,
+    base_lat: np.ndarray,
+    tolerance_s: float = TIE_TOLERANCE_S,
+) -> dict[tuple[int, str], tuple[float, float, tuple[int, ...]]]:
+    """Run :func:`coverage_tiebreak` for every incident and unit type of a solved batch.
+
+    ``choice`` (unit column per slot, from the optimal solve) is changed in place.
+
+    Parameters
+    ----------
+    index : CoverageIndex
+        Reach sets.
+    slots : sequence of Slot
+        Slots of the batch.
+    choice : list of int
+        Unit column per slot, -1 when unfilled (modified in place).
+    eta : ndarray, shape (n_incidents, n_units)
+        ETAs, seconds.
+    fits : ndarray of bool, shape (n_slots, n_units)
+        Unit may fill slot.
+    remaining_s : ndarray, shape (n_incidents,)
+        Time left of each incident's target, seconds.
+    types : ndarray of str, shape (n_units,)
+        Unit types.
+    dispatchable : ndarray of bool, shape (n_units,)
+        Units that may be sent.
+    base_lon, base_lat : ndarray, shape (n_units,)
+        Each unit's base (where it returns to), degrees.
+    tolerance_s : float
+        ETA tolerance, seconds.
+
+    Returns
+    -------
+    dict
+        ``(incident index, unit type) -> (people covered after, after the fastest choice, the
+        fastest choice)`` for every group the tie-break looked at.
+    """
+    out: dict[tuple[int, str], tuple[float, float, tuple[int, ...]]] = {}
+    groups: dict[tuple[int, str], list[int]] = {}
+    for s, slot in enumerate(slots):
+        groups.setdefault((slot.incident_index, slot.type), []).append(s)
+    n_units = len(types)
+    for (i, utype), members in groups.items():
+        chosen = [choice[s] for s in members]
+        if any(k < 0 for k in chosen):
+            continue
+        used = np.zeros(n_units, dtype=bool)
+        used[[k for k in choice if k >= 0]] = True
+        fleet = dispatchable & (types == utype) & (~used | np.isin(np.arange(n_units), chosen))
+        free = dispatchable & ~used
+        tb = coverage_tiebreak(
+            index, fits[members], chosen, eta[i], float(remaining_s[i]), fleet, free, base_lon, base_lat, tolerance_s
+        )
+        if tb.units != tuple(chosen):
+            for s, k in zip(members, tb.units, strict=True):
+                choice[s] = k
+        out[(i, utype)] = (tb.covered_after, tb.covered_fastest, tuple(chosen))
+    return out

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geodispatch import settings
-from geodispatch.assign.cover import TIE_TOLERANCE_S, coverage_index, coverage_tiebreak
+from geodispatch.assign.cover import TIE_TOLERANCE_S, apply_tiebreak, coverage_index
 from geodispatch.assign.eta import (
     IncidentEtas,
     Positions,
@@ -335,39 +335,22 @@ def _search(
 
 def _apply_tiebreak(network: RoadNetwork, sol: Solution, population: Any, tolerance_s: float) -> None:
     """Coverage tie-break per incident and unit type, on top of the optimal choice."""
-    index = coverage_index(network, population, sol.target_s)
     units = sol.units
-    base_lon = np.asarray([u.home_lon if u.home_lon is not None else u.lon for u in units])
-    base_lat = np.asarray([u.home_lat if u.home_lat is not None else u.lat for u in units])
-    types = np.asarray([u.type for u in units])
-    dispatchable = np.asarray([u.dispatchable for u in units], dtype=bool)
-    groups: dict[tuple[int, str], list[int]] = {}
-    for s, slot in enumerate(sol.slots):
-        groups.setdefault((slot.incident_index, slot.type), []).append(s)
-    for (i, utype), members in groups.items():
-        chosen = [sol.choice[s] for s in members]
-        if any(k < 0 for k in chosen):
-            continue
-        used = np.zeros(len(units), dtype=bool)
-        used[[k for k in sol.choice if k >= 0]] = True
-        fleet = dispatchable & (types == utype) & (~used | np.isin(np.arange(len(units)), chosen))
-        free = dispatchable & ~used
-        tb = coverage_tiebreak(
-            index,
-            sol.fits[members],
-            chosen,
-            sol.eta[i],
-            float(sol.remaining_s[i]),
-            fleet,
-            free,
-            base_lon,
-            base_lat,
+    sol.tiebreaks.update(
+        apply_tiebreak(
+            coverage_index(network, population, sol.target_s),
+            sol.slots,
+            sol.choice,
+            sol.eta,
+            sol.fits,
+            sol.remaining_s,
+            np.asarray([u.type for u in units]),
+            np.asarray([u.dispatchable for u in units], dtype=bool),
+            np.asarray([u.home_lon if u.home_lon is not None else u.lon for u in units]),
+            np.asarray([u.home_lat if u.home_lat is not None else u.lat for u in units]),
             tolerance_s,
         )
-        if tb.units != tuple(chosen):
-            for s, k in zip(members, tb.units, strict=True):
-                sol.choice[s] = k
-        sol.tiebreaks[(i, utype)] = (tb.covered_after, tb.covered_fastest, tuple(chosen))
+    )
 
 
 def _missing(sol: Solution, i: int) -> tuple[dict[str, int], str | None]:
