@@ -109,8 +109,8 @@ def _validate(calls: CallTable, origin: str = "calls") -> None:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(f"{origin}: call {ids[row]} has priority {calls.priority[row]}; use 1, 2 or 3")
-    lonlat_bad = ~(np.isfinite(calls.lon) & np.isfinite(calls.lat)) | (np.abs(calls.lon) > 180) | (
-        np.abs(calls.lat) > 90
+    lonlat_bad = (
+        ~(np.isfinite(calls.lon) & np.isfinite(calls.lat)) | (np.abs(calls.lon) > 180) | (np.abs(calls.lat) > 90)
     )
     if lonlat_bad.any():
         row = int(np.flatnonzero(lonlat_bad)[0])
@@ -166,7 +166,9 @@ def read_calls(path: str | os.PathLike[str]) -> CallTable:
     prio = pd.to_numeric(df["priority"], errors="coerce")
     if prio.isna().any() or (prio != prio.round()).any():
         row = int(np.flatnonzero((prio.isna() | (prio != prio.round())).to_numpy())[0])
-        raise InputError(f"{origin}: call {df['id'].iloc[row]} has priority {df['priority'].iloc[row]!r}; use 1, 2 or 3")
+        raise InputError(
+            f"{origin}: call {df['id'].iloc[row]} has priority {df['priority'].iloc[row]!r}; use 1, 2 or 3"
+        )
     for col in ("lon", "lat"):
         if not pd.api.types.is_numeric_dtype(df[col]) or df[col].isna().any():
             raise InputError(f"{origin}: column {col!r} must be numbers (degrees) with no blanks")

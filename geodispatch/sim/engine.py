@@ -36,7 +36,7 @@ from geodispatch.errors import SimulationError
 from geodispatch.network.traveltime import sparse_travel_times, travel_times
 from geodispatch.sim.calls import CallTable, generate_calls
 from geodispatch.sim.model import PreparedCalls, SimModel, prepare_calls
-from geodispatch.sim.times import EXIT_DIRECT, EXIT_U, EXIT_V
+from geodispatch.sim.times import EXIT_U, EXIT_V, Points
 
 IDLE, TO_SCENE, ON_SCENE, TO_HOSPITAL, AT_HOSPITAL, DRIVING = range(6)
 """Unit states: resting at its post; driving to a call; on scene; driving to a hospital; handing
@@ -299,13 +299,12 @@ class _Run:
                 self.push(t + float(self.handover[b]), _HANDED_OVER, a, b)
             elif kind == _HANDED_OVER:
                 self.free(a, b, t, ("hospital", int(self.p.hospital[int(self.p.slot_call[b])])))
-            elif kind == _HOME:
-                if self.trip_id[a] == b and self.state[a] == DRIVING:
-                    trip = self.trip[a]
-                    assert trip is not None
-                    self.base[a] = trip[0]
-                    self.trip[a] = None
-                    self.set_state(a, IDLE, t)
+            elif kind == _HOME and self.trip_id[a] == b and self.state[a] == DRIVING:
+                trip = self.trip[a]
+                assert trip is not None
+                self.base[a] = trip[0]
+                self.trip[a] = None
+                self.set_state(a, IDLE, t)
         horizon = max(t, period_s, calls.span_s)
         for k in range(self.m.n_units):
             self.set_state(k, int(self.state[k]), horizon)
@@ -378,7 +377,8 @@ class _Run:
         m, p = self.m, self.p
         kind, idx = origin
         if kind == "call":
-            dur, how, pts, origin_key = float(p.call_to_key[idx, dest]), int(p.call_exit[idx, dest]), p.points, -1
+            dur, how, origin_key = float(p.call_to_key[idx, dest]), int(p.call_exit[idx, dest]), -1
+            pts: Points | None = p.points
         else:
             dur, how = float(m.hosp_to_key[idx, dest]), int(m.hosp_exit[idx, dest])
             pts, origin_key = m.hosp_points, int(m.hospital_key[idx])
@@ -396,14 +396,15 @@ class _Run:
             self.start_trip(k, t, origin, dest)
             return
         assert pts is not None
+        e = int(pts.edge[idx])
         if how == EXIT_V:
-            x0, leg0 = int(pts.v[idx]), float(pts.to_v[idx])
+            x0, leg0, edge0 = int(pts.v[idx]), float(pts.to_v[idx]), e
         elif how == EXIT_U:
-            x0, leg0 = int(pts.u[idx]), float(pts.to_u[idx])
+            x0, leg0, edge0 = int(pts.u[idx]), float(pts.to_u[idx]), int(m.network.twin_edge[e])
         else:
-            x0, leg0 = -1, dur
+            x0, leg0, edge0 = -1, dur, -1
         self.trip_id[k] += 1
-        self.trip[k] = (dest, t, dur, x0, leg0, origin_key)
+        self.trip[k] = (dest, t, dur, x0, leg0, origin_key, edge0)
 
     # ------------------------------------------------------------------ move-up
     def dmexclp(self, k: int, origin: tuple[str, int]) -> int:
@@ -436,20 +437,27 @@ class _Run:
         return int(posts[ties[int(np.argmin(drive[ties]))]])
 
     # ------------------------------------------------------------------ where a free unit is
-    def position(self, k: int, t: float) -> tuple[int, int, float]:
-        """(key point or -1, node or -1, seconds to get there) of a free unit at time ``t``."""
+    def position(self, k: int, t: float) -> tuple[int, int, float, int, float]:
+        """Where a free unit is at time ``t``.
+
+        Returns ``(key, node, seconds, edge, fraction)``: at (or ``seconds`` from) key point
+        ``key``, or ``seconds`` from junction ``node`` (``key`` -1) while driving along directed
+        ``edge`` at ``fraction`` of it (-1 when not known).
+        """
         if self.state[k] == IDLE:
-            return int(self.base[k]), -1, 0.0
+            return int(self.base[k]), -1, 0.0, -1, 0.0
         trip = self.trip[k]
         assert trip is not None
-        dest, depart, dur, x0, leg0, origin_key = trip
+        dest, depart, dur, x0, leg0, origin_key, edge0 = trip
         tau = t - depart
         if tau <= 0.0 and origin_key >= 0:
-            return origin_key, -1, 0.0
+            return origin_key, -1, 0.0, -1, 0.0
         if x0 < 0:
-            return dest, -1, max(dur - tau, 0.0)
+            return dest, -1, max(dur - tau, 0.0), -1, 0.0
+        net = self.m.network
         if tau < leg0:
-            return -1, x0, leg0 - tau
+            rem = leg0 - tau
+            return -1, x0, rem, edge0, 1.0 - rem / float(net.edge_time_s[edge0]) if edge0 >= 0 else 0.0
         left = dur - tau
         cached = self.route_cache.get(k)
         if cached is None or cached[0] != self.trip_id[k]:
@@ -459,8 +467,13 @@ class _Run:
             nodes, remaining = cached[1], cached[2]
         i = int(np.searchsorted(-remaining, -left, side="left"))  # first node with remaining <= left
         if i >= len(nodes):
-            return dest, -1, max(left, 0.0)
-        return -1, int(nodes[i]), max(left - float(remaining[i]), 0.0)
+            return dest, -1, max(left, 0.0), -1, 0.0
+        rem = max(left - float(remaining[i]), 0.0)
+        if i == 0:
+            return -1, int(nodes[0]), rem, -1, 0.0
+        edge = int(net.edge_between(nodes[i - 1], nodes[i])[0])
+        frac = 1.0 - rem / float(net.edge_time_s[edge]) if edge >= 0 and net.edge_time_s[edge] > 0 else 1.0
+        return -1, int(nodes[i]), rem, edge, frac
 
     # ------------------------------------------------------------------ a decision
     def dispatch(self, t: float) -> None:
@@ -574,16 +587,19 @@ class _Run:
             eta[:, idle] = p.call_key[calls][:, self.base[free[idle]]]
         moving: list[tuple[int, int, float]] = []
         for c in np.flatnonzero(~idle).tolist():
-            key, node, rem = self.position(int(free[c]), t)
+            key, node, rem, edge, frac = self.position(int(free[c]), t)
             if key >= 0:
                 eta[:, c] = rem + p.call_key[calls, key]
             else:
                 moving.append((c, node, rem))
+                if edge >= 0:
+                    eta[:, c] = self.ahead(edge, frac, calls)
         if not moving:
             return eta, idle
         tol = TIE_TOLERANCE_S if m.policy == "coverage_aware" else 0.0
         threshold = np.zeros((len(calls), len(free)))
         known = np.isfinite(eta)
+        known[:, [c for c, _, _ in moving]] = False
         seen: set[tuple[int, str, tuple[str, ...]]] = set()
         for s, (utype, caps) in enumerate(lines):
             i = int(inc[s])
@@ -600,18 +616,28 @@ class _Run:
         rem_m = np.asarray([rem for _, _, rem in moving])
         cols = np.asarray([c for c, _, _ in moving], dtype=np.int64)
         dests = np.asarray([int(self.trip[int(free[c])][0]) for c in cols], dtype=np.int64)  # type: ignore[index]
-        thr = threshold[:, cols]  # (calls, moving)
+        bound = threshold[:, cols]  # (calls, moving)
         with np.errstate(invalid="ignore"):
             lower = rem_m[None, :] + np.maximum(
                 p.call_key[calls][:, dests] - m.keys.forward[dests, nodes_m][None, :], 0.0
             )
-        want = (lower <= thr) & (thr > 0)
+        want = (lower <= bound) & (bound > 0)
         for i in np.flatnonzero(want.any(axis=1)).tolist():
             w = want[i]
-            limit = max(float(np.max(thr[i, w] - rem_m[w])), 0.0)
+            limit = max(float(np.max(bound[i, w] - rem_m[w])), 0.0)
             to_call = self.times_to_call(int(calls[i]), limit)[nodes_m[w]]
-            eta[i, cols[w]] = np.where(to_call <= limit, rem_m[w] + to_call, np.inf)
+            via = np.where(to_call <= limit, rem_m[w] + to_call, np.inf)
+            eta[i, cols[w]] = np.minimum(eta[i, cols[w]], via)
         return eta, idle
+
+    def ahead(self, edge: int, frac: float, calls: np.ndarray) -> np.ndarray:
+        """Seconds to calls on the unit's own road ahead of it (``inf`` for every other call)."""
+        p, net = self.p, self.m.network
+        ce = p.points.edge[calls]
+        twin = int(net.twin_edge[edge])
+        pos = np.where(ce == edge, p.points.fraction[calls], np.where(ce == twin, 1.0 - p.points.fraction[calls], -1.0))
+        t_e = float(net.edge_time_s[edge])
+        return np.where((pos >= frac) & ((ce == edge) | (ce == twin)), (pos - frac) * t_e, np.inf)
 
     def times_to_call(self, j: int, limit: float) -> np.ndarray:
         """Seconds from every node to call ``j`` (``inf`` beyond ``limit``); two reverse searches.

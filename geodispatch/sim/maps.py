@@ -121,7 +121,8 @@ def _html_map(run: SimulationRun, calls: Any, path: Path) -> None:
     posts.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     title = html.escape(_label(run))
-    fmap.get_root().html.add_child(folium.Element(f"<h3 style='margin:4px'>{title}: late calls</h3>"))
+    header = folium.Element(f"<h3 style='margin:4px'>{title}: late calls</h3>")
+    fmap.get_root().html.add_child(header)  # type: ignore[attr-defined]
     path.write_text(render_offline(fmap), encoding="utf-8")
 
 
@@ -150,8 +151,8 @@ def _response_plot(run: SimulationRun, calls: Any, path: Path) -> None:
     ax.set_xlabel("response time, call received to first unit on scene (min)")
     ax.set_ylabel("share of calls")
     ax.set_ylim(0, 1)
-    ax.set_title(f"Response-time distribution: {run.scenario.name}" + (" (SYNTHETIC)" if run.scenario.synthetic else ""),
-                 fontsize=10)  # fmt: skip
+    tag = " (SYNTHETIC)" if run.scenario.synthetic else ""
+    ax.set_title(f"Response-time distribution: {run.scenario.name}{tag}", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

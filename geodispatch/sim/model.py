@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from geodispatch import settings
 from geodispatch.assign.model import Unit, check_units, resolve_sop
 from geodispatch.errors import SimulationError
-from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M
 from geodispatch.regions import Requirement
 from geodispatch.sim.calibration import DEFAULT_CALIBRATION, Calibration, check_calibration
 from geodispatch.sim.calls import CallTable
@@ -119,7 +119,7 @@ class SimModel:
     busy_fraction: dict[str, float] = field(default_factory=dict)
     moveup_types: tuple[str, ...] = ("ambulance",)
     population: Any = None
-    snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M
+    snap_limit_m: float = settings.SNAP_LIMIT_M
     hosp_points: Points | None = None
     hosp_to_key: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     hosp_exit: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
@@ -190,7 +190,7 @@ def build_model(
     busy_fraction: float | None = None,
     moveup_types: Sequence[str] = ("ambulance",),
     expected_calls_per_day: float | None = None,
-    snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M,
+    snap_limit_m: float = settings.SNAP_LIMIT_M,
 ) -> SimModel:
     """Prepare a simulation: snap bases and hospitals, search from each once, coverage for move-up.
 
@@ -244,9 +244,7 @@ def build_model(
         raise SimulationError("no units to simulate: the scenario's stations have none; pass a units file")
     check_units(fleet)
     if hospitals is None:
-        hospitals = [
-            Hospital(s.id, s.name or s.id, s.lon, s.lat) for s in scenario.stations if s.type == "rsud"
-        ]
+        hospitals = [Hospital(s.id, s.name or s.id, s.lon, s.lat) for s in scenario.stations if s.type == "rsud"]
     hospitals = list(hospitals)
     station_name = {s.id: (s.name or s.id) for s in scenario.stations}
 
@@ -314,9 +312,9 @@ def build_model(
     if hospitals:
         model.hosp_points = keys.points.subset(model.hospital_key)
         model.hosp_to_key, model.hosp_exit = keys.from_points(model.hosp_points)
-    if move_up == "dmexclp" or policy == "coverage_aware":
-        if scenario.population is None or not len(scenario.population):
-            raise SimulationError(f"{move_up if move_up != 'none' else policy} needs population points")
+    no_people = scenario.population is None or not len(scenario.population)
+    if (move_up == "dmexclp" or policy == "coverage_aware") and no_people:
+        raise SimulationError(f"{move_up if move_up != 'none' else policy} needs population points")
     if move_up == "dmexclp":
         _prepare_coverage(model, scenario.population, busy_fraction, expected_calls_per_day)
     return model
@@ -402,7 +400,11 @@ def prepare_calls(model: SimModel, calls: CallTable) -> PreparedCalls:
         best_t = t_h[np.arange(n), best]
         hospital = np.where(np.isfinite(best_t), best, -1)
         hospital_s = best_t
-    slot_call, slot_line, slot_copy, slot_type, slot_caps = [], [], [], [], []
+    slot_call: list[int] = []
+    slot_line: list[int] = []
+    slot_copy: list[int] = []
+    slot_type: list[str] = []
+    slot_caps: list[tuple[str, ...]] = []
     for j, kind in enumerate(calls.type.tolist()):
         for r, req in enumerate(model.sop[kind]):
             for c in range(req.count):
@@ -440,7 +442,7 @@ def prepare_calls(model: SimModel, calls: CallTable) -> PreparedCalls:
     return prepared
 
 
-def _group(types: list[str], caps: list[tuple[str, ...]]) -> dict[tuple[str, tuple[str, ...]], np.ndarray]:
+def _group(types: Sequence[str], caps: Sequence[tuple[str, ...]]) -> dict[tuple[str, tuple[str, ...]], np.ndarray]:
     out: dict[tuple[str, tuple[str, ...]], list[int]] = {}
     for i, key in enumerate(zip(types, caps, strict=True)):
         out.setdefault(key, []).append(i)

@@ -39,7 +39,7 @@ def ci95(values: Sequence[float] | np.ndarray) -> dict[str, Any]:
     if len(v) < 2:
         return {"mean": mean, "ci95": None, "n": 1}
     half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-    return {"mean": mean, "ci95": [mean - half, mean + half], "n": int(len(v))}
+    return {"mean": mean, "ci95": [mean - half, mean + half], "n": len(v)}
 
 
 def _p90(x: np.ndarray) -> float:

@@ -117,7 +117,7 @@ def run_simulation(
         On any bad input, before anything is written.
     """
     from geodispatch.assign.run import read_units
-    from geodispatch.inputs import read_site_posts
+    from geodispatch.inputs.tables import read_site_posts
     from geodispatch.scenario import load_scenario
     from geodispatch.sim import simulate
 
@@ -135,7 +135,7 @@ def run_simulation(
     if calls_per_day is not None and not (math.isfinite(calls_per_day) and calls_per_day >= 0):
         raise InputError(f"--calls-per-day must be a non-negative number, got {calls_per_day}")
     say = progress or (lambda _msg: None)
-    cal = calibrate(calibration_file) if calibration_file is not None else DEFAULT_CALIBRATION
+    cal = calibrate(Path(calibration_file)) if calibration_file is not None else DEFAULT_CALIBRATION
     calls: CallTable | None = read_calls(calls_file) if calls_file is not None else None
     hospitals = read_hospitals(hospitals_file) if hospitals_file is not None else None
     posts = read_site_posts(add_posts) if add_posts is not None else []
@@ -152,14 +152,22 @@ def run_simulation(
             scenario, calls, calls_per_day=calls_per_day, days=days, units=fleet, hospitals=hospitals,
             policy=policy, move_up=move_up, replications=replications, seed=seed,
             dispatch_delay_s=dispatch_delay_s, turnout_s=turnout_s, calibration=cal, surge=surge,
-            progress=lambda done, total, policy=policy: say(f"{policy}: replication {done}/{total}"),
+            progress=_replication_progress(say, policy),
         )  # fmt: skip
         if posts:
-            res.notes.append(f"{len(posts)} new post(s) from {Path(str(add_posts)).name}, {units_per_post} unit(s) each")
+            name = Path(str(add_posts)).name
+            res.notes.append(f"{len(posts)} new post(s) from {name}, {units_per_post} unit(s) each")
         run.results.append(res)
     say("writing outputs")
     write_outputs(run, out)
     return run
+
+
+def _replication_progress(say: Callable[[str], None], policy: str) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        say(f"{policy}: replication {done}/{total}")
+
+    return report
 
 
 def comparison_rows(results: Sequence[SimResult]) -> list[dict[str, Any]]:
@@ -203,9 +211,7 @@ def write_outputs(run: SimulationRun, out: str | os.PathLike[str]) -> Path:
     with atomic_dir(out) as tmp:
         calls.to_csv(tmp / "calls.csv", index=False)
         assignments.to_csv(tmp / "assignments.csv", index=False)
-        (tmp / "summary.json").write_text(
-            json.dumps(_jsonable(summary), indent=1, allow_nan=False), encoding="utf-8"
-        )
+        (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=1, allow_nan=False), encoding="utf-8")
         from geodispatch.sim.maps import write_maps
 
         write_maps(run, calls, tmp)
