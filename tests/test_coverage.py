@@ -17,6 +17,7 @@ from geodispatch.coverage.stats import _union_length, road_covered_m
 from geodispatch.coverage.surface import point_times, station_node_times
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.regions import Station
+from tests.conftest import weighted_quantile_ref
 
 LON0, LAT0 = 110.0, -7.0
 M_PER_DEG_LAT = 111_320.0
@@ -240,10 +241,8 @@ def test_hotspots_cluster_separated_groups() -> None:
     uncovered[:10] = False
     time_s = np.where(rng.random(300) < 0.2, np.inf, rng.uniform(900, 3000, 300))
     hot = hotspots(net, lon, lat, pop, uncovered, time_s, cell_m=300.0)
-    from geodispatch.coverage.surface import _weighted_quantile
-
     for rank, members in ((1, np.arange(10, 200)), (2, np.arange(200, 300))):
-        ref = _weighted_quantile(time_s[members], pop[members], 0.5)
+        ref = weighted_quantile_ref(time_s[members], pop[members], 0.5)
         got = hot.loc[hot["rank"] == rank, "median_s"].iloc[0]
         assert (np.isnan(got) and not np.isfinite(ref)) or got == pytest.approx(round(ref, 1))
     assert len(hot) == 2
@@ -319,7 +318,7 @@ def test_fast_nearest_edges_equal_strtree() -> None:
 
 
 def test_grouped_weighted_quantile_equals_per_group() -> None:
-    from geodispatch.coverage.surface import _weighted_quantile, grouped_weighted_quantile
+    from geodispatch.coverage.surface import grouped_weighted_quantile
 
     rng = np.random.default_rng(2)
     group = rng.integers(0, 30, 2000)
@@ -329,7 +328,7 @@ def test_grouped_weighted_quantile_equals_per_group() -> None:
         got = grouped_weighted_quantile(group, values, weights, q, 32)
         for g in range(32):
             m = group == g
-            ref = _weighted_quantile(values[m], weights[m], q)
+            ref = weighted_quantile_ref(values[m], weights[m], q)
             assert (np.isnan(got[g]) and np.isnan(ref)) or got[g] == ref
 
 
@@ -506,3 +505,36 @@ def test_road_covered_by_all_matches_sampled_points(grid: RoadNetwork) -> None:
         assert got.sum() == pytest.approx(expect, rel=0.005, abs=10.0)
         single = [road_covered_m(grid, t, limit, s).sum() for t, s in fields]
         assert got.sum() <= min(single) + 1e-6
+
+
+def test_weighted_quantile_against_numpy_and_a_hand_table() -> None:
+    """The production weighted quantile against numpy's inverted-CDF weighted quantile and a
+    table worked out by hand (unreachable people are inf and count as the slowest)."""
+    from geodispatch.coverage.surface import _weighted_quantile, _weighted_quantiles
+
+    inf = np.inf
+    table = [  # values, weights, q, expected
+        ([10, 20, 30, 40], [1, 1, 1, 1], 0.5, 20),
+        ([10, 20, 30, 40], [1, 1, 1, 1], 0.51, 30),
+        ([40, 10, 30, 20], [0, 0, 1, 3], 0.5, 20),  # unsorted input; weight 3 on 20
+        ([10, 20, 30], [5, 1, 1], 0.5, 10),
+        ([10, 20, 30], [5, 1, 1], 0.9, 30),
+        ([10, 20, inf], [1, 1, 2], 0.5, 20),
+        ([10, 20, inf], [1, 1, 2], 0.9, inf),
+        ([10, 20], [0, 0], 0.5, np.nan),
+        ([], [], 0.5, np.nan),
+    ]
+    for values, weights, q, expect in table:
+        got = _weighted_quantile(np.array(values, dtype=float), np.array(weights, dtype=float), q)
+        assert got == expect or (np.isnan(expect) and np.isnan(got)), (values, weights, q, got)
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        values = rng.choice(rng.uniform(0, 1800, 12), n)  # ties included
+        weights = rng.integers(0, 50, n).astype(float)
+        weights[0] += 1.0
+        qs = [0.1, 0.5, 0.9]
+        got = _weighted_quantiles(values, weights, qs)
+        for q, g in zip(qs, got, strict=True):
+            assert g == np.quantile(values, q, weights=weights, method="inverted_cdf")
+            assert g == weighted_quantile_ref(values, weights, q)

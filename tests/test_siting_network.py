@@ -45,14 +45,17 @@ def test_problem_aggregates_population_and_fixes_stations(regency) -> None:  # t
     assert today.objective == pytest.approx(float(prob.weight[best.min(axis=0) <= 900.0].sum()))
     # one new post: the model's choice equals trying every candidate
     one = mclp(prob.cost, 1, 900.0, prob.weight, fixed=prob.fixed)
+    # unbounded dense candidate times against the model's bounded sparse rows: a demand is
+    # covered when today's posts or the candidate reach it
+    every = prob.times(np.arange(len(prob.cand_node)), None)
     gains = []
     for i in range(len(prob.fixed), len(prob.cand_node)):
-        nearest = np.minimum(best.min(axis=0), prob.cost.getrow(i).toarray().ravel())
+        nearest = np.minimum(best.min(axis=0), every[i])
         row = prob.cost.getrow(i)
         covered = best.min(axis=0) <= 900.0
         covered[row.indices[row.data <= 900.0]] = True
-        gains.append(float(prob.weight[covered].sum()))
-        assert nearest.shape == covered.shape
+        np.testing.assert_array_equal(covered, nearest <= 900.0)
+        gains.append(float(prob.weight[nearest <= 900.0].sum()))
     assert one.objective == pytest.approx(max(gains))
 
 
