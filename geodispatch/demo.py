@@ -28,20 +28,25 @@ def station_traveltime_table(scenario: Scenario, limit_s: float) -> Table:
     cols = ("station type", "stations", "nodes within limit", "share", "median (min)", "slowest reached (min)")
     for col in cols:
         table.add_column(col, justify="right" if col != "station type" else "left")
+    off_road: list[str] = []
     for stype in sorted({s.type for s in scenario.stations}):
         group = [s for s in scenario.stations if s.type == stype]
         snap = net.snap([s.lon for s in group], [s.lat for s in group], strict=False)
+        off = [s.id for s, e in zip(group, snap.edge, strict=True) if e < 0]
+        off_road += off
         _, time_s = point_travel_times(net, snap, min_only=True)
         reached = time_s[np.isfinite(time_s)]
         within = int((reached <= limit_s).sum())
         table.add_row(
             stype,
-            str(len(group)),
+            f"{len(group)} ({len(off)} off road, not timed)" if off else str(len(group)),
             f"{within:,}",
             f"{within / net.n_nodes:.0%}",
             f"{np.median(reached) / 60:.1f}" if len(reached) else "-",
             f"{reached.max() / 60:.1f}" if len(reached) else "-",
         )
+    if off_road:
+        table.caption = f"not timed: {', '.join(off_road)} (too far from any road to snap)"
     return table
 
 
