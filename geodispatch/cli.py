@@ -52,6 +52,12 @@ def _root(
         typer.echo(ctx.get_help())
         raise typer.Exit()
 
+
+LangOption = Annotated[
+    str | None,
+    typer.Option("--lang", help="Language of tables and maps: id (Bahasa Indonesia) or en; default id for a region."),
+]
+
 SourceArg = Annotated[
     str,
     typer.Argument(
@@ -194,12 +200,16 @@ def coverage(
         bool, typer.Option("--combined", help="Covered only when every listed type reaches in time.")
     ] = False,
     offroad: Annotated[float, typer.Option("--offroad-m", help="Off-road buffer of the isochrones, metres.")] = 100.0,
+    lang: LangOption = None,
 ) -> None:
     """Isochrones, population and desa coverage, hotspots and maps from today's stations."""
+    from geodispatch.cli_tables import coverage_table
     from geodispatch.coverage import run_coverage
     from geodispatch.inputs import read_areas, read_population
+    from geodispatch.locale import check_lang, text
     from geodispatch.scenario import load_scenario
 
+    language = check_lang(lang) if lang is not None else None
     # the user's files are read before the network, which may be a long download
     people = read_population(population, population_column) if population is not None else None
     area_frame = read_areas(areas, area_name_column) if areas is not None else None
@@ -217,9 +227,10 @@ def coverage(
             offroad_m=offroad,
             progress=lambda msg: status.update(f"coverage: {msg}"),
         )
-    console.print(report.summary_table())
+    language = language or scenario.lang
+    console.print(coverage_table(report, language))
     files = "isochrones.geojson, surface.geojson, coverage_by_area.csv, summary.json, map.html, map.png"
-    console.print(f"wrote {out}/ ({files}); open {out}/map.html in a browser")
+    console.print(text("cli.coverage.wrote", language, out=out, files=files))
 
 
 @app.command("site")
@@ -244,25 +255,28 @@ def site(
     share: Annotated[float, typer.Option("--share", help="LSCP: share of people to cover.")] = 1.0,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Solver time limit, seconds.")] = 60.0,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("site-out"),
+    lang: LangOption = None,
 ) -> None:
     """Where to put the next PSC 119 / fire posts: siting models with marginal gains and maps."""
+    from geodispatch.cli_tables import gain_table
+    from geodispatch.locale import check_lang, text
     from geodispatch.siting.run import run_siting
+
+    language = check_lang(lang) if lang is not None else None
 
     with _progress(f"siting on {source}"):
         run = run_siting(
             source, model, new_posts, minutes, stations=stations, candidates=candidates,
             population=population, population_column=population_column, service=service,
-            n_candidates=n_candidates, busy_fraction=busy, share=share, time_limit_s=time_limit, out=out,
+            n_candidates=n_candidates, busy_fraction=busy, share=share, time_limit_s=time_limit, out=out, lang=language,
         )
-    from geodispatch.siting.report import gain_table
-
     res = run.result
-    title = f"{run.name}: {model} ({res.status}, gap {100 * res.gap:.2g}%, {res.solve_time_s:.1f} s)"
-    table = gain_table(title, run.table, run.threshold_s)
-    console.print(table)
+    title = text("cli.site.title", run.lang, name=run.name, model=model, status=res.status,
+                 gap=f"{100 * res.gap:.2g}", seconds=f"{res.solve_time_s:.1f}")
+    console.print(gain_table(title, run.table, run.threshold_s, run.lang))
     for note in run.problem.notes + res.notes:
-        console.print(f"note: {note}")
-    console.print(f"wrote {out}/sites.geojson, marginal_gain.csv, map.html, map.png")
+        console.print(text("cli.site.note", run.lang, note=note), markup=False, highlight=False)
+    console.print(text("cli.site.wrote", run.lang, out=out))
 
 
 @app.command("recommend")

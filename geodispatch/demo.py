@@ -13,6 +13,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from geodispatch.cli_tables import coverage_table, gain_table
 from geodispatch.network.traveltime import point_travel_times
 from geodispatch.scenario import Scenario, load_scenario
 
@@ -89,7 +90,7 @@ def run_demo(source: str, out: Path, console: Console) -> None:
             out_dir=out / "coverage",
             progress=lambda msg: status.update(f"coverage: {msg}"),
         )
-    console.print(report.summary_table())
+    console.print(coverage_table(report, scenario.lang))
     console.print(f"coverage map: {out / 'coverage' / 'map.html'} (PNG for reports: {out / 'coverage' / 'map.png'})")
 
     from geodispatch.assign import demo_lines
@@ -97,6 +98,30 @@ def run_demo(source: str, out: Path, console: Console) -> None:
     for line in demo_lines(scenario):
         console.print(line, markup=False, highlight=False)
 
-    from geodispatch.siting.run import demo_siting
-
     demo_siting(scenario, out / "siting", console)
+
+
+def demo_siting(scenario: Scenario, out: Path, console: Console, new_posts: int = 3) -> None:
+    """The siting part of the demo: MCLP for ``new_posts`` ambulance posts, files and table.
+
+    Prints a message instead when the scenario has no population or stations.
+    """
+    from geodispatch.siting.files import write_siting_outputs
+    from geodispatch.siting.inputs import build_siting_problem
+    from geodispatch.siting.run import solve_problem
+
+    if scenario.population is None or not scenario.stations:
+        console.print("siting: this scenario has no population or stations; skipped")
+        return
+    threshold_s = float(scenario.target_response_s)
+    problem = build_siting_problem(
+        scenario.network, scenario.population, scenario.stations, bound_s=threshold_s
+    )
+    result = solve_problem(problem, "mclp", new_posts, threshold_s)
+    title = f"{scenario.name}: where to put {new_posts} new PSC 119 posts (MCLP)"
+    table = write_siting_outputs(problem, result, out, threshold_s, title, region=scenario.name,
+                                 areas=scenario.areas, lang=scenario.lang)
+    console.print(
+        gain_table(f"{title}, {result.status}, gap {100 * result.gap:.2g}%", table, threshold_s, scenario.lang)
+    )
+    console.print(f"siting maps and tables: {out}")

@@ -120,7 +120,8 @@ class Region(_Strict):
     ``bps_code`` is the 4-digit BPS statistical code and ``kemendagri_code`` the Kemendagri
     administrative code (``PP.KK``, as in the boundary files); the two differ for some
     regencies (Kabupaten Kutai Timur: BPS 6404, Kemendagri 64.08), so keep both separate.
-    ``target_response_s`` is in seconds.
+    ``target_response_s`` is in seconds. ``lang`` is the language of maps, tables and CLI
+    summaries for this region (``id`` Bahasa Indonesia by default, ``en`` English).
     """
 
     slug: str = Field(pattern=r"^[a-z0-9_-]+$")
@@ -132,6 +133,7 @@ class Region(_Strict):
     osm_query: str = Field(min_length=1)
     boundary_source: str | None = None
     target_response_s: float = Field(default=settings.TARGET_RESPONSE_S, gt=0, le=7200)
+    lang: Literal["id", "en"] = "id"
     speeds_kph: dict[str, float] = Field(default_factory=dict)
     congestion: dict[int, float] = Field(default_factory=dict)
     stations: tuple[Station, ...] = ()

@@ -179,6 +179,11 @@ class Scenario:
     ack_timeout_s: float = 60.0
 
     @property
+    def lang(self) -> str:
+        """Language of what people read: the region's (``id`` by default), else English."""
+        return self.region.lang if self.region is not None else "en"
+
+    @property
     def synthetic(self) -> bool:
         """True for the generated synthetic regency."""
         return self.network.synthetic

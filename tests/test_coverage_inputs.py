@@ -63,7 +63,9 @@ def test_summary_table_mentions_island_station(written: tuple[object, Path]) -> 
 
     report, _ = written
     console = Console(width=140, record=True)
-    console.print(report.summary_table())  # type: ignore[attr-defined]
+    from geodispatch.cli_tables import coverage_table
+
+    console.print(coverage_table(report))  # type: ignore[arg-type]
     text = console.export_text()
     assert "ambulance" in text and "SYNTHETIC" in text
     status = report.station_status  # type: ignore[attr-defined]

@@ -213,7 +213,7 @@ def test_summary_json_has_null_not_nan_for_a_missing_bound(regency, tmp_path: Pa
     """A result without a proven bound (status "heuristic") still writes valid JSON (null)."""
     import dataclasses
 
-    from geodispatch.siting.report import write_siting_outputs
+    from geodispatch.siting.files import write_siting_outputs
 
     prob = build_siting_problem(regency.network, regency.population, regency.stations,
                                 n_candidates=40)
@@ -254,7 +254,7 @@ def test_siting_baseline_equals_the_coverage_report(tmp_path: Path) -> None:
     report_far = run_coverage(scenario, minutes=[15], station_types="ambulance", population=far)
     prob = build_siting_problem(scenario.network, far, scenario.stations, n_candidates=40)
     res = mclp(prob.cost, 0, 900.0, prob.weight, fixed=prob.fixed)
-    from geodispatch.siting.report import network_marginal_gain
+    from geodispatch.siting.gains import network_marginal_gain
 
     table, _ = network_marginal_gain(prob, res, 900.0)
     far_pop = report_far.summary["services"]["ambulance"]["population"]

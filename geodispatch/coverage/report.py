@@ -111,63 +111,6 @@ class CoverageReport:
         frames = [s.status for s in self.stations.values() if len(s.status)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def summary_table(self) -> Any:
-        """A rich Table: per service and threshold, population, road and area covered."""
-        from rich.table import Table
-
-        total = self.summary.get("population_total")
-        title = f"Coverage: {self.name}" + (f" (population {total:,.0f})" if total else "")
-        table = Table(title=title, caption=self._caption(), caption_justify="left")
-        for col, justify in (
-            ("type", "left"),
-            ("stations", "right"),
-            ("within", "right"),
-            ("people", "right"),
-            ("share", "right"),
-            ("road", "right"),
-            ("km²", "right"),
-            ("med/p90 min", "right"),
-        ):
-            table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-        for service, info in self.summary["services"].items():
-            pop = info.get("population")
-            src = pop if pop else info
-            timing = f"{_fmt_min(src.get('median_s'))}/{_fmt_min(src.get('p90_s'))}"
-            for i, m in enumerate(self.minutes):
-                key = f"{m:g}"
-                if pop:
-                    covered = f"{pop['covered'][key]:,.0f}"
-                    share = pop["share"][key]
-                    share_text = f"{share:.0%}" if share is not None else "-"
-                else:
-                    covered, share_text = "-", f"{info['node_share'][key]:.0%}*"
-                table.add_row(
-                    service if i == 0 else "",
-                    info.get("stations_text", "") if i == 0 else "",
-                    f"{m:g} min",
-                    covered,
-                    share_text,
-                    f"{info['road_share'][key]:.0%}",
-                    f"{info['area_km2'].get(key, float('nan')):,.1f}",
-                    timing if i == 0 else "",
-                    end_section=i == len(self.minutes) - 1,
-                )
-        return table
-
-    def _caption(self) -> str:
-        parts = []
-        if self.population is None or not len(self.population):
-            parts.append("* no population given: share of road nodes reached")
-        if self.synthetic:
-            parts.append("SYNTHETIC data, not a real place")
-        bad = self.station_status
-        if len(bad):
-            bad = bad[bad["status"] != "ok"]
-            for row in bad.itertuples(index=False):
-                parts.append(f"station {row.id} ({row.service}): {row.status}, {row.note}")
-        parts.extend(self.warnings)
-        return "\n".join(parts)
-
     def write(self, out_dir: str | os.PathLike[str], png: bool = True, html: bool = True) -> Path:
         """Write every output into ``out_dir`` atomically and return it.
 
@@ -218,10 +161,6 @@ class CoverageReport:
                 raise
             raise OutputError(f"cannot write to {dest}: {exc.strerror or exc}; choose a writable --out") from exc
         return dest
-
-
-def _fmt_min(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds / 60:.1f}"
 
 
 def _jsonable(value: Any) -> Any:

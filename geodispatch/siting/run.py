@@ -1,4 +1,7 @@
-"""One siting run from a region/source to output files (what the ``site`` CLI calls)."""
+"""One siting run from a region/source to output files (what the ``site`` CLI calls).
+
+The console table of the run lives with the CLI (:mod:`geodispatch.cli_tables`).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,10 @@ import pandas as pd
 
 from geodispatch.errors import SitingError
 from geodispatch.siting.covering import lscp, mclp, mexclp
+from geodispatch.siting.files import write_siting_outputs
 from geodispatch.siting.inputs import SitingProblem, build_siting_problem, read_candidates
 from geodispatch.siting.pcenter import p_center
 from geodispatch.siting.pmedian import p_median
-from geodispatch.siting.report import write_siting_outputs
 from geodispatch.siting.result import SitingResult
 
 logger = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ class SitingRun:
     table: pd.DataFrame
     threshold_s: float
     out: Path | None
+    lang: str = "en"
 
 
 def solve_problem(
@@ -81,6 +85,7 @@ def run_siting(
     share: float = 1.0,
     time_limit_s: float | None = 60.0,
     out: str | os.PathLike[str] | None = None,
+    lang: str | None = None,
 ) -> SitingRun:
     """Load a scenario, build the siting problem, solve it and (optionally) write outputs.
 
@@ -113,7 +118,10 @@ def run_siting(
     out : path, optional
         Output directory (``sites.geojson``, ``marginal_gain.csv``, ``map.html``,
         ``map.png``, ``summary.json``).
+    lang : {"id", "en"}, optional
+        Language of the maps (default: the scenario's, ``id`` for a region).
     """
+    from geodispatch.locale import check_lang
     from geodispatch.scenario import load_scenario
 
     if model not in MODELS:
@@ -130,6 +138,7 @@ def run_siting(
     if candidates is not None:
         cand = "stations" if str(candidates) == "stations" else read_candidates(str(candidates))
     scenario = load_scenario(source, stations=stations)
+    language = check_lang(lang) if lang is not None else scenario.lang
     threshold_s = scenario.target_response_s if minutes is None else float(minutes) * 60.0
     if not math.isfinite(threshold_s) or threshold_s <= 0:
         raise SitingError(f"--minutes must be a positive number, got {minutes!r}.")
@@ -159,34 +168,10 @@ def run_siting(
         f"{threshold_s / 60:g} min"
     out_path = Path(out) if out is not None else None
     if out_path is not None:
-        table = write_siting_outputs(problem, result, out_path, threshold_s, title)
+        table = write_siting_outputs(problem, result, out_path, threshold_s, title, region=scenario.name,
+                                     service=service, areas=scenario.areas, lang=language)
     else:
-        from geodispatch.siting.report import network_marginal_gain
+        from geodispatch.siting.gains import network_marginal_gain
 
         table, _ = network_marginal_gain(problem, result, threshold_s)
-    return SitingRun(scenario.name, problem, result, table, threshold_s, out_path)
-
-
-def demo_siting(scenario: Any, out: Path, console: Any, new_posts: int = 3) -> SitingRun | None:
-    """The siting part of ``geodispatch demo``: MCLP for ``new_posts`` ambulance posts.
-
-    Writes the outputs to ``out`` and prints the marginal-gain table; returns None (with a
-    message) when the scenario has no population or stations.
-    """
-    from geodispatch.siting.report import gain_table
-
-    if scenario.population is None or not scenario.stations:
-        console.print("siting: this scenario has no population or stations; skipped")
-        return None
-    threshold_s = float(scenario.target_response_s)
-    problem = build_siting_problem(
-        scenario.network, scenario.population, scenario.stations, bound_s=threshold_s
-    )
-    result = solve_problem(problem, "mclp", new_posts, threshold_s)
-    title = f"{scenario.name}: where to put {new_posts} new PSC 119 posts (MCLP)"
-    table = write_siting_outputs(problem, result, out, threshold_s, title)
-    console.print(
-        gain_table(f"{title}, {result.status}, gap {100 * result.gap:.2g}%", table, threshold_s)
-    )
-    console.print(f"siting maps and tables: {out}")
-    return SitingRun(scenario.name, problem, result, table, threshold_s, out)
+    return SitingRun(scenario.name, problem, result, table, threshold_s, out_path, language)
