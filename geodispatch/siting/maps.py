@@ -34,7 +34,6 @@ def html_map(problem: SitingProblem, result: SitingResult, new_order: np.ndarray
     import folium
 
     from geodispatch.locale import people, text
-
     from geodispatch.webmap import save_offline
 
     dlon, dlat = problem.demand_lonlat
