@@ -32,8 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from geodispatch.assign import Incident, Unit, recommend, units_from_stations
-from geodispatch.assign.cover import coverage_index
-from geodispatch.assign.eta import incident_etas, snap_incident, snap_units
+from geodispatch.assign.eta import EtaEngine, incident_etas, snap_incident, snap_units
 from geodispatch.assign.evaluate import calibrate, evaluate, incident_stream
 from geodispatch.assign.optimize import objective, solve_lexicographic_cpsat, solve_optimal, unfilled_penalty_s
 from geodispatch.assign.recommend import solve
@@ -87,23 +86,24 @@ def main() -> None:
     recommend(net, fleet, incs[0], now=NOW)
     cold = time.perf_counter() - t
     t = time.perf_counter()
-    index = coverage_index(net, sc.population, sc.target_response_s)
+    engine = EtaEngine(net)  # what the API server holds: snaps, recent searches, coverage indexes
+    index = engine.coverage_index(sc.population, sc.target_response_s)
     index.prepare([u.home_lon for u in fleet], [u.home_lat for u in fleet])
     prep = time.perf_counter() - t
 
     lat_plain, lat_cov, lat_again, limits = [], [], [], []
     for inc in incs:
-        net._cache.pop("assign_search_cache", None)  # a new incident: no cached search
+        engine.forget_searches()  # a new incident: no cached search
         t = time.perf_counter()
-        rec = recommend(net, fleet, inc, now=NOW, target_s=sc.target_response_s)
+        rec = recommend(net, fleet, inc, now=NOW, target_s=sc.target_response_s, engine=engine)
         lat_plain.append(time.perf_counter() - t)
         limits.append(rec.search_limit_s)
-        net._cache.pop("assign_search_cache", None)
+        engine.forget_searches()
         t = time.perf_counter()
-        recommend(net, fleet, inc, now=NOW, population=sc.population, target_s=sc.target_response_s)
+        recommend(net, fleet, inc, now=NOW, population=sc.population, target_s=sc.target_response_s, engine=engine)
         lat_cov.append(time.perf_counter() - t)
         t = time.perf_counter()  # the dispatcher asks again for the same call (search cached)
-        recommend(net, fleet, inc, now=NOW, population=sc.population, target_s=sc.target_response_s)
+        recommend(net, fleet, inc, now=NOW, population=sc.population, target_s=sc.target_response_s, engine=engine)
         lat_again.append(time.perf_counter() - t)
 
     # ETAs of all units (unbounded, exact) and the networkx reference, per unit
@@ -114,14 +114,14 @@ def main() -> None:
             g.add_edge(a, b, travel_time=d["travel_time"])
     nx_build = time.perf_counter() - t
     unit_nodes, _ = net.nearest_nodes([u.lon for u in fleet], [u.lat for u in fleet])
-    usn = snap_units(net, np.asarray([u.lon for u in fleet]), np.asarray([u.lat for u in fleet]))
+    usn = snap_units(net, np.asarray([u.lon for u in fleet]), np.asarray([u.lat for u in fleet]), engine=engine)
     ours_all, nx_times, worst = [], [], 0.0
     for inc in incs[: args.nx_incidents]:
         node, _ = net.nearest_nodes([inc.lon], [inc.lat])
         lon, lat = float(net.lon[node[0]]), float(net.lat[node[0]])  # on a junction, so both agree exactly
-        net._cache.pop("assign_search_cache", None)
+        engine.forget_searches()
         t = time.perf_counter()
-        res = incident_etas(net, snap_incident(net, lon, lat), usn, math.inf)
+        res = incident_etas(net, snap_incident(net, lon, lat), usn, math.inf, engine=engine)
         ours_all.append(time.perf_counter() - t)
         target_id = int(net.node_ids[node[0]])
         t = time.perf_counter()

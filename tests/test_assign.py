@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geodispatch.assign import Incident, Unit, assign, recommend
-from geodispatch.assign.eta import incident_etas, snap_incident, snap_units
+from geodispatch.assign.eta import EtaEngine, incident_etas, snap_incident, snap_units
 from geodispatch.assign.recommend import solve
-from geodispatch.errors import AssignmentError, SnapError
+from geodispatch.errors import AssignmentError, InputError, SnapError
 from geodispatch.network import RoadNetwork
 from geodispatch.regions import Requirement
 from geodispatch.scenario import load_network
@@ -136,16 +136,17 @@ def test_etas_equal_networkx_on_split_edges(net: RoadNetwork, data: st.DataObjec
     lon = net.lon[net.edge_u[e]] * (1 - f) + net.lon[net.edge_v[e]] * f
     lat = net.lat[net.edge_u[e]] * (1 - f) + net.lat[net.edge_v[e]] * f
     inc = snap_incident(net, float(lon[0]), float(lat[0]))
-    usn = snap_units(net, lon[1:], lat[1:])
-    res = incident_etas(net, inc, usn, math.inf)
+    engine = EtaEngine(net)
+    usn = snap_units(net, lon[1:], lat[1:], engine=engine)
+    res = incident_etas(net, inc, usn, math.inf, engine=engine)
     ref = _reference_etas(net, inc, usn)
     np.testing.assert_allclose(res.eta_s, ref, rtol=1e-9, atol=1e-6)
-    bounded = incident_etas(net, inc, usn, 300.0)  # served from the cached unbounded search
+    bounded = incident_etas(net, inc, usn, 300.0, engine=engine)  # served from the cached unbounded search
     np.testing.assert_allclose(bounded.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
-    net._cache.pop("assign_search_cache")
-    first = incident_etas(net, inc, usn, 300.0)  # a bounded search cached first must not answer unbounded
+    engine.forget_searches()
+    first = incident_etas(net, inc, usn, 300.0, engine=engine)  # a bounded search cached first: not for unbounded
     np.testing.assert_allclose(first.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
-    np.testing.assert_allclose(incident_etas(net, inc, usn, math.inf).eta_s, ref, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(incident_etas(net, inc, usn, math.inf, engine=engine).eta_s, ref, rtol=1e-9, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -324,6 +325,18 @@ def test_coverage_tiebreak_keeps_the_only_unit_of_a_remote_area() -> None:
     assert assign(net, units, [inc], policy="optimal", now=NOW, target_s=600)[0].unit_ids == ["L"]
     ca = assign(net, units, [inc], policy="coverage_aware", now=NOW, target_s=600, population=pop)
     assert ca[0].unit_ids[0] in ("R1", "R2")
+
+
+def test_an_engine_held_across_calls_gives_the_same_answers_and_belongs_to_one_network() -> None:
+    net, units, inc, pop = _coverage_case()
+    engine = EtaEngine(net)
+    fresh = recommend(net, units, inc, now=NOW, target_s=600, population=pop).to_dict()
+    for _ in range(2):  # the second call reuses the engine's snaps, search and coverage index
+        held = recommend(net, units, inc, now=NOW, target_s=600, population=pop, engine=engine).to_dict()
+        assert held == fresh
+    assert engine.coverage_index(pop, 600) is engine.coverage_index(pop, 600)
+    with pytest.raises(InputError, match="another RoadNetwork"):
+        recommend(line_network(), units, inc, now=NOW, engine=engine)
 
 
 def test_optimal_serves_priority_one_first_where_closest_does_not() -> None:

@@ -73,8 +73,11 @@ def reach(runtime: Runtime, session: Session, lon: float, lat: float, minutes: f
     units: list[ReachUnit] = []
     if rows:
         positions = effective_positions(rows, datetime.now(UTC), DEFAULT_MAX_POSITION_AGE_S)
-        snaps = snap_units(runtime.network, positions.lon, positions.lat, max_distance_m=runtime.snap_limit_m)
-        eta = incident_etas(runtime.network, snap, snaps, limit_s).eta_s
+        engine = runtime.eta_engine
+        snaps = snap_units(
+            runtime.network, positions.lon, positions.lat, max_distance_m=runtime.snap_limit_m, engine=engine
+        )
+        eta = incident_etas(runtime.network, snap, snaps, limit_s, engine=engine).eta_s
         order = np.argsort(eta, kind="stable")
         units = [
             ReachUnit(id=rows[i].id, type=rows[i].type, eta_s=round(float(eta[i]), 1), position=positions.source[i])

@@ -5,8 +5,9 @@ the one that leaves the most population covered within the target time by the *r
 available units of the same type. A unit covers the population points whose nearest road node
 is reached within the target from the unit's **base** (its home station, or its position when it
 has none): units return to base after an incident, so the base is what coverage planning is
-about. Reach sets are computed once per network, population table and target time (one bounded
-forward search per distinct base), cached on the network, and reused by every call.
+about. Reach sets are computed once per population table and target time (one bounded forward
+search per distinct base) and kept by the network's :class:`~geodispatch.assign.eta.EtaEngine`,
+which reuses them in every call given that engine.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from geodispatch.errors import AssignmentError
 from geodispatch.network.traveltime import point_travel_times
 
 if TYPE_CHECKING:
+    from geodispatch.assign.eta import EtaEngine
     from geodispatch.network.graph import RoadNetwork
 
 TIE_TOLERANCE_S = 30.0
@@ -102,28 +104,28 @@ class CoverageIndex:
         return float(self.weight[rows.any(axis=0)].sum())
 
 
-def coverage_index(network: RoadNetwork, population: Any, target_s: float) -> CoverageIndex:
-    """The cached :class:`CoverageIndex` of a network, population table and target time."""
-    with _LOCK:
-        last = network._cache.get("assign_coverage_last")
-        if last is not None and last[0] is population and last[1] == float(target_s):
-            return last[2]  # type: ignore[no-any-return]
+def coverage_index(network: RoadNetwork, population: Any, target_s: float, engine: EtaEngine | None = None
+                   ) -> CoverageIndex:
+    """The :class:`CoverageIndex` of a population table and target time.
+
+    With an ``engine`` (:class:`~geodispatch.assign.eta.EtaEngine` of the same network) the index
+    is built once and kept by the engine; without one a new index is built.
+    """
+    if engine is not None:
+        return engine.check(network).coverage_index(population, target_s)
+    return CoverageIndex(network, population, target_s)
+
+
+def population_fingerprint(population: Any) -> tuple[int, float, float]:
+    """A cheap key telling population tables apart (row count, people and longitude sums)."""
     try:
-        fingerprint = (
+        return (
             len(population["population"]),
             float(np.nansum(np.asarray(population["population"], dtype=float))),
             float(np.nansum(np.asarray(population["lon"], dtype=float))),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AssignmentError("population must have lon, lat and population columns") from exc
-    key = ("assign_coverage", fingerprint, float(target_s))
-    with _LOCK:
-        index = network._cache.get(str(key))
-        if index is None:
-            index = CoverageIndex(network, population, target_s)
-            network._cache[str(key)] = index
-        network._cache["assign_coverage_last"] = (population, float(target_s), index)
-    return index
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geodispatch import settings
-from geodispatch.assign.cover import TIE_TOLERANCE_S, apply_tiebreak, coverage_index
+from geodispatch.assign.cover import TIE_TOLERANCE_S, apply_tiebreak
 from geodispatch.assign.eta import (
+    EtaEngine,
     IncidentEtas,
     Positions,
     UnitSnaps,
     effective_positions,
+    engine_for,
     incident_etas,
     route_distance_m,
     route_geojson,
@@ -228,6 +230,7 @@ def solve(
     max_position_age_s: float = DEFAULT_MAX_POSITION_AGE_S,
     tolerance_s: float = TIE_TOLERANCE_S,
     snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M,
+    engine: EtaEngine | None = None,
 ) -> Solution:
     """Validate, compute ETAs and solve; the engine behind :func:`recommend` and :func:`assign`.
 
@@ -266,13 +269,14 @@ def solve(
     incident_snaps = [snap_incident(network, inc.lon, inc.lat, inc.id, snap_limit_m) for inc in incidents]
 
     positions = effective_positions(units, clock, max_position_age_s)
-    snaps = snap_units(network, positions.lon, positions.lat, snap_limit_m)
+    eng = engine_for(network, engine)
+    snaps = snap_units(network, positions.lon, positions.lat, snap_limit_m, engine=eng)
     dispatchable = np.asarray([u.dispatchable for u in units], dtype=bool)
     fits = compatible(slots, [u.type for u in units], [u.capabilities for u in units]) & dispatchable
 
     searches = []
     for i, isnap in enumerate(incident_snaps):
-        searches.append(_search(network, snaps, isnap, i, slots, fits, target, tolerance_s))
+        searches.append(_search(eng, snaps, isnap, i, slots, fits, target, tolerance_s))
     eta = np.vstack([s.eta_s for s in searches]) if searches else np.zeros((0, len(units)))
 
     # level 2 counts arrivals within the target *from the report*: a call that has already
@@ -291,12 +295,12 @@ def solve(
         choice = solve_optimal(slots, eta, fits, remaining)
     sol = Solution(units, incidents, slots, eta, fits, choice, searches, positions, snaps, target, remaining)
     if policy == "coverage_aware" and population is not None:
-        _apply_tiebreak(network, sol, population, tolerance_s)
+        _apply_tiebreak(eng, sol, population, tolerance_s)
     return sol
 
 
 def _search(
-    network: RoadNetwork,
+    engine: EtaEngine,
     snaps: UnitSnaps,
     isnap: Any,
     i: int,
@@ -315,7 +319,7 @@ def _search(
         lines[(slots[s].type, slots[s].capabilities)] = fits[s]
     limit = max(2.0 * target_s, 1800.0)
     for attempt in range(4):
-        res = incident_etas(network, isnap, snaps, math.inf if attempt == 3 else limit)
+        res = incident_etas(engine.network, isnap, snaps, math.inf if attempt == 3 else limit, engine=engine)
         if math.isinf(res.limit_s):
             return res
         exact = True
@@ -333,12 +337,12 @@ def _search(
     return res  # pragma: no cover - the last attempt is unbounded
 
 
-def _apply_tiebreak(network: RoadNetwork, sol: Solution, population: Any, tolerance_s: float) -> None:
+def _apply_tiebreak(engine: EtaEngine, sol: Solution, population: Any, tolerance_s: float) -> None:
     """Coverage tie-break per incident and unit type, on top of the optimal choice."""
     units = sol.units
     sol.tiebreaks.update(
         apply_tiebreak(
-            coverage_index(network, population, sol.target_s),
+            engine.coverage_index(population, sol.target_s),
             sol.slots,
             sol.choice,
             sol.eta,
@@ -383,6 +387,7 @@ def assign(
     max_position_age_s: float = DEFAULT_MAX_POSITION_AGE_S,
     tolerance_s: float = TIE_TOLERANCE_S,
     snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M,
+    engine: EtaEngine | None = None,
 ) -> list[Assignment]:
     """Assign units to several simultaneous incidents.
 
@@ -414,6 +419,10 @@ def assign(
     snap_limit_m : float
         Incidents farther than this from any road are refused (SnapError) and units farther are
         unreachable, metres (default 1000; the API passes its own ``snap_limit_m``).
+    engine : EtaEngine, optional
+        The network's ETA engine: unit snaps, recent incident searches and coverage indexes
+        made by earlier calls with it are reused (the API server holds one). Without it a
+        temporary engine is used: same answers, nothing reused.
 
     Returns
     -------
@@ -439,6 +448,7 @@ def assign(
         max_position_age_s=max_position_age_s,
         tolerance_s=tolerance_s,
         snap_limit_m=snap_limit_m,
+        engine=engine,
     )
     return assignments_from(sol)
 
@@ -476,6 +486,7 @@ def recommend(
     snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M,
     routes: bool = False,
     n_alternatives: int = N_ALTERNATIVES,
+    engine: EtaEngine | None = None,
 ) -> Recommendation:
     """Recommend the units to send to one incident, with ETAs and reasons.
 
@@ -506,6 +517,8 @@ def recommend(
         Also return each chosen unit's route as GeoJSON (lon/lat).
     n_alternatives : int
         Next-best candidates explained per needed unit type.
+    engine : EtaEngine, optional
+        The network's ETA engine (see :func:`assign`).
 
     Returns
     -------
@@ -533,6 +546,7 @@ def recommend(
         max_position_age_s=max_position_age_s,
         tolerance_s=tolerance_s,
         snap_limit_m=snap_limit_m,
+        engine=engine,
     )
     return _explain(network, sol, resolve_sop(sop), routes, n_alternatives)
 

@@ -82,8 +82,8 @@ class BoundedSearch:
     """
 
     def __init__(self, graph: Any) -> None:
-        self.indptr = np.asarray(graph.indptr, dtype=np.int64)
-        self.indices = np.asarray(graph.indices, dtype=np.int64)
+        self.indptr = np.asarray(graph.indptr)  # the matrix's own arrays: no copy
+        self.indices = np.asarray(graph.indices)
         self.data = np.asarray(graph.data, dtype=np.float64)
         n = graph.shape[0]
         self.dist = np.full(n, np.inf)

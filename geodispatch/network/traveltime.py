@@ -25,11 +25,75 @@ from scipy.sparse.csgraph import dijkstra
 
 from geodispatch.errors import InputError
 
-_TEMPLATE_LOCK = threading.Lock()
-
 if TYPE_CHECKING:
+    from geodispatch.network._dijkstra import BoundedSearch
     from geodispatch.network.graph import RoadNetwork
     from geodispatch.network.snap import SnapResult
+
+
+class SearchWorkspace:
+    """Reusable state of the searches on one network: hold one to make repeated searches cheap.
+
+    A bounded search keeps an ``n_nodes`` distance array and a heap between calls and resets only
+    what it touched, and a point search fills one extra row of a copy of the CSR matrix; building
+    those costs O(n_nodes + n_edges) once. Every search function takes an optional workspace and
+    builds a temporary one without it. Safe to share between threads: each thread gets its own
+    bounded-search state, and point searches take turns on the shared matrix copy.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network searched.
+    """
+
+    def __init__(self, network: RoadNetwork) -> None:
+        self.network = network
+        self._local = threading.local()
+        self._point_lock = threading.Lock()
+        self._point_graphs: dict[bool, sp.csr_matrix] = {}
+
+    def check(self, network: RoadNetwork) -> SearchWorkspace:
+        """Return self after checking that it belongs to ``network``."""
+        if network is not self.network:
+            raise InputError("this SearchWorkspace was built for another RoadNetwork")
+        return self
+
+    def bounded(self, reverse: bool) -> BoundedSearch:
+        """This thread's bounded-search state for one direction."""
+        from geodispatch.network._dijkstra import BoundedSearch
+
+        key = "reverse" if reverse else "forward"
+        search = getattr(self._local, key, None)
+        if search is None:
+            search = BoundedSearch(self.network.csr_reverse if reverse else self.network.csr)
+            setattr(self._local, key, search)
+        return search
+
+    def point_graph(self, reverse: bool) -> sp.csr_matrix:
+        """The (reverse) CSR matrix plus one virtual point node with two out-edge slots.
+
+        Callers fill the two slots and search while holding :attr:`point_lock`. An unused slot is
+        a harmless self-loop of the point.
+        """
+        graph = self._point_graphs.get(reverse)
+        if graph is None:
+            base = self.network.csr_reverse if reverse else self.network.csr
+            n = self.network.n_nodes
+            indptr = np.concatenate([base.indptr, [base.indptr[-1] + 2]]).astype(np.int64)
+            indices = np.concatenate([base.indices, [n, n]]).astype(base.indices.dtype)
+            data = np.concatenate([base.data, [1.0, 1.0]])
+            graph = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
+            self._point_graphs[reverse] = graph
+        return graph
+
+    @property
+    def point_lock(self) -> threading.Lock:
+        """Held while a point search uses :meth:`point_graph`."""
+        return self._point_lock
+
+
+def _workspace(network: RoadNetwork, workspace: SearchWorkspace | None) -> SearchWorkspace:
+    return SearchWorkspace(network) if workspace is None else workspace.check(network)
 
 
 def check_limit(limit: float | None) -> float:
@@ -64,7 +128,11 @@ def _check_sources(sources: Any, n_nodes: int) -> np.ndarray:
 
 
 def travel_times(
-    network: RoadNetwork, sources: Any, limit: float | None = None, reverse: bool = False
+    network: RoadNetwork,
+    sources: Any,
+    limit: float | None = None,
+    reverse: bool = False,
+    workspace: SearchWorkspace | None = None,
 ) -> np.ndarray:
     """Shortest travel times from (or to) each source node, one row per source.
 
@@ -78,6 +146,8 @@ def travel_times(
         Search bound, seconds; nodes farther away are ``inf``.
     reverse : bool
         When True, row ``i`` holds the time from every node *to* ``sources[i]``.
+    workspace : SearchWorkspace, optional
+        Reusable search state of this network (a temporary one when omitted).
 
     Returns
     -------
@@ -90,14 +160,20 @@ def travel_times(
         graph = network.csr_reverse if reverse else network.csr
         return np.atleast_2d(dijkstra(graph, directed=True, indices=src, limit=bound))
     out = np.full((len(src), network.n_nodes), np.inf)
-    search = _bounded_search(network, reverse)
+    search = _workspace(network, workspace).bounded(reverse)
     for i, s in enumerate(src):
         nodes, times = search.run(int(s), bound)
         out[i, nodes] = times
     return out
 
 
-def sparse_travel_times(network: RoadNetwork, sources: Any, limit: float, reverse: bool = False) -> sp.csr_matrix:
+def sparse_travel_times(
+    network: RoadNetwork,
+    sources: Any,
+    limit: float,
+    reverse: bool = False,
+    workspace: SearchWorkspace | None = None,
+) -> sp.csr_matrix:
     """Bounded travel times as a sparse matrix: only the reached nodes are stored.
 
     A dense ``(len(sources), n_nodes)`` table of a 15-minute search on a large network is almost
@@ -114,6 +190,8 @@ def sparse_travel_times(network: RoadNetwork, sources: Any, limit: float, revers
         Search bound, seconds (finite: an unbounded table is dense anyway).
     reverse : bool
         Times *to* each source instead of from it.
+    workspace : SearchWorkspace, optional
+        Reusable search state of this network (a temporary one when omitted).
 
     Returns
     -------
@@ -125,24 +203,12 @@ def sparse_travel_times(network: RoadNetwork, sources: Any, limit: float, revers
     if math.isinf(bound):
         raise InputError("sparse_travel_times needs a finite time limit in seconds")
     src = _check_sources(sources, network.n_nodes)
-    search = _bounded_search(network, reverse)
+    search = _workspace(network, workspace).bounded(reverse)
     rows = [search.run(int(s), bound) for s in src]
     indptr = np.concatenate([[0], np.cumsum([len(nodes) for nodes, _ in rows])])
     indices = np.concatenate([nodes for nodes, _ in rows])
     data = np.concatenate([times for _, times in rows])
     return sp.csr_matrix((data, indices, indptr), shape=(len(src), network.n_nodes))
-
-
-def _bounded_search(network: RoadNetwork, reverse: bool) -> Any:
-    """The network's reusable bounded-search workspace (one per direction and thread)."""
-    from geodispatch.network._dijkstra import BoundedSearch
-
-    key = f"bounded_search_{'reverse' if reverse else 'forward'}_{threading.get_ident()}"
-    search = network._cache.get(key)
-    if search is None:
-        search = BoundedSearch(network.csr_reverse if reverse else network.csr)
-        network._cache[key] = search
-    return search
 
 
 def nearest_source(
@@ -261,7 +327,12 @@ def point_travel_times(
 
 
 def point_search(
-    network: RoadNetwork, snap: SnapResult, index: int = 0, limit: float | None = None, reverse: bool = False
+    network: RoadNetwork,
+    snap: SnapResult,
+    index: int = 0,
+    limit: float | None = None,
+    reverse: bool = False,
+    workspace: SearchWorkspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One bounded search from (or to) one snapped point, with its shortest-path tree.
 
@@ -280,6 +351,9 @@ def point_search(
         Search bound, seconds.
     reverse : bool
         Times from every node *to* the point instead of from it.
+    workspace : SearchWorkspace, optional
+        Reusable search state of this network (a temporary one, which copies the CSR matrix,
+        when omitted).
 
     Returns
     -------
@@ -303,17 +377,9 @@ def point_search(
         ends = ((snap.u[index], snap.time_from_u_s[index]), (snap.v[index], snap.time_from_v_s[index]))
     else:
         ends = ((snap.v[index], snap.time_to_v_s[index]), (snap.u[index], snap.time_to_u_s[index]))
-    # a per-network copy of the matrix with one extra row of two slots, filled per call (no copy
-    # of the whole matrix per search); an unused slot is a harmless self-loop of the point
-    key = "point_search_reverse" if reverse else "point_search_forward"
-    with _TEMPLATE_LOCK:
-        if key not in network._cache:
-            base = network.csr_reverse if reverse else network.csr
-            indptr = np.concatenate([base.indptr, [base.indptr[-1] + 2]]).astype(np.int64)
-            indices = np.concatenate([base.indices, [n, n]]).astype(base.indices.dtype)
-            data = np.concatenate([base.data, [1.0, 1.0]])
-            network._cache[key] = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
-        graph = network._cache[key]
+    ws = _workspace(network, workspace)
+    with ws.point_lock:
+        graph = ws.point_graph(reverse)
         for slot, (node, w) in enumerate(ends):
             pos = len(graph.data) - 2 + slot
             if np.isfinite(w):
