@@ -144,6 +144,10 @@ def test_etas_equal_networkx_on_split_edges(net: RoadNetwork, data: st.DataObjec
     bounded = incident_etas(net, inc, usn, 300.0, engine=engine)  # served from the cached unbounded search
     np.testing.assert_allclose(bounded.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
     engine.forget_searches()
+    near = incident_etas(net, inc, snap_units(net, lon[1:2], lat[1:2]), math.inf, engine=engine)  # stops early
+    np.testing.assert_allclose(near.eta_s, ref[:1], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(incident_etas(net, inc, usn, math.inf, engine=engine).eta_s, ref, rtol=1e-9, atol=1e-6)
+    engine.forget_searches()
     first = incident_etas(net, inc, usn, 300.0, engine=engine)  # a bounded search cached first: not for unbounded
     np.testing.assert_allclose(first.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(incident_etas(net, inc, usn, math.inf, engine=engine).eta_s, ref, rtol=1e-9, atol=1e-6)
@@ -438,8 +442,9 @@ def test_route_against_the_edge_direction() -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=random_nets(), data=st.data())
 def test_point_search_equals_point_travel_times(net: RoadNetwork, data: st.DataObject) -> None:
-    """The per-point search (reused augmented matrix) agrees with the foundation's copy-per-call one."""
-    from geodispatch.network.traveltime import point_search, point_travel_times
+    """The per-point search (numba, seeded at the edge ends) agrees with scipy on the augmented matrix,
+    and its early-stopping variant is exact at every target and along their paths."""
+    from geodispatch.network.traveltime import point_search, point_search_until, point_travel_times
 
     e = data.draw(st.integers(0, net.n_edges - 1))
     f = data.draw(st.sampled_from([0.0, 0.3, 0.5, 1.0]))
@@ -453,6 +458,18 @@ def test_point_search_equals_point_travel_times(net: RoadNetwork, data: st.DataO
             np.testing.assert_allclose(times, ref, rtol=1e-12)
             reached = np.flatnonzero(np.isfinite(times))
             assert (pred[reached] >= 0).all() or len(reached) == 0
+            targets = data.draw(st.lists(st.integers(0, net.n_nodes - 1), min_size=1, max_size=3))
+            t2, pred2, complete = point_search_until(net, snap, 0, targets, limit=limit, reverse=reverse)
+            np.testing.assert_allclose(t2[targets], ref[targets], rtol=1e-12)
+            settled = np.isfinite(t2)
+            np.testing.assert_allclose(t2[settled], ref[settled], rtol=1e-12)  # never a wrong time
+            if complete:
+                np.testing.assert_array_equal(settled, np.isfinite(ref))
+            for x in targets:  # the tree leads from each reached target to the point through settled nodes
+                node, steps = x, 0
+                while np.isfinite(t2[x]) and node != net.n_nodes and steps <= net.n_nodes:
+                    node, steps = int(pred2[node]), steps + 1
+                    assert node == net.n_nodes or settled[node]
 
 
 def test_region_sop_overrides_defaults_line_by_line() -> None:

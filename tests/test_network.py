@@ -164,6 +164,34 @@ def test_nearest_source_is_min_over_rows(net: RoadNetwork, data: st.DataObject) 
     np.testing.assert_allclose(table[which[reached], np.flatnonzero(reached)], time_s[reached])
 
 
+@settings(max_examples=30, deadline=None)
+@given(net=random_graphs(), data=st.data(), reverse=st.booleans())
+def test_nearest_source_equals_networkx_multi_source(net: RoadNetwork, data: st.DataObject, reverse: bool) -> None:
+    """The numba multi-source search against networkx (an independent reference), with a shared workspace."""
+    from geodispatch.network.traveltime import SearchWorkspace
+
+    sources = data.draw(st.lists(st.integers(0, net.n_nodes - 1), min_size=1, max_size=4))
+    limit = data.draw(st.sampled_from([0.0, 25.0, 300.0, None]))
+    g = nx.DiGraph()
+    g.add_nodes_from(range(net.n_nodes))
+    for u, v, t in zip(net.edge_u.tolist(), net.edge_v.tolist(), net.edge_time_s.tolist(), strict=True):
+        a, b = (v, u) if reverse else (u, v)
+        if a != b and (not g.has_edge(a, b) or g[a][b]["w"] > t):
+            g.add_edge(a, b, w=t)
+    ref = nx.multi_source_dijkstra_path_length(g, set(sources), cutoff=limit, weight="w")
+    workspace = SearchWorkspace(net)
+    for _ in range(2):  # the second run reuses the workspace: it must have been reset
+        which, time_s = nearest_source(net, sources, limit=limit, reverse=reverse, workspace=workspace)
+        expected = np.full(net.n_nodes, np.inf)
+        for node, t in ref.items():
+            expected[node] = t
+        np.testing.assert_allclose(time_s, expected, rtol=0, atol=1e-6)
+        table = net.travel_times(sources, limit=limit, reverse=reverse)
+        reached = np.isfinite(time_s)
+        np.testing.assert_allclose(table[which[reached], np.flatnonzero(reached)], time_s[reached], atol=1e-6)
+        assert (which[~reached] == -1).all()
+
+
 # ---------------------------------------------------------------- real network
 @pytest.fixture(scope="module")
 def balikpapan(balikpapan_graphml: Path) -> RoadNetwork:

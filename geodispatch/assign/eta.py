@@ -36,7 +36,7 @@ from geodispatch.assign.cover import CoverageIndex, population_fingerprint
 from geodispatch.assign.model import Unit
 from geodispatch.errors import AssignmentError, InputError, SnapError
 from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M, SnapResult
-from geodispatch.network.traveltime import SearchWorkspace, point_search
+from geodispatch.network.traveltime import SearchWorkspace, point_search_until
 
 if TYPE_CHECKING:
     from geodispatch.network.graph import RoadNetwork
@@ -68,7 +68,7 @@ class EtaEngine:
         self.workspace = SearchWorkspace(network)
         self._lock = threading.Lock()
         self._unit_snaps: dict[float, dict[tuple[float, float], tuple[Any, ...]]] = {}
-        self._searches: OrderedDict[Any, tuple[float, np.ndarray, np.ndarray]] = OrderedDict()
+        self._searches: OrderedDict[Any, tuple[float, bool, np.ndarray, np.ndarray]] = OrderedDict()
         self._coverage: dict[Any, CoverageIndex] = {}
         self._coverage_last: tuple[Any, float, CoverageIndex] | None = None
 
@@ -303,7 +303,8 @@ class IncidentEtas:
     snap : SnapResult
         The incident's snap.
     node_time_s : ndarray
-        Time from every node to the incident, seconds.
+        Time from nodes to the incident, seconds: exact for every node the search settled (all
+        nodes up to the farthest unit's road, or within ``limit_s``), ``inf`` elsewhere.
     predecessors : ndarray
         Reverse shortest-path tree (see :func:`point_search`).
     """
@@ -338,7 +339,9 @@ def incident_etas(
     -------
     IncidentEtas
     """
-    node_time, pred = _cached_search(engine_for(network, engine), snap, limit_s)
+    ok = units.edge >= 0
+    targets = np.concatenate([units.a[ok & np.isfinite(units.t_to_a)], units.b[ok & np.isfinite(units.t_to_b)]])
+    node_time, pred = _cached_search(engine_for(network, engine), snap, limit_s, targets)
     ok = units.edge >= 0
     a = np.where(ok, units.a, 0)
     b = np.where(ok, units.b, 0)
@@ -353,28 +356,35 @@ def incident_etas(
     return IncidentEtas(eta, exit_, limit_s, snap, node_time, pred)
 
 
-def _cached_search(engine: EtaEngine, snap: SnapResult, limit_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Reverse search to a snapped point, reusing a recent search of the same point.
+def _cached_search(
+    engine: EtaEngine, snap: SnapResult, limit_s: float, targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reverse search to a snapped point that stops once every target node is settled.
 
-    A cached search with a bound at least ``limit_s`` answers exactly for every time up to
-    ``limit_s`` (the caller discards ETAs beyond it), so re-asking for a waiting incident - a
-    dispatcher re-running the recommendation, or the next decision round of a queue - costs
-    no new search.
+    The units' road ends are the targets: a far rural incident costs a search out to the
+    farthest unit, not a sweep of the whole regency. A recent search of the same point is
+    reused when it answers exactly: it ran out with a bound at least ``limit_s`` (every node
+    within the bound is settled), or it settled every target of this call. So re-asking for a
+    waiting incident - a dispatcher re-running the recommendation, or the next decision round
+    of a queue - costs no new search.
     """
     network = engine.network
     key = (int(snap.edge[0]), float(snap.fraction[0]), float(snap.time_from_u_s[0]), float(snap.time_from_v_s[0]))
     cache = engine._searches
     with engine._lock:
         hit = cache.get(key)
-        if hit is not None and hit[0] >= limit_s:
-            cache.move_to_end(key)
-            return hit[1], hit[2]
-    node_time, pred = point_search(
-        network, snap, 0, limit=None if math.isinf(limit_s) else limit_s, reverse=True, workspace=engine.workspace
+        if hit is not None:
+            bound, complete, node_time, pred = hit
+            if (complete and bound >= limit_s) or np.isfinite(node_time[targets]).all():
+                cache.move_to_end(key)
+                return node_time, pred
+    node_time, pred, complete = point_search_until(
+        network, snap, 0, targets, limit=None if math.isinf(limit_s) else limit_s, reverse=True,
+        workspace=engine.workspace,
     )
     size = max(16, _SEARCH_CACHE_BYTES // (12 * max(network.n_nodes, 1)))
     with engine._lock:
-        cache[key] = (limit_s, node_time, pred)
+        cache[key] = (limit_s, complete, node_time, pred)
         cache.move_to_end(key)
         while len(cache) > size:
             cache.popitem(last=False)

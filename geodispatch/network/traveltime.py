@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import dijkstra
 from geodispatch.errors import InputError
 
 if TYPE_CHECKING:
-    from geodispatch.network._dijkstra import BoundedSearch
+    from geodispatch.network._dijkstra import BoundedSearch, MultiSearch
     from geodispatch.network.graph import RoadNetwork
     from geodispatch.network.snap import SnapResult
 
@@ -34,11 +34,10 @@ if TYPE_CHECKING:
 class SearchWorkspace:
     """Reusable state of the searches on one network: hold one to make repeated searches cheap.
 
-    A bounded search keeps an ``n_nodes`` distance array and a heap between calls and resets only
-    what it touched, and a point search fills one extra row of a copy of the CSR matrix; building
-    those costs O(n_nodes + n_edges) once. Every search function takes an optional workspace and
-    builds a temporary one without it. Safe to share between threads: each thread gets its own
-    bounded-search state, and point searches take turns on the shared matrix copy.
+    A bounded search keeps ``n_nodes`` distance, label and predecessor arrays and a heap between
+    calls and resets only what it touched; building them costs O(n_nodes) once. Every search
+    function takes an optional workspace and builds a temporary one without it. Safe to share
+    between threads: each thread gets its own search state.
 
     Parameters
     ----------
@@ -49,8 +48,6 @@ class SearchWorkspace:
     def __init__(self, network: RoadNetwork) -> None:
         self.network = network
         self._local = threading.local()
-        self._point_lock = threading.Lock()
-        self._point_graphs: dict[bool, sp.csr_matrix] = {}
 
     def check(self, network: RoadNetwork) -> SearchWorkspace:
         """Return self after checking that it belongs to ``network``."""
@@ -69,27 +66,16 @@ class SearchWorkspace:
             setattr(self._local, key, search)
         return search
 
-    def point_graph(self, reverse: bool) -> sp.csr_matrix:
-        """The (reverse) CSR matrix plus one virtual point node with two out-edge slots.
+    def multi(self, reverse: bool) -> MultiSearch:
+        """This thread's multi-source search state (labels, predecessors, early stop) for one direction."""
+        from geodispatch.network._dijkstra import MultiSearch
 
-        Callers fill the two slots and search while holding :attr:`point_lock`. An unused slot is
-        a harmless self-loop of the point.
-        """
-        graph = self._point_graphs.get(reverse)
-        if graph is None:
-            base = self.network.csr_reverse if reverse else self.network.csr
-            n = self.network.n_nodes
-            indptr = np.concatenate([base.indptr, [base.indptr[-1] + 2]]).astype(np.int64)
-            indices = np.concatenate([base.indices, [n, n]]).astype(base.indices.dtype)
-            data = np.concatenate([base.data, [1.0, 1.0]])
-            graph = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
-            self._point_graphs[reverse] = graph
-        return graph
-
-    @property
-    def point_lock(self) -> threading.Lock:
-        """Held while a point search uses :meth:`point_graph`."""
-        return self._point_lock
+        key = "multi_reverse" if reverse else "multi_forward"
+        search = getattr(self._local, key, None)
+        if search is None:
+            search = MultiSearch(self.network.csr_reverse if reverse else self.network.csr)
+            setattr(self._local, key, search)
+        return search
 
 
 def _workspace(network: RoadNetwork, workspace: SearchWorkspace | None) -> SearchWorkspace:
@@ -161,9 +147,8 @@ def travel_times(
         return np.atleast_2d(dijkstra(graph, directed=True, indices=src, limit=bound))
     out = np.full((len(src), network.n_nodes), np.inf)
     search = _workspace(network, workspace).bounded(reverse)
-    for i, s in enumerate(src):
-        nodes, times = search.run(int(s), bound)
-        out[i, nodes] = times
+    for i, s in enumerate(src):  # each search writes its row in place: no scatter, no O(n) pass per source
+        search.run_into(int(s), bound, out[i])
     return out
 
 
@@ -212,9 +197,17 @@ def sparse_travel_times(
 
 
 def nearest_source(
-    network: RoadNetwork, sources: Any, limit: float | None = None, reverse: bool = False
+    network: RoadNetwork,
+    sources: Any,
+    limit: float | None = None,
+    reverse: bool = False,
+    workspace: SearchWorkspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For every node, the source that reaches it first and in how long (one search in all).
+
+    One multi-source Dijkstra (numba) whose cost follows the nodes reached within ``limit``;
+    scipy's ``dijkstra(min_only=True)`` gives the same times but also initialises O(n_nodes)
+    state, which dominates a 15-minute search on a large network.
 
     Parameters
     ----------
@@ -226,6 +219,8 @@ def nearest_source(
         Search bound, seconds.
     reverse : bool
         Times from each node *to* its nearest source instead.
+    workspace : SearchWorkspace, optional
+        Reusable search state of this network (a temporary one when omitted).
 
     Returns
     -------
@@ -236,16 +231,13 @@ def nearest_source(
     """
     bound = check_limit(limit)
     src = _check_sources(sources, network.n_nodes)
-    graph = network.csr_reverse if reverse else network.csr
-    dist, _, origin = dijkstra(
-        graph, directed=True, indices=src, limit=bound, min_only=True, return_predecessors=True
-    )
+    search = _workspace(network, workspace).multi(reverse)
+    nodes, times, labels, _, _ = search.run(src, np.zeros(len(src)), bound)
     which = np.full(network.n_nodes, -1, dtype=np.int64)
-    reached = origin >= 0
-    lookup = np.full(network.n_nodes, -1, dtype=np.int64)
-    lookup[src[::-1]] = np.arange(len(src) - 1, -1, -1)  # a repeated source maps to its first position
-    which[reached] = lookup[origin[reached]]
-    return which, np.asarray(dist, dtype=np.float64)
+    time_s = np.full(network.n_nodes, np.inf)
+    which[nodes] = labels  # a repeated source keeps its first position (seeds tie to the first)
+    time_s[nodes] = times
+    return which, time_s
 
 
 def _augmented(network: RoadNetwork, snap: SnapResult, reverse: bool) -> sp.csr_matrix:
@@ -336,8 +328,9 @@ def point_search(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One bounded search from (or to) one snapped point, with its shortest-path tree.
 
-    The point becomes a virtual node ``n_nodes`` joined to the ends of its edge with the
-    partial-edge times, exactly as in :func:`point_travel_times`.
+    The point is a virtual node ``n_nodes`` joined to the ends of its edge with the partial-edge
+    times, exactly as in :func:`point_travel_times`; the search itself is the multi-source
+    numba Dijkstra seeded at those two ends (no copy of the matrix).
 
     Parameters
     ----------
@@ -352,8 +345,7 @@ def point_search(
     reverse : bool
         Times from every node *to* the point instead of from it.
     workspace : SearchWorkspace, optional
-        Reusable search state of this network (a temporary one, which copies the CSR matrix,
-        when omitted).
+        Reusable search state of this network (a temporary one when omitted).
 
     Returns
     -------
@@ -369,6 +361,38 @@ def point_search(
     InputError
         When point ``index`` does not exist or was not snapped.
     """
+    time_s, pred, _ = point_search_until(network, snap, index, None, limit, reverse, workspace)
+    return time_s, pred
+
+
+def point_search_until(
+    network: RoadNetwork,
+    snap: SnapResult,
+    index: int,
+    targets: Any,
+    limit: float | None = None,
+    reverse: bool = False,
+    workspace: SearchWorkspace | None = None,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """:func:`point_search` that stops as soon as every target node is settled.
+
+    A dispatcher needs the times of the nodes around the units only: a search to a far rural
+    incident stops when the last unit's road is reached instead of sweeping the regency.
+
+    Parameters
+    ----------
+    targets : array-like of int, optional
+        Node indices whose times are wanted (None: no early stop).
+
+    Returns
+    -------
+    time_s, predecessors
+        As :func:`point_search`, for the nodes settled before the stop (exact there, and for
+        every target); ``inf`` / -9999 elsewhere.
+    complete : bool
+        True when the search ran out (no early stop): every node within ``limit`` is then
+        settled, as in :func:`point_search`.
+    """
     bound = check_limit(limit)
     if not 0 <= index < len(snap.edge) or snap.edge[index] < 0:
         raise InputError(f"point {index} is not a snapped point of this SnapResult")
@@ -377,15 +401,12 @@ def point_search(
         ends = ((snap.u[index], snap.time_from_u_s[index]), (snap.v[index], snap.time_from_v_s[index]))
     else:
         ends = ((snap.v[index], snap.time_to_v_s[index]), (snap.u[index], snap.time_to_u_s[index]))
-    ws = _workspace(network, workspace)
-    with ws.point_lock:
-        graph = ws.point_graph(reverse)
-        for slot, (node, w) in enumerate(ends):
-            pos = len(graph.data) - 2 + slot
-            if np.isfinite(w):
-                graph.indices[pos], graph.data[pos] = int(node), max(float(w), 1e-9)
-            else:
-                graph.indices[pos], graph.data[pos] = n, 1.0
-        dist, pred = dijkstra(graph, directed=True, indices=n, limit=bound, return_predecessors=True)
-    return np.asarray(dist[:n], dtype=np.float64), pred
-
+    seeds = np.asarray([int(node) for node, w in ends if np.isfinite(w)], dtype=np.int64)
+    seed_time = np.asarray([max(float(w), 1e-9) for _, w in ends if np.isfinite(w)])
+    search = _workspace(network, workspace).multi(reverse)
+    nodes, times, _, preds, stop = search.run(seeds, seed_time, bound, targets)
+    time_s = np.full(n, np.inf)
+    time_s[nodes] = times
+    pred = np.full(n + 1, -9999, dtype=np.int32)
+    pred[nodes] = np.where(preds < 0, n, preds)
+    return time_s, pred, math.isinf(stop)
