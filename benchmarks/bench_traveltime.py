@@ -183,6 +183,8 @@ def peers(label: str, net: RoadNetwork, valhalla_max: int) -> list[list[str]]:
         rows.append([label, "same 200 ETAs", f"{t_ours * 1e3:.1f} ms",
                      f"Valhalla sources_to_targets (tiles {build:.0f} s apart)", f"{t_vh * 1e3:.1f} ms",
                      f"{t_vh / t_ours:.2f}x", f"corr {corr:.3f}, median Valhalla/ours {ratio:.2f}"])
+    for row in rows:  # as they come: a long run on a shared machine still shows what it measured
+        print(" | ".join(row), flush=True)
     return rows
 
 
