@@ -96,7 +96,9 @@ class Valhalla:
         config_path = self.workdir / "valhalla.json"
         config_path.write_text(json.dumps(config))
         binary = Path(valhalla.__file__).parent / "bin" / "valhalla_build_tiles"
-        subprocess.run([str(binary), "-c", str(config_path), str(pbf)], check=True, capture_output=True)
+        subprocess.run(  # it writes duplicateways.txt into its working directory: keep that in workdir
+            [str(binary), "-c", str(config_path), str(pbf)], check=True, capture_output=True, cwd=self.workdir
+        )
         self.actor = valhalla.Actor(str(config_path))
 
     def isochrones(self, lon: float, lat: float, minutes: tuple[float, ...]) -> list[Any]:
