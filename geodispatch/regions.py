@@ -26,6 +26,7 @@ coordinates. Facts that could not be verified are left out, never guessed. Examp
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -37,8 +38,18 @@ from geodispatch import settings
 from geodispatch.domain import AGENCY_KIND_UNIT_TYPES, AgencyKind, StationType, UnitType
 from geodispatch.errors import CorruptFileError, DownloadError, InputError, RegionConfigError, SourceNotFoundError
 
-REGIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "regions"
-"""Where the region YAML files live (``data/regions`` of the source tree)."""
+
+def _regions_dir() -> Path:
+    """The packaged region files of an installed wheel, else ``data/regions`` of the source tree."""
+    packaged = Path(str(importlib.resources.files("geodispatch").joinpath("_region_files")))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "data" / "regions"
+
+
+REGIONS_DIR = _regions_dir()
+"""Where the region YAML files are read: ``data/regions`` of the repository (the one copy kept under
+version control), or, in an installed wheel, the copy the build put in the package (``setup.py``)."""
 
 
 class _Strict(BaseModel):
