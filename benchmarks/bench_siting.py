@@ -184,7 +184,7 @@ def run_large(n_nodes: int, n_candidates: int, n_points: int, limit: float) -> N
             ["population points / people", f"{len(regency.population):,} / "
              f"{regency.population['population'].sum():,.0f}"],
             ["generate regency s", f"{gen_s:.1f}"],
-            ["demand nodes after snapping + aggregation", f"{problem.weight.size:,}"],
+            ["demand rows (people merged per spot on the road)", f"{problem.weight.size:,}"],
             ["existing posts (fixed) / new candidates", f"{len(problem.fixed)} / {n_new:,}"],
             ["pairs within 15 min (matrix nnz)", f"{problem.cost.nnz:,}"],
             ["inputs s (snap, grid, bounded travel times)", f"{inputs_s:.1f}"],

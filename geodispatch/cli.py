@@ -20,7 +20,6 @@ from geodispatch.errors import GeodispatchError, InputError
 
 app = typer.Typer(
     help="geodispatch: 15-minute coverage, dispatch and siting for Indonesian emergency services (112 / PSC 119).",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -31,6 +30,33 @@ app.add_typer(keys_app, name="keys")
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from geodispatch import __version__
+
+        typer.echo(f"geodispatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Bare ``geodispatch`` prints the help and exits 0."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
+
+LangOption = Annotated[
+    str | None,
+    typer.Option("--lang", help="Language of tables and maps: id (Bahasa Indonesia) or en; default id for a region."),
+]
 
 SourceArg = Annotated[
     str,
@@ -184,6 +210,12 @@ def coverage(
         Path | None, typer.Option("--population", help="Population CSV (lon,lat,population), GeoJSON/GPKG, GeoTIFF.")
     ] = None,
     areas: Annotated[Path | None, typer.Option("--areas", help="Desa/kecamatan polygons with a name column.")] = None,
+    population_column: Annotated[
+        str | None, typer.Option("--population-column", help="Column of people in the population file.")
+    ] = None,
+    area_name_column: Annotated[
+        str | None, typer.Option("--area-name-column", help="Column of area names in the areas file.")
+    ] = None,
     per_station: Annotated[bool, typer.Option("--per-station", help="Also one isochrone per station.")] = False,
     combined: Annotated[
         bool, typer.Option("--combined", help="Covered only when every listed type reaches in time.")
@@ -191,11 +223,19 @@ def coverage(
     offroad: Annotated[float, typer.Option("--offroad-m", help="Off-road buffer of the isochrones, metres.")] = 100.0,
     sea_links: SeaLinksOption = None,
     no_ferries: NoFerriesOption = False,
+    lang: LangOption = None,
 ) -> None:
     """Isochrones, population and desa coverage, hotspots and maps from today's stations."""
+    from geodispatch.cli_tables import coverage_table
     from geodispatch.coverage import run_coverage
+    from geodispatch.inputs import read_areas, read_population
+    from geodispatch.locale import check_lang, text
     from geodispatch.scenario import load_scenario
 
+    language = check_lang(lang) if lang is not None else None
+    # the user's files are read before the network, which may be a long download
+    people = read_population(population, population_column) if population is not None else None
+    area_frame = read_areas(areas, area_name_column) if areas is not None else None
     with _progress(f"loading {source}") as status:
         scenario = load_scenario(source, stations=stations, **_sea(no_ferries, sea_links))
         report = run_coverage(
@@ -205,14 +245,15 @@ def coverage(
             out_dir=out,
             per_station=per_station,
             combined=combined,
-            population=population,
-            areas=areas,
+            population=people,
+            areas=area_frame,
             offroad_m=offroad,
             progress=lambda msg: status.update(f"coverage: {msg}"),
         )
-    console.print(report.summary_table())
+    language = language or scenario.lang
+    console.print(coverage_table(report, language))
     files = "isochrones.geojson, surface.geojson, coverage_by_area.csv, summary.json, map.html, map.png"
-    console.print(f"wrote {out}/ ({files}); open {out}/map.html in a browser")
+    console.print(text("cli.coverage.wrote", language, out=out, files=files))
 
 
 @app.command("site")
@@ -228,6 +269,9 @@ def site(
         str | None, typer.Option("--candidates", help="Candidate sites CSV/GeoJSON (lon,lat[,name]) or 'stations'.")
     ] = None,
     population: Annotated[Path | None, typer.Option("--population", help="Population CSV/GeoJSON/GeoTIFF.")] = None,
+    population_column: Annotated[
+        str | None, typer.Option("--population-column", help="Column of people in the population file.")
+    ] = None,
     service: Annotated[str, typer.Option("--service", help="ambulance (PSC 119) or damkar.")] = "ambulance",
     n_candidates: Annotated[int, typer.Option("--n-candidates", help="Grid candidates without a file.")] = 300,
     busy: Annotated[float, typer.Option("--busy", help="MEXCLP: probability a post is busy.")] = 0.2,
@@ -236,25 +280,29 @@ def site(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("site-out"),
     sea_links: SeaLinksOption = None,
     no_ferries: NoFerriesOption = False,
+    lang: LangOption = None,
 ) -> None:
     """Where to put the next PSC 119 / fire posts: siting models with marginal gains and maps."""
+    from geodispatch.cli_tables import gain_table
+    from geodispatch.locale import check_lang, text
     from geodispatch.siting.run import run_siting
+
+    language = check_lang(lang) if lang is not None else None
 
     with _progress(f"siting on {source}"):
         run = run_siting(
             source, model, new_posts, minutes, stations=stations, candidates=candidates,
-            population=population, service=service, n_candidates=n_candidates, busy_fraction=busy,
-            share=share, time_limit_s=time_limit, out=out, network_options=_sea(no_ferries, sea_links),
+            population=population, population_column=population_column, service=service,
+            n_candidates=n_candidates, busy_fraction=busy, share=share, time_limit_s=time_limit, out=out, lang=language,
+            network_options=_sea(no_ferries, sea_links),
         )
-    from geodispatch.siting.report import gain_table
-
     res = run.result
-    title = f"{run.name}: {model} ({res.status}, gap {100 * res.gap:.2g}%, {res.solve_time_s:.1f} s)"
-    table = gain_table(title, run.table, run.threshold_s)
-    console.print(table)
+    title = text("cli.site.title", run.lang, name=run.name, model=model, status=res.status,
+                 gap=f"{100 * res.gap:.2g}", seconds=f"{res.solve_time_s:.1f}")
+    console.print(gain_table(title, run.table, run.threshold_s, run.lang))
     for note in run.problem.notes + res.notes:
-        console.print(f"note: {note}")
-    console.print(f"wrote {out}/sites.geojson, marginal_gain.csv, map.html, map.png")
+        console.print(text("cli.site.note", run.lang, note=note), markup=False, highlight=False)
+    console.print(text("cli.site.wrote", run.lang, out=out))
 
 
 @app.command("recommend")
@@ -291,6 +339,103 @@ def recommend_cmd(
         console.print("[yellow]SYNTHETIC regency: made-up roads, stations and units.[/yellow]")
     for line in recommendation_lines("Call", res.incident, res.recommendation):
         console.print(line, markup=False, highlight=False)
+
+
+def _parse_surge(text: str | None) -> tuple[float, float, float] | None:
+    """Parse ``START_HOUR,HOURS,FACTOR`` (the value of ``--surge``)."""
+    if text is None:
+        return None
+    try:
+        a, b, c = (float(x) for x in text.split(","))
+    except ValueError as exc:
+        raise InputError(f"--surge expects START_HOUR,HOURS,FACTOR (e.g. 17,2,8), got {text!r}") from exc
+    return a, b, c
+
+
+@app.command("simulate")
+def simulate_cmd(
+    source: SourceArg,
+    out: Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")],
+    calls: Annotated[
+        Path | None, typer.Option("--calls", help="Calls CSV: id,time,type,priority,lon,lat[,on_scene_min,transport].")
+    ] = None,
+    calls_per_day: Annotated[
+        float | None, typer.Option("--calls-per-day", help="Generate calls: mean per day (default: calibrated rate).")
+    ] = None,
+    days: Annotated[float | None, typer.Option("--days", help="Generate calls for this many days.")] = None,
+    policy: Annotated[
+        list[str] | None, typer.Option("--policy", help="optimal, closest or coverage_aware (repeat to compare).")
+    ] = None,
+    move_up: Annotated[str, typer.Option("--move-up", help="none or dmexclp.")] = "none",
+    replications: Annotated[int, typer.Option("--replications", help="Independent replications.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Base random seed.")] = 0,
+    dispatch_delay: Annotated[
+        float | None, typer.Option("--dispatch-delay-s", help="Fixed call-taking delay, s (default: calibrated).")
+    ] = None,
+    turnout: Annotated[
+        float | None, typer.Option("--turnout-s", help="Fixed turnout, s (default: calibrated).")
+    ] = None,
+    units: Annotated[Path | None, typer.Option("--units", help="Fleet CSV (id,type,lon,lat[,home_lon,...]).")] = None,
+    hospitals: Annotated[
+        Path | None, typer.Option("--hospitals", help="Hospitals CSV/GeoJSON (lon,lat[,id,name,accepts]).")
+    ] = None,
+    add_posts: Annotated[
+        Path | None, typer.Option("--add-posts", help="sites.geojson from 'geodispatch site': simulate the plan.")
+    ] = None,
+    post_service: Annotated[str, typer.Option("--post-service", help="Service of the new posts.")] = "ambulance",
+    units_per_post: Annotated[int, typer.Option("--units-per-post", help="Units at each new post.")] = 1,
+    calibration: Annotated[
+        Path | None,
+        typer.Option("--calibration", help="DataSF fire calls CSV to calibrate from (default: built-in figures)."),
+    ] = None,
+    surge: Annotated[
+        str | None, typer.Option("--surge", help="Generated calls: START_HOUR,HOURS,FACTOR rate surge.")
+    ] = None,
+) -> None:
+    """Replay a period of calls with busy units, hospitals and move-up; 95% CIs over replications."""
+    from geodispatch.sim.run import comparison_rows, run_simulation
+
+    with _progress(f"simulating on {source}") as status:
+        run = run_simulation(
+            source, out, calls_file=calls, calls_per_day=calls_per_day, days=days,
+            policies=policy or ["optimal"], move_up=move_up, replications=replications, seed=seed,
+            dispatch_delay_s=dispatch_delay, turnout_s=turnout, units_file=units, hospitals_file=hospitals,
+            add_posts=add_posts, post_service=post_service, units_per_post=units_per_post,
+            calibration_file=calibration, surge=_parse_surge(surge), progress=status.update,
+        )  # fmt: skip
+    first = run.results[0]
+    n_calls = int(np.mean([len(r.calls) for r in first.replications]))
+    target = first.model.target_s
+    title = f"{run.scenario.name}: {n_calls:,} calls per replication, {len(first.replications)} replication(s)"
+    table = Table(title=title)
+    for col in ("policy", "move-up", f"within {target / 60:g} min (95% CI)", "mean (min)", "p90 (min)", "relocations"):
+        table.add_column(col, justify="left" if col in ("policy", "move-up") else "right")
+
+    def fmt(fig: dict[str, Any], scale: float, digits: int, unit: str = "") -> str:
+        if fig["mean"] is None:
+            return "-"
+        text = f"{fig['mean'] * scale:.{digits}f}{unit}"
+        if fig["ci95"] is not None:
+            lo, hi = fig["ci95"]
+            text += f" ({lo * scale:.{digits}f}-{hi * scale:.{digits}f})"
+        return text
+
+    for row in comparison_rows(run.results):
+        table.add_row(
+            row["policy"], row["move_up"], fmt(row["within_target"], 100, 1, "%"),
+            fmt(row["mean_response_s"], 1 / 60, 1), fmt(row["p90_response_s"], 1 / 60, 1),
+            fmt(row["relocations"], 1, 0),
+        )  # fmt: skip
+    if run.scenario.synthetic:
+        console.print("[yellow]SYNTHETIC regency: made-up roads, stations and units.[/yellow]")
+    console.print(table)
+    console.print(f"calibration: {run.calibration.source}", markup=False, highlight=False)
+    for res in run.results:
+        for note in res.notes:
+            console.print(f"note ({res.policy}): {note}", markup=False, highlight=False)
+    console.print(
+        f"wrote {out}/ (calls.csv, assignments.csv, summary.json, map.html, map.png, response_times.png)"
+    )
 
 
 DbOption = Annotated[
@@ -343,25 +488,54 @@ def keys_create(
     typer.echo(create_key_cli(db, role, unit, label, agency))
 
 
-def main() -> None:
-    """Entry point: run the app, turning user errors into one line and exit code 2."""
+def _click_errors() -> tuple[type[Exception], type[Exception]]:
+    """``ClickException`` and ``UsageError`` of the click that typer runs on.
+
+    typer 0.2x vendors click as ``typer._click`` and raises its own classes; older typer raises
+    the ``click`` package's. Both are found through ``typer.BadParameter``, a ``UsageError``.
+    """
+    by_name = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+    return by_name["ClickException"], by_name["UsageError"]
+
+
+def _one_line(exc: Exception) -> str:
+    """The click exception's message on one line."""
+    return " ".join(str(getattr(exc, "format_message", exc.__str__)()).split())
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: run the app, turning user errors into one line and exit code 2.
+
+    Usage errors (unknown command or option, missing or malformed value) are printed on one
+    line with a pointer to the command's ``--help``; ``geodispatch`` and a bare command group
+    print their help and exit 0.
+    """
+    click_error, usage_error = _click_errors()
     try:
-        app(standalone_mode=False)
+        code = app(args=args, prog_name="geodispatch", standalone_mode=False)
     except GeodispatchError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except usage_error as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # a bare command group
+            typer.echo(ctx.get_help())
+            sys.exit(0)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err_console.print(
+            f"error: {_one_line(exc)}{hint}", markup=False, highlight=False, soft_wrap=True
+        )
+        sys.exit(2)
+    except click_error as exc:  # e.g. a file option that cannot be opened
+        err_console.print(f"error: {_one_line(exc)}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            err_console.print(f"error: {exc.format_message()}", markup=False, highlight=False)
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
+    except typer.Exit as exc:  # raised outside click's own handling (older typer)
+        sys.exit(exc.exit_code)
+    if isinstance(code, int) and code:  # standalone_mode=False returns the code of a typer.Exit
+        sys.exit(code)
 
 
 if __name__ == "__main__":

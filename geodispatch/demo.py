@@ -14,30 +14,42 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from geodispatch.cli_tables import coverage_table, gain_table
 from geodispatch.network.sea import crossing_label
 from geodispatch.network.traveltime import point_travel_times
 from geodispatch.scenario import Scenario, load_scenario
 
 
 def station_traveltime_table(scenario: Scenario, limit_s: float) -> Table:
-    """Per station type: stations, nodes first reached within the limit, median and max time."""
+    """Per station type: stations, nodes first reached within the limit, median and slowest time.
+
+    The search is unbounded, so the median and the slowest node are over every node a station
+    of the type reaches at all (a bounded search would always report the limit as its maximum).
+    """
     net = scenario.network
     table = Table(title=f"Travel times from stations, limit {limit_s / 60:g} min")
-    for col in ("station type", "stations", "nodes within limit", "share", "median (min)", "max (min)"):
+    cols = ("station type", "stations", "nodes within limit", "share", "median (min)", "slowest reached (min)")
+    for col in cols:
         table.add_column(col, justify="right" if col != "station type" else "left")
+    off_road: list[str] = []
     for stype in sorted({s.type for s in scenario.stations}):
         group = [s for s in scenario.stations if s.type == stype]
         snap = net.snap([s.lon for s in group], [s.lat for s in group], strict=False)
-        _, time_s = point_travel_times(net, snap, limit=limit_s, min_only=True)
+        off = [s.id for s, e in zip(group, snap.edge, strict=True) if e < 0]
+        off_road += off
+        _, time_s = point_travel_times(net, snap, min_only=True)
         reached = time_s[np.isfinite(time_s)]
+        within = int((reached <= limit_s).sum())
         table.add_row(
             stype,
-            str(len(group)),
-            f"{len(reached):,}",
-            f"{len(reached) / net.n_nodes:.0%}",
+            f"{len(group)} ({len(off)} off road, not timed)" if off else str(len(group)),
+            f"{within:,}",
+            f"{within / net.n_nodes:.0%}",
             f"{np.median(reached) / 60:.1f}" if len(reached) else "-",
             f"{reached.max() / 60:.1f}" if len(reached) else "-",
         )
+    if off_road:
+        table.caption = f"not timed: {', '.join(off_road)} (too far from any road to snap)"
     return table
 
 
@@ -109,7 +121,7 @@ def run_demo(source: str, out: Path, console: Console) -> None:
             out_dir=out / "coverage",
             progress=lambda msg: status.update(f"coverage: {msg}"),
         )
-    console.print(report.summary_table())
+    console.print(coverage_table(report, scenario.lang))
     crossings = sea_table(report)
     if crossings is not None:
         console.print(crossings)
@@ -120,6 +132,30 @@ def run_demo(source: str, out: Path, console: Console) -> None:
     for line in demo_lines(scenario):
         console.print(line, markup=False, highlight=False)
 
-    from geodispatch.siting.run import demo_siting
-
     demo_siting(scenario, out / "siting", console)
+
+
+def demo_siting(scenario: Scenario, out: Path, console: Console, new_posts: int = 3) -> None:
+    """The siting part of the demo: MCLP for ``new_posts`` ambulance posts, files and table.
+
+    Prints a message instead when the scenario has no population or stations.
+    """
+    from geodispatch.siting.files import write_siting_outputs
+    from geodispatch.siting.inputs import build_siting_problem
+    from geodispatch.siting.run import solve_problem
+
+    if scenario.population is None or not scenario.stations:
+        console.print("siting: this scenario has no population or stations; skipped")
+        return
+    threshold_s = float(scenario.target_response_s)
+    problem = build_siting_problem(
+        scenario.network, scenario.population, scenario.stations, bound_s=threshold_s
+    )
+    result = solve_problem(problem, "mclp", new_posts, threshold_s)
+    title = f"{scenario.name}: where to put {new_posts} new PSC 119 posts (MCLP)"
+    table = write_siting_outputs(problem, result, out, threshold_s, title, region=scenario.name,
+                                 areas=scenario.areas, lang=scenario.lang)
+    console.print(
+        gain_table(f"{title}, {result.status}, gap {100 * result.gap:.2g}%", table, threshold_s, scenario.lang)
+    )
+    console.print(f"siting maps and tables: {out}")

@@ -95,6 +95,13 @@ class SitingError(GeodispatchError):
     code = "siting_error"
 
 
+class SimulationError(GeodispatchError):
+    """A simulation's inputs are unusable (calls off the network, unknown types, no hospital)."""
+
+    code = "simulation_error"
+    http_status = 422
+
+
 class AuthenticationError(GeodispatchError):
     """No API key, or an unknown or revoked one."""
 

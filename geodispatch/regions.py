@@ -29,6 +29,7 @@ coordinates. Facts that could not be verified are left out, never guessed. Examp
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -40,8 +41,18 @@ from geodispatch import settings
 from geodispatch.domain import AGENCY_KIND_UNIT_TYPES, AgencyKind, StationType, UnitType
 from geodispatch.errors import CorruptFileError, DownloadError, InputError, RegionConfigError, SourceNotFoundError
 
-REGIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "regions"
-"""Where the region YAML files live (``data/regions`` of the source tree)."""
+
+def _regions_dir() -> Path:
+    """The packaged region files of an installed wheel, else ``data/regions`` of the source tree."""
+    packaged = Path(str(importlib.resources.files("geodispatch").joinpath("_region_files")))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "data" / "regions"
+
+
+REGIONS_DIR = _regions_dir()
+"""Where the region YAML files are read: ``data/regions`` of the repository (the one copy kept under
+version control), or, in an installed wheel, the copy the build put in the package (``setup.py``)."""
 
 
 class _Strict(BaseModel):
@@ -143,7 +154,8 @@ class Region(_Strict):
     ``bps_code`` is the 4-digit BPS statistical code and ``kemendagri_code`` the Kemendagri
     administrative code (``PP.KK``, as in the boundary files); the two differ for some
     regencies (Kabupaten Kutai Timur: BPS 6404, Kemendagri 64.08), so keep both separate.
-    ``target_response_s`` is in seconds.
+    ``target_response_s`` is in seconds. ``lang`` is the language of maps, tables and CLI
+    summaries for this region (``id`` Bahasa Indonesia by default, ``en`` English).
     """
 
     slug: str = Field(pattern=r"^[a-z0-9_-]+$")
@@ -155,6 +167,7 @@ class Region(_Strict):
     osm_query: str = Field(min_length=1)
     boundary_source: str | None = None
     target_response_s: float = Field(default=settings.TARGET_RESPONSE_S, gt=0, le=7200)
+    lang: Literal["id", "en"] = "id"
     speeds_kph: dict[str, float] = Field(default_factory=dict)
     congestion: dict[int, float] = Field(default_factory=dict)
     stations: tuple[Station, ...] = ()

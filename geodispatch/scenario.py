@@ -10,20 +10,22 @@ areas) from files.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from geodispatch import regions
-from geodispatch.errors import DownloadError, InputError
+from geodispatch.errors import DownloadError, InputError, SourceNotFoundError
 from geodispatch.network import load as _roads
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.output import atomic_file
-from geodispatch.regions import Agency, Region, Requirement, Station, Workflow, is_region, load_region
+from geodispatch.regions import Agency, Region, Requirement, Station, Workflow, is_region, list_regions, load_region
 from geodispatch.settings import TARGET_RESPONSE_S, cache_dir
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,51 @@ def _is_region_source(text: str) -> bool:
     return is_region(text) and (text.endswith((".yaml", ".yml")) or not os.path.exists(text))
 
 
+def _check_not_a_mistyped_slug(text: str) -> None:
+    """Refuse a one-word source close to a region slug instead of sending it to OSM as a place.
+
+    ``bantaen`` is a typo of ``bantaeng``, not a place to geocode; a place query that is meant
+    names the place in full (``Kabupaten Bantaeng, Indonesia``).
+
+    Raises
+    ------
+    SourceNotFoundError
+        Naming the close slug.
+    """
+    if os.path.exists(text) or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        return
+    close = difflib.get_close_matches(text.lower(), list_regions(), n=1, cutoff=0.75)
+    if close:
+        raise SourceNotFoundError(
+            f"unknown region {text!r}: did you mean {close[0]}? (known regions: {', '.join(list_regions())}; "
+            "an OpenStreetMap place query names the place in full, e.g. 'Kabupaten Bantaeng, Indonesia')"
+        )
+
+
+def _synthetic_network(network: RoadNetwork, options: dict[str, Any]) -> RoadNetwork:
+    """The synthetic regency's roads with the speed and sea options applied (``refresh`` has nothing to do).
+
+    ``ferries=False`` drops the regency's boat; ``sea_links`` are added (closed links left out at ``hour``).
+
+    Raises
+    ------
+    InputError
+        For an option that means nothing here (``bbox``, ``polygon`` clip a ``.osm.pbf``).
+    """
+    speed = {k: options.get(k) for k in ("speeds_kph", "hour", "congestion")}
+    known = {*speed, "refresh", "ferries", "sea_links"}
+    other = sorted(k for k, v in options.items() if k not in known and v is not None)
+    if other:
+        names = ", ".join(other)
+        raise InputError(
+            f"{names}: not an option of the synthetic regency (speeds_kph, hour, congestion, ferries, sea_links are)"
+        )
+    network = _roads.retime(network, **speed)
+    return _roads.apply_sea_options(
+        network, bool(options.get("ferries", True)), options.get("sea_links"), options.get("hour")
+    )
+
+
 def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
     """Load the road network of any source: ``synthetic[:N]``, a region slug, a place query or a file.
 
@@ -82,10 +129,7 @@ def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
     if size is not None:
         from geodispatch.synthetic import synthetic_regency
 
-        network = synthetic_regency(n_nodes=size).network
-        return _roads.apply_sea_options(
-            network, options.get("ferries", True), options.get("sea_links"), options.get("hour")
-        )
+        return _synthetic_network(synthetic_regency(n_nodes=size).network, options)
     if _is_region_source(text):
         region = load_region(text)
         speeds = {**region.speeds_kph, **(options.pop("speeds_kph", None) or {})}
@@ -102,6 +146,7 @@ def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
         )
         links = region_sea_links(region, options.get("sea_links"))
         return _roads.apply_sea_options(network, options.get("ferries", True), links, options.get("hour"))
+    _check_not_a_mistyped_slug(text)
     return _roads.load_network(text, **options)
 
 
@@ -168,6 +213,11 @@ class Scenario:
     ack_timeout_s: float = 60.0
 
     @property
+    def lang(self) -> str:
+        """Language of what people read: the region's (``id`` by default), else English."""
+        return self.region.lang if self.region is not None else "en"
+
+    @property
     def synthetic(self) -> bool:
         """True for the generated synthetic regency."""
         return self.network.synthetic
@@ -197,19 +247,15 @@ def load_scenario(
 
     text = str(source).strip()
     size = synthetic_size(text)
+    # a bad stations file is reported before the network, which may be a long download
+    user_stations = read_stations(stations) if stations is not None else None
     if size is not None:
         from geodispatch.synthetic import synthetic_regency
 
         regency = synthetic_regency(n_nodes=size)
-        network = _roads.apply_sea_options(
-            regency.network,
-            network_options.get("ferries", True),
-            network_options.get("sea_links"),
-            network_options.get("hour"),
-        )
         scenario = Scenario(
             name=regency.network.label,
-            network=network,
+            network=_synthetic_network(regency.network, network_options),
             stations=tuple(regency.stations),
             population=regency.population,
             areas=regency.areas,
@@ -237,8 +283,8 @@ def load_scenario(
     else:
         network = load_network(text, **network_options)
         scenario = Scenario(name=network.label, network=network)
-    if stations is not None:
-        scenario.stations = read_stations(stations)
+    if user_stations is not None:
+        scenario.stations = user_stations
     return scenario
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -86,3 +87,20 @@ def small_osm(tmp_path: Path) -> Path:
         ([7, 8], {"highway": "track"}),
     ]
     return write_osm_xml(tmp_path / "town.osm", nodes, ways)
+
+
+def weighted_quantile_ref(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Weighted quantile by its definition, for tests: the smallest value ``v`` whose people at
+    ``<= v`` reach ``q`` of the total (``inf`` when only the unreachable do; NaN without people).
+
+    A brute force over the distinct values, independent of the sort-and-cumsum in production.
+    """
+    values = np.asarray(values, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    total = weights.sum()
+    if len(values) == 0 or total <= 0:
+        return float("nan")
+    for v in np.unique(values):
+        if weights[values <= v].sum() >= q * total:
+            return float(v)
+    return float(values.max())

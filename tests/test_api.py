@@ -531,6 +531,10 @@ def test_coverage_now_matches_an_independent_reference(seeded: Api, scenario: An
     assert desa["fully_covered"] + desa["partly_covered"] + desa["not_covered"] <= desa["total"]
     assert sum(a["covered"] for a in desa["areas"]) == pytest.approx(out["population"]["covered"], rel=1e-3)
     assert out["holes"] and out["holes"][0]["population"] >= out["holes"][-1]["population"]
+    # people are whole persons in answers (rounded for display), never 47388.5
+    people = [out["population"][k] for k in ("total", "covered", "unreachable")]
+    people += [a[k] for a in desa["areas"] for k in ("population", "covered")] + [h["population"] for h in out["holes"]]
+    assert all(isinstance(v, int) for v in people)
     # sending ambulances away lowers coverage: they are no longer available
     inc = _incident(api, scenario, "medis", 1)
     api.ok("POST", f"/incidents/{inc['id']}/dispatch", role="dispatcher", json={"unit_ids": ambulances[:5]})

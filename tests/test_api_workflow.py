@@ -68,7 +68,7 @@ def api(scenario: Any, db_url: str) -> Iterator[Api]:  # noqa: F811
     from geodispatch.api import create_app
     from geodispatch.api.keys import create_key_cli
 
-    app = create_app(scenario, db_url)
+    app = create_app(scenario, db_url, overdue_sweep_s=0)  # the test drives the clock and the sweep itself
     now = [datetime(2026, 12, 1, 8, 0, tzinfo=UTC)]
     app.state.runtime.clock = lambda: now[0]
     keys = {role: create_key_cli(db_url, role) for role in ("admin", "dispatcher", "planner")}
@@ -286,3 +286,36 @@ def test_two_agencies_at_once_keep_one_unit_one_incident(api: Api, scenario: Any
     assert results["acknowledge:a"] == results["acknowledge:b"] == 200
     holders = [i for i in (a, b) if truck in api.ok("GET", f"/incidents/{i['id']}", "dispatcher")["unit_ids"]]
     assert len(holders) == 1
+
+
+def test_the_server_sweeper_persists_overdue_forwards(scenario: Any, db_url: str) -> None:  # noqa: F811
+    """The running app marks and audits overdue forwards by itself (sweep every 0.2 s here)."""
+    import time
+
+    from sqlalchemy import select
+
+    from geodispatch.api import create_app
+    from geodispatch.api.keys import create_key_cli
+    from geodispatch.api.models import IncidentForward
+
+    app = create_app(scenario, db_url, overdue_sweep_s=0.2)
+    now = [datetime(2026, 12, 1, 8, 0, tzinfo=UTC)]
+    app.state.runtime.clock = lambda: now[0]
+    keys = {"admin": create_key_cli(db_url, "admin"), "dispatcher": create_key_cli(db_url, "dispatcher")}
+    with TestClient(app) as client:
+        api = Api(client, keys, app.state.runtime, now)
+        fire = _fire(api, scenario)
+        api.tick(3600)
+        deadline = time.monotonic() + 60
+        statuses: set[str] = set()
+        while time.monotonic() < deadline:
+            with app.state.runtime.db.read() as session:
+                statuses = set(session.scalars(select(IncidentForward.status).where(
+                    IncidentForward.incident_id == fire["id"])))
+            if statuses == {"overdue"}:
+                break
+            time.sleep(0.2)
+        assert statuses == {"overdue"}
+        entries = api.ok("GET", "/audit", params={"entity_type": "incident", "entity_id": str(fire["id"])})
+        assert Counter(e["action"] for e in entries)["forward.overdue"] == 3
+    app.state.runtime.db.dispose()

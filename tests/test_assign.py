@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geodispatch.assign import Incident, Unit, assign, recommend
-from geodispatch.assign.eta import incident_etas, snap_incident, snap_units
+from geodispatch.assign.eta import EtaEngine, incident_etas, snap_incident, snap_units
 from geodispatch.assign.recommend import solve
-from geodispatch.errors import AssignmentError, SnapError
+from geodispatch.errors import AssignmentError, InputError, SnapError
 from geodispatch.network import RoadNetwork
 from geodispatch.regions import Requirement
 from geodispatch.scenario import load_network
@@ -136,16 +136,21 @@ def test_etas_equal_networkx_on_split_edges(net: RoadNetwork, data: st.DataObjec
     lon = net.lon[net.edge_u[e]] * (1 - f) + net.lon[net.edge_v[e]] * f
     lat = net.lat[net.edge_u[e]] * (1 - f) + net.lat[net.edge_v[e]] * f
     inc = snap_incident(net, float(lon[0]), float(lat[0]))
-    usn = snap_units(net, lon[1:], lat[1:])
-    res = incident_etas(net, inc, usn, math.inf)
+    engine = EtaEngine(net)
+    usn = snap_units(net, lon[1:], lat[1:], engine=engine)
+    res = incident_etas(net, inc, usn, math.inf, engine=engine)
     ref = _reference_etas(net, inc, usn)
     np.testing.assert_allclose(res.eta_s, ref, rtol=1e-9, atol=1e-6)
-    bounded = incident_etas(net, inc, usn, 300.0)  # served from the cached unbounded search
+    bounded = incident_etas(net, inc, usn, 300.0, engine=engine)  # served from the cached unbounded search
     np.testing.assert_allclose(bounded.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
-    net._cache.pop("assign_search_cache")
-    first = incident_etas(net, inc, usn, 300.0)  # a bounded search cached first must not answer unbounded
+    engine.forget_searches()
+    near = incident_etas(net, inc, snap_units(net, lon[1:2], lat[1:2]), math.inf, engine=engine)  # stops early
+    np.testing.assert_allclose(near.eta_s, ref[:1], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(incident_etas(net, inc, usn, math.inf, engine=engine).eta_s, ref, rtol=1e-9, atol=1e-6)
+    engine.forget_searches()
+    first = incident_etas(net, inc, usn, 300.0, engine=engine)  # a bounded search cached first: not for unbounded
     np.testing.assert_allclose(first.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
-    np.testing.assert_allclose(incident_etas(net, inc, usn, math.inf).eta_s, ref, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(incident_etas(net, inc, usn, math.inf, engine=engine).eta_s, ref, rtol=1e-9, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -326,6 +331,18 @@ def test_coverage_tiebreak_keeps_the_only_unit_of_a_remote_area() -> None:
     assert ca[0].unit_ids[0] in ("R1", "R2")
 
 
+def test_an_engine_held_across_calls_gives_the_same_answers_and_belongs_to_one_network() -> None:
+    net, units, inc, pop = _coverage_case()
+    engine = EtaEngine(net)
+    fresh = recommend(net, units, inc, now=NOW, target_s=600, population=pop).to_dict()
+    for _ in range(2):  # the second call reuses the engine's snaps, search and coverage index
+        held = recommend(net, units, inc, now=NOW, target_s=600, population=pop, engine=engine).to_dict()
+        assert held == fresh
+    assert engine.coverage_index(pop, 600) is engine.coverage_index(pop, 600)
+    with pytest.raises(InputError, match="another RoadNetwork"):
+        recommend(line_network(), units, inc, now=NOW, engine=engine)
+
+
 def test_optimal_serves_priority_one_first_where_closest_does_not() -> None:
     net = line_network()
     units = [unit("a1", "ambulance", at(net, 10)), unit("a2", "ambulance", at(net, 20))]
@@ -425,8 +442,9 @@ def test_route_against_the_edge_direction() -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=random_nets(), data=st.data())
 def test_point_search_equals_point_travel_times(net: RoadNetwork, data: st.DataObject) -> None:
-    """The per-point search (reused augmented matrix) agrees with the foundation's copy-per-call one."""
-    from geodispatch.network.traveltime import point_search, point_travel_times
+    """The per-point search (numba, seeded at the edge ends) agrees with scipy on the augmented matrix,
+    and its early-stopping variant is exact at every target and along their paths."""
+    from geodispatch.network.traveltime import point_search, point_search_until, point_travel_times
 
     e = data.draw(st.integers(0, net.n_edges - 1))
     f = data.draw(st.sampled_from([0.0, 0.3, 0.5, 1.0]))
@@ -440,6 +458,18 @@ def test_point_search_equals_point_travel_times(net: RoadNetwork, data: st.DataO
             np.testing.assert_allclose(times, ref, rtol=1e-12)
             reached = np.flatnonzero(np.isfinite(times))
             assert (pred[reached] >= 0).all() or len(reached) == 0
+            targets = data.draw(st.lists(st.integers(0, net.n_nodes - 1), min_size=1, max_size=3))
+            t2, pred2, complete = point_search_until(net, snap, 0, targets, limit=limit, reverse=reverse)
+            np.testing.assert_allclose(t2[targets], ref[targets], rtol=1e-12)
+            settled = np.isfinite(t2)
+            np.testing.assert_allclose(t2[settled], ref[settled], rtol=1e-12)  # never a wrong time
+            if complete:
+                np.testing.assert_array_equal(settled, np.isfinite(ref))
+            for x in targets:  # the tree leads from each reached target to the point through settled nodes
+                node, steps = x, 0
+                while np.isfinite(t2[x]) and node != net.n_nodes and steps <= net.n_nodes:
+                    node, steps = int(pred2[node]), steps + 1
+                    assert node == net.n_nodes or settled[node]
 
 
 def test_region_sop_overrides_defaults_line_by_line() -> None:

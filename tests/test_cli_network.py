@@ -97,6 +97,17 @@ def test_place_query_that_finds_nothing(local_nominatim: str, monkeypatch: pytes
         load_network("Kabupaten Yang Tidak Ada, Indonesia")
 
 
+def test_slug_like_name_far_from_every_region_is_a_place_query(
+    local_nominatim: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-word source that is no region slug (nor close to one) is geocoded as a place."""
+    import osmnx as ox
+
+    monkeypatch.setattr(ox.settings, "nominatim_url", local_nominatim)
+    with pytest.raises(SourceNotFoundError, match="found no area"):
+        load_network("kabupaten-zzz")
+
+
 def test_place_query_without_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     import osmnx as ox
 

@@ -17,6 +17,7 @@ from geodispatch.coverage.stats import _union_length, road_covered_m
 from geodispatch.coverage.surface import point_times, station_node_times
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.regions import Station
+from tests.conftest import weighted_quantile_ref
 
 LON0, LAT0 = 110.0, -7.0
 M_PER_DEG_LAT = 111_320.0
@@ -240,10 +241,8 @@ def test_hotspots_cluster_separated_groups() -> None:
     uncovered[:10] = False
     time_s = np.where(rng.random(300) < 0.2, np.inf, rng.uniform(900, 3000, 300))
     hot = hotspots(net, lon, lat, pop, uncovered, time_s, cell_m=300.0)
-    from geodispatch.coverage.surface import _weighted_quantile
-
     for rank, members in ((1, np.arange(10, 200)), (2, np.arange(200, 300))):
-        ref = _weighted_quantile(time_s[members], pop[members], 0.5)
+        ref = weighted_quantile_ref(time_s[members], pop[members], 0.5)
         got = hot.loc[hot["rank"] == rank, "median_s"].iloc[0]
         assert (np.isnan(got) and not np.isfinite(ref)) or got == pytest.approx(round(ref, 1))
     assert len(hot) == 2
@@ -319,7 +318,7 @@ def test_fast_nearest_edges_equal_strtree() -> None:
 
 
 def test_grouped_weighted_quantile_equals_per_group() -> None:
-    from geodispatch.coverage.surface import _weighted_quantile, grouped_weighted_quantile
+    from geodispatch.coverage.surface import grouped_weighted_quantile
 
     rng = np.random.default_rng(2)
     group = rng.integers(0, 30, 2000)
@@ -329,7 +328,7 @@ def test_grouped_weighted_quantile_equals_per_group() -> None:
         got = grouped_weighted_quantile(group, values, weights, q, 32)
         for g in range(32):
             m = group == g
-            ref = _weighted_quantile(values[m], weights[m], q)
+            ref = weighted_quantile_ref(values[m], weights[m], q)
             assert (np.isnan(got[g]) and np.isnan(ref)) or got[g] == ref
 
 
@@ -446,3 +445,96 @@ def test_point_on_long_road_parallel_to_a_short_road_uses_its_own_road() -> None
         graph.add_edge(x, y, travel_time=t)
     ref = nx.single_source_dijkstra_path_length(graph, 3, weight="travel_time")["p"]
     assert ours == pytest.approx(ref, abs=1e-6)
+
+
+def _two_km_road(amb_m: float, damkar_m: float):  # type: ignore[no-untyped-def]
+    """One two-way 2 km road (300 s each way), an ambulance and a Damkar post at the given metres."""
+    from geodispatch.scenario import Scenario
+
+    lon, lat = _lonlat(np.array([0.0, 2000.0]), np.zeros(2))
+    net = RoadNetwork.from_arrays([0, 1], lon, lat, [0, 1], [1, 0], [2000.0, 2000.0], [300.0, 300.0])
+    s_lon, s_lat = _lonlat(np.array([amb_m, damkar_m]), np.zeros(2))
+    stations = (_station(0, s_lon[0], s_lat[0], "puskesmas"), _station(1, s_lon[1], s_lat[1], "damkar"))
+    return Scenario(name="road", network=net, stations=stations)
+
+
+@pytest.mark.parametrize(
+    ("amb_m", "damkar_m", "share"),
+    [
+        (0.0, 2000.0, 0.0),  # opposite ends: 400 m each, no overlap
+        (0.0, 0.0, 0.2),  # same end: the same 400 m
+        (600.0, 1000.0, 0.2),  # middles: [200, 1000] and [600, 1400] overlap on 400 m
+        (300.0, 1900.0, 0.0),  # [0, 700] and [1500, 2000]
+        (1000.0, 1500.0, 0.15),  # [600, 1400] and [1100, 1900]: 300 m
+    ],
+)
+def test_combined_road_share_is_the_overlap_of_covered_parts(amb_m: float, damkar_m: float, share: float) -> None:
+    """1 minute on a 2 km road at 24 km/h covers 400 m each way from a post: the combined share
+    is the length both services reach, not the smaller of the two covered lengths."""
+    from geodispatch.coverage import run_coverage
+
+    report = run_coverage(_two_km_road(amb_m, damkar_m), minutes=[1], combined=True)
+    services = report.summary["services"]
+    alone = [services[s]["road_share"]["1"] for s in ("ambulance", "damkar")]
+    assert min(alone) >= 0.15
+    assert services["combined"]["road_share"]["1"] == pytest.approx(share, abs=1e-4)
+
+
+def test_road_covered_by_all_matches_sampled_points(grid: RoadNetwork) -> None:
+    """Metres of road reached by both services within the limit, against points sampled along
+    every road and timed with networkx (each point inserted as a graph node)."""
+    from types import SimpleNamespace
+
+    from geodispatch.coverage.stats import road_covered_by_all_m
+
+    fields = []
+    for xs, ys in (([310.0, 1290.0], [400.0, 1130.0]), ([700.0, 150.0], [820.0, 1500.0])):
+        snap = _snap(grid, xs, ys)
+        fields.append((station_node_times(grid, snap)[1], snap))
+    twin = grid.twin_edge
+    roads = np.array([e for e in range(grid.n_edges) if twin[e] < 0 or e < twin[e]])
+    k = 200  # 1 m apart: each end of a covered stretch is off by at most 0.5 m
+    frac = (np.arange(k) + 0.5) / k
+    points = SimpleNamespace(edge=np.repeat(roads, k), fraction=np.tile(frac, len(roads)))
+    times = [reference_times(grid, snap, points)[1] for _, snap in fields]
+    for limit in (45.0, 60.0, 90.0, 120.0):  # the smaller covered length per road is 2.6x too much at 45 s
+        both = (times[0] <= limit) & (times[1] <= limit)
+        expect = (both.reshape(len(roads), k).mean(axis=1) * grid.edge_length_m[roads]).sum()
+        got = road_covered_by_all_m(grid, fields, limit)
+        assert got.shape == (grid.n_edges,)
+        assert got.sum() == pytest.approx(expect, rel=0.005, abs=10.0)
+        single = [road_covered_m(grid, t, limit, s).sum() for t, s in fields]
+        assert got.sum() <= min(single) + 1e-6
+
+
+def test_weighted_quantile_against_numpy_and_a_hand_table() -> None:
+    """The production weighted quantile against numpy's inverted-CDF weighted quantile and a
+    table worked out by hand (unreachable people are inf and count as the slowest)."""
+    from geodispatch.coverage.surface import _weighted_quantile, _weighted_quantiles
+
+    inf = np.inf
+    table = [  # values, weights, q, expected
+        ([10, 20, 30, 40], [1, 1, 1, 1], 0.5, 20),
+        ([10, 20, 30, 40], [1, 1, 1, 1], 0.51, 30),
+        ([40, 10, 30, 20], [0, 0, 1, 3], 0.5, 20),  # unsorted input; weight 3 on 20
+        ([10, 20, 30], [5, 1, 1], 0.5, 10),
+        ([10, 20, 30], [5, 1, 1], 0.9, 30),
+        ([10, 20, inf], [1, 1, 2], 0.5, 20),
+        ([10, 20, inf], [1, 1, 2], 0.9, inf),
+        ([10, 20], [0, 0], 0.5, np.nan),
+        ([], [], 0.5, np.nan),
+    ]
+    for values, weights, q, expect in table:
+        got = _weighted_quantile(np.array(values, dtype=float), np.array(weights, dtype=float), q)
+        assert got == expect or (np.isnan(expect) and np.isnan(got)), (values, weights, q, got)
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        values = rng.choice(rng.uniform(0, 1800, 12), n)  # ties included
+        weights = rng.integers(0, 50, n).astype(float)
+        weights[0] += 1.0
+        qs = [0.1, 0.5, 0.9]
+        got = _weighted_quantiles(values, weights, qs)
+        for q, g in zip(qs, got, strict=True):
+            assert g == np.quantile(values, q, weights=weights, method="inverted_cdf")
+            assert g == weighted_quantile_ref(values, weights, q)

@@ -19,7 +19,6 @@ from geodispatch.coverage.hotspots import hotspots
 from geodispatch.coverage.stats import area_table
 from geodispatch.coverage.surface import (
     PreparedPopulation,
-    _weighted_quantile,
     aggregate_surface,
     point_times,
     prepare_population,
@@ -27,6 +26,7 @@ from geodispatch.coverage.surface import (
 )
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.scenario import Scenario, load_scenario
+from tests.conftest import weighted_quantile_ref
 from tests.test_coverage import _lonlat, _snap, grid_network, reference_times
 
 
@@ -119,7 +119,7 @@ def test_surface_equals_per_cell_bruteforce(synthetic: Scenario) -> None:
         m = pop_cell == cell
         if m.any():
             assert row["population"] == pytest.approx(w[m].sum())
-            ref = _weighted_quantile(pt[m], w[m], 0.5)
+            ref = weighted_quantile_ref(pt[m], w[m], 0.5)
             if np.isfinite(ref):
                 assert row["pop_median_s"] == round(ref, 1)
         ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]

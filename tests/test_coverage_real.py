@@ -83,7 +83,15 @@ def test_balikpapan_cli_fire_posts_and_kelurahan(tmp_path: Path, monkeypatch: py
     assert sorted(dam["stations_off_network"]) == ["pos-1", "pos-2", "pos-3", "pos-4"]
     table = pd.read_csv(out / "coverage_by_area.csv")
     assert "Klandasan Ilir" in set(table["area"])
-    assert 3 <= len(table) < 34  # only the kelurahan the network overlaps
+    # every kelurahan keeps a row (the network covers only Kecamatan Balikpapan Kota); the ones with
+    # no road say so in the table, in summary.json and in the CLI caption
+    assert len(table) == 34
+    empty = table[table["road_km"] == 0]
+    assert (empty["note"] == "no road of this network inside").sum() >= 20
+    assert table.loc[table["note"].isna(), "road_km"].gt(0).sum() >= 5
+    assert any(w.startswith(f"{(table['note'] == 'no road of this network inside').sum()} of 34 areas have no road")
+               for w in summary["warnings"])
+    assert "of 34 areas have no road" in printed
     assert table["road_km"].sum() == pytest.approx(summary["network"]["road_km"], rel=0.02)
     iso = json.loads((out / "isochrones.geojson").read_text())
     per_station = {f["properties"]["station_id"] for f in iso["features"]}

@@ -164,6 +164,34 @@ def test_nearest_source_is_min_over_rows(net: RoadNetwork, data: st.DataObject) 
     np.testing.assert_allclose(table[which[reached], np.flatnonzero(reached)], time_s[reached])
 
 
+@settings(max_examples=30, deadline=None)
+@given(net=random_graphs(), data=st.data(), reverse=st.booleans())
+def test_nearest_source_equals_networkx_multi_source(net: RoadNetwork, data: st.DataObject, reverse: bool) -> None:
+    """The numba multi-source search against networkx (an independent reference), with a shared workspace."""
+    from geodispatch.network.traveltime import SearchWorkspace
+
+    sources = data.draw(st.lists(st.integers(0, net.n_nodes - 1), min_size=1, max_size=4))
+    limit = data.draw(st.sampled_from([0.0, 25.0, 300.0, None]))
+    g = nx.DiGraph()
+    g.add_nodes_from(range(net.n_nodes))
+    for u, v, t in zip(net.edge_u.tolist(), net.edge_v.tolist(), net.edge_time_s.tolist(), strict=True):
+        a, b = (v, u) if reverse else (u, v)
+        if a != b and (not g.has_edge(a, b) or g[a][b]["w"] > t):
+            g.add_edge(a, b, w=t)
+    ref = nx.multi_source_dijkstra_path_length(g, set(sources), cutoff=limit, weight="w")
+    workspace = SearchWorkspace(net)
+    for _ in range(2):  # the second run reuses the workspace: it must have been reset
+        which, time_s = nearest_source(net, sources, limit=limit, reverse=reverse, workspace=workspace)
+        expected = np.full(net.n_nodes, np.inf)
+        for node, t in ref.items():
+            expected[node] = t
+        np.testing.assert_allclose(time_s, expected, rtol=0, atol=1e-6)
+        table = net.travel_times(sources, limit=limit, reverse=reverse)
+        reached = np.isfinite(time_s)
+        np.testing.assert_allclose(table[which[reached], np.flatnonzero(reached)], time_s[reached], atol=1e-6)
+        assert (which[~reached] == -1).all()
+
+
 # ---------------------------------------------------------------- real network
 @pytest.fixture(scope="module")
 def balikpapan(balikpapan_graphml: Path) -> RoadNetwork:
@@ -333,7 +361,7 @@ def test_area_without_drivable_roads(tmp_path: Path) -> None:
         load_network(path)
 
 
-def test_unknown_region_slug_like_name_is_a_place_query_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_region_yaml_is_an_unknown_region() -> None:
     with pytest.raises(SourceNotFoundError, match="unknown region"):
         load_network("no-such-region.yaml")
 
@@ -364,3 +392,38 @@ def test_bounded_searches_equal_scipy_and_sparse_equals_dense(reverse: bool) -> 
     np.testing.assert_array_equal(dense, ours)
     with pytest.raises(InputError):
         sparse_travel_times(net, sources, float("inf"))
+
+
+def test_speed_options_apply_to_the_synthetic_regency() -> None:
+    """speeds_kph, hour and congestion change the synthetic regency's times as they do a road file's."""
+    from geodispatch.scenario import load_scenario
+
+    base = load_network("synthetic:400")
+    slow = load_network("synthetic:400", speeds_kph={"residential": 10})
+    res = (base.edge_highway == "residential") & ~base.edge_has_maxspeed
+    assert res.sum() > 10
+    np.testing.assert_allclose(slow.edge_time_s[res], base.edge_length_m[res] / (10 / 3.6))
+    np.testing.assert_array_equal(slow.edge_time_s[~res], base.edge_time_s[~res])
+    rush = load_network("synthetic:400", hour=8, congestion={8: 1.5})
+    road = ~base.is_sea_edge  # the boat keeps its crossing time: congestion is a road thing
+    np.testing.assert_allclose(rush.edge_time_s[road], base.edge_time_s[road] * 1.5)
+    np.testing.assert_array_equal(rush.edge_time_s[~road], base.edge_time_s[~road])
+    scen = load_scenario("synthetic:400", speeds_kph={"residential": 10}, hour=8, congestion={8: 1.5})
+    np.testing.assert_allclose(scen.network.edge_time_s[road], slow.edge_time_s[road] * 1.5)
+    assert base.edge_time_s[res].min() < slow.edge_time_s[res].min()  # the cached regency is untouched
+    with pytest.raises(InputError, match="bbox"):
+        load_network("synthetic:400", bbox=(0.0, 0.0, 1.0, 1.0))
+
+
+def test_speed_options_on_an_npz_network_are_refused(tmp_path: Path) -> None:
+    path = load_network("synthetic:400").save(tmp_path / "net.npz")
+    for option in ({"speeds_kph": {"residential": 10}}, {"hour": 8}, {"congestion": {8: 2.0}}):
+        with pytest.raises(InputError, match=r"\.npz network keeps the travel times"):
+            load_network(path, **option)
+    assert load_network(path).n_edges > 0
+
+
+def test_bbox_clips_only_a_pbf(tmp_path: Path) -> None:
+    path = load_network("synthetic:400").save(tmp_path / "net.npz")
+    with pytest.raises(InputError, match=r"\.osm\.pbf"):
+        load_network(path, bbox=(0.0, 0.0, 1.0, 1.0))

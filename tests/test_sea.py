@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from pyproj import Geod
 
+from geodispatch.cli_tables import coverage_table
 from geodispatch.errors import InputError, SnapError
 from geodispatch.network import load_network
 from geodispatch.network.graph import RoadNetwork
@@ -315,7 +316,7 @@ def test_island_people_covered_exactly_when_the_boat_arrives_in_time(tmp_path: P
     assert pop["covered"] == {f"{before:g}": 0.0, f"{after:g}": float(people)}
     assert pop["covered_by_sea"] == {f"{before:g}": 0.0, f"{after:g}": float(people)}
     assert report.population["via_sea_ambulance"].all()
-    assert "only by crossing the sea" in report.summary_table().caption
+    assert "only by crossing the sea" in coverage_table(report, "en").caption
     road_only, _, _ = _harbour_scenario(tmp_path, ferries=False)
     report = run_coverage(road_only, minutes=[after], station_types="ambulance")  # type: ignore[arg-type]
     assert report.summary["services"]["ambulance"]["population"]["covered"] == {f"{after:g}": 0.0}
@@ -385,3 +386,16 @@ def test_cli_sea_links_and_no_ferries(tmp_path: Path) -> None:
     bad = info("--sea-links", str(links))
     assert bad.returncode == 2 and "missing column(s) boarding_min" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_synthetic_rush_hour_slows_roads_not_the_boat() -> None:
+    from geodispatch.scenario import load_network as load_any
+
+    free = load_any("synthetic")
+    rush = load_any("synthetic", hour=8)
+    sea = free.is_sea_edge
+    assert sea.any() and np.array_equal(rush.is_sea_edge, sea)
+    np.testing.assert_array_equal(rush.edge_time_s[sea], free.edge_time_s[sea])  # boats keep their crossing
+    assert (rush.edge_time_s[~sea] > free.edge_time_s[~sea]).all()  # roads are congested at 08:00
+    assert rush.sea_names == free.sea_names
+    assert not load_any("synthetic", ferries=False).is_sea_edge.any()

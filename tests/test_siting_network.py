@@ -7,14 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 
 from geodispatch.errors import SitingError
 from geodispatch.siting import mclp
-from geodispatch.siting.inputs import build_siting_problem, candidate_grid, serves, site_times
+from geodispatch.siting.inputs import build_siting_problem, candidate_grid, serves
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,53 +25,37 @@ def regency():  # type: ignore[no-untyped-def]
     return synthetic_regency()
 
 
-def test_site_times_are_forward_and_bounded_like_networkx(regency) -> None:  # type: ignore[no-untyped-def]
-    net = regency.network
-    graph = net.to_networkx()
-    rng = np.random.default_rng(3)
-    sources = rng.choice(net.n_nodes, 6, replace=False)
-    targets = rng.choice(net.n_nodes, 400, replace=False)
-    bound = 600.0
-    cost = site_times(net, sources, targets, bound)
-    dense = site_times(net, sources, targets, None)
-    ids = list(graph.nodes)
-    for r, s in enumerate(sources):
-        ref = nx.single_source_dijkstra_path_length(graph, ids[s], weight="travel_time")
-        expected = np.array([ref.get(ids[t], np.inf) for t in targets])
-        np.testing.assert_allclose(dense[r], expected, rtol=1e-9, atol=1e-6)
-        row = cost.getrow(r)
-        got = np.full(targets.size, np.inf)
-        got[row.indices] = row.data
-        within = np.where(expected <= bound, expected, np.inf)
-        np.testing.assert_allclose(got, within, rtol=1e-9, atol=1e-6)
-
-
 def test_problem_aggregates_population_and_fixes_stations(regency) -> None:  # type: ignore[no-untyped-def]
     pop = regency.population
     prob = build_siting_problem(regency.network, pop, regency.stations, n_candidates=120)
     total = float(pop["population"].sum())
     assert prob.weight.sum() + prob.unsnapped_population == pytest.approx(total)
-    assert np.unique(prob.demand_node).size == prob.demand_node.size
+    spots = np.column_stack([prob.demand_snap.edge, prob.demand_snap.fraction])
+    assert np.unique(spots, axis=0).shape[0] == prob.weight.size  # one row per spot on the road
     amb = [s for s in regency.stations if serves(s, "ambulance")]
     assert len(prob.fixed) == len(amb)
     assert all(prob.cand_kind[i] == "existing" for i in prob.fixed)
-    assert np.unique(prob.cand_node).size == prob.cand_node.size
+    sites = np.column_stack([prob.cand_snap.lon, prob.cand_snap.lat])
+    assert np.unique(sites, axis=0).shape[0] == len(prob.cand_name)
     n_new = len(prob.cand_node) - len(prob.fixed)
     assert 60 <= n_new <= 120
     # p = 0 reproduces today's population coverage computed directly on the network
     today = mclp(prob.cost, 0, 900.0, prob.weight, fixed=prob.fixed)
-    best = site_times(regency.network, prob.cand_node[prob.fixed], prob.demand_node, None)
+    best = prob.times(prob.fixed, None)
     assert today.objective == pytest.approx(float(prob.weight[best.min(axis=0) <= 900.0].sum()))
     # one new post: the model's choice equals trying every candidate
     one = mclp(prob.cost, 1, 900.0, prob.weight, fixed=prob.fixed)
+    # unbounded dense candidate times against the model's bounded sparse rows: a demand is
+    # covered when today's posts or the candidate reach it
+    every = prob.times(np.arange(len(prob.cand_node)), None)
     gains = []
     for i in range(len(prob.fixed), len(prob.cand_node)):
-        nearest = np.minimum(best.min(axis=0), prob.cost.getrow(i).toarray().ravel())
+        nearest = np.minimum(best.min(axis=0), every[i])
         row = prob.cost.getrow(i)
         covered = best.min(axis=0) <= 900.0
         covered[row.indices[row.data <= 900.0]] = True
-        gains.append(float(prob.weight[covered].sum()))
-        assert nearest.shape == covered.shape
+        np.testing.assert_array_equal(covered, nearest <= 900.0)
+        gains.append(float(prob.weight[nearest <= 900.0].sum()))
     assert one.objective == pytest.approx(max(gains))
 
 
@@ -230,7 +213,7 @@ def test_summary_json_has_null_not_nan_for_a_missing_bound(regency, tmp_path: Pa
     """A result without a proven bound (status "heuristic") still writes valid JSON (null)."""
     import dataclasses
 
-    from geodispatch.siting.report import write_siting_outputs
+    from geodispatch.siting.files import write_siting_outputs
 
     prob = build_siting_problem(regency.network, regency.population, regency.stations,
                                 n_candidates=40)
@@ -244,3 +227,37 @@ def test_summary_json_has_null_not_nan_for_a_missing_bound(regency, tmp_path: Pa
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(), parse_constant=reject)
     assert summary["bound"] is None and summary["gap"] is None
     assert summary["objective"] == pytest.approx(res.objective)
+
+
+def test_siting_baseline_equals_the_coverage_report(tmp_path: Path) -> None:
+    """Step 0 of marginal_gain.csv covers exactly the people the coverage report covers.
+
+    Both time every person the same way (snapped part-way along their road, stations too); the
+    siting baseline used to tie people to their nearest road node and said 156,590 where the
+    coverage report said 155,923 for the same ambulance posts at 15 minutes.
+    """
+    from geodispatch.coverage import run_coverage
+    from geodispatch.scenario import load_scenario
+    from geodispatch.siting.run import run_siting
+
+    scenario = load_scenario("synthetic")
+    report = run_coverage(scenario, minutes=[10, 15], station_types="ambulance")
+    pop = report.summary["services"]["ambulance"]["population"]
+    for minutes in (10, 15):
+        run = run_siting("synthetic", "mclp", 1, minutes, n_candidates=60, out=tmp_path / f"s{minutes}")
+        table = pd.read_csv(tmp_path / f"s{minutes}" / "marginal_gain.csv")
+        assert round(float(table["covered_weight"].iloc[0]), 1) == pop["covered"][f"{minutes:g}"]
+        assert round(float(table["covered_share"].iloc[0]), 4) == pop["share"][f"{minutes:g}"]
+        assert run.problem.total_population == pytest.approx(pop["population"])
+    # people far from every road count in the total and are never covered, in both
+    far = pd.concat([scenario.population, pd.DataFrame({"lon": [119.0], "lat": [-7.0], "population": [500.0]})])
+    report_far = run_coverage(scenario, minutes=[15], station_types="ambulance", population=far)
+    prob = build_siting_problem(scenario.network, far, scenario.stations, n_candidates=40)
+    res = mclp(prob.cost, 0, 900.0, prob.weight, fixed=prob.fixed)
+    from geodispatch.siting.gains import network_marginal_gain
+
+    table, _ = network_marginal_gain(prob, res, 900.0)
+    far_pop = report_far.summary["services"]["ambulance"]["population"]
+    assert round(float(table["covered_weight"].iloc[0]), 1) == far_pop["covered"]["15"]
+    assert round(float(table["covered_share"].iloc[0]), 4) == far_pop["share"]["15"]
+    assert float(table["unreachable_weight"].iloc[0]) >= 500.0

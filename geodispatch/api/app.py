@@ -37,6 +37,7 @@ def create_app(
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M,
     migrate: bool = True,
     max_threads: int = DEFAULT_MAX_THREADS,
+    overdue_sweep_s: float | None = None,
 ) -> FastAPI:
     """Build the dispatch API for one region.
 
@@ -54,6 +55,10 @@ def create_app(
         engine snaps incidents and units with the same limit.
     migrate : bool
         Bring the database schema to the newest revision first.
+    overdue_sweep_s : float, optional
+        How often (seconds) forwards past their acknowledgement deadline are persisted as
+        ``overdue`` and audited (default :data:`OVERDUE_SWEEP_S`; ``0`` turns the sweeper off,
+        for tests that drive the clock themselves). Reads show overdue at once either way.
     max_threads : int
         Requests handled at the same time (the rest wait in line). The work is CPU-bound
         Python: a few threads finish each request sooner than many threads sharing the GIL.
@@ -66,14 +71,15 @@ def create_app(
     db = Database(db_url)
     if migrate:
         db.upgrade()
+    sweep_every = OVERDUE_SWEEP_S if overdue_sweep_s is None else float(overdue_sweep_s)
     runtime = Runtime(scenario=scenario, db=db, snap_limit_m=snap_limit_m)
     _warm_up(runtime)
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = max_threads
         async with anyio.create_task_group() as tasks:
-            if scenario.agencies:
-                tasks.start_soon(_sweep_overdue, runtime)
+            if scenario.agencies and sweep_every > 0:
+                tasks.start_soon(_sweep_overdue, runtime, sweep_every)
             yield
             tasks.cancel_scope.cancel()
         db.dispose()
@@ -103,8 +109,8 @@ OVERDUE_SWEEP_S = 5.0
 """How often the server marks forwards past their acknowledgement deadline ``overdue`` (seconds)."""
 
 
-async def _sweep_overdue(runtime: Runtime) -> None:
-    """Every :data:`OVERDUE_SWEEP_S`, persist and audit the forwards that became overdue."""
+async def _sweep_overdue(runtime: Runtime, every_s: float = OVERDUE_SWEEP_S) -> None:
+    """Every ``every_s`` seconds, persist and audit the forwards that became overdue."""
     from geodispatch.api.workflow import mark_overdue
 
     def sweep() -> None:
@@ -112,11 +118,11 @@ async def _sweep_overdue(runtime: Runtime) -> None:
             mark_overdue(session, runtime)
 
     while True:
-        await anyio.sleep(OVERDUE_SWEEP_S)
+        await anyio.sleep(every_s)
         try:
             await anyio.to_thread.run_sync(sweep)
         except Exception:  # a database outage must not stop the sweeper: log and try again later
-            logger.exception("marking overdue acknowledgements failed; retrying in %.0f s", OVERDUE_SWEEP_S)
+            logger.exception("marking overdue acknowledgements failed; retrying in %.0f s", every_s)
 
 
 def _warm_up(runtime: Runtime) -> None:

@@ -73,8 +73,11 @@ def reach(runtime: Runtime, session: Session, lon: float, lat: float, minutes: f
     units: list[ReachUnit] = []
     if rows:
         positions = effective_positions(rows, datetime.now(UTC), DEFAULT_MAX_POSITION_AGE_S)
-        snaps = snap_units(runtime.network, positions.lon, positions.lat, max_distance_m=runtime.snap_limit_m)
-        eta = incident_etas(runtime.network, snap, snaps, limit_s).eta_s
+        engine = runtime.eta_engine
+        snaps = snap_units(
+            runtime.network, positions.lon, positions.lat, max_distance_m=runtime.snap_limit_m, engine=engine
+        )
+        eta = incident_etas(runtime.network, snap, snaps, limit_s, engine=engine).eta_s
         order = np.argsort(eta, kind="stable")
         units = [
             ReachUnit(id=rows[i].id, type=rows[i].type, eta_s=round(float(eta[i]), 1), position=positions.source[i])
@@ -171,8 +174,8 @@ def coverage_now(runtime: Runtime, session: Session, minutes: float, unit_type: 
         areas = [
             DesaCoverage(
                 name=str(r["area"]),
-                population=float(r["population"] or 0.0),
-                covered=float(r.get(f"covered_{col}") or 0.0),
+                population=round(float(r["population"] or 0.0)),
+                covered=round(float(r.get(f"covered_{col}") or 0.0)),
                 share=_num(r.get(f"share_{col}")),
             )
             for r in table.to_dict("records")
@@ -189,7 +192,7 @@ def coverage_now(runtime: Runtime, session: Session, minutes: float, unit_type: 
     spots = hotspots(net, pop["lon"].to_numpy(), pop["lat"].to_numpy(), weights, uncovered, point_time,
                      service=unit_type or "all", minutes=minutes)
     holes = [
-        Hole(rank=int(h["rank"]), population=float(h["population"]), points=int(h["points"]),
+        Hole(rank=int(h["rank"]), population=round(float(h["population"])), points=int(h["points"]),
              area_km2=float(h["area_km2"]), lon=float(h["lon"]), lat=float(h["lat"]))
         for h in spots.head(MAX_HOLES).drop(columns="geometry").to_dict("records")
     ] if len(spots) else []
@@ -198,11 +201,11 @@ def coverage_now(runtime: Runtime, session: Session, minutes: float, unit_type: 
         type=unit_type,
         units_available=len(rows),
         population=PopulationCoverage(
-            total=float(summary["population"]),
-            covered=float(summary["covered"][minutes]),
+            total=round(float(summary["population"])),
+            covered=round(float(summary["covered"][minutes])),
             share=summary["share"][minutes],
             median_s=summary["median_s"],
-            unreachable=float(summary["unreachable"]),
+            unreachable=round(float(summary["unreachable"])),
         ),
         desa=desa,
         holes=holes,

@@ -111,6 +111,7 @@ def recommend_incident(runtime: Runtime, type_: str, priority: int, lon: float, 
             population=scenario.population,
             target_s=scenario.target_response_s,
             snap_limit_m=runtime.snap_limit_m,
+            engine=runtime.eta_engine,
         )
     except AssignmentError:
         raise

@@ -51,6 +51,9 @@ class Runtime:
     clock : callable
         The current time (aware UTC) for the 112 workflow: forwards, acknowledgement deadlines,
         public ETAs. Tests inject their own.
+    eta_engine : EtaEngine
+        The network's ETA engine: unit snaps, recent incident searches and coverage indexes kept
+        across requests (every recommendation and ``/reach`` uses it).
     """
 
     scenario: Scenario
@@ -65,6 +68,11 @@ class Runtime:
     def network(self) -> Any:
         """The road network."""
         return self.scenario.network
+
+    def __post_init__(self) -> None:
+        from geodispatch.assign.eta import EtaEngine
+
+        self.eta_engine: EtaEngine = EtaEngine(self.network)
 
     def authenticate(self, key: str) -> Principal:
         """Look the key up (401 when unknown or revoked).
@@ -101,9 +109,7 @@ class Runtime:
         """
         if self.scenario.population is None or not lon:
             return
-        from geodispatch.assign.cover import coverage_index
-
-        index = coverage_index(self.network, self.scenario.population, self.scenario.target_response_s)
+        index = self.eta_engine.coverage_index(self.scenario.population, self.scenario.target_response_s)
         index.prepare(lon, lat)
 
     def check_location(self, lon: float, lat: float, what: str) -> None:

@@ -300,21 +300,25 @@ class ReachOut(BaseModel):
 
 
 class PopulationCoverage(BaseModel):
-    """People within the limit of an available unit."""
+    """People within the limit of an available unit.
 
-    total: float
-    covered: float
+    People are whole persons, rounded for display (a raster population is fractional); the
+    share is computed from the unrounded figures.
+    """
+
+    total: int
+    covered: int
     share: float | None
     median_s: float | None
-    unreachable: float
+    unreachable: int
 
 
 class DesaCoverage(BaseModel):
-    """One desa/kelurahan: its people and the share covered."""
+    """One desa/kelurahan: its people and the share covered (people rounded to whole persons)."""
 
     name: str
-    population: float
-    covered: float
+    population: int
+    covered: int
     share: float | None
 
 
@@ -329,10 +333,10 @@ class DesaSummary(BaseModel):
 
 
 class Hole(BaseModel):
-    """A cluster of uncovered people (centre lon/lat in degrees, area km²)."""
+    """A cluster of uncovered people (rounded to whole persons; centre lon/lat in degrees, area km²)."""
 
     rank: int
-    population: float
+    population: int
     points: int
     area_km2: float
     lon: float

@@ -5,8 +5,9 @@ the one that leaves the most population covered within the target time by the *r
 available units of the same type. A unit covers the population points whose nearest road node
 is reached within the target from the unit's **base** (its home station, or its position when it
 has none): units return to base after an incident, so the base is what coverage planning is
-about. Reach sets are computed once per network, population table and target time (one bounded
-forward search per distinct base), cached on the network, and reused by every call.
+about. Reach sets are computed once per population table and target time (one bounded forward
+search per distinct base) and kept by the network's :class:`~geodispatch.assign.eta.EtaEngine`,
+which reuses them in every call given that engine.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geodispatch.assign.model import Slot
 from geodispatch.errors import AssignmentError
 from geodispatch.network.traveltime import point_travel_times
 
 if TYPE_CHECKING:
+    from geodispatch.assign.eta import EtaEngine
     from geodispatch.network.graph import RoadNetwork
 
 TIE_TOLERANCE_S = 30.0
@@ -101,28 +104,28 @@ class CoverageIndex:
         return float(self.weight[rows.any(axis=0)].sum())
 
 
-def coverage_index(network: RoadNetwork, population: Any, target_s: float) -> CoverageIndex:
-    """The cached :class:`CoverageIndex` of a network, population table and target time."""
-    with _LOCK:
-        last = network._cache.get("assign_coverage_last")
-        if last is not None and last[0] is population and last[1] == float(target_s):
-            return last[2]  # type: ignore[no-any-return]
+def coverage_index(network: RoadNetwork, population: Any, target_s: float, engine: EtaEngine | None = None
+                   ) -> CoverageIndex:
+    """The :class:`CoverageIndex` of a population table and target time.
+
+    With an ``engine`` (:class:`~geodispatch.assign.eta.EtaEngine` of the same network) the index
+    is built once and kept by the engine; without one a new index is built.
+    """
+    if engine is not None:
+        return engine.check(network).coverage_index(population, target_s)
+    return CoverageIndex(network, population, target_s)
+
+
+def population_fingerprint(population: Any) -> tuple[int, float, float]:
+    """A cheap key telling population tables apart (row count, people and longitude sums)."""
     try:
-        fingerprint = (
+        return (
             len(population["population"]),
             float(np.nansum(np.asarray(population["population"], dtype=float))),
             float(np.nansum(np.asarray(population["lon"], dtype=float))),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AssignmentError("population must have lon, lat and population columns") from exc
-    key = ("assign_coverage", fingerprint, float(target_s))
-    with _LOCK:
-        index = network._cache.get(str(key))
-        if index is None:
-            index = CoverageIndex(network, population, target_s)
-            network._cache[str(key)] = index
-        network._cache["assign_coverage_last"] = (population, float(target_s), index)
-    return index
 
 
 @dataclass(frozen=True)
@@ -228,3 +231,72 @@ def coverage_tiebreak(
         if cand[:2] > best[:2]:
             best = cand
     return TieBreak(best[2], best[0], fastest_people)
+
+
+def apply_tiebreak(
+    index: CoverageIndex,
+    slots: Sequence[Slot],
+    choice: list[int],
+    eta: np.ndarray,
+    fits: np.ndarray,
+    remaining_s: np.ndarray,
+    types: np.ndarray,
+    dispatchable: np.ndarray,
+    base_lon: np.ndarray,
+    base_lat: np.ndarray,
+    tolerance_s: float = TIE_TOLERANCE_S,
+) -> dict[tuple[int, str], tuple[float, float, tuple[int, ...]]]:
+    """Run :func:`coverage_tiebreak` for every incident and unit type of a solved batch.
+
+    ``choice`` (unit column per slot, from the optimal solve) is changed in place.
+
+    Parameters
+    ----------
+    index : CoverageIndex
+        Reach sets.
+    slots : sequence of Slot
+        Slots of the batch.
+    choice : list of int
+        Unit column per slot, -1 when unfilled (modified in place).
+    eta : ndarray, shape (n_incidents, n_units)
+        ETAs, seconds.
+    fits : ndarray of bool, shape (n_slots, n_units)
+        Unit may fill slot.
+    remaining_s : ndarray, shape (n_incidents,)
+        Time left of each incident's target, seconds.
+    types : ndarray of str, shape (n_units,)
+        Unit types.
+    dispatchable : ndarray of bool, shape (n_units,)
+        Units that may be sent.
+    base_lon, base_lat : ndarray, shape (n_units,)
+        Each unit's base (where it returns to), degrees.
+    tolerance_s : float
+        ETA tolerance, seconds.
+
+    Returns
+    -------
+    dict
+        ``(incident index, unit type) -> (people covered after, after the fastest choice, the
+        fastest choice)`` for every group the tie-break looked at.
+    """
+    out: dict[tuple[int, str], tuple[float, float, tuple[int, ...]]] = {}
+    groups: dict[tuple[int, str], list[int]] = {}
+    for s, slot in enumerate(slots):
+        groups.setdefault((slot.incident_index, slot.type), []).append(s)
+    n_units = len(types)
+    for (i, utype), members in groups.items():
+        chosen = [choice[s] for s in members]
+        if any(k < 0 for k in chosen):
+            continue
+        used = np.zeros(n_units, dtype=bool)
+        used[[k for k in choice if k >= 0]] = True
+        fleet = dispatchable & (types == utype) & (~used | np.isin(np.arange(n_units), chosen))
+        free = dispatchable & ~used
+        tb = coverage_tiebreak(
+            index, fits[members], chosen, eta[i], float(remaining_s[i]), fleet, free, base_lon, base_lat, tolerance_s
+        )
+        if tb.units != tuple(chosen):
+            for s, k in zip(members, tb.units, strict=True):
+                choice[s] = k
+        out[(i, utype)] = (tb.covered_after, tb.covered_fastest, tuple(chosen))
+    return out

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from geodispatch.assign.eta import EtaEngine
 from geodispatch.assign.explain import fmt_distance, fmt_duration
 from geodispatch.assign.model import Incident, Unit, units_from_stations
 from geodispatch.assign.recommend import Recommendation, recommend
@@ -86,7 +87,10 @@ def demo_lines(scenario: Any, now: datetime | None = None) -> list[str]:
     lines = []
     if scenario.synthetic:
         lines.append("Dispatch recommendations (SYNTHETIC regency, made-up calls)")
-    rec = recommend(scenario.network, units, fire, sop, population=scenario.population, target_s=target, now=now)
+    engine = EtaEngine(scenario.network)  # both calls share snaps and the coverage index
+    rec = recommend(
+        scenario.network, units, fire, sop, population=scenario.population, target_s=target, now=now, engine=engine
+    )
     lines += recommendation_lines("Sample fire", fire, rec)
     # the ambulance that went to the fire is busy now; the medical call gets the next one
     busy = set(rec.unit_ids)
@@ -94,6 +98,8 @@ def demo_lines(scenario: Any, now: datetime | None = None) -> list[str]:
         Unit(**{**u.__dict__, "status": "en_route"}) if u.id in busy else u  # type: ignore[arg-type]
         for u in units
     ]
-    rec2 = recommend(scenario.network, fleet, medis, sop, population=scenario.population, target_s=target, now=now)
+    rec2 = recommend(
+        scenario.network, fleet, medis, sop, population=scenario.population, target_s=target, now=now, engine=engine
+    )
     lines += recommendation_lines("Sample medical call (fire units now en route)", medis, rec2)
     return lines

@@ -12,8 +12,11 @@ allowed only when the unit stands exactly on ``a``) and *direct* covers a unit o
 as the incident, upstream of it in either direction. Off-road distances (a unit parked 20 m
 from the road) are not added, like everywhere in geodispatch.
 
-Unit snaps are cached on the network (keyed by exact lon/lat), so a fleet of 200 units that
-mostly sits at stations is snapped once; only moving units are snapped again.
+An :class:`EtaEngine` holds what repeated calls on one network reuse: the unit snaps (keyed by
+exact lon/lat, so a fleet of 200 units that mostly sits at stations is snapped once; only moving
+units are snapped again), recent incident searches, the search workspace and the coverage
+indexes of the tie-break. The API server holds one for its network; a call without one builds a
+temporary engine and reuses nothing.
 """
 
 from __future__ import annotations
@@ -29,19 +32,76 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geodispatch.assign.cover import CoverageIndex, population_fingerprint
 from geodispatch.assign.model import Unit
-from geodispatch.errors import AssignmentError, SnapError
+from geodispatch.errors import AssignmentError, InputError, SnapError
 from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M, SnapResult
-from geodispatch.network.traveltime import point_search
+from geodispatch.network.traveltime import SearchWorkspace, point_search_until
 
 if TYPE_CHECKING:
     from geodispatch.network.graph import RoadNetwork
 
 log = logging.getLogger(__name__)
 
-_CACHE_KEY = "assign_unit_snaps"
 _CACHE_MAX = 200_000
-_LOCK = threading.Lock()
+_SEARCH_CACHE_BYTES = 100_000_000
+"""Memory budget of an engine's cache of recent incident searches (LRU)."""
+
+
+class EtaEngine:
+    """The ETA engine of one network: what repeated recommendations reuse, in one object.
+
+    Holds the unit snaps already made (per snap limit), the most recent reverse searches to
+    incidents (an LRU within :data:`_SEARCH_CACHE_BYTES`), the :class:`SearchWorkspace` they run
+    in, and the coverage indexes of the tie-break (per population table and target time).
+    Thread-safe. Pass it to :func:`snap_units`, :func:`incident_etas`,
+    :func:`geodispatch.assign.recommend` ...; without one those build a temporary engine.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    """
+
+    def __init__(self, network: RoadNetwork) -> None:
+        self.network = network
+        self.workspace = SearchWorkspace(network)
+        self._lock = threading.Lock()
+        self._unit_snaps: dict[float, dict[tuple[float, float], tuple[Any, ...]]] = {}
+        self._searches: OrderedDict[Any, tuple[float, bool, np.ndarray, np.ndarray]] = OrderedDict()
+        self._coverage: dict[Any, CoverageIndex] = {}
+        self._coverage_last: tuple[Any, float, CoverageIndex] | None = None
+
+    def check(self, network: RoadNetwork) -> EtaEngine:
+        """Return self after checking that it belongs to ``network``."""
+        if network is not self.network:
+            raise InputError("this EtaEngine was built for another RoadNetwork")
+        return self
+
+    def forget_searches(self) -> None:
+        """Drop the cached incident searches (the next ETA of any incident searches afresh)."""
+        with self._lock:
+            self._searches.clear()
+
+    def coverage_index(self, population: Any, target_s: float) -> CoverageIndex:
+        """The :class:`CoverageIndex` of a population table and target time, built once."""
+        with self._lock:
+            last = self._coverage_last
+            if last is not None and last[0] is population and last[1] == float(target_s):
+                return last[2]
+        key = (population_fingerprint(population), float(target_s))
+        with self._lock:
+            index = self._coverage.get(key)
+            if index is None:
+                index = CoverageIndex(self.network, population, target_s)
+                self._coverage[key] = index
+            self._coverage_last = (population, float(target_s), index)
+        return index
+
+
+def engine_for(network: RoadNetwork, engine: EtaEngine | None) -> EtaEngine:
+    """``engine`` checked against ``network``, or a new temporary engine when None."""
+    return EtaEngine(network) if engine is None else engine.check(network)
 
 
 @dataclass(frozen=True)
@@ -114,9 +174,13 @@ class UnitSnaps:
 
 
 def snap_units(
-    network: RoadNetwork, lon: np.ndarray, lat: np.ndarray, max_distance_m: float = DEFAULT_SNAP_DISTANCE_M
+    network: RoadNetwork,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    max_distance_m: float = DEFAULT_SNAP_DISTANCE_M,
+    engine: EtaEngine | None = None,
 ) -> UnitSnaps:
-    """Snap unit positions, reusing the network's cache of earlier snaps.
+    """Snap unit positions, reusing the engine's earlier snaps.
 
     Parameters
     ----------
@@ -126,28 +190,30 @@ def snap_units(
         Unit positions, degrees.
     max_distance_m : float
         Units farther than this from any road are not snapped (``edge`` -1: unreachable), metres.
+    engine : EtaEngine, optional
+        The network's ETA engine, whose snaps are reused (a temporary one when omitted).
 
     Returns
     -------
     UnitSnaps
     """
+    eng = engine_for(network, engine)
     keys = list(zip(np.asarray(lon, dtype=float).tolist(), np.asarray(lat, dtype=float).tolist(), strict=True))
-    with _LOCK:
-        cache: dict[tuple[float, float], tuple[Any, ...]] = network._cache.setdefault(
-            f"{_CACHE_KEY}:{float(max_distance_m)!r}", {}
-        )
+    lock = eng._lock
+    with lock:
+        cache = eng._unit_snaps.setdefault(float(max_distance_m), {})
         missing = sorted({k for k in keys if k not in cache})
     if missing:
         snap = network.snap(
             [k[0] for k in missing], [k[1] for k in missing], max_distance_m=max_distance_m, strict=False
         )
         rows = _unit_rows(snap)
-        with _LOCK:
+        with lock:
             if len(cache) + len(missing) > _CACHE_MAX:
                 cache.clear()
             for key, row in zip(missing, rows, strict=True):
                 cache[key] = row
-    with _LOCK:
+    with lock:
         table = [cache[k] for k in keys]
     cols = list(zip(*table, strict=True)) if table else [()] * 7
     return UnitSnaps(
@@ -237,7 +303,8 @@ class IncidentEtas:
     snap : SnapResult
         The incident's snap.
     node_time_s : ndarray
-        Time from every node to the incident, seconds.
+        Time from nodes to the incident, seconds: exact for every node the search settled (all
+        nodes up to the farthest unit's road, or within ``limit_s``), ``inf`` elsewhere.
     predecessors : ndarray
         Reverse shortest-path tree (see :func:`point_search`).
     """
@@ -250,7 +317,9 @@ class IncidentEtas:
     predecessors: np.ndarray
 
 
-def incident_etas(network: RoadNetwork, snap: SnapResult, units: UnitSnaps, limit_s: float) -> IncidentEtas:
+def incident_etas(
+    network: RoadNetwork, snap: SnapResult, units: UnitSnaps, limit_s: float, engine: EtaEngine | None = None
+) -> IncidentEtas:
     """ETA of every unit to one snapped incident, from one reverse bounded search.
 
     Parameters
@@ -263,12 +332,16 @@ def incident_etas(network: RoadNetwork, snap: SnapResult, units: UnitSnaps, limi
         Snapped unit positions.
     limit_s : float
         Search bound, seconds (``inf`` for none).
+    engine : EtaEngine, optional
+        The network's ETA engine, whose recent searches are reused (a temporary one when omitted).
 
     Returns
     -------
     IncidentEtas
     """
-    node_time, pred = _cached_search(network, snap, limit_s)
+    ok = units.edge >= 0
+    targets = np.concatenate([units.a[ok & np.isfinite(units.t_to_a)], units.b[ok & np.isfinite(units.t_to_b)]])
+    node_time, pred = _cached_search(engine_for(network, engine), snap, limit_s, targets)
     ok = units.edge >= 0
     a = np.where(ok, units.a, 0)
     b = np.where(ok, units.b, 0)
@@ -283,32 +356,35 @@ def incident_etas(network: RoadNetwork, snap: SnapResult, units: UnitSnaps, limi
     return IncidentEtas(eta, exit_, limit_s, snap, node_time, pred)
 
 
-_SEARCH_KEY = "assign_search_cache"
-_SEARCH_CACHE_BYTES = 100_000_000
-"""Memory budget of the per-network cache of recent incident searches (LRU)."""
+def _cached_search(
+    engine: EtaEngine, snap: SnapResult, limit_s: float, targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reverse search to a snapped point that stops once every target node is settled.
 
-
-def _cached_search(network: RoadNetwork, snap: SnapResult, limit_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Reverse search to a snapped point, reusing a recent search of the same point.
-
-    A cached search with a bound at least ``limit_s`` answers exactly for every time up to
-    ``limit_s`` (the caller discards ETAs beyond it), so re-asking for a waiting incident - a
-    dispatcher re-running the recommendation, or the next decision round of a queue - costs
-    no new search.
+    The units' road ends are the targets: a far rural incident costs a search out to the
+    farthest unit, not a sweep of the whole regency. A recent search of the same point is
+    reused when it answers exactly: it ran out with a bound at least ``limit_s`` (every node
+    within the bound is settled), or it settled every target of this call. So re-asking for a
+    waiting incident - a dispatcher re-running the recommendation, or the next decision round
+    of a queue - costs no new search.
     """
+    network = engine.network
     key = (int(snap.edge[0]), float(snap.fraction[0]), float(snap.time_from_u_s[0]), float(snap.time_from_v_s[0]))
-    with _LOCK:
-        cache: OrderedDict[Any, tuple[float, np.ndarray, np.ndarray]] = network._cache.setdefault(
-            _SEARCH_KEY, OrderedDict()
-        )
+    cache = engine._searches
+    with engine._lock:
         hit = cache.get(key)
-        if hit is not None and hit[0] >= limit_s:
-            cache.move_to_end(key)
-            return hit[1], hit[2]
-    node_time, pred = point_search(network, snap, 0, limit=None if math.isinf(limit_s) else limit_s, reverse=True)
+        if hit is not None:
+            bound, complete, node_time, pred = hit
+            if (complete and bound >= limit_s) or np.isfinite(node_time[targets]).all():
+                cache.move_to_end(key)
+                return node_time, pred
+    node_time, pred, complete = point_search_until(
+        network, snap, 0, targets, limit=None if math.isinf(limit_s) else limit_s, reverse=True,
+        workspace=engine.workspace,
+    )
     size = max(16, _SEARCH_CACHE_BYTES // (12 * max(network.n_nodes, 1)))
-    with _LOCK:
-        cache[key] = (limit_s, node_time, pred)
+    with engine._lock:
+        cache[key] = (limit_s, complete, node_time, pred)
         cache.move_to_end(key)
         while len(cache) > size:
             cache.popitem(last=False)

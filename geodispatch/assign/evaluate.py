@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from geodispatch import settings
+from geodispatch.assign.eta import EtaEngine
 from geodispatch.assign.model import Incident, Unit, resolve_sop
 from geodispatch.assign.recommend import POLICIES, solve
 from geodispatch.errors import AssignmentError, InputError
@@ -441,6 +442,7 @@ def simulate(
     nxt = 0
     t = 0.0
     wall = _time.perf_counter()
+    engine = EtaEngine(net)  # unit snaps, searches and the coverage index reused across decision rounds
     horizon = (order[-1].time_s if order else 0.0) + max_wait_s + cycle_s
     while t <= horizon and (nxt < len(order) or pending):
         while nxt < len(order) and order[nxt].time_s <= t:
@@ -473,7 +475,8 @@ def simulate(
                 for s in pending
             ]  # fmt: skip
             sol = solve(
-                net, current, incs, sop, policy, population=scenario.population, target_s=target, now=now
+                net, current, incs, sop, policy, population=scenario.population, target_s=target, now=now,
+                engine=engine,
             )
             active = {s.id: [j for j, (_, n) in enumerate(needs[s.id]) if n > 0] for s in pending}
             for slot, k in zip(sol.slots, sol.choice, strict=True):

@@ -32,12 +32,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geodispatch import settings
-from geodispatch.assign.cover import TIE_TOLERANCE_S, coverage_index, coverage_tiebreak
+from geodispatch.assign.cover import TIE_TOLERANCE_S, apply_tiebreak
 from geodispatch.assign.eta import (
+    EtaEngine,
     IncidentEtas,
     Positions,
     UnitSnaps,
     effective_positions,
+    engine_for,
     incident_etas,
     route_distance_m,
     route_geojson,
@@ -229,6 +231,7 @@ def solve(
     max_position_age_s: float = DEFAULT_MAX_POSITION_AGE_S,
     tolerance_s: float = TIE_TOLERANCE_S,
     snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M,
+    engine: EtaEngine | None = None,
 ) -> Solution:
     """Validate, compute ETAs and solve; the engine behind :func:`recommend` and :func:`assign`.
 
@@ -267,13 +270,14 @@ def solve(
     incident_snaps = [snap_incident(network, inc.lon, inc.lat, inc.id, snap_limit_m) for inc in incidents]
 
     positions = effective_positions(units, clock, max_position_age_s)
-    snaps = snap_units(network, positions.lon, positions.lat, snap_limit_m)
+    eng = engine_for(network, engine)
+    snaps = snap_units(network, positions.lon, positions.lat, snap_limit_m, engine=eng)
     dispatchable = np.asarray([u.dispatchable for u in units], dtype=bool)
     fits = compatible(slots, [u.type for u in units], [u.capabilities for u in units]) & dispatchable
 
     searches = []
     for i, isnap in enumerate(incident_snaps):
-        searches.append(_search(network, snaps, isnap, i, slots, fits, target, tolerance_s))
+        searches.append(_search(eng, snaps, isnap, i, slots, fits, target, tolerance_s))
     eta = np.vstack([s.eta_s for s in searches]) if searches else np.zeros((0, len(units)))
 
     # level 2 counts arrivals within the target *from the report*: a call that has already
@@ -292,12 +296,12 @@ def solve(
         choice = solve_optimal(slots, eta, fits, remaining)
     sol = Solution(units, incidents, slots, eta, fits, choice, searches, positions, snaps, target, remaining)
     if policy == "coverage_aware" and population is not None:
-        _apply_tiebreak(network, sol, population, tolerance_s)
+        _apply_tiebreak(eng, sol, population, tolerance_s)
     return sol
 
 
 def _search(
-    network: RoadNetwork,
+    engine: EtaEngine,
     snaps: UnitSnaps,
     isnap: Any,
     i: int,
@@ -316,7 +320,7 @@ def _search(
         lines[(slots[s].type, slots[s].capabilities)] = fits[s]
     limit = max(2.0 * target_s, 1800.0)
     for attempt in range(4):
-        res = incident_etas(network, isnap, snaps, math.inf if attempt == 3 else limit)
+        res = incident_etas(engine.network, isnap, snaps, math.inf if attempt == 3 else limit, engine=engine)
         if math.isinf(res.limit_s):
             return res
         exact = True
@@ -334,41 +338,24 @@ def _search(
     return res  # pragma: no cover - the last attempt is unbounded
 
 
-def _apply_tiebreak(network: RoadNetwork, sol: Solution, population: Any, tolerance_s: float) -> None:
+def _apply_tiebreak(engine: EtaEngine, sol: Solution, population: Any, tolerance_s: float) -> None:
     """Coverage tie-break per incident and unit type, on top of the optimal choice."""
-    index = coverage_index(network, population, sol.target_s)
     units = sol.units
-    base_lon = np.asarray([u.home_lon if u.home_lon is not None else u.lon for u in units])
-    base_lat = np.asarray([u.home_lat if u.home_lat is not None else u.lat for u in units])
-    types = np.asarray([u.type for u in units])
-    dispatchable = np.asarray([u.dispatchable for u in units], dtype=bool)
-    groups: dict[tuple[int, str], list[int]] = {}
-    for s, slot in enumerate(sol.slots):
-        groups.setdefault((slot.incident_index, slot.type), []).append(s)
-    for (i, utype), members in groups.items():
-        chosen = [sol.choice[s] for s in members]
-        if any(k < 0 for k in chosen):
-            continue
-        used = np.zeros(len(units), dtype=bool)
-        used[[k for k in sol.choice if k >= 0]] = True
-        fleet = dispatchable & (types == utype) & (~used | np.isin(np.arange(len(units)), chosen))
-        free = dispatchable & ~used
-        tb = coverage_tiebreak(
-            index,
-            sol.fits[members],
-            chosen,
-            sol.eta[i],
-            float(sol.remaining_s[i]),
-            fleet,
-            free,
-            base_lon,
-            base_lat,
+    sol.tiebreaks.update(
+        apply_tiebreak(
+            engine.coverage_index(population, sol.target_s),
+            sol.slots,
+            sol.choice,
+            sol.eta,
+            sol.fits,
+            sol.remaining_s,
+            np.asarray([u.type for u in units]),
+            np.asarray([u.dispatchable for u in units], dtype=bool),
+            np.asarray([u.home_lon if u.home_lon is not None else u.lon for u in units]),
+            np.asarray([u.home_lat if u.home_lat is not None else u.lat for u in units]),
             tolerance_s,
         )
-        if tb.units != tuple(chosen):
-            for s, k in zip(members, tb.units, strict=True):
-                sol.choice[s] = k
-        sol.tiebreaks[(i, utype)] = (tb.covered_after, tb.covered_fastest, tuple(chosen))
+    )
 
 
 def _missing(sol: Solution, i: int) -> tuple[dict[str, int], str | None]:
@@ -401,6 +388,7 @@ def assign(
     max_position_age_s: float = DEFAULT_MAX_POSITION_AGE_S,
     tolerance_s: float = TIE_TOLERANCE_S,
     snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M,
+    engine: EtaEngine | None = None,
 ) -> list[Assignment]:
     """Assign units to several simultaneous incidents.
 
@@ -432,6 +420,10 @@ def assign(
     snap_limit_m : float
         Incidents farther than this from any road are refused (SnapError) and units farther are
         unreachable, metres (default 1000; the API passes its own ``snap_limit_m``).
+    engine : EtaEngine, optional
+        The network's ETA engine: unit snaps, recent incident searches and coverage indexes
+        made by earlier calls with it are reused (the API server holds one). Without it a
+        temporary engine is used: same answers, nothing reused.
 
     Returns
     -------
@@ -457,6 +449,7 @@ def assign(
         max_position_age_s=max_position_age_s,
         tolerance_s=tolerance_s,
         snap_limit_m=snap_limit_m,
+        engine=engine,
     )
     return assignments_from(sol)
 
@@ -494,6 +487,7 @@ def recommend(
     snap_limit_m: float = DEFAULT_SNAP_DISTANCE_M,
     routes: bool = False,
     n_alternatives: int = N_ALTERNATIVES,
+    engine: EtaEngine | None = None,
 ) -> Recommendation:
     """Recommend the units to send to one incident, with ETAs and reasons.
 
@@ -524,6 +518,8 @@ def recommend(
         Also return each chosen unit's route as GeoJSON (lon/lat).
     n_alternatives : int
         Next-best candidates explained per needed unit type.
+    engine : EtaEngine, optional
+        The network's ETA engine (see :func:`assign`).
 
     Returns
     -------
@@ -551,6 +547,7 @@ def recommend(
         max_position_age_s=max_position_age_s,
         tolerance_s=tolerance_s,
         snap_limit_m=snap_limit_m,
+        engine=engine,
     )
     return _explain(network, sol, resolve_sop(sop), routes, n_alternatives)
 

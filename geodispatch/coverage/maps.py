@@ -107,7 +107,8 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
     if simplify_deg is None:
         simplify_deg = max(2e-5, max(maxx - minx, maxy - miny) / 4000)
     centre = [(miny + maxy) / 2, (minx + maxx) / 2]
-    fmap = folium.Map(location=centre, tiles=None, control_scale=True, prefer_canvas=True)
+    fmap = folium.Map(location=centre, tiles=None, control_scale=False, prefer_canvas=True)
+    _metric_scale().add_to(fmap)  # metres and kilometres only (folium's control also shows miles)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     folium.TileLayer(
         "OpenStreetMap", name="OpenStreetMap tiles (online, optional)", overlay=True, show=False, control=True
@@ -120,6 +121,7 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
             f'border:1px solid #888;font:14px sans-serif"><b>{title}</b>{note}</div>'
         )
     )
+    fmap.get_root().html.add_child(folium.Element(_band_legend(report)))  # type: ignore[attr-defined]
     if report.areas is not None:
         _folium_areas(report, fmap, simplify_deg)
     for i, service in enumerate(report.services):
@@ -205,6 +207,44 @@ def _folium_crossings(report: CoverageReport, fmap: Any) -> None:
             [(lat, lon) for lon, lat in geoms[e].coords], color="#1f5fa8", weight=3, dash_array="8 6", tooltip=label,
         ).add_to(group)
     group.add_to(fmap)
+
+
+def _metric_scale() -> Any:
+    """A Leaflet scale control in metres / kilometres only."""
+    from folium.elements import MacroElement
+    from folium.template import Template
+
+    element = MacroElement()
+    element._template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+    return element
+
+
+def _band_legend(report: CoverageReport) -> str:
+    """HTML legend of the time bands of every service (colour swatch and minutes), bottom left."""
+    rows = []
+    for service in report.services:
+        bands = _union_rows(report, service)
+        if bands.empty:
+            continue
+        colours = _band_colours(service, len(bands))
+        rows.append(f"<b>{html.escape(SERVICE_LABELS.get(service, service))}</b>")
+        previous = None
+        for row, colour in zip(bands.itertuples(index=False), colours, strict=True):
+            label = f"&le; {row.minutes:g} min" if previous is None else f"{previous:g}&ndash;{row.minutes:g} min"
+            rows.append(
+                f'<span class="gd-band" style="display:inline-block;width:14px;height:10px;background:{colour};'
+                f'opacity:0.8;margin-right:4px"></span>{label}'
+            )
+            previous = row.minutes
+    return (
+        '<div class="gd-legend" style="position:fixed;bottom:24px;left:10px;z-index:9999;background:white;'
+        'padding:6px 8px;border:1px solid #888;font:12px sans-serif;line-height:1.5">'
+        + "<br>".join(rows) + "</div>"
+    )
 
 
 def _folium_areas(report: CoverageReport, fmap: Any, simplify_deg: float) -> None:

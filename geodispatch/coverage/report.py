@@ -30,7 +30,7 @@ from geodispatch.coverage.isochrones import (
     isochrone_frame,
 )
 from geodispatch.coverage.stations import DEFAULT_STATION_SNAP_M, StationSet, parse_services, select_stations
-from geodispatch.coverage.stats import area_table, population_summary, road_covered_m
+from geodispatch.coverage.stats import area_table, population_summary, road_covered_by_all_m, road_covered_m
 from geodispatch.coverage.surface import (
     DEFAULT_POINT_SNAP_M,
     PreparedPopulation,
@@ -111,71 +111,6 @@ class CoverageReport:
         frames = [s.status for s in self.stations.values() if len(s.status)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def summary_table(self) -> Any:
-        """A rich Table: per service and threshold, population, road and area covered."""
-        from rich.table import Table
-
-        total = self.summary.get("population_total")
-        title = f"Coverage: {self.name}" + (f" (population {total:,.0f})" if total else "")
-        table = Table(title=title, caption=self._caption(), caption_justify="left")
-        for col, justify in (
-            ("type", "left"),
-            ("stations", "right"),
-            ("within", "right"),
-            ("people", "right"),
-            ("share", "right"),
-            ("road", "right"),
-            ("km²", "right"),
-            ("med/p90 min", "right"),
-        ):
-            table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-        for service, info in self.summary["services"].items():
-            pop = info.get("population")
-            src = pop if pop else info
-            timing = f"{_fmt_min(src.get('median_s'))}/{_fmt_min(src.get('p90_s'))}"
-            for i, m in enumerate(self.minutes):
-                key = f"{m:g}"
-                if pop:
-                    covered = f"{pop['covered'][key]:,.0f}"
-                    share = pop["share"][key]
-                    share_text = f"{share:.0%}" if share is not None else "-"
-                else:
-                    covered, share_text = "-", f"{info['node_share'][key]:.0%}*"
-                table.add_row(
-                    service if i == 0 else "",
-                    info.get("stations_text", "") if i == 0 else "",
-                    f"{m:g} min",
-                    covered,
-                    share_text,
-                    f"{info['road_share'][key]:.0%}",
-                    f"{info['area_km2'].get(key, float('nan')):,.1f}",
-                    timing if i == 0 else "",
-                    end_section=i == len(self.minutes) - 1,
-                )
-        return table
-
-    def _caption(self) -> str:
-        parts = []
-        if self.population is None or not len(self.population):
-            parts.append("* no population given: share of road nodes reached")
-        if self.synthetic:
-            parts.append("SYNTHETIC data, not a real place")
-        bad = self.station_status
-        if len(bad):
-            bad = bad[bad["status"] != "ok"]
-            for row in bad.itertuples(index=False):
-                parts.append(f"station {row.id} ({row.service}): {row.status}, {row.note}")
-        for service, info in self.summary["services"].items():
-            by_sea = (info.get("population") or {}).get("covered_by_sea") or {}
-            last = by_sea.get(f"{self.minutes[-1]:g}", 0.0)
-            if last > 0:
-                parts.append(
-                    f"{service}: {last:,.0f} people are covered within {self.minutes[-1]:g} min only by crossing "
-                    "the sea (ferry or sea link); --no-ferries shows the road-only figures"
-                )
-        parts.extend(self.warnings)
-        return "\n".join(parts)
-
     def write(self, out_dir: str | os.PathLike[str], png: bool = True, html: bool = True) -> Path:
         """Write every output into ``out_dir`` atomically and return it.
 
@@ -226,10 +161,6 @@ class CoverageReport:
                 raise
             raise OutputError(f"cannot write to {dest}: {exc.strerror or exc}; choose a writable --out") from exc
         return dest
-
-
-def _fmt_min(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds / 60:.1f}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -432,12 +363,11 @@ def run_coverage(
             covered_edges[service] = rc
         road_share[service] = shares
     if combined:
-        # a road part is covered by the combined rule when every service covers it: per edge, the
-        # smallest covered fraction is a lower bound that is exact when coverage starts at the same end
+        # a road part is covered by the combined rule when every service covers it: per edge,
+        # the overlap of the services' covered stretches
         road_share[COMBINED] = {}
         for m, limit in zip(mins, limits, strict=True):
-            parts = [road_covered_m(net, node_time[s], limit, sets[s].snap) for s in services]
-            rc = np.min(np.vstack(parts), axis=0)
+            rc = road_covered_by_all_m(net, [(node_time[s], sets[s].snap) for s in services], limit)
             road_share[COMBINED][f"{m:g}"] = round(float(rc.sum() / total_road), 4) if total_road > 0 else 0.0
             covered_edges[COMBINED] = rc
 
@@ -460,6 +390,15 @@ def run_coverage(
         time_orders=time_order,
     )
 
+    if area_gdf is not None and len(table):
+        first = table.iloc[: len(area_gdf)]  # one row per area for the first service, in file order
+        no_road = first.loc[first["note"] == "no road of this network inside", "area"].tolist()
+        if no_road:
+            shown = ", ".join(no_road[:5]) + (", ..." if len(no_road) > 5 else "")
+            warnings.append(
+                f"{len(no_road)} of {len(area_gdf)} areas have no road of this network ({shown}): they keep a row "
+                "in coverage_by_area.csv with 0 road km; give a network that covers them to time them"
+            )
     if area_gdf is not None and prepared is not None and pop_df is not None:
         outside = prepared.point_area(area_gdf) < 0  # cached: the area table assigned them already
         if outside.any():

@@ -27,22 +27,77 @@ from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import SnapResult
 
 
-def _union_length(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) -> np.ndarray:
-    """Total length of the union of intervals ``[lo, hi]`` (within [0, 1]) per group."""
+def _merge_intervals(
+    group: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Disjoint intervals covering the union of ``[lo, hi]`` (within [0, 1]) per group.
+
+    Returns
+    -------
+    group, lo, hi : ndarray
+        Merged intervals sorted by group then start; touching intervals merge.
+    """
     if len(group) == 0:
-        return np.zeros(n_groups)
+        return group[:0], lo[:0], hi[:0]
     order = np.lexsort((lo, group))
     g, a, b = group[order], lo[order], hi[order]
     shifted = b + 2.0 * g  # monotone across groups: running max stays within a group
     run = np.maximum.accumulate(shifted) - 2.0 * g
-    prev = np.empty_like(run)
-    prev[0] = -np.inf
-    prev[1:] = run[:-1]
-    new_group = np.ones(len(g), dtype=bool)
-    new_group[1:] = g[1:] != g[:-1]
-    prev[new_group] = -np.inf
-    gain = np.maximum(b - np.maximum(a, prev), 0.0)
-    return np.bincount(g, weights=gain, minlength=n_groups)
+    starts = np.ones(len(g), dtype=bool)
+    starts[1:] = (g[1:] != g[:-1]) | (a[1:] > run[:-1])
+    first = np.flatnonzero(starts)
+    return g[first], a[first], np.maximum.reduceat(b, first)
+
+
+def _union_length(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) -> np.ndarray:
+    """Total length of the union of intervals ``[lo, hi]`` (within [0, 1]) per group."""
+    g, a, b = _merge_intervals(group, lo, hi)
+    return np.bincount(g, weights=b - a, minlength=n_groups)
+
+
+def _intersection_length(sets: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], n_groups: int) -> np.ndarray:
+    """Length per group covered by every one of ``sets`` (each: disjoint ``group, lo, hi``).
+
+    A sweep over the interval ends: ``+1`` at a start, ``-1`` at an end; the stretch between
+    two consecutive ends of a group is covered by all when the running count equals ``len(sets)``.
+    """
+    if not sets:
+        return np.zeros(n_groups)
+    g = np.concatenate([x for s in sets for x in (s[0], s[0])])
+    pos = np.concatenate([x for s in sets for x in (s[1], s[2])])
+    delta = np.concatenate([x for s in sets for x in (np.ones(len(s[0])), -np.ones(len(s[0])))])
+    if len(g) == 0:
+        return np.zeros(n_groups)
+    order = np.lexsort((pos, g))
+    g, pos, delta = g[order], pos[order], delta[order]
+    count = np.cumsum(delta)  # each group sums to 0, so the running count restarts per group
+    inside = (g[1:] == g[:-1]) & (count[:-1] == len(sets))
+    return np.bincount(g[:-1][inside], weights=(pos[1:] - pos[:-1])[inside], minlength=n_groups)
+
+
+def _covered_intervals(
+    network: RoadNetwork, node_time_s: np.ndarray, limit_s: float, seeds: SnapResult | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Covered parts of each directed edge's road (fractions from its tail), merged per edge.
+
+    A two-way road's parts reached along its twin are mirrored onto it, so an edge and its twin
+    hold the same covered stretch of road, each in its own direction.
+    """
+    pieces = reached_pieces(network, node_time_s, limit_s, seeds=seeds, dedupe=False)
+    twin = _reverse_edges(network)
+    pe, ps, pf = pieces.edge, pieces.start, pieces.end
+    ptwin = twin[pe]
+    mirror = ptwin >= 0
+    group = np.concatenate([pe, ptwin[mirror]])
+    lo = np.clip(np.concatenate([ps, 1.0 - pf[mirror]]), 0.0, 1.0)
+    hi = np.clip(np.concatenate([pf, 1.0 - ps[mirror]]), 0.0, 1.0)
+    return _merge_intervals(group, lo, hi)
+
+
+def _edge_metres(network: RoadNetwork, frac: np.ndarray) -> np.ndarray:
+    """Covered fraction of each edge's road to metres; each direction of a two-way road carries half."""
+    weight = np.where(_reverse_edges(network) >= 0, 0.5, 1.0)
+    return np.minimum(frac, 1.0) * network.edge_length_m * weight
 
 
 def road_covered_m(
@@ -59,17 +114,37 @@ def road_covered_m(
     ndarray of float64, shape (n_edges,)
         Metres.
     """
-    pieces = reached_pieces(network, node_time_s, limit_s, seeds=seeds, dedupe=False)
-    twin = _reverse_edges(network)
-    pe, ps, pf = pieces.edge, pieces.start, pieces.end
-    ptwin = twin[pe]
-    mirror = ptwin >= 0
-    group = np.concatenate([pe, ptwin[mirror]])
-    lo = np.concatenate([ps, 1.0 - pf[mirror]])
-    hi = np.concatenate([pf, 1.0 - ps[mirror]])
-    frac = _union_length(group, lo, hi, network.n_edges)
-    weight = np.where(twin >= 0, 0.5, 1.0)
-    return np.minimum(frac, 1.0) * network.edge_length_m * weight
+    g, a, b = _covered_intervals(network, node_time_s, limit_s, seeds)
+    return _edge_metres(network, np.bincount(g, weights=b - a, minlength=network.n_edges))
+
+
+def road_covered_by_all_m(
+    network: RoadNetwork,
+    fields: Sequence[tuple[np.ndarray, SnapResult | None]],
+    limit_s: float,
+) -> np.ndarray:
+    """Length of each directed edge's road that every time field reaches within ``limit_s``, metres.
+
+    The combined rule (an ambulance AND a Damkar truck in time): per edge, the overlap of the
+    services' covered stretches. Posts at opposite ends of a road each cover a part of it, and
+    the overlap may be nothing; the smaller covered length would overstate it.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        Roads.
+    fields : sequence of (node_time_s, seeds)
+        Per service: travel time to each node, seconds, and its snapped stations.
+    limit_s : float
+        Threshold, seconds.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_edges,)
+        Metres, counted as :func:`road_covered_m` (``sum()`` counts a road once).
+    """
+    sets = [_covered_intervals(network, t, limit_s, seeds) for t, seeds in fields]
+    return _edge_metres(network, _intersection_length(sets, network.n_edges))
 
 
 def road_share(network: RoadNetwork, node_time_s: np.ndarray, limit_s: float, seeds: SnapResult | None = None) -> float:
@@ -141,10 +216,11 @@ def area_table(
     Returns
     -------
     pandas.DataFrame
-        One row per (area overlapping the network or holding population, service): ``area, type, population,
+        One row per (area, service), every area included: ``area, type, population,
         covered_<m>min, share_<m>min`` for each threshold, ``median_s, p90_s`` (weighted by
         population, or by node), ``worst_s, worst_lon, worst_lat`` (the slowest point; empty
-        when unreachable and then ``unreachable`` counts it), ``road_km, road_km_covered``.
+        when unreachable and then ``unreachable`` counts it), ``road_km, road_km_covered`` and
+        ``note`` (empty, or why an area has no figures: no road of the network inside it).
     """
     use_pop = population is not None and len(population) > 0
     if prepared is not None and use_pop and population is not None and (
@@ -180,9 +256,11 @@ def area_table(
     inside = point_area >= 0
     grp, w_in = point_area[inside], weights[inside]
     total = np.bincount(grp, weights=w_in, minlength=n_areas)
-    # an area with people but no road node inside (a small dusun between junctions) keeps its row:
-    # its people are timed on their nearest road like everyone else
-    sel = np.flatnonzero(has | (total > 0)) if use_pop else np.flatnonzero(has)
+    # every area keeps its row: one with people but no road node inside (a small dusun between
+    # junctions) has its people timed on their nearest road like everyone else; one outside the
+    # network's extent says so in ``note`` (0 road km, its people, if any, not covered)
+    sel = np.arange(n_areas)
+    notes = np.where(has, "", np.where(road_km > 0, "no road junction inside", "no road of this network inside"))
     count = np.bincount(grp, minlength=n_areas)
     frames = []
     for service, (node_t, point_t) in service_times.items():
@@ -229,5 +307,6 @@ def area_table(
             cols["road_km_covered"] = np.round(covered_km[sel], 3)
         else:
             cols["road_km_covered"] = np.nan
+        cols["note"] = notes[sel]
         frames.append(pd.DataFrame(cols))
     return pd.concat(frames, ignore_index=True)

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geodispatch.demand import PointTerms, point_terms
+from geodispatch.demand import point_times as demand_point_times
 from geodispatch.errors import CoverageError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import SnapResult
@@ -23,45 +25,6 @@ from geodispatch.network.traveltime import point_travel_times
 
 DEFAULT_POINT_SNAP_M = 1000.0
 """Population points farther than this (m) from any road count as unreachable."""
-
-
-@dataclass(frozen=True)
-class _PointTerms:
-    """Per-point constants of :func:`point_times` (depend on the snap only, not on the stations).
-
-    ``idx`` are the snapped points; for them ``u, v`` are the edge ends, ``from_u`` the seconds
-    from ``u`` along the edge and ``from_v`` the seconds from ``v`` along the twin edge
-    (``inf`` on one-way roads). ``by_edge`` / ``sorted_edges`` list the snapped points sorted by
-    edge (stable), to find the points on a station's own road by binary search.
-    """
-
-    idx: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    from_u: np.ndarray
-    from_v: np.ndarray
-    by_edge: np.ndarray
-    sorted_edges: np.ndarray
-
-
-def _point_terms(network: RoadNetwork, points: SnapResult) -> _PointTerms:
-    idx = np.flatnonzero(points.ok)
-    e = points.edge[idx]
-    f = points.fraction[idx]
-    twin_t = _twin_time(network, e)
-    two_way = np.isfinite(twin_t)
-    from_v = np.full(len(e), np.inf)
-    from_v[two_way] = (1.0 - f[two_way]) * twin_t[two_way]
-    order = np.argsort(e, kind="stable")
-    return _PointTerms(
-        idx=idx,
-        u=network.edge_u[e],
-        v=network.edge_v[e],
-        from_u=f * network.edge_time_s[e],
-        from_v=from_v,
-        by_edge=idx[order],
-        sorted_edges=e[order],
-    )
 
 
 def _areas_key(areas: Any) -> str:
@@ -104,10 +67,10 @@ class PreparedPopulation:
         return self._cache["weights"]
 
     @property
-    def terms(self) -> _PointTerms:
+    def terms(self) -> PointTerms:
         """Per-point constants of :func:`point_times` (cached)."""
         if "terms" not in self._cache:
-            self._cache["terms"] = _point_terms(self.network, self.snap)
+            self._cache["terms"] = point_terms(self.network, self.snap)
         return self._cache["terms"]
 
     def metric_xy(self) -> tuple[np.ndarray, np.ndarray]:
@@ -200,72 +163,22 @@ def _reverse_edges(network: RoadNetwork) -> np.ndarray:
     return network.twin_edge
 
 
-def _twin_time(network: RoadNetwork, edge: np.ndarray) -> np.ndarray:
-    twin = _reverse_edges(network)[edge]
-    return np.where(twin >= 0, network.edge_time_s[np.maximum(twin, 0)], np.inf)
-
-
 def point_times(
     network: RoadNetwork,
     node_time_s: np.ndarray,
     points: SnapResult | PreparedPopulation,
     stations: SnapResult | None = None,
 ) -> np.ndarray:
-    """Travel time to each snapped point from the time field of its edge's end nodes.
+    """Travel time to each snapped point (:func:`geodispatch.demand.point_times`).
 
-    Parameters
-    ----------
-    network : RoadNetwork
-        Roads.
-    node_time_s : ndarray, shape (n_nodes,)
-        Time to each node, seconds.
-    points : SnapResult or PreparedPopulation
-        Snapped points (unsnapped points get ``inf``). A :class:`PreparedPopulation` reuses its
-        cached per-point terms (same result, two gathers and a minimum per point).
-    stations : SnapResult, optional
-        The stations that made ``node_time_s``; a point on a station's own road is also reached
-        straight from the station without passing either end node.
-
-    Returns
-    -------
-    ndarray of float64
-        Seconds, ``inf`` when unreachable.
+    A :class:`PreparedPopulation` reuses its cached per-point terms (same result, two gathers
+    and a minimum per point).
     """
     if isinstance(points, PreparedPopulation):
         if points.network is not network:
             raise CoverageError("the prepared population was snapped to another network; prepare it again")
-        terms, snap = points.terms, points.snap
-    else:
-        terms, snap = _point_terms(network, points), points
-    out = np.full(len(snap.edge), np.inf)
-    # from the tail along the edge, or from the head along the twin edge (inf on one-way roads)
-    out[terms.idx] = np.minimum(node_time_s[terms.u] + terms.from_u, node_time_s[terms.v] + terms.from_v)
-    if stations is not None and stations.ok.any() and len(terms.idx):
-        _direct_from_stations(network, snap, terms, stations, out)
-    return out
-
-
-def _direct_from_stations(
-    network: RoadNetwork, points: SnapResult, terms: _PointTerms, stations: SnapResult, out: np.ndarray
-) -> None:
-    """Lower ``out`` for points on the same road as a station (in place)."""
-    sorted_edges = terms.sorted_edges
-    for s in np.flatnonzero(stations.ok):
-        es, fs = int(stations.edge[s]), float(stations.fraction[s])
-        twin = int(network.twin_edge[es])
-        t_fwd = float(network.edge_time_s[es])
-        t_back = float(network.edge_time_s[twin]) if twin >= 0 else np.inf
-        for edge, mirrored in ((es, False), (twin, True)):
-            if edge < 0:
-                continue
-            lo, hi = np.searchsorted(sorted_edges, [edge, edge + 1])
-            if lo == hi:
-                continue
-            pts = terms.by_edge[lo:hi]
-            pos = 1.0 - points.fraction[pts] if mirrored else points.fraction[pts]  # in es's direction
-            ahead = pos >= fs
-            direct = np.where(ahead, (pos - fs) * t_fwd, (fs - pos) * t_back)
-            out[pts] = np.minimum(out[pts], direct)
+        return demand_point_times(network, node_time_s, points.snap, stations, terms=points.terms)
+    return demand_point_times(network, node_time_s, points, stations)
 
 
 @dataclass(frozen=True)

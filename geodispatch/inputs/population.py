@@ -44,7 +44,17 @@ POLYGON_SPACING_M = 100.0
 MAX_POINTS_PER_POLYGON = 5000
 
 
-def _find_column(columns: Any, wanted: str | None, candidates: tuple[str, ...], what: str, origin: str) -> str:
+_POPULATION_OPTION = "--population-column (column= of read_population)"
+_AREA_NAME_OPTION = "--area-name-column (name_column= of read_areas)"
+
+
+def _find_column(
+    columns: Any, wanted: str | None, candidates: tuple[str, ...], what: str, origin: str, option: str
+) -> str:
+    """The column holding ``what``: ``wanted`` when given, else the first of ``candidates`` present.
+
+    ``option`` is the CLI option (and keyword) that names the column, quoted in the error.
+    """
     cols = [str(c) for c in columns]
     if wanted is not None:
         if wanted in cols:
@@ -56,7 +66,7 @@ def _find_column(columns: Any, wanted: str | None, candidates: tuple[str, ...], 
             return lower[cand]
     raise CoverageError(
         f"{origin}: no {what} column found (looked for {', '.join(candidates)}); "
-        f"columns are: {', '.join(c for c in cols if c != 'geometry')}; name it with --population-column"
+        f"columns are: {', '.join(c for c in cols if c != 'geometry')}; name it with {option}"
     )
 
 
@@ -134,7 +144,7 @@ def read_population(
         df = _read_vector_population(p, column, spacing_m)
     elif low.endswith(".csv"):
         table = read_table(p, "population")
-        col = _find_column(table.columns, column, POPULATION_COLUMNS, "population", origin)
+        col = _find_column(table.columns, column, POPULATION_COLUMNS, "population", origin, _POPULATION_OPTION)
         check_lonlat(table, origin)
         df = population_frame(table["lon"], table["lat"], table[col], origin)
     else:
@@ -152,7 +162,7 @@ def _read_vector_population(p: Path, column: str | None, spacing_m: float) -> pd
     except Exception as exc:
         raise CorruptFileError(f"{p}: cannot read population file ({type(exc).__name__}: {exc})") from exc
     gdf = to_wgs84(gdf, p.name)
-    col = _find_column(gdf.columns, column, POPULATION_COLUMNS, "population", p.name)
+    col = _find_column(gdf.columns, column, POPULATION_COLUMNS, "population", p.name, _POPULATION_OPTION)
     located = (gdf.geometry.notna() & ~gdf.geometry.is_empty).to_numpy()
     lost = _check_population(gdf[col], p.name)[~located]
     if (lost > 0).any():  # people with no place would silently vanish from every total
@@ -306,6 +316,6 @@ def areas_frame(gdf: Any, name_column: str | None = None, origin: str = "areas")
     gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
     if gdf.empty:
         raise CoverageError(f"{origin}: no polygons found; areas must be desa/kecamatan polygons with a name column")
-    col = _find_column(gdf.columns, name_column, NAME_COLUMNS, "area name", origin)
+    col = _find_column(gdf.columns, name_column, NAME_COLUMNS, "area name", origin, _AREA_NAME_OPTION)
     geom = gdf.geometry.make_valid() if not gdf.geometry.is_valid.all() else gdf.geometry
     return gpd.GeoDataFrame({"name": gdf[col].astype(str).to_numpy()}, geometry=geom.to_numpy(), crs=4326)

@@ -159,3 +159,36 @@ def read_stations(path: str | os.PathLike[str]) -> tuple[Station, ...]:
             )
         )
     return tuple(stations)
+
+
+def read_site_posts(path: str | os.PathLike[str]) -> list[tuple[str, str, float, float]]:
+    """New posts of a siting plan: the ``sites.geojson`` written by ``geodispatch site``.
+
+    Features whose ``status`` is ``new`` are returned (``existing`` ones are today's stations,
+    already in the scenario); a file without a ``status`` property is taken as all new posts.
+
+    Returns
+    -------
+    list of (id, name, lon, lat)
+        ``id`` is ``post-<step>`` (or ``post-<row>``), ``name`` the site's name when it has one.
+
+    Raises
+    ------
+    SourceNotFoundError, CorruptFileError, InputError
+        Missing or unreadable file, non-point features, no new post.
+    """
+    df = read_table(path, "sites")
+    origin = Path(path).name
+    check_lonlat(df, origin)
+    if "status" in df.columns:
+        df = df[df["status"].astype(str) == "new"]
+    if df.empty:
+        raise InputError(f"{origin}: no new post in the file (features with status 'new')")
+    out = []
+    for i, rec in enumerate(df.to_dict("records")):
+        step = rec.get("step")
+        pid = f"post-{int(step)}" if step is not None and not pd.isna(step) else f"post-{i + 1}"
+        name = rec.get("name")
+        label = str(name) if name is not None and not pd.isna(name) and str(name) else pid
+        out.append((pid, label, float(rec["lon"]), float(rec["lat"])))
+    return out

@@ -82,8 +82,8 @@ class BoundedSearch:
     """
 
     def __init__(self, graph: Any) -> None:
-        self.indptr = np.asarray(graph.indptr, dtype=np.int64)
-        self.indices = np.asarray(graph.indices, dtype=np.int64)
+        self.indptr = np.asarray(graph.indptr)  # the matrix's own arrays: no copy
+        self.indices = np.asarray(graph.indices)
         self.data = np.asarray(graph.data, dtype=np.float64)
         n = graph.shape[0]
         self.dist = np.full(n, np.inf)
@@ -101,3 +101,172 @@ class BoundedSearch:
         times = self.dist[nodes]
         self.dist[nodes] = np.inf
         return nodes, times
+
+    def run_into(self, source: int, limit: float, row: np.ndarray) -> None:
+        """Write the times from ``source`` within ``limit`` (s) into ``row``, which must be all inf."""
+        _search(self.indptr, self.indices, self.data, int(source), float(limit), row, self.settled, self.heap_t,
+                self.heap_v)
+
+
+@njit(cache=True, nogil=True)
+def _search_from(
+    indptr: Any, indices: Any, data: Any, seeds: Any, seed_time: Any, limit: float,
+    dist: Any, label: Any, pred: Any, touched: Any, settled: Any, heap_t: Any, heap_v: Any,
+    is_target: Any, n_targets: int,
+) -> tuple[int, int, float]:  # pragma: no cover - compiled; tested through its callers
+    """Multi-source bounded Dijkstra from seed nodes with start times, stopping early.
+
+    On entry ``dist`` is all inf and ``is_target`` marks ``n_targets`` nodes
+    (0: no early stop). Seed ``i`` starts at ``seed_time[i]`` with label ``i`` (the first seed wins
+    a tie at the same node); every reached node gets the label of the seed it was reached from
+    and its predecessor (-1 for a seed). The search stops when every target is settled or the
+    heap holds nothing within ``limit``. Returns (touched count, settled count, stop): ``stop`` is
+    the time of the last target when the search stopped early (every node closer is settled),
+    inf when it ran out (every node within ``limit`` is settled).
+    """
+    size = 0
+    n_touched = 0
+    for i in range(len(seeds)):
+        s = seeds[i]
+        t0 = seed_time[i]
+        if t0 <= limit and t0 < dist[s]:
+            if dist[s] == np.inf:
+                touched[n_touched] = s
+                n_touched += 1
+            dist[s] = t0
+            label[s] = i
+            pred[s] = -1
+            j = size  # push and sift up
+            size += 1
+            while j > 0:
+                p = (j - 1) // 2
+                if heap_t[p] > t0:
+                    heap_t[j] = heap_t[p]
+                    heap_v[j] = heap_v[p]
+                    j = p
+                else:
+                    break
+            heap_t[j] = t0
+            heap_v[j] = s
+    count = 0
+    left = n_targets
+    radius = np.inf
+    while size > 0:
+        t = heap_t[0]
+        u = heap_v[0]
+        size -= 1
+        if size > 0:  # move the last item to the root and sift it down
+            lt = heap_t[size]
+            lv = heap_v[size]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= size:
+                    break
+                if c + 1 < size and heap_t[c + 1] < heap_t[c]:
+                    c += 1
+                if heap_t[c] < lt:
+                    heap_t[i] = heap_t[c]
+                    heap_v[i] = heap_v[c]
+                    i = c
+                else:
+                    break
+            heap_t[i] = lt
+            heap_v[i] = lv
+        if t > dist[u]:
+            continue  # a stale heap entry
+        settled[count] = u
+        count += 1
+        if left > 0 and is_target[u]:
+            left -= 1
+            if left == 0:
+                radius = t
+                break
+        lu = label[u]
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            nt = t + data[j]
+            if nt <= limit and nt < dist[v]:
+                if dist[v] == np.inf:
+                    touched[n_touched] = v
+                    n_touched += 1
+                dist[v] = nt
+                label[v] = lu
+                pred[v] = u
+                i = size  # push and sift up
+                size += 1
+                while i > 0:
+                    p = (i - 1) // 2
+                    if heap_t[p] > nt:
+                        heap_t[i] = heap_t[p]
+                        heap_v[i] = heap_v[p]
+                        i = p
+                    else:
+                        break
+                heap_t[i] = nt
+                heap_v[i] = v
+    return n_touched, count, radius
+
+
+class MultiSearch:
+    """Reusable workspace for multi-source bounded searches on one CSR matrix (with labels and
+    predecessors, and an early stop once given target nodes are settled).
+
+    Parameters
+    ----------
+    graph : scipy.sparse.csr_matrix
+        Non-negative edge weights (seconds).
+    """
+
+    def __init__(self, graph: Any) -> None:
+        self.indptr = np.asarray(graph.indptr)
+        self.indices = np.asarray(graph.indices)
+        self.data = np.asarray(graph.data, dtype=np.float64)
+        n = graph.shape[0]
+        self.n = n
+        self.dist = np.full(n, np.inf)
+        self.label = np.empty(n, dtype=np.int64)  # read only where set by the search
+        self.pred = np.empty(n, dtype=np.int64)
+        self.is_target = np.zeros(n, dtype=np.bool_)
+        self.touched = np.empty(n, dtype=np.int64)
+        self.settled = np.empty(n, dtype=np.int64)
+        self.heap_t = np.empty(len(self.data) + n + 1)
+        self.heap_v = np.empty(len(self.data) + n + 1, dtype=np.int64)
+
+    def run(
+        self, seeds: Any, seed_time: Any, limit: float, targets: Any = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        """Search from ``seeds`` (node indices) starting at ``seed_time`` (seconds).
+
+        Returns
+        -------
+        nodes : ndarray of int64
+            Settled nodes, in settling order (non-decreasing time).
+        times, labels, preds : ndarray
+            Their times (s), the position in ``seeds`` they were reached from, and their
+            predecessor node (-1 for a seed).
+        stop : float
+            The time (s) of the last target when the search stopped early because every target
+            was settled (every node closer is among ``nodes``); inf when it ran out (every node
+            within ``limit`` is among ``nodes``).
+        """
+        seeds = np.asarray(seeds, dtype=np.int64)
+        seed_time = np.asarray(seed_time, dtype=np.float64)
+        n_targets = 0
+        if targets is not None:
+            tg = np.unique(np.asarray(targets, dtype=np.int64))
+            self.is_target[tg] = True
+            n_targets = len(tg)
+        try:
+            n_touched, count, radius = _search_from(
+                self.indptr, self.indices, self.data, seeds, seed_time, float(limit),
+                self.dist, self.label, self.pred, self.touched, self.settled, self.heap_t, self.heap_v,
+                self.is_target, n_targets,
+            )
+            nodes = self.settled[:count].copy()
+            out = (nodes, self.dist[nodes], self.label[nodes], self.pred[nodes], float(radius))
+            self.dist[self.touched[:n_touched]] = np.inf
+        finally:
+            if targets is not None:
+                self.is_target[tg] = False
+        return out

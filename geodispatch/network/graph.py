@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import networkx as nx
     import shapely
 
-    from geodispatch.network.snap import SnapResult
+    from geodispatch.network.snap import SnapIndex, SnapResult
 
 FORMAT_VERSION = 2
 MIN_EDGE_TIME_S = 1e-3
@@ -92,7 +92,6 @@ class RoadNetwork:
     name: str = ""
     synthetic: bool = False
     sea_names: dict[int, str] = field(default_factory=dict)
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -219,32 +218,26 @@ class RoadNetwork:
         )
 
     # ------------------------------------------------------------------ sizes
-    @property
+    @cached_property
     def edge_highway(self) -> np.ndarray:
         """OSM highway class per edge (str array, decoded from the stored codes once)."""
-        if "edge_highway" not in self._cache:
-            self._cache["edge_highway"] = self.highway_classes[self.edge_highway_code]
-        return self._cache["edge_highway"]
+        return self.highway_classes[self.edge_highway_code]
 
-    @property
+    @cached_property
     def is_sea_edge(self) -> np.ndarray:
         """Mask of sea edges: ferries and sea links (highway class ``ferry`` / ``sea_link``)."""
-        if "is_sea_edge" not in self._cache:
-            sea = np.isin(self.highway_classes, SEA_CLASSES)
-            self._cache["is_sea_edge"] = sea[self.edge_highway_code]
-        return self._cache["is_sea_edge"]
+        sea = np.isin(self.highway_classes, SEA_CLASSES)
+        return sea[self.edge_highway_code]  # type: ignore[no-any-return]
 
     @property
     def has_sea(self) -> bool:
         """True when the network has ferry or sea-link edges."""
         return bool(np.isin(self.highway_classes, SEA_CLASSES).any())
 
-    @property
+    @cached_property
     def road_edges(self) -> np.ndarray:
         """Indices of the road edges (not sea edges): what points are snapped to."""
-        if "road_edges" not in self._cache:
-            self._cache["road_edges"] = np.flatnonzero(~self.is_sea_edge)
-        return self._cache["road_edges"]
+        return np.flatnonzero(~self.is_sea_edge)
 
     def select_edges(self, keep: np.ndarray) -> RoadNetwork:
         """A copy with only the edges where ``keep`` is True (same nodes, same node indices).
@@ -293,9 +286,11 @@ class RoadNetwork:
         """The road-only network: this one without its ferry and sea-link edges (self if none)."""
         if not self.has_sea:
             return self
-        if "without_sea" not in self._cache:
-            self._cache["without_sea"] = self.select_edges(~self.is_sea_edge)
-        return self._cache["without_sea"]
+        return self._without_sea
+
+    @cached_property
+    def _without_sea(self) -> RoadNetwork:
+        return self.select_edges(~self.is_sea_edge)
 
     @property
     def n_nodes(self) -> int:
@@ -313,8 +308,12 @@ class RoadNetwork:
         return f"{self.name} (SYNTHETIC data)" if self.synthetic else self.name
 
     # ------------------------------------------------------------------ CSR
-    def _build_csr(self) -> None:
-        """Build the CSR travel-time matrix keeping the fastest of parallel edges."""
+    # Everything below is derived from the arrays above and computed once per network
+    # (functools.cached_property); search state lives in engine objects that callers hold
+    # (traveltime.SearchWorkspace, snap.SnapIndex, assign.eta.EtaEngine), not on the network.
+    @cached_property
+    def _csr_parts(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The CSR travel-time matrix keeping the fastest of parallel edges, and the edge of each entry."""
         u, v, t = self.edge_u, self.edge_v, self.edge_time_s
         order = np.lexsort((t, v, u))
         order = order[u[order] != v[order]]  # self-loops never shorten a path
@@ -326,44 +325,40 @@ class RoadNetwork:
         np.cumsum(np.bincount(u[keep], minlength=self.n_nodes), out=indptr[1:])
         n = self.n_nodes
         csr = sp.csr_matrix((t[keep], v[keep].astype(np.int32), indptr), shape=(n, n))
-        self._cache["csr"] = csr
-        self._cache["csr_edge"] = keep  # edge index behind each CSR entry
+        return csr, keep
 
     @property
     def csr(self) -> sp.csr_matrix:
         """Directed travel-time matrix (s), ``csr[u, v]`` = fastest edge u -> v."""
-        if "csr" not in self._cache:
-            self._build_csr()
-        return self._cache["csr"]
+        return self._csr_parts[0]
 
     @property
     def csr_edge(self) -> np.ndarray:
         """Edge index behind each stored entry of :attr:`csr` (aligned with ``csr.data``)."""
-        if "csr_edge" not in self._cache:
-            self._build_csr()
-        return self._cache["csr_edge"]
+        return self._csr_parts[1]
 
-    @property
+    @cached_property
     def csr_reverse(self) -> sp.csr_matrix:
         """Transposed travel-time matrix, for searches *to* a node."""
-        if "csr_reverse" not in self._cache:
-            self._cache["csr_reverse"] = self.csr.T.tocsr()
-        return self._cache["csr_reverse"]
+        return self.csr.T.tocsr()
+
+    @cached_property
+    def _csr_keys(self) -> np.ndarray:
+        """Sorted ``u * n_nodes + v`` key of each stored CSR entry (for :meth:`edge_between`)."""
+        rows = np.repeat(np.arange(self.n_nodes, dtype=np.int64), np.diff(self.csr.indptr))
+        return rows * self.n_nodes + self.csr.indices
 
     def edge_between(self, u: Any, v: Any) -> np.ndarray:
         """Fastest edge index from node u to node v for arrays of pairs, -1 when none exists."""
         u = np.atleast_1d(np.asarray(u, dtype=np.int64))
         v = np.atleast_1d(np.asarray(v, dtype=np.int64))
-        if "csr_keys" not in self._cache:
-            rows = np.repeat(np.arange(self.n_nodes, dtype=np.int64), np.diff(self.csr.indptr))
-            self._cache["csr_keys"] = rows * self.n_nodes + self.csr.indices
-        keys = self._cache["csr_keys"]
+        keys = self._csr_keys
         wanted = u * self.n_nodes + v
         pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
         found = keys[pos] == wanted
         return np.where(found, self.csr_edge[pos], -1)
 
-    @property
+    @cached_property
     def twin_edge(self) -> np.ndarray:
         """The same road in the other direction for each edge (v -> u), -1 on one-way roads.
 
@@ -372,9 +367,7 @@ class RoadNetwork:
         matches (within 1 m or 0.1 %), not simply the fastest reverse edge: a point on a long
         road must not be timed at the speed of a short road that joins the same junctions.
         """
-        if "twin_edge" not in self._cache:
-            self._cache["twin_edge"] = _twin_edges(self.edge_u, self.edge_v, self.edge_length_m, self.edge_time_s)
-        return self._cache["twin_edge"]
+        return _twin_edges(self.edge_u, self.edge_v, self.edge_length_m, self.edge_time_s)
 
     # ------------------------------------------------------------------ geometry
     @cached_property
@@ -382,27 +375,29 @@ class RoadNetwork:
         """The network's local metric CRS (UTM zone of its centre)."""
         return utm_crs(float(np.mean(self.lon)), float(np.mean(self.lat)))
 
+    @cached_property
+    def _to_metric(self) -> Transformer:
+        return Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+
+    @cached_property
+    def _to_lonlat(self) -> Transformer:
+        return Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+
     def to_metric(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
         """Project lon/lat (degrees) into the network's metric CRS (metres)."""
-        if "to_metric" not in self._cache:
-            self._cache["to_metric"] = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
-        x, y = self._cache["to_metric"].transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        x, y = self._to_metric.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
         return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
     def to_lonlat(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         """Project metric coordinates (m) back to lon/lat (degrees)."""
-        if "to_lonlat" not in self._cache:
-            self._cache["to_lonlat"] = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
-        lon, lat = self._cache["to_lonlat"].transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        lon, lat = self._to_lonlat.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
         return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
-    @property
+    @cached_property
     def node_xy(self) -> np.ndarray:
         """Node coordinates in the metric CRS, shape (n_nodes, 2), metres."""
-        if "node_xy" not in self._cache:
-            x, y = self.to_metric(self.lon, self.lat)
-            self._cache["node_xy"] = np.column_stack([x, y])
-        return self._cache["node_xy"]
+        x, y = self.to_metric(self.lon, self.lat)
+        return np.column_stack([x, y])
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -411,49 +406,53 @@ class RoadNetwork:
 
     def edge_geometries(self, metric: bool = False) -> np.ndarray:
         """Edge polylines as a shapely LineString array (lon/lat, or metres when ``metric``)."""
-        key = "geoms_metric" if metric else "geoms_lonlat"
-        if key not in self._cache:
-            import shapely
+        return self._geoms_metric if metric else self._geoms_lonlat
 
-            if metric:
-                x, y = self.to_metric(self.geom_lon, self.geom_lat)
-            else:
-                x, y = self.geom_lon, self.geom_lat
-            index = np.repeat(np.arange(self.n_edges), np.diff(self.geom_offsets))
-            self._cache[key] = shapely.linestrings(x, y, indices=index)
-        return self._cache[key]
+    def _linestrings(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        import shapely
 
-    @property
+        return shapely.linestrings(x, y, indices=np.repeat(np.arange(self.n_edges), np.diff(self.geom_offsets)))
+
+    @cached_property
+    def _geoms_lonlat(self) -> np.ndarray:
+        return self._linestrings(self.geom_lon, self.geom_lat)
+
+    @cached_property
+    def _geoms_metric(self) -> np.ndarray:
+        return self._linestrings(*self.to_metric(self.geom_lon, self.geom_lat))
+
+    @cached_property
     def edge_tree(self) -> shapely.STRtree:
         """STRtree over the metric geometries of the road edges (built once).
 
         Sea edges are left out (nothing is snapped onto open water): tree index ``i`` is edge
         ``road_edges[i]``.
         """
-        if "edge_tree" not in self._cache:
-            import shapely
+        import shapely
 
-            self._cache["edge_tree"] = shapely.STRtree(self.edge_geometries(metric=True)[self.road_edges])
-        return self._cache["edge_tree"]
+        return shapely.STRtree(self.edge_geometries(metric=True)[self.road_edges])
 
-    @property
+    @cached_property
     def node_tree(self) -> cKDTree:
         """KD-tree over metric node coordinates (built once)."""
-        if "node_tree" not in self._cache:
-            self._cache["node_tree"] = cKDTree(self.node_xy)
-        return self._cache["node_tree"]
+        return cKDTree(self.node_xy)
+
+    @cached_property
+    def snap_index(self) -> SnapIndex:
+        """The spatial index that snapping uses (road pieces and their KD-tree; built on first use)."""
+        from geodispatch.network.snap import SnapIndex
+
+        return SnapIndex(self)
 
     # ------------------------------------------------------------------ components
-    @property
+    @cached_property
     def component_labels(self) -> np.ndarray:
         """Weakly connected component label of each node (0 = the largest component)."""
-        if "components" not in self._cache:
-            _, labels = connected_components(self.csr, directed=True, connection="weak")
-            counts = np.bincount(labels)
-            rank = np.empty_like(counts)
-            rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
-            self._cache["components"] = rank[labels]
-        return self._cache["components"]
+        _, labels = connected_components(self.csr, directed=True, connection="weak")
+        counts = np.bincount(labels)
+        rank = np.empty_like(counts)
+        rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
+        return rank[labels]  # type: ignore[no-any-return]
 
     @property
     def n_components(self) -> int:

@@ -21,6 +21,7 @@ second run does not download again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -54,7 +55,13 @@ from geodispatch.network.sea import (
     ferry_from_tags,
     read_sea_links,
 )
-from geodispatch.network.speeds import congestion_factor, edge_speeds_kph, travel_times_s
+from geodispatch.network.speeds import (
+    FALLBACK_SPEED_KPH,
+    congestion_factor,
+    edge_speeds_kph,
+    speed_table,
+    travel_times_s,
+)
 from geodispatch.settings import cache_dir
 
 log = logging.getLogger(__name__)
@@ -206,6 +213,44 @@ def _split_ferries(graph: Any) -> tuple[Any, list[FerryWay]]:
         ferry = ferry_from_tags(coords, tags, osm_id)
         out.append(FerryWay(ferry.coords, ferry.name, ferry.osm_id, 1, ferry.duration_s))
     return roads, out
+
+
+def retime(
+    network: RoadNetwork,
+    *,
+    speeds_kph: Mapping[str, float] | None = None,
+    hour: int | None = None,
+    congestion: Mapping[int, float] | None = None,
+) -> RoadNetwork:
+    """The network with its travel times from the speed profile, for a free-flow network.
+
+    A ferry or sea link keeps its crossing time (boats have no road speed or congestion); an
+    edge whose speed came from a ``maxspeed`` tag keeps it; every other edge gets its highway
+    class's speed with ``speeds_kph`` applied (as :func:`graph_to_network` does); all times are
+    then multiplied by the congestion factor of ``hour``.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        A network timed at free flow with the default speed table (the synthetic regency).
+    speeds_kph, hour, congestion
+        As for :func:`load_network`.
+
+    Returns
+    -------
+    RoadNetwork
+        A new network (the input is not changed); the same object when no option is given.
+    """
+    if speeds_kph is None and hour is None and congestion is None:
+        return network
+    factor = congestion_factor(hour, congestion)
+    table = speed_table(speeds_kph)
+    kph = np.array([table.get(c, FALLBACK_SPEED_KPH) for c in network.highway_classes.tolist()], dtype=np.float64)
+    class_time = travel_times_s(network.edge_length_m, kph[network.edge_highway_code])
+    times = np.where(network.edge_has_maxspeed, network.edge_time_s, class_time) * factor
+    times = np.where(network.is_sea_edge, network.edge_time_s, times)  # a crossing keeps its own time
+    fields = {f.name: getattr(network, f.name) for f in dataclasses.fields(network) if f.init and f.name[0] != "_"}
+    return RoadNetwork(**{**fields, "edge_time_s": times})
 
 
 def _suffix(path: Path) -> str:
@@ -544,7 +589,14 @@ def _load_roads(
             raise SourceNotFoundError(f"file not found: {path}")
         if path.is_dir():
             raise UnsupportedFormatError(f"{path} is a directory; pass a road network file ({SUPPORTED})")
+        if (bbox is not None or polygon is not None) and suffix not in PBF_SUFFIXES:
+            raise InputError(f"{path.name}: bbox and polygon clip a .osm.pbf extract only; clip this file before")
         if suffix == ".npz":
+            if any(v is not None for v in options.values()):
+                raise InputError(
+                    f"{path.name}: an .npz network keeps the travel times it was built with; speed options "
+                    "(speeds_kph, hour, congestion) apply to the road file it came from (.graphml, .osm, .osm.pbf)"
+                )
             return RoadNetwork.load(path)
         if suffix == ".graphml":
             return graph_to_network(_read_graphml(path), name=path.stem, ferries=ferries, **options, **boats)
@@ -559,4 +611,6 @@ def _load_roads(
                 graph, name=path.name.split(".")[0], ferries=ferries, extra_ferries=found, **options, **boats
             )
         raise UnsupportedFormatError(f"unsupported file type {path.name!r}; use one of {SUPPORTED}")
+    if bbox is not None or polygon is not None:
+        raise InputError("bbox and polygon clip a .osm.pbf extract only, not a place query")
     return load_place(text, refresh=refresh, **options, **boats)

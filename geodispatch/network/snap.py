@@ -10,6 +10,7 @@ travel times from or to the point are exact, not rounded to the nearest junction
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,57 +80,91 @@ _K_ROUNDS = (12, 48)
 _CHUNK = 200_000
 
 
-def _vertex_index(network: RoadNetwork) -> dict[str, Any]:
-    """Metric polyline vertices, their cumulative length and each edge's metric length (cached)."""
-    cached = network._cache.get("snap_vertices")
-    if cached is not None:
-        return cached
-    x, y = network.to_metric(network.geom_lon, network.geom_lat)
-    owner = np.repeat(np.arange(network.n_edges), np.diff(network.geom_offsets))
-    a = np.flatnonzero(owner[1:] == owner[:-1])
-    seg_len = np.hypot(x[a + 1] - x[a], y[a + 1] - y[a])
-    cum = np.zeros(len(x))
-    cum[a + 1] = seg_len
-    cum = np.cumsum(cum)
-    edge_start = cum[network.geom_offsets[:-1]]
-    data = {
-        "x": x, "y": y, "cum": cum, "owner": owner, "a": a, "seg_len": seg_len, "edge_start": edge_start,
-        "edge_len": cum[network.geom_offsets[1:] - 1] - edge_start,
-    }
-    network._cache["snap_vertices"] = data
-    return data
+@dataclass(frozen=True)
+class _Vertices:
+    """Metric polyline vertices (flat, as ``geom_lon``/``geom_lat``), metres."""
+
+    x: np.ndarray
+    y: np.ndarray
+    cum: np.ndarray  # cumulative length along the flat vertex list
+    owner: np.ndarray  # edge of each vertex
+    a: np.ndarray  # first vertex of each straight segment
+    seg_len: np.ndarray
+    edge_start: np.ndarray  # ``cum`` at each edge's first vertex
+    edge_len: np.ndarray  # metric length of each edge
 
 
-def _segment_index(network: RoadNetwork) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Pieces:
     """Road polylines cut into straight pieces of at most 80 m, with a KD-tree of their midpoints."""
-    cached = network._cache.get("snap_segments")
-    if cached is not None:
-        return cached
-    from scipy.spatial import cKDTree
 
-    vert = _vertex_index(network)
-    x, y, cum, owner, a, seg_len = vert["x"], vert["y"], vert["cum"], vert["owner"], vert["a"], vert["seg_len"]
-    road = ~network.is_sea_edge[owner[a]]  # nothing is snapped onto a ferry or sea link
-    a, seg_len = a[road], seg_len[road]
-    ax, ay, dx, dy = x[a], y[a], x[a + 1] - x[a], y[a + 1] - y[a]
-    edge_start, edge_len = vert["edge_start"], vert["edge_len"]
-    along = cum[a] - edge_start[owner[a]]  # metres from the edge's start to the segment's start
-    pieces = np.maximum(np.ceil(seg_len / _SEG_MAX_M), 1).astype(np.int64)
-    rep = np.repeat(np.arange(len(a)), pieces)
-    step = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    t0, t1 = step / pieces[rep], (step + 1) / pieces[rep]
-    x0, y0 = ax[rep] + t0 * dx[rep], ay[rep] + t0 * dy[rep]
-    x1, y1 = ax[rep] + t1 * dx[rep], ay[rep] + t1 * dy[rep]
-    half = 0.5 * np.hypot(x1 - x0, y1 - y0)
-    data = {
-        "x0": x0, "y0": y0, "x1": x1, "y1": y1, "edge": owner[a][rep],
-        "pack": np.column_stack([x0, y0, x1 - x0, y1 - y0]),  # one gather per candidate piece
-        "start_m": along[rep] + t0 * seg_len[rep], "len_m": 2.0 * half, "edge_len": edge_len,
-        "tree": cKDTree(np.column_stack([(x0 + x1) / 2, (y0 + y1) / 2])),
-        "half": float(half.max()) if len(half) else 0.0,
-    }
-    network._cache["snap_segments"] = data
-    return data
+    edge: np.ndarray
+    pack: np.ndarray  # (x0, y0, dx, dy) per piece: one gather per candidate
+    start_m: np.ndarray  # metres from the edge's start to the piece's start
+    len_m: np.ndarray
+    edge_len: np.ndarray
+    tree: Any  # cKDTree of the midpoints
+    half: float  # half the longest piece, metres
+
+
+class SnapIndex:
+    """The spatial index of one network that snapping uses, built lazily, read-only once built.
+
+    Held by the network (:attr:`RoadNetwork.snap_index`): it is derived from the network's
+    geometry alone, so every caller shares it.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    """
+
+    def __init__(self, network: RoadNetwork) -> None:
+        self._network = network
+
+    @cached_property
+    def vertices(self) -> _Vertices:
+        """Metric polyline vertices, their cumulative length and each edge's metric length."""
+        network = self._network
+        x, y = network.to_metric(network.geom_lon, network.geom_lat)
+        owner = np.repeat(np.arange(network.n_edges), np.diff(network.geom_offsets))
+        a = np.flatnonzero(owner[1:] == owner[:-1])
+        seg_len = np.hypot(x[a + 1] - x[a], y[a + 1] - y[a])
+        cum = np.zeros(len(x))
+        cum[a + 1] = seg_len
+        cum = np.cumsum(cum)
+        edge_start = cum[network.geom_offsets[:-1]]
+        edge_len = cum[network.geom_offsets[1:] - 1] - edge_start
+        return _Vertices(x, y, cum, owner, a, seg_len, edge_start, edge_len)
+
+    @cached_property
+    def pieces(self) -> _Pieces:
+        """Road polylines cut into straight pieces of at most 80 m, with a KD-tree of their midpoints."""
+        from scipy.spatial import cKDTree
+
+        vert = self.vertices
+        network_is_sea = self._network.is_sea_edge
+        x, y, cum, owner, a, seg_len = vert.x, vert.y, vert.cum, vert.owner, vert.a, vert.seg_len
+        road = ~network_is_sea[owner[a]]  # nothing is snapped onto a ferry or sea link
+        a, seg_len = a[road], seg_len[road]
+        ax, ay, dx, dy = x[a], y[a], x[a + 1] - x[a], y[a + 1] - y[a]
+        along = cum[a] - vert.edge_start[owner[a]]  # metres from the edge's start to the segment's start
+        pieces = np.maximum(np.ceil(seg_len / _SEG_MAX_M), 1).astype(np.int64)
+        rep = np.repeat(np.arange(len(a)), pieces)
+        step = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+        t0, t1 = step / pieces[rep], (step + 1) / pieces[rep]
+        x0, y0 = ax[rep] + t0 * dx[rep], ay[rep] + t0 * dy[rep]
+        x1, y1 = ax[rep] + t1 * dx[rep], ay[rep] + t1 * dy[rep]
+        half = 0.5 * np.hypot(x1 - x0, y1 - y0)
+        return _Pieces(
+            edge=owner[a][rep],
+            pack=np.column_stack([x0, y0, x1 - x0, y1 - y0]),
+            start_m=along[rep] + t0 * seg_len[rep],
+            len_m=2.0 * half,
+            edge_len=vert.edge_len,
+            tree=cKDTree(np.column_stack([(x0 + x1) / 2, (y0 + y1) / 2])),
+            half=float(half.max()) if len(half) else 0.0,
+        )
 
 
 def nearest_edges(
@@ -204,18 +239,18 @@ def _nearest(
             np.concatenate([p[2] for p in parts]),
         )
     if k >= FAST_MIN_POINTS:
-        seg = _segment_index(network)
+        seg = network.snap_index.pieces
         for kk in _K_ROUNDS:  # few candidates first; the points left unsure get more
             if not len(todo):
                 break
-            kk = min(kk, seg["tree"].n)
+            kk = min(kk, seg.tree.n)
             piece, dist, t, sure = _nearest_pieces(seg, x[todo], y[todo], kk)
             done = todo[sure]
             p_done = piece[sure]
-            edge[done] = seg["edge"][p_done]
+            edge[done] = seg.edge[p_done]
             distance[done] = dist[sure]
-            length = seg["edge_len"][edge[done]]
-            along = seg["start_m"][p_done] + t[sure] * seg["len_m"][p_done]
+            length = seg.edge_len[edge[done]]
+            along = seg.start_m[p_done] + t[sure] * seg.len_m[p_done]
             with np.errstate(invalid="ignore", divide="ignore"):
                 fraction[done] = np.where(length > 0, np.clip(along / length, 0.0, 1.0), 0.0)
             todo = todo[~sure]
@@ -228,7 +263,7 @@ def _nearest(
 
 
 def _nearest_pieces(
-    seg: dict[str, Any], x: np.ndarray, y: np.ndarray, kk: int
+    seg: _Pieces, x: np.ndarray, y: np.ndarray, kk: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Nearest of the ``kk`` road pieces with the nearest midpoints, for metric points.
 
@@ -237,9 +272,9 @@ def _nearest_pieces(
     can be closer than the ``kk``-th midpoint distance minus half the longest piece.
     """
     k = len(x)
-    dmid, j = seg["tree"].query(np.column_stack([x, y]), k=kk)
+    dmid, j = seg.tree.query(np.column_stack([x, y]), k=kk)
     dmid, j = dmid.reshape(k, kk), j.reshape(k, kk)
-    g = seg["pack"][j]
+    g = seg.pack[j]
     vx, vy = g[..., 2], g[..., 3]
     den = vx * vx + vy * vy
     px, py = x[:, None] - g[..., 0], y[:, None] - g[..., 1]
@@ -249,8 +284,8 @@ def _nearest_pieces(
     best = np.argmin(d, axis=1)
     rows = np.arange(k)
     dist = d[rows, best]
-    sure = dist <= dmid[:, -1] - seg["half"] - 1e-9
-    if kk == seg["tree"].n:
+    sure = dist <= dmid[:, -1] - seg.half - 1e-9
+    if kk == seg.tree.n:
         sure[:] = True
     return j[rows, best], dist, t[rows, best], sure
 
@@ -259,10 +294,10 @@ def _interpolate(network: RoadNetwork, edge: np.ndarray, fraction: np.ndarray) -
     """Metric coordinates at a normalised position along each edge's polyline (vectorised)."""
     if len(edge) == 0:
         return np.zeros(0), np.zeros(0)
-    vert = _vertex_index(network)
-    x, y, cum, owner_first = vert["x"], vert["y"], vert["cum"], network.geom_offsets
+    vert = network.snap_index.vertices
+    x, y, cum, owner_first = vert.x, vert.y, vert.cum, network.geom_offsets
     first, last = owner_first[edge], owner_first[edge + 1] - 1
-    target = cum[first] + fraction * vert["edge_len"][edge]
+    target = cum[first] + fraction * vert.edge_len[edge]
     pos = np.searchsorted(cum, target, side="right")
     j1 = np.clip(pos, first + 1, np.maximum(last, first + 1))
     j1 = np.minimum(j1, len(x) - 1)

@@ -25,11 +25,61 @@ from scipy.sparse.csgraph import dijkstra
 
 from geodispatch.errors import InputError
 
-_TEMPLATE_LOCK = threading.Lock()
-
 if TYPE_CHECKING:
+    from geodispatch.network._dijkstra import BoundedSearch, MultiSearch
     from geodispatch.network.graph import RoadNetwork
     from geodispatch.network.snap import SnapResult
+
+
+class SearchWorkspace:
+    """Reusable state of the searches on one network: hold one to make repeated searches cheap.
+
+    A bounded search keeps ``n_nodes`` distance, label and predecessor arrays and a heap between
+    calls and resets only what it touched; building them costs O(n_nodes) once. Every search
+    function takes an optional workspace and builds a temporary one without it. Safe to share
+    between threads: each thread gets its own search state.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network searched.
+    """
+
+    def __init__(self, network: RoadNetwork) -> None:
+        self.network = network
+        self._local = threading.local()
+
+    def check(self, network: RoadNetwork) -> SearchWorkspace:
+        """Return self after checking that it belongs to ``network``."""
+        if network is not self.network:
+            raise InputError("this SearchWorkspace was built for another RoadNetwork")
+        return self
+
+    def bounded(self, reverse: bool) -> BoundedSearch:
+        """This thread's bounded-search state for one direction."""
+        from geodispatch.network._dijkstra import BoundedSearch
+
+        key = "reverse" if reverse else "forward"
+        search = getattr(self._local, key, None)
+        if search is None:
+            search = BoundedSearch(self.network.csr_reverse if reverse else self.network.csr)
+            setattr(self._local, key, search)
+        return search
+
+    def multi(self, reverse: bool) -> MultiSearch:
+        """This thread's multi-source search state (labels, predecessors, early stop) for one direction."""
+        from geodispatch.network._dijkstra import MultiSearch
+
+        key = "multi_reverse" if reverse else "multi_forward"
+        search = getattr(self._local, key, None)
+        if search is None:
+            search = MultiSearch(self.network.csr_reverse if reverse else self.network.csr)
+            setattr(self._local, key, search)
+        return search
+
+
+def _workspace(network: RoadNetwork, workspace: SearchWorkspace | None) -> SearchWorkspace:
+    return SearchWorkspace(network) if workspace is None else workspace.check(network)
 
 
 def check_limit(limit: float | None) -> float:
@@ -64,7 +114,11 @@ def _check_sources(sources: Any, n_nodes: int) -> np.ndarray:
 
 
 def travel_times(
-    network: RoadNetwork, sources: Any, limit: float | None = None, reverse: bool = False
+    network: RoadNetwork,
+    sources: Any,
+    limit: float | None = None,
+    reverse: bool = False,
+    workspace: SearchWorkspace | None = None,
 ) -> np.ndarray:
     """Shortest travel times from (or to) each source node, one row per source.
 
@@ -78,6 +132,8 @@ def travel_times(
         Search bound, seconds; nodes farther away are ``inf``.
     reverse : bool
         When True, row ``i`` holds the time from every node *to* ``sources[i]``.
+    workspace : SearchWorkspace, optional
+        Reusable search state of this network (a temporary one when omitted).
 
     Returns
     -------
@@ -90,14 +146,19 @@ def travel_times(
         graph = network.csr_reverse if reverse else network.csr
         return np.atleast_2d(dijkstra(graph, directed=True, indices=src, limit=bound))
     out = np.full((len(src), network.n_nodes), np.inf)
-    search = _bounded_search(network, reverse)
-    for i, s in enumerate(src):
-        nodes, times = search.run(int(s), bound)
-        out[i, nodes] = times
+    search = _workspace(network, workspace).bounded(reverse)
+    for i, s in enumerate(src):  # each search writes its row in place: no scatter, no O(n) pass per source
+        search.run_into(int(s), bound, out[i])
     return out
 
 
-def sparse_travel_times(network: RoadNetwork, sources: Any, limit: float, reverse: bool = False) -> sp.csr_matrix:
+def sparse_travel_times(
+    network: RoadNetwork,
+    sources: Any,
+    limit: float,
+    reverse: bool = False,
+    workspace: SearchWorkspace | None = None,
+) -> sp.csr_matrix:
     """Bounded travel times as a sparse matrix: only the reached nodes are stored.
 
     A dense ``(len(sources), n_nodes)`` table of a 15-minute search on a large network is almost
@@ -114,6 +175,8 @@ def sparse_travel_times(network: RoadNetwork, sources: Any, limit: float, revers
         Search bound, seconds (finite: an unbounded table is dense anyway).
     reverse : bool
         Times *to* each source instead of from it.
+    workspace : SearchWorkspace, optional
+        Reusable search state of this network (a temporary one when omitted).
 
     Returns
     -------
@@ -125,7 +188,7 @@ def sparse_travel_times(network: RoadNetwork, sources: Any, limit: float, revers
     if math.isinf(bound):
         raise InputError("sparse_travel_times needs a finite time limit in seconds")
     src = _check_sources(sources, network.n_nodes)
-    search = _bounded_search(network, reverse)
+    search = _workspace(network, workspace).bounded(reverse)
     rows = [search.run(int(s), bound) for s in src]
     indptr = np.concatenate([[0], np.cumsum([len(nodes) for nodes, _ in rows])])
     indices = np.concatenate([nodes for nodes, _ in rows])
@@ -133,22 +196,18 @@ def sparse_travel_times(network: RoadNetwork, sources: Any, limit: float, revers
     return sp.csr_matrix((data, indices, indptr), shape=(len(src), network.n_nodes))
 
 
-def _bounded_search(network: RoadNetwork, reverse: bool) -> Any:
-    """The network's reusable bounded-search workspace (one per direction and thread)."""
-    from geodispatch.network._dijkstra import BoundedSearch
-
-    key = f"bounded_search_{'reverse' if reverse else 'forward'}_{threading.get_ident()}"
-    search = network._cache.get(key)
-    if search is None:
-        search = BoundedSearch(network.csr_reverse if reverse else network.csr)
-        network._cache[key] = search
-    return search
-
-
 def nearest_source(
-    network: RoadNetwork, sources: Any, limit: float | None = None, reverse: bool = False
+    network: RoadNetwork,
+    sources: Any,
+    limit: float | None = None,
+    reverse: bool = False,
+    workspace: SearchWorkspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For every node, the source that reaches it first and in how long (one search in all).
+
+    One multi-source Dijkstra (numba) whose cost follows the nodes reached within ``limit``;
+    scipy's ``dijkstra(min_only=True)`` gives the same times but also initialises O(n_nodes)
+    state, which dominates a 15-minute search on a large network.
 
     Parameters
     ----------
@@ -160,6 +219,8 @@ def nearest_source(
         Search bound, seconds.
     reverse : bool
         Times from each node *to* its nearest source instead.
+    workspace : SearchWorkspace, optional
+        Reusable search state of this network (a temporary one when omitted).
 
     Returns
     -------
@@ -170,16 +231,13 @@ def nearest_source(
     """
     bound = check_limit(limit)
     src = _check_sources(sources, network.n_nodes)
-    graph = network.csr_reverse if reverse else network.csr
-    dist, _, origin = dijkstra(
-        graph, directed=True, indices=src, limit=bound, min_only=True, return_predecessors=True
-    )
+    search = _workspace(network, workspace).multi(reverse)
+    nodes, times, labels, _, _ = search.run(src, np.zeros(len(src)), bound)
     which = np.full(network.n_nodes, -1, dtype=np.int64)
-    reached = origin >= 0
-    lookup = np.full(network.n_nodes, -1, dtype=np.int64)
-    lookup[src[::-1]] = np.arange(len(src) - 1, -1, -1)  # a repeated source maps to its first position
-    which[reached] = lookup[origin[reached]]
-    return which, np.asarray(dist, dtype=np.float64)
+    time_s = np.full(network.n_nodes, np.inf)
+    which[nodes] = labels  # a repeated source keeps its first position (seeds tie to the first)
+    time_s[nodes] = times
+    return which, time_s
 
 
 def _augmented(network: RoadNetwork, snap: SnapResult, reverse: bool) -> sp.csr_matrix:
@@ -261,12 +319,18 @@ def point_travel_times(
 
 
 def point_search(
-    network: RoadNetwork, snap: SnapResult, index: int = 0, limit: float | None = None, reverse: bool = False
+    network: RoadNetwork,
+    snap: SnapResult,
+    index: int = 0,
+    limit: float | None = None,
+    reverse: bool = False,
+    workspace: SearchWorkspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One bounded search from (or to) one snapped point, with its shortest-path tree.
 
-    The point becomes a virtual node ``n_nodes`` joined to the ends of its edge with the
-    partial-edge times, exactly as in :func:`point_travel_times`.
+    The point is a virtual node ``n_nodes`` joined to the ends of its edge with the partial-edge
+    times, exactly as in :func:`point_travel_times`; the search itself is the multi-source
+    numba Dijkstra seeded at those two ends (no copy of the matrix).
 
     Parameters
     ----------
@@ -280,6 +344,8 @@ def point_search(
         Search bound, seconds.
     reverse : bool
         Times from every node *to* the point instead of from it.
+    workspace : SearchWorkspace, optional
+        Reusable search state of this network (a temporary one when omitted).
 
     Returns
     -------
@@ -295,6 +361,38 @@ def point_search(
     InputError
         When point ``index`` does not exist or was not snapped.
     """
+    time_s, pred, _ = point_search_until(network, snap, index, None, limit, reverse, workspace)
+    return time_s, pred
+
+
+def point_search_until(
+    network: RoadNetwork,
+    snap: SnapResult,
+    index: int,
+    targets: Any,
+    limit: float | None = None,
+    reverse: bool = False,
+    workspace: SearchWorkspace | None = None,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """:func:`point_search` that stops as soon as every target node is settled.
+
+    A dispatcher needs the times of the nodes around the units only: a search to a far rural
+    incident stops when the last unit's road is reached instead of sweeping the regency.
+
+    Parameters
+    ----------
+    targets : array-like of int, optional
+        Node indices whose times are wanted (None: no early stop).
+
+    Returns
+    -------
+    time_s, predecessors
+        As :func:`point_search`, for the nodes settled before the stop (exact there, and for
+        every target); ``inf`` / -9999 elsewhere.
+    complete : bool
+        True when the search ran out (no early stop): every node within ``limit`` is then
+        settled, as in :func:`point_search`.
+    """
     bound = check_limit(limit)
     if not 0 <= index < len(snap.edge) or snap.edge[index] < 0:
         raise InputError(f"point {index} is not a snapped point of this SnapResult")
@@ -303,23 +401,12 @@ def point_search(
         ends = ((snap.u[index], snap.time_from_u_s[index]), (snap.v[index], snap.time_from_v_s[index]))
     else:
         ends = ((snap.v[index], snap.time_to_v_s[index]), (snap.u[index], snap.time_to_u_s[index]))
-    # a per-network copy of the matrix with one extra row of two slots, filled per call (no copy
-    # of the whole matrix per search); an unused slot is a harmless self-loop of the point
-    key = "point_search_reverse" if reverse else "point_search_forward"
-    with _TEMPLATE_LOCK:
-        if key not in network._cache:
-            base = network.csr_reverse if reverse else network.csr
-            indptr = np.concatenate([base.indptr, [base.indptr[-1] + 2]]).astype(np.int64)
-            indices = np.concatenate([base.indices, [n, n]]).astype(base.indices.dtype)
-            data = np.concatenate([base.data, [1.0, 1.0]])
-            network._cache[key] = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
-        graph = network._cache[key]
-        for slot, (node, w) in enumerate(ends):
-            pos = len(graph.data) - 2 + slot
-            if np.isfinite(w):
-                graph.indices[pos], graph.data[pos] = int(node), max(float(w), 1e-9)
-            else:
-                graph.indices[pos], graph.data[pos] = n, 1.0
-        dist, pred = dijkstra(graph, directed=True, indices=n, limit=bound, return_predecessors=True)
-    return np.asarray(dist[:n], dtype=np.float64), pred
-
+    seeds = np.asarray([int(node) for node, w in ends if np.isfinite(w)], dtype=np.int64)
+    seed_time = np.asarray([max(float(w), 1e-9) for _, w in ends if np.isfinite(w)])
+    search = _workspace(network, workspace).multi(reverse)
+    nodes, times, _, preds, stop = search.run(seeds, seed_time, bound, targets)
+    time_s = np.full(n, np.inf)
+    time_s[nodes] = times
+    pred = np.full(n + 1, -9999, dtype=np.int32)
+    pred[nodes] = np.where(preds < 0, n, preds)
+    return time_s, pred, math.isinf(stop)

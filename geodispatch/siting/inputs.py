@@ -1,19 +1,21 @@
 """Siting inputs on a road network: candidates, demand and the candidate x demand times.
 
-* **Demand**: population points (lon/lat/population) are attached to their nearest road node
-  (KD-tree on the network's metric coordinates; points farther than ``snap_distance_m`` from
-  any node are reported, not used) and aggregated per node, so a regency of a million points
-  becomes one demand row per populated node. The travel time to a point is that to its node.
+* **Demand**: population points are snapped to their nearest road edge, part-way along it,
+  exactly as the coverage report snaps them (:mod:`geodispatch.demand`); points snapped to the
+  same spot are merged into one demand row (their times are equal from every site, so who is
+  covered does not change). Points farther than ``snap_distance_m`` from any road are reported
+  and count as not covered, as in the coverage report.
 * **Candidates**: existing stations that serve the service (fixed, they stay open), then new
   candidate sites: road nodes on a regular grid over the populated area (one node per cell,
   the populated node nearest the cell centre), a user file of lon/lat sites, or the region's
-  other public buildings (e.g. puskesmas).
-* **Travel times**: forward bounded Dijkstra *from* each candidate node (a post drives out to
-  the demand; one-way streets respected) with the foundation's
-  :func:`geodispatch.network.traveltime.travel_times`, in chunks of sources, keeping only
-  entries within the bound: a sparse CSR (candidates x demand nodes) whose absent entries mean
-  "farther than the bound". Covering models need nothing beyond the threshold; p-median and
-  p-center use an unbounded (dense) matrix.
+  other public buildings (e.g. puskesmas). Every site is snapped to its nearest road edge, as
+  the coverage report snaps stations.
+* **Travel times**: the time from each site to each person is
+  :func:`geodispatch.demand.source_point_times`, the coverage report's per-person time from one
+  source, so the baseline of a siting run (the existing posts alone) covers the same people as
+  the coverage report for the same posts. With a bound (covering models) the matrix is a sparse
+  CSR whose absent entries mean "farther than the bound"; p-median and p-center use an
+  unbounded dense matrix.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from geodispatch import settings
+from geodispatch.demand import point_terms, source_point_times, take_snap
 from geodispatch.domain import SERVICE_STATION_TYPES, serves
 from geodispatch.errors import SitingError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.sea import crossing_label
-from geodispatch.network.traveltime import travel_times
+from geodispatch.network.snap import SnapResult
 from geodispatch.regions import Station
 
 logger = logging.getLogger(__name__)
@@ -44,10 +47,8 @@ __all__ = [
     "candidate_grid",
     "read_candidates",
     "serves",
-    "site_times",
 ]
 
-_CHUNK = 64  # Dijkstra sources per batch (64 x n_nodes float64 in memory at once)
 
 
 @dataclass
@@ -67,18 +68,26 @@ class SitingProblem:
     fixed : list of int
         Candidate indices of the existing stations (kept open).
     demand_node : numpy.ndarray
-        Road node index of each demand row.
+        The road node nearest each demand row's snapped spot (for candidate grids).
     weight : numpy.ndarray
-        Population per demand row (people).
+        Population per demand row (people, as the input gives them: fractional when the
+        population comes from a raster or spread polygons).
     cost : scipy.sparse.csr_matrix or numpy.ndarray
         Travel times in seconds from candidate to demand node; sparse when bounded (absent =
         beyond ``bound_s``), dense with ``inf`` when unbounded.
     bound_s : float
         Search bound used for ``cost`` (``inf`` = unbounded).
     unsnapped_population : float
-        Population of points farther than the snap distance from any road node (not used).
+        People of points farther than the snap distance from any road (not covered by any
+        site, as in the coverage report; kept out of the models).
     population_points : int
         Number of input population points.
+    cand_snap : SnapResult or None
+        Each candidate snapped to its road edge (where its times start).
+    demand_snap : SnapResult or None
+        One snapped point per demand row (where its times end).
+    demand_xy : numpy.ndarray or None
+        ``(2, n_demand)`` people-weighted mean lon, lat of each row's points, degrees.
     """
 
     network: RoadNetwork
@@ -93,64 +102,35 @@ class SitingProblem:
     unsnapped_population: float = 0.0
     population_points: int = 0
     notes: list[str] = field(default_factory=list)
+    cand_snap: SnapResult | None = None
+    demand_snap: SnapResult | None = None
+    demand_xy: np.ndarray | None = None
 
     @property
     def cand_lonlat(self) -> tuple[np.ndarray, np.ndarray]:
-        """Longitude and latitude (degrees) of each candidate's road node."""
+        """Longitude and latitude (degrees) of each candidate on its road."""
+        if self.cand_snap is not None:
+            return self.cand_snap.lon, self.cand_snap.lat
         return self.network.lon[self.cand_node], self.network.lat[self.cand_node]
 
     @property
     def demand_lonlat(self) -> tuple[np.ndarray, np.ndarray]:
-        """Longitude and latitude (degrees) of each demand node."""
+        """Longitude and latitude (degrees) of each demand row (where its people live)."""
+        if self.demand_xy is not None:
+            return self.demand_xy[0], self.demand_xy[1]
         return self.network.lon[self.demand_node], self.network.lat[self.demand_node]
 
+    @property
+    def total_population(self) -> float:
+        """Everyone in the input, people (demand rows plus the people far from any road)."""
+        return float(self.weight.sum()) + self.unsnapped_population
 
-def site_times(
-    network: RoadNetwork, sources: np.ndarray, targets: np.ndarray, bound_s: float | None
-) -> sp.csr_matrix | np.ndarray:
-    """Travel times from ``sources`` to ``targets`` (road node indices), seconds.
-
-    Forward searches (from each source node out along one-way streets), in chunks of
-    sources so memory stays at ``_CHUNK x n_nodes`` floats.
-
-    Parameters
-    ----------
-    network : RoadNetwork
-        The roads.
-    sources, targets : numpy.ndarray of int
-        Node indices.
-    bound_s : float or None
-        Search bound in seconds; None = unbounded.
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix or numpy.ndarray
-        With a bound: CSR ``(len(sources), len(targets))`` storing only entries within the
-        bound (explicit zeros kept: a source on the target node). Without: dense with inf.
-    """
-    sources = np.asarray(sources, dtype=np.int64)
-    targets = np.asarray(targets, dtype=np.int64)
-    bounded = bound_s is not None and math.isfinite(bound_s)
-    dense = None if bounded else np.full((sources.size, targets.size), np.inf)
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    for start in range(0, sources.size, _CHUNK):
-        block = sources[start : start + _CHUNK]
-        times = travel_times(network, block, limit=bound_s if bounded else None)[:, targets]
-        if dense is not None:
-            dense[start : start + block.size] = times
-            continue
-        r, c = np.nonzero(np.isfinite(times))
-        rows.append(r + start)
-        cols.append(c)
-        vals.append(times[r, c])
-    if dense is not None:
-        return dense
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(sources.size, targets.size),
-    )
+    def times(self, sites: Sequence[int], bound_s: float | None = None) -> sp.csr_matrix | np.ndarray:
+        """Travel times from candidates ``sites`` to every demand row, seconds (see ``cost``)."""
+        if self.cand_snap is None or self.demand_snap is None:
+            raise SitingError("this siting problem keeps no snapped sites; build it with build_siting_problem")
+        idx = np.asarray(sites, dtype=np.int64)
+        return source_point_times(self.network, take_snap(self.cand_snap, idx), self.demand_snap, bound_s)
 
 
 def candidate_grid(
@@ -215,11 +195,29 @@ def read_candidates(path: str) -> pd.DataFrame:
     return pd.DataFrame({"name": names, "lon": df["lon"].astype(float), "lat": df["lat"]})
 
 
-def _snap_nodes(
-    network: RoadNetwork, lon: np.ndarray, lat: np.ndarray, max_m: float
-) -> tuple[np.ndarray, np.ndarray]:
-    node, dist = network.nearest_nodes(lon, lat)
-    return node, dist <= max_m
+def _snap(network: RoadNetwork, lon: np.ndarray, lat: np.ndarray, max_m: float) -> SnapResult:
+    """Snap points to their nearest road edge, as the coverage report snaps stations and people."""
+    return network.snap(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), max_distance_m=max_m,
+                        strict=False)
+
+
+def _merge_demand(snap: SnapResult, people: np.ndarray, lon: np.ndarray, lat: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group snapped points by their exact spot on the road (same edge, same fraction).
+
+    Returns the index of one representative point per group, the people per group and the
+    people-weighted mean lon/lat ``(2, n_groups)`` of each group's points.
+    """
+    ok = np.flatnonzero(snap.ok & (people > 0))
+    key = np.column_stack([snap.edge[ok].astype(np.float64), snap.fraction[ok]])
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    w = people[ok]
+    weight = np.bincount(inverse, weights=w)
+    safe = np.where(weight > 0, weight, 1.0)
+    xy = np.vstack([np.bincount(inverse, weights=w * lon[ok]) / safe,
+                    np.bincount(inverse, weights=w * lat[ok]) / safe])
+    return ok[first], weight, xy
 
 
 def build_siting_problem(
@@ -279,16 +277,17 @@ def build_siting_problem(
         raise SitingError("the population has no points; give population points.")
     if np.any(people < 0) or not np.all(np.isfinite(people)):
         raise SitingError("population values must be finite and >= 0.")
-    node, ok = _snap_nodes(network, lon, lat, snap_distance_m)
+    psnap = _snap(network, lon, lat, snap_distance_m)
+    ok = psnap.ok
     unsnapped = float(people[~ok].sum())
-    weight_per_node = np.bincount(node[ok], weights=people[ok], minlength=network.n_nodes)
-    demand_node = np.flatnonzero(weight_per_node > 0)
-    if demand_node.size == 0:
+    rep, weight, demand_xy = _merge_demand(psnap, people, lon, lat)
+    if rep.size == 0:
         raise SitingError(
-            f"no population point lies within {snap_distance_m:g} m of a road node; check "
+            f"no population point lies within {snap_distance_m:g} m of a road; check "
             "that population and roads cover the same place."
         )
-    weight = weight_per_node[demand_node]
+    demand_snap = take_snap(psnap, rep)
+    demand_node = demand_snap.node
     notes = []
     if network.has_sea:
         sea = np.flatnonzero(network.is_sea_edge)
@@ -300,37 +299,34 @@ def build_siting_problem(
     if unsnapped > 0:
         notes.append(
             f"{unsnapped:,.0f} people ({int((~ok).sum())} points) are farther than "
-            f"{snap_distance_m:g} m from any road node and were left out."
+            f"{snap_distance_m:g} m from any road: not covered by any post, as in the coverage report."
         )
 
     names: list[str] = []
     kinds: list[str] = []
-    nodes: list[int] = []
+    lons: list[float] = []
+    lats: list[float] = []
     fixed_st = [s for s in stations if serves(s, service)]
     if fixed_st:
-        s_node, s_ok = _snap_nodes(
-            network,
-            np.array([s.lon for s in fixed_st]),
-            np.array([s.lat for s in fixed_st]),
-            snap_distance_m,
-        )
-        for st, nd, good in zip(fixed_st, s_node, s_ok, strict=True):
+        s_snap = _snap(network, np.array([s.lon for s in fixed_st]), np.array([s.lat for s in fixed_st]),
+                       snap_distance_m)
+        for st, good in zip(fixed_st, s_snap.ok, strict=True):
             if not good:
                 notes.append(f"station {st.id} is farther than {snap_distance_m:g} m from a road")
                 continue
             names.append(st.name or st.id)
             kinds.append("existing")
-            nodes.append(int(nd))
-    fixed = list(range(len(nodes)))
-    taken = set(nodes)
+            lons.append(st.lon)
+            lats.append(st.lat)
+    fixed = list(range(len(names)))
+    new: list[tuple[str, float, float]] = []
     if isinstance(candidates, pd.DataFrame):
-        c_node, c_ok = _snap_nodes(
-            network, candidates["lon"].to_numpy(float), candidates["lat"].to_numpy(float),
-            snap_distance_m,
-        )
+        c_lon = candidates["lon"].to_numpy(float)
+        c_lat = candidates["lat"].to_numpy(float)
+        c_ok = _snap(network, c_lon, c_lat, snap_distance_m).ok
         new = [
-            (str(n), int(nd))
-            for n, nd, good in zip(candidates["name"], c_node, c_ok, strict=True)
+            (str(n), float(x), float(y))
+            for n, x, y, good in zip(candidates["name"], c_lon, c_lat, c_ok, strict=True)
             if good
         ]
         if len(new) < len(candidates):
@@ -342,12 +338,9 @@ def build_siting_problem(
                 f"the region lists no other stations that could host a {service} post; use "
                 "grid candidates or a candidate file."
             )
-        o_node, o_ok = _snap_nodes(
-            network, np.array([s.lon for s in others]), np.array([s.lat for s in others]),
-            snap_distance_m,
-        )
-        new = [(s.name or s.id, int(nd)) for s, nd, good in zip(others, o_node, o_ok,
-                                                               strict=True) if good]
+        o_ok = _snap(network, np.array([s.lon for s in others]), np.array([s.lat for s in others]),
+                     snap_distance_m).ok
+        new = [(s.name or s.id, s.lon, s.lat) for s, good in zip(others, o_ok, strict=True) if good]
         if len(new) < len(others):
             off = [s.id for s, good in zip(others, o_ok, strict=True) if not good]
             notes.append(
@@ -356,25 +349,42 @@ def build_siting_problem(
             )
     elif candidates in (None, "grid"):
         grid = candidate_grid(network, n_candidates, demand_node)
-        new = [(f"grid-{k + 1}", int(nd)) for k, nd in enumerate(grid)]
+        new = [(f"grid-{k + 1}", float(network.lon[nd]), float(network.lat[nd]))
+               for k, nd in enumerate(grid)]
     else:
         raise SitingError(
             f"candidates must be a DataFrame, 'grid' or 'stations', got {candidates!r}."
         )
-    for name, nd in new:
-        if nd in taken:
-            continue
-        taken.add(nd)
+    for name, x, y in new:
         names.append(name)
         kinds.append("candidate")
-        nodes.append(nd)
-    if len(nodes) == len(fixed):
+        lons.append(x)
+        lats.append(y)
+    cand_snap = _snap(network, np.array(lons), np.array(lats), snap_distance_m)
+    # one site per spot on the road: a candidate on an existing post or an earlier candidate adds
+    # nothing (existing posts come first, so they are the ones kept)
+    spot = np.round(np.column_stack([cand_snap.lon, cand_snap.lat]), 7)
+    _, first = np.unique(spot, axis=0, return_index=True)
+    keep = np.zeros(len(names), dtype=bool)
+    keep[first] = True
+    keep[fixed] = True
+    dropped = [names[i] for i in np.flatnonzero(~keep)]
+    if dropped:
+        notes.append(
+            f"{len(dropped)} candidate site(s) lie on the same road spot as an existing post or an "
+            f"earlier candidate and were merged with it: {', '.join(dropped[:10])}"
+        )
+    kept = np.flatnonzero(keep)
+    names = [names[i] for i in kept]
+    kinds = [kinds[i] for i in kept]
+    cand_snap = take_snap(cand_snap, kept)
+    if len(names) == len(fixed):
         raise SitingError("there are no candidate sites for new posts; give candidates.")
-    cand_node = np.asarray(nodes, dtype=np.int64)
-    cost = site_times(network, cand_node, demand_node, bound_s)
+    cost = source_point_times(network, cand_snap, demand_snap, bound_s,
+                              terms=point_terms(network, demand_snap))
     return SitingProblem(
         network=network,
-        cand_node=cand_node,
+        cand_node=cand_snap.node,
         cand_name=names,
         cand_kind=kinds,
         fixed=fixed,
@@ -385,4 +395,7 @@ def build_siting_problem(
         unsnapped_population=unsnapped,
         population_points=int(people.size),
         notes=notes,
+        cand_snap=cand_snap,
+        demand_snap=demand_snap,
+        demand_xy=demand_xy,
     )

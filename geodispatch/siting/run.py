@@ -1,4 +1,7 @@
-"""One siting run from a region/source to output files (what the ``site`` CLI calls)."""
+"""One siting run from a region/source to output files (what the ``site`` CLI calls).
+
+The console table of the run lives with the CLI (:mod:`geodispatch.cli_tables`).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +17,10 @@ import pandas as pd
 
 from geodispatch.errors import SitingError
 from geodispatch.siting.covering import lscp, mclp, mexclp
+from geodispatch.siting.files import write_siting_outputs
 from geodispatch.siting.inputs import SitingProblem, build_siting_problem, read_candidates
 from geodispatch.siting.pcenter import p_center
 from geodispatch.siting.pmedian import p_median
-from geodispatch.siting.report import write_siting_outputs
 from geodispatch.siting.result import SitingResult
 
 logger = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ class SitingRun:
     table: pd.DataFrame
     threshold_s: float
     out: Path | None
+    lang: str = "en"
 
 
 def solve_problem(
@@ -75,12 +79,14 @@ def run_siting(
     stations: str | os.PathLike[str] | None = None,
     candidates: str | os.PathLike[str] | None = None,
     population: str | os.PathLike[str] | None = None,
+    population_column: str | None = None,
     service: str = "ambulance",
     n_candidates: int = 300,
     busy_fraction: float = 0.2,
     share: float = 1.0,
     time_limit_s: float | None = 60.0,
     out: str | os.PathLike[str] | None = None,
+    lang: str | None = None,
     network_options: Mapping[str, Any] | None = None,
 ) -> SitingRun:
     """Load a scenario, build the siting problem, solve it and (optionally) write outputs.
@@ -97,7 +103,10 @@ def run_siting(
         Coverage threshold in minutes (default: the region's target, usually 15).
     stations, candidates, population : path, optional
         Files replacing the scenario's stations, the grid candidates ("stations" = the
-        region's other buildings) and the scenario's population.
+        region's other buildings) and the scenario's population. They are read before the
+        network, so a bad file is reported before a download starts.
+    population_column : str, optional
+        Column of people in the population file (default: the first usual name present).
     service : str
         ``"ambulance"`` (PSC 119) or ``"damkar"`` (fire posts): which existing stations stay.
     n_candidates : int
@@ -111,31 +120,39 @@ def run_siting(
     out : path, optional
         Output directory (``sites.geojson``, ``marginal_gain.csv``, ``map.html``,
         ``map.png``, ``summary.json``).
+    lang : {"id", "en"}, optional
+        Language of the maps (default: the scenario's, ``id`` for a region).
     network_options : mapping, optional
         Passed to ``load_scenario`` (``ferries``, ``sea_links``, ``boat_speed_kph``, ...).
     """
+    from geodispatch.locale import check_lang
     from geodispatch.scenario import load_scenario
 
     if model not in MODELS:
         raise SitingError(f"unknown model {model!r}; use one of {', '.join(MODELS)}.")
-    scenario = load_scenario(source, stations=stations, **dict(network_options or {}))
-    threshold_s = scenario.target_response_s if minutes is None else float(minutes) * 60.0
-    if not math.isfinite(threshold_s) or threshold_s <= 0:
+    if minutes is not None and not (math.isfinite(float(minutes)) and float(minutes) > 0):
         raise SitingError(f"--minutes must be a positive number, got {minutes!r}.")
+    # the user's files are read before the network, which may be a long download
+    people: Any = None
     if population is not None:
         from geodispatch.inputs.population import read_population
 
-        people = read_population(population)
-    elif scenario.population is not None:
+        people = read_population(population, population_column)
+    cand: pd.DataFrame | str | None = None
+    if candidates is not None:
+        cand = "stations" if str(candidates) == "stations" else read_candidates(str(candidates))
+    scenario = load_scenario(source, stations=stations, **dict(network_options or {}))
+    language = check_lang(lang) if lang is not None else scenario.lang
+    threshold_s = scenario.target_response_s if minutes is None else float(minutes) * 60.0
+    if not math.isfinite(threshold_s) or threshold_s <= 0:
+        raise SitingError(f"--minutes must be a positive number, got {minutes!r}.")
+    if people is None:
         people = scenario.population
-    else:
+    if people is None:
         raise SitingError(
             f"{source} brings no population; give --population FILE (CSV lon,lat,population, "
             "GeoJSON or a WorldPop GeoTIFF)."
         )
-    cand: pd.DataFrame | str | None = None
-    if candidates is not None:
-        cand = "stations" if str(candidates) == "stations" else read_candidates(str(candidates))
     bounded = model in ("mclp", "lscp", "mexclp")
     problem = build_siting_problem(
         scenario.network,
@@ -155,34 +172,10 @@ def run_siting(
         f"{threshold_s / 60:g} min"
     out_path = Path(out) if out is not None else None
     if out_path is not None:
-        table = write_siting_outputs(problem, result, out_path, threshold_s, title)
+        table = write_siting_outputs(problem, result, out_path, threshold_s, title, region=scenario.name,
+                                     service=service, areas=scenario.areas, lang=language)
     else:
-        from geodispatch.siting.report import network_marginal_gain
+        from geodispatch.siting.gains import network_marginal_gain
 
         table, _ = network_marginal_gain(problem, result, threshold_s)
-    return SitingRun(scenario.name, problem, result, table, threshold_s, out_path)
-
-
-def demo_siting(scenario: Any, out: Path, console: Any, new_posts: int = 3) -> SitingRun | None:
-    """The siting part of ``geodispatch demo``: MCLP for ``new_posts`` ambulance posts.
-
-    Writes the outputs to ``out`` and prints the marginal-gain table; returns None (with a
-    message) when the scenario has no population or stations.
-    """
-    from geodispatch.siting.report import gain_table
-
-    if scenario.population is None or not scenario.stations:
-        console.print("siting: this scenario has no population or stations; skipped")
-        return None
-    threshold_s = float(scenario.target_response_s)
-    problem = build_siting_problem(
-        scenario.network, scenario.population, scenario.stations, bound_s=threshold_s
-    )
-    result = solve_problem(problem, "mclp", new_posts, threshold_s)
-    title = f"{scenario.name}: where to put {new_posts} new PSC 119 posts (MCLP)"
-    table = write_siting_outputs(problem, result, out, threshold_s, title)
-    console.print(
-        gain_table(f"{title}, {result.status}, gap {100 * result.gap:.2g}%", table, threshold_s)
-    )
-    console.print(f"siting maps and tables: {out}")
-    return SitingRun(scenario.name, problem, result, table, threshold_s, out)
+    return SitingRun(scenario.name, problem, result, table, threshold_s, out_path, language)
