@@ -27,6 +27,8 @@ network_app = typer.Typer(help="Build and inspect road networks.", no_args_is_he
 app.add_typer(network_app, name="network")
 keys_app = typer.Typer(help="API keys of the dispatch server.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+batch_app = typer.Typer(help="Many regions at once on a Dask cluster (local or remote).", no_args_is_help=True)
+app.add_typer(batch_app, name="batch")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -204,26 +206,23 @@ def coverage(
 ) -> None:
     """Isochrones, population and desa coverage, hotspots and maps from today's stations."""
     from geodispatch.cli_tables import coverage_table
-    from geodispatch.coverage import run_coverage
-    from geodispatch.inputs import read_areas, read_population
+    from geodispatch.coverage import coverage_from_source
     from geodispatch.locale import check_lang, text
-    from geodispatch.scenario import load_scenario
 
     language = check_lang(lang) if lang is not None else None
-    # the user's files are read before the network, which may be a long download
-    people = read_population(population, population_column) if population is not None else None
-    area_frame = read_areas(areas, area_name_column) if areas is not None else None
     with _progress(f"loading {source}") as status:
-        scenario = load_scenario(source, stations=stations)
-        report = run_coverage(
-            scenario,
+        scenario, report = coverage_from_source(
+            source,
+            out,
             minutes=minutes or (5.0, 10.0, 15.0),
+            stations=stations,
             station_types=station_types,
-            out_dir=out,
             per_station=per_station,
             combined=combined,
-            population=people,
-            areas=area_frame,
+            population=population,
+            areas=areas,
+            population_column=population_column,
+            area_name_column=area_name_column,
             offroad_m=offroad,
             progress=lambda msg: status.update(f"coverage: {msg}"),
         )
@@ -408,6 +407,90 @@ def simulate_cmd(
     console.print(
         f"wrote {out}/ (calls.csv, assignments.csv, summary.json, map.html, map.png, response_times.png)"
     )
+
+
+@batch_app.command("coverage")
+def batch_coverage(
+    manifest: Annotated[
+        Path, typer.Option("--manifest", help="CSV: name,source,stations[,population,areas,sea_links,code].")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: <name>/ per region, national.csv/.geojson/.png.")],
+    minutes: Annotated[
+        list[float] | None, typer.Option("--minutes", help="Threshold, minutes (repeat; default 5, 10, 15).")
+    ] = None,
+    station_types: Annotated[
+        str, typer.Option("--station-types", help="Comma-separated services or station types.")
+    ] = "ambulance,damkar",
+    combined: Annotated[
+        bool, typer.Option("--combined", help="Covered only when every listed type reaches in time.")
+    ] = False,
+    offroad: Annotated[float, typer.Option("--offroad-m", help="Off-road buffer of the isochrones, metres.")] = 100.0,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) or scheduler file.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Worker processes of the local cluster (default: the cores).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute regions whose outputs are complete.")] = False,
+    boundaries: Annotated[
+        Path | None,
+        typer.Option("--boundaries", help="Kabupaten/kota polygons (kode, nama) for national.geojson and .png."),
+    ] = None,
+    map_service: Annotated[str, typer.Option("--map-service", help="Service shown on the national map.")] = "ambulance",
+) -> None:
+    """Coverage of every region of a manifest as Dask tasks, with a national table and map."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from geodispatch.batch import CoverageOptions, run_batch_coverage
+
+    options = CoverageOptions(
+        minutes=tuple(minutes or (5.0, 10.0, 15.0)), station_types=station_types, combined=combined, offroad_m=offroad
+    )
+    progress = Progress(
+        TextColumn("[bold]regions"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(), console=err_console, transient=False,
+    )
+    counts = {"ok": 0, "error": 0}
+    task: list[Any] = []
+
+    def started(n_run: int, n_resumed: int, dashboard: str | None) -> None:
+        if dashboard:
+            err_console.print(f"Dask dashboard: {dashboard}")
+        if n_resumed:
+            err_console.print(f"{n_resumed} region(s) already complete in {out} (use --force to recompute)")
+        task.append(progress.add_task("batch", total=n_run + n_resumed, detail=""))
+
+    def finished(row: dict[str, Any]) -> None:
+        counts["ok" if row["status"] == "ok" else "error"] += 1
+        progress.update(task[0], advance=1, detail=f"ok {counts['ok']}, failed {counts['error']}")
+        if row["status"] != "ok":
+            progress.console.print(f"[red]{row['name']}[/red]: {row['error']}", highlight=False)
+
+    with progress:
+        res = run_batch_coverage(
+            manifest, out, options, scheduler=scheduler, workers=workers, force=force, boundaries=boundaries,
+            map_service=map_service, on_start=started, on_result=finished,
+        )
+    table = Table(title=f"Batch coverage: {len(res.rows)} regions ({res.computed} computed, {res.resumed} resumed, "
+                        f"{res.failed} failed)")
+    for col in ("region", "status", "boundary", f"{map_service} within 15 min"):
+        table.add_column(col)
+    for row in res.rows:
+        share = row.get(f"{map_service}_population_share_15")
+        if share is None or share != share:
+            share = row.get(f"{map_service}_node_share_15")
+            text = "-" if share is None or share != share else f"{share:.0%} of road nodes"
+        else:
+            text = f"{share:.0%} of people"
+        table.add_row(row["name"], row["status"], row.get("boundary_name") or "-", text)
+    console.print(table)
+    for row in res.rows:
+        if row["status"] != "ok":
+            console.print(f"error: {row['name']}: {row['error']}", highlight=False)
+    for name, reason in res.national.unmatched:
+        console.print(f"not on the map: {name}: {reason}", highlight=False)
+    files = [res.national.csv, res.national.geojson, res.national.png]
+    console.print("wrote " + ", ".join(str(f) for f in files if f is not None))
 
 
 DbOption = Annotated[
