@@ -29,6 +29,8 @@ keys_app = typer.Typer(help="API keys of the dispatch server.", no_args_is_help=
 app.add_typer(keys_app, name="keys")
 batch_app = typer.Typer(help="Many regions at once on a Dask cluster (local or remote).", no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
+audit_app = typer.Typer(help="The dispatch server's audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -506,6 +508,13 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    db_timeout: Annotated[
+        float | None, typer.Option("--db-timeout", help="Seconds to wait on the database before a 503 (default 5).")
+    ] = None,
+    request_timeout: Annotated[
+        float | None,
+        typer.Option("--request-timeout", help="Seconds before an unanswered request gets a 503 (default 15)."),
+    ] = None,
 ) -> None:
     """Run the dispatch HTTP API (docs at /docs) with the network loaded once at start-up."""
     import uvicorn
@@ -515,7 +524,7 @@ def serve(
     if not 0 < port < 65536:
         raise InputError(f"--port must be 1..65535, got {port}")
     with _progress(f"loading {source}"):
-        api = create_app(source, db)
+        api = create_app(source, db, db_timeout_s=db_timeout, request_deadline_s=request_timeout)
     err_console.print(f"serving {api.state.runtime.scenario.name} on http://{host}:{port} (docs: /docs)")
     # Requests are CPU-bound Python in a few threads; a 1 ms GIL switch interval (default 5 ms)
     # lets a thread that finished a SQLite call carry on sooner (shorter tail latencies).
@@ -537,6 +546,26 @@ def keys_create(
     from geodispatch.api.keys import create_key_cli
 
     typer.echo(create_key_cli(db, role, unit, label, agency))
+
+
+@audit_app.command("verify")
+def audit_verify(
+    db: DbOption = "sqlite:///geodispatch.db",
+    head: Annotated[
+        str | None,
+        typer.Option("--head", help="ID:HASH printed by an earlier verify: it must still be in the chain."),
+    ] = None,
+) -> None:
+    """Walk the audit log's hash chain: exit 0 when intact, 1 naming the first changed, inserted or removed row."""
+    from geodispatch.api.audit import verify_database
+
+    verdict = verify_database(db, head)
+    if verdict.intact:
+        where = f"{verdict.last_id}:{verdict.head}" if verdict.last_id is not None else "(empty log)"
+        typer.echo(f"audit log intact: {verdict.rows} entries; head {where} (keep it: --head pins the chain)")
+        return
+    err_console.print(f"audit log BROKEN: {verdict.problem}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(1)  # a finding, not a usage error (2)
 
 
 def _click_errors() -> tuple[type[Exception], type[Exception]]:

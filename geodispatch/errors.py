@@ -158,3 +158,9 @@ class PayloadTooLargeError(GeodispatchError):
     """A request body is larger than the server accepts."""
 
     code = "payload_too_large"
+
+
+class ServerBusyError(GeodispatchError):
+    """The server refuses more of this kind of work for now (a full planner queue); retry later."""
+
+    code = "busy"

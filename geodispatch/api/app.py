@@ -16,8 +16,10 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
+from geodispatch import settings
 from geodispatch.api.db import Database
 from geodispatch.api.errors import BodySizeLimit, install_error_handlers
+from geodispatch.api.middleware import Deadline, RejectControlCharacters
 from geodispatch.api.routers import agencies, audit, health, incidents, keys, reach, stations, status, units
 from geodispatch.api.runtime import DEFAULT_MAX_BODY_BYTES, DEFAULT_SNAP_LIMIT_M, Runtime
 from geodispatch.api.timing import ServerTiming
@@ -38,6 +40,8 @@ def create_app(
     migrate: bool = True,
     max_threads: int = DEFAULT_MAX_THREADS,
     overdue_sweep_s: float | None = None,
+    db_timeout_s: float | None = None,
+    request_deadline_s: float | None = None,
 ) -> FastAPI:
     """Build the dispatch API for one region.
 
@@ -62,13 +66,19 @@ def create_app(
     max_threads : int
         Requests handled at the same time (the rest wait in line). The work is CPU-bound
         Python: a few threads finish each request sooner than many threads sharing the GIL.
+    db_timeout_s : float, optional
+        Longest wait on the database before a 503 with ``Retry-After``, seconds (default
+        :data:`geodispatch.settings.DB_TIMEOUT_S`).
+    request_deadline_s : float, optional
+        A request unanswered after this long gets 503 ``timeout``, seconds (default
+        :data:`geodispatch.settings.REQUEST_DEADLINE_S`; 0 turns it off).
 
     Returns
     -------
     fastapi.FastAPI
     """
     scenario = source if isinstance(source, Scenario) else load_scenario(source)
-    db = Database(db_url)
+    db = Database(db_url, timeout_s=db_timeout_s)
     if migrate:
         db.upgrade()
     sweep_every = OVERDUE_SWEEP_S if overdue_sweep_s is None else float(overdue_sweep_s)
@@ -96,7 +106,10 @@ def create_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RejectControlCharacters)
     app.add_middleware(ServerTiming)
+    deadline = settings.REQUEST_DEADLINE_S if request_deadline_s is None else request_deadline_s
+    app.add_middleware(Deadline, seconds=deadline)
     for module in (health, stations, units, incidents, agencies, status, reach, audit, keys):
         app.include_router(module.router)
     _maybe_coverage(app)

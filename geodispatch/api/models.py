@@ -202,7 +202,11 @@ class Assignment(Base):
 
 
 class AuditEntry(Base):
-    """One state change: who (key id and role), when, what, before and after (append-only)."""
+    """One state change: who (key id and role), when, what, before and after (append-only).
+
+    ``prev_hash``/``hash`` chain the rows (see :mod:`geodispatch.api.audit`); always written,
+    nullable only because rows of the first schema revision got theirs in a migration.
+    """
 
     __tablename__ = "audit_log"
 
@@ -215,4 +219,6 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
