@@ -501,6 +501,10 @@ DbOption = Annotated[
 ]
 
 
+SHUTDOWN_GRACE_S = 3
+"""Seconds ``serve`` waits for open requests (and /events streams) on shutdown."""
+
+
 @app.command("serve")
 def serve(
     source: SourceArg,
@@ -515,8 +519,10 @@ def serve(
         float | None,
         typer.Option("--request-timeout", help="Seconds before an unanswered request gets a 503 (default 15)."),
     ] = None,
+    fleet: Annotated[bool, typer.Option("--fleet", help="Put the scenario's stations and units into the database "
+                                        "when it has no unit yet (a first start, the demo).")] = False,
 ) -> None:
-    """Run the dispatch HTTP API (docs at /docs) with the network loaded once at start-up."""
+    """Run the dispatch HTTP API (docs at /docs, operator's console at /console) with the network loaded once."""
     import uvicorn
 
     from geodispatch.api import create_app
@@ -525,11 +531,23 @@ def serve(
         raise InputError(f"--port must be 1..65535, got {port}")
     with _progress(f"loading {source}"):
         api = create_app(source, db, db_timeout_s=db_timeout, request_deadline_s=request_timeout)
-    err_console.print(f"serving {api.state.runtime.scenario.name} on http://{host}:{port} (docs: /docs)")
+    if fleet:
+        from geodispatch.api.fleet import load_fleet
+
+        runtime = api.state.runtime
+        added = load_fleet(runtime.db, runtime.scenario)
+        homes = [(st.lon, st.lat) for st in runtime.scenario.stations for _ in st.units]
+        runtime.prepare_positions([h[0] for h in homes], [h[1] for h in homes])  # coverage tie-break, now
+        err_console.print(f"fleet: {added} units of {runtime.scenario.name} added" if added
+                          else "fleet: the database already has units; left as they are")
+    err_console.print(f"serving {api.state.runtime.scenario.name} on http://{host}:{port} "
+                      f"(console: /console, docs: /docs)")
     # Requests are CPU-bound Python in a few threads; a 1 ms GIL switch interval (default 5 ms)
     # lets a thread that finished a SQLite call carry on sooner (shorter tail latencies).
     sys.setswitchinterval(0.001)
-    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False)
+    # open /events streams never end by themselves: on Ctrl-C wait a few seconds, then close them
+    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
 
 
 @keys_app.command("create")

@@ -17,10 +17,25 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from geodispatch import settings
+from geodispatch.api import events as _events  # records the /events feed in every write
 from geodispatch.api.db import Database
 from geodispatch.api.errors import BodySizeLimit, install_error_handlers
 from geodispatch.api.middleware import Deadline, RejectControlCharacters
-from geodispatch.api.routers import agencies, audit, health, incidents, keys, reach, stations, status, units
+from geodispatch.api.routers import (
+    agencies,
+    audit,
+    events,
+    health,
+    incident_aids,
+    incidents,
+    keys,
+    reach,
+    region,
+    stations,
+    status,
+    units,
+)
+from geodispatch.api.routers.console import mount_console
 from geodispatch.api.runtime import DEFAULT_MAX_BODY_BYTES, DEFAULT_SNAP_LIMIT_M, Runtime
 from geodispatch.api.timing import ServerTiming
 from geodispatch.scenario import Scenario, load_scenario
@@ -83,6 +98,7 @@ def create_app(
         db.upgrade()
     sweep_every = OVERDUE_SWEEP_S if overdue_sweep_s is None else float(overdue_sweep_s)
     runtime = Runtime(scenario=scenario, db=db, snap_limit_m=snap_limit_m)
+    _events.register_runtime(runtime)
     _warm_up(runtime)
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -92,6 +108,7 @@ def create_app(
                 tasks.start_soon(_sweep_overdue, runtime, sweep_every)
             yield
             tasks.cancel_scope.cancel()
+        await events.stop_hub(runtime)
         db.dispose()
 
     app = FastAPI(
@@ -110,9 +127,11 @@ def create_app(
     app.add_middleware(ServerTiming)
     deadline = settings.REQUEST_DEADLINE_S if request_deadline_s is None else request_deadline_s
     app.add_middleware(Deadline, seconds=deadline)
-    for module in (health, stations, units, incidents, agencies, status, reach, audit, keys):
+    for module in (health, stations, units, incidents, incident_aids, agencies, status, reach, audit, keys, region,
+                   events):
         app.include_router(module.router)
     _maybe_coverage(app)
+    mount_console(app)
     logger.info("serving %s (%d nodes) on %r", scenario.name, scenario.network.n_nodes, db)
     _warn_without_keys(runtime)
     return app
