@@ -99,7 +99,6 @@ class SimulationError(GeodispatchError):
     """A simulation's inputs are unusable (calls off the network, unknown types, no hospital)."""
 
     code = "simulation_error"
-    http_status = 422
 
 
 class AuthenticationError(GeodispatchError):
