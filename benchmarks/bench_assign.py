@@ -26,6 +26,7 @@ import statistics
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -39,6 +40,9 @@ from geodispatch.assign.optimize import objective, solve_lexicographic_cpsat, so
 from geodispatch.assign.recommend import solve
 from geodispatch.scenario import load_scenario
 
+SF_CALLS = Path(__file__).resolve().parents[2] / "shared" / "data" / "incidents" / (
+    "sf_fire_calls_2016-12-31_to_2017-01-07.csv"
+)
 NOW = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
 console = Console(width=200)
 
@@ -76,7 +80,7 @@ def main() -> None:
         f"{net.label}: {net.n_nodes:,} nodes, {net.n_edges:,} edges, {len(sc.stations)} stations; fleet "
         f"{len(fleet)} units {dict(Counter(u.type for u in fleet))}; built in {time.perf_counter() - t0:.1f} s"
     )
-    cal = calibrate()
+    cal = calibrate(SF_CALLS if SF_CALLS.exists() else None)
     console.print(f"calibration: {cal.source}")
 
     # ------------------------------------------------------------------ incidents for latency

@@ -27,6 +27,10 @@ network_app = typer.Typer(help="Build and inspect road networks.", no_args_is_he
 app.add_typer(network_app, name="network")
 keys_app = typer.Typer(help="API keys of the dispatch server.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+batch_app = typer.Typer(help="Many regions at once on a Dask cluster (local or remote).", no_args_is_help=True)
+app.add_typer(batch_app, name="batch")
+audit_app = typer.Typer(help="The dispatch server's audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -227,26 +231,24 @@ def coverage(
 ) -> None:
     """Isochrones, population and desa coverage, hotspots and maps from today's stations."""
     from geodispatch.cli_tables import coverage_table
-    from geodispatch.coverage import run_coverage
-    from geodispatch.inputs import read_areas, read_population
+    from geodispatch.coverage import coverage_from_source
     from geodispatch.locale import check_lang, text
-    from geodispatch.scenario import load_scenario
 
     language = check_lang(lang) if lang is not None else None
-    # the user's files are read before the network, which may be a long download
-    people = read_population(population, population_column) if population is not None else None
-    area_frame = read_areas(areas, area_name_column) if areas is not None else None
     with _progress(f"loading {source}") as status:
-        scenario = load_scenario(source, stations=stations, **_sea(no_ferries, sea_links))
-        report = run_coverage(
-            scenario,
+        scenario, report = coverage_from_source(
+            source,
+            out,
+            network_options=_sea(no_ferries, sea_links),
             minutes=minutes or (5.0, 10.0, 15.0),
+            stations=stations,
             station_types=station_types,
-            out_dir=out,
             per_station=per_station,
             combined=combined,
-            population=people,
-            areas=area_frame,
+            population=population,
+            areas=areas,
+            population_column=population_column,
+            area_name_column=area_name_column,
             offroad_m=offroad,
             progress=lambda msg: status.update(f"coverage: {msg}"),
         )
@@ -438,10 +440,98 @@ def simulate_cmd(
     )
 
 
+@batch_app.command("coverage")
+def batch_coverage(
+    manifest: Annotated[
+        Path, typer.Option("--manifest", help="CSV: name,source,stations[,population,areas,sea_links,code].")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: <name>/ per region, national.csv/.geojson/.png.")],
+    minutes: Annotated[
+        list[float] | None, typer.Option("--minutes", help="Threshold, minutes (repeat; default 5, 10, 15).")
+    ] = None,
+    station_types: Annotated[
+        str, typer.Option("--station-types", help="Comma-separated services or station types.")
+    ] = "ambulance,damkar",
+    combined: Annotated[
+        bool, typer.Option("--combined", help="Covered only when every listed type reaches in time.")
+    ] = False,
+    offroad: Annotated[float, typer.Option("--offroad-m", help="Off-road buffer of the isochrones, metres.")] = 100.0,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) or scheduler file.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Worker processes of the local cluster (default: the cores).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute regions whose outputs are complete.")] = False,
+    boundaries: Annotated[
+        Path | None,
+        typer.Option("--boundaries", help="Kabupaten/kota polygons (kode, nama) for national.geojson and .png."),
+    ] = None,
+    map_service: Annotated[str, typer.Option("--map-service", help="Service shown on the national map.")] = "ambulance",
+) -> None:
+    """Coverage of every region of a manifest as Dask tasks, with a national table and map."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from geodispatch.batch import CoverageOptions, run_batch_coverage
+
+    options = CoverageOptions(
+        minutes=tuple(minutes or (5.0, 10.0, 15.0)), station_types=station_types, combined=combined, offroad_m=offroad
+    )
+    progress = Progress(
+        TextColumn("[bold]regions"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(), console=err_console, transient=False,
+    )
+    counts = {"ok": 0, "error": 0}
+    task: list[Any] = []
+
+    def started(n_run: int, n_resumed: int, dashboard: str | None) -> None:
+        if dashboard:
+            err_console.print(f"Dask dashboard: {dashboard}")
+        if n_resumed:
+            err_console.print(f"{n_resumed} region(s) already complete in {out} (use --force to recompute)")
+        task.append(progress.add_task("batch", total=n_run + n_resumed, detail=""))
+
+    def finished(row: dict[str, Any]) -> None:
+        counts["ok" if row["status"] == "ok" else "error"] += 1
+        progress.update(task[0], advance=1, detail=f"ok {counts['ok']}, failed {counts['error']}")
+        if row["status"] != "ok":
+            progress.console.print(f"[red]{row['name']}[/red]: {row['error']}", highlight=False)
+
+    with progress:
+        res = run_batch_coverage(
+            manifest, out, options, scheduler=scheduler, workers=workers, force=force, boundaries=boundaries,
+            map_service=map_service, on_start=started, on_result=finished,
+        )
+    table = Table(title=f"Batch coverage: {len(res.rows)} regions ({res.computed} computed, {res.resumed} resumed, "
+                        f"{res.failed} failed)")
+    for col in ("region", "status", "boundary", f"{map_service} within 15 min"):
+        table.add_column(col)
+    for row in res.rows:
+        share = row.get(f"{map_service}_population_share_15")
+        if share is None or share != share:
+            share = row.get(f"{map_service}_node_share_15")
+            text = "-" if share is None or share != share else f"{share:.0%} of road nodes"
+        else:
+            text = f"{share:.0%} of people"
+        table.add_row(row["name"], row["status"], row.get("boundary_name") or "-", text)
+    console.print(table)
+    for row in res.rows:
+        if row["status"] != "ok":
+            console.print(f"error: {row['name']}: {row['error']}", highlight=False)
+    for name, reason in res.national.unmatched:
+        console.print(f"not on the map: {name}: {reason}", highlight=False)
+    files = [res.national.csv, res.national.geojson, res.national.png]
+    console.print("wrote " + ", ".join(str(f) for f in files if f is not None))
+
+
 DbOption = Annotated[
     str,
     typer.Option("--db", help="Database URL: sqlite:///FILE.db (default geodispatch.db) or postgresql+psycopg://..."),
 ]
+
+
+SHUTDOWN_GRACE_S = 3
+"""Seconds ``serve`` waits for open requests (and /events streams) on shutdown."""
 
 
 @app.command("serve")
@@ -453,8 +543,17 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
     sea_links: SeaLinksOption = None,
     no_ferries: NoFerriesOption = False,
+    db_timeout: Annotated[
+        float | None, typer.Option("--db-timeout", help="Seconds to wait on the database before a 503 (default 5).")
+    ] = None,
+    request_timeout: Annotated[
+        float | None,
+        typer.Option("--request-timeout", help="Seconds before an unanswered request gets a 503 (default 15)."),
+    ] = None,
+    fleet: Annotated[bool, typer.Option("--fleet", help="Put the scenario's stations and units into the database "
+                                        "when it has no unit yet (a first start, the demo).")] = False,
 ) -> None:
-    """Run the dispatch HTTP API (docs at /docs) with the network loaded once at start-up."""
+    """Run the dispatch HTTP API (docs at /docs, operator's console at /console) with the network loaded once."""
     import uvicorn
 
     from geodispatch.api import create_app
@@ -464,12 +563,27 @@ def serve(
     from geodispatch.scenario import load_scenario
 
     with _progress(f"loading {source}"):
-        api = create_app(load_scenario(source, **_sea(no_ferries, sea_links)), db)
-    err_console.print(f"serving {api.state.runtime.scenario.name} on http://{host}:{port} (docs: /docs)")
+        api = create_app(
+            load_scenario(source, **_sea(no_ferries, sea_links)), db,
+            db_timeout_s=db_timeout, request_deadline_s=request_timeout,
+        )
+    if fleet:
+        from geodispatch.api.fleet import load_fleet
+
+        runtime = api.state.runtime
+        added = load_fleet(runtime.db, runtime.scenario)
+        homes = [(st.lon, st.lat) for st in runtime.scenario.stations for _ in st.units]
+        runtime.prepare_positions([h[0] for h in homes], [h[1] for h in homes])  # coverage tie-break, now
+        err_console.print(f"fleet: {added} units of {runtime.scenario.name} added" if added
+                          else "fleet: the database already has units; left as they are")
+    err_console.print(f"serving {api.state.runtime.scenario.name} on http://{host}:{port} "
+                      f"(console: /console, docs: /docs)")
     # Requests are CPU-bound Python in a few threads; a 1 ms GIL switch interval (default 5 ms)
     # lets a thread that finished a SQLite call carry on sooner (shorter tail latencies).
     sys.setswitchinterval(0.001)
-    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False)
+    # open /events streams never end by themselves: on Ctrl-C wait a few seconds, then close them
+    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
 
 
 @keys_app.command("create")
@@ -486,6 +600,26 @@ def keys_create(
     from geodispatch.api.keys import create_key_cli
 
     typer.echo(create_key_cli(db, role, unit, label, agency))
+
+
+@audit_app.command("verify")
+def audit_verify(
+    db: DbOption = "sqlite:///geodispatch.db",
+    head: Annotated[
+        str | None,
+        typer.Option("--head", help="ID:HASH printed by an earlier verify: it must still be in the chain."),
+    ] = None,
+) -> None:
+    """Walk the audit log's hash chain: exit 0 when intact, 1 naming the first changed, inserted or removed row."""
+    from geodispatch.api.audit import verify_database
+
+    verdict = verify_database(db, head)
+    if verdict.intact:
+        where = f"{verdict.last_id}:{verdict.head}" if verdict.last_id is not None else "(empty log)"
+        typer.echo(f"audit log intact: {verdict.rows} entries; head {where} (keep it: --head pins the chain)")
+        return
+    err_console.print(f"audit log BROKEN: {verdict.problem}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(1)  # a finding, not a usage error (2)
 
 
 def _click_errors() -> tuple[type[Exception], type[Exception]]:

@@ -99,7 +99,6 @@ class SimulationError(GeodispatchError):
     """A simulation's inputs are unusable (calls off the network, unknown types, no hospital)."""
 
     code = "simulation_error"
-    http_status = 422
 
 
 class AuthenticationError(GeodispatchError):
@@ -158,3 +157,9 @@ class PayloadTooLargeError(GeodispatchError):
     """A request body is larger than the server accepts."""
 
     code = "payload_too_large"
+
+
+class ServerBusyError(GeodispatchError):
+    """The server refuses more of this kind of work for now (a full planner queue); retry later."""
+
+    code = "busy"

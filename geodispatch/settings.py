@@ -25,6 +25,15 @@ OFFROAD_M = 100.0
 as reached (a house, a short footpath). Polygons never extend farther than this over unreached land
 or water."""
 
+DB_TIMEOUT_S = 5.0
+"""How long the dispatch API waits on its database before answering 503 with ``Retry-After``,
+seconds: a PostgreSQL connection attempt, statement or row lock, a free pooled connection, or
+SQLite's write lock. A dispatcher is better told "retry" in seconds than left waiting."""
+
+REQUEST_DEADLINE_S = 15.0
+"""The dispatch API answers 503 ``timeout`` to a request still unanswered after this long, seconds
+(a database that hangs without failing, e.g. a stopped PostgreSQL, outlives its own timeouts)."""
+
 CACHE_ENV = "GEODISPATCH_CACHE_DIR"
 """Environment variable that overrides :func:`cache_dir`."""
 

@@ -196,6 +196,7 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -205,7 +206,7 @@ class ServerProcess:
         """Start the process and wait for ``/health``."""
         self.log_path = Path(tempfile.mkstemp(prefix="gd-serve-", suffix=".log")[1])
         cmd = [sys.executable, "-m", "geodispatch.cli", "serve", self.source, "--db", self.db_url,
-               "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+               "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", *self.extra_args]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s

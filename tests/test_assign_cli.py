@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +11,9 @@ import numpy as np
 import pytest
 
 from geodispatch.assign import demo_lines, units_from_stations
-from geodispatch.assign.evaluate import DEFAULT_CALIBRATION, SF_CALLS, calibrate, evaluate, incident_stream
+from geodispatch.assign.evaluate import DEFAULT_CALIBRATION, calibrate, evaluate, incident_stream
 from geodispatch.assign.run import read_units
-from geodispatch.errors import AssignmentError
+from geodispatch.errors import AssignmentError, InputError
 from geodispatch.scenario import load_scenario
 
 
@@ -111,13 +110,13 @@ def test_demo_lines(scenario) -> None:  # type: ignore[no-untyped-def]
     assert "send " in text and "why:" in text and "busy (en route)" in text
 
 
-def test_calibration_reads_the_sf_file_or_falls_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        fallback = calibrate(tmp_path / "missing.csv")
-    assert fallback is DEFAULT_CALIBRATION and "not found" in caplog.text
-    if not SF_CALLS.exists():
-        pytest.skip(f"needs {SF_CALLS} (real data, present in CI)")
-    cal = calibrate()
+def test_calibration_reads_the_sf_file_given_explicitly(tmp_path: Path) -> None:
+    from conftest import shared_path
+
+    assert calibrate() is DEFAULT_CALIBRATION  # no file: the built-in defaults, nothing looked up
+    with pytest.raises(InputError, match="calls file not found"):
+        calibrate(tmp_path / "missing.csv")
+    cal = calibrate(shared_path("incidents/sf_fire_calls_2016-12-31_to_2017-01-07.csv"))
     assert set(cal.type_share) == {"medis", "kebakaran", "kecelakaan", "penyelamatan"}
     assert 0.75 < cal.type_share["medis"] < 0.85  # 2,688 medical of 3,382 kept calls
     assert cal.hourly.shape == (24,) and abs(cal.hourly.mean() - 1) < 1e-9

@@ -16,9 +16,26 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
+from geodispatch import settings
+from geodispatch.api import events as _events  # records the /events feed in every write
 from geodispatch.api.db import Database
 from geodispatch.api.errors import BodySizeLimit, install_error_handlers
-from geodispatch.api.routers import agencies, audit, health, incidents, keys, reach, stations, status, units
+from geodispatch.api.middleware import Deadline, RejectControlCharacters
+from geodispatch.api.routers import (
+    agencies,
+    audit,
+    events,
+    health,
+    incident_aids,
+    incidents,
+    keys,
+    reach,
+    region,
+    stations,
+    status,
+    units,
+)
+from geodispatch.api.routers.console import mount_console
 from geodispatch.api.runtime import DEFAULT_MAX_BODY_BYTES, DEFAULT_SNAP_LIMIT_M, Runtime
 from geodispatch.api.timing import ServerTiming
 from geodispatch.scenario import Scenario, load_scenario
@@ -38,6 +55,8 @@ def create_app(
     migrate: bool = True,
     max_threads: int = DEFAULT_MAX_THREADS,
     overdue_sweep_s: float | None = None,
+    db_timeout_s: float | None = None,
+    request_deadline_s: float | None = None,
 ) -> FastAPI:
     """Build the dispatch API for one region.
 
@@ -62,17 +81,24 @@ def create_app(
     max_threads : int
         Requests handled at the same time (the rest wait in line). The work is CPU-bound
         Python: a few threads finish each request sooner than many threads sharing the GIL.
+    db_timeout_s : float, optional
+        Longest wait on the database before a 503 with ``Retry-After``, seconds (default
+        :data:`geodispatch.settings.DB_TIMEOUT_S`).
+    request_deadline_s : float, optional
+        A request unanswered after this long gets 503 ``timeout``, seconds (default
+        :data:`geodispatch.settings.REQUEST_DEADLINE_S`; 0 turns it off).
 
     Returns
     -------
     fastapi.FastAPI
     """
     scenario = source if isinstance(source, Scenario) else load_scenario(source)
-    db = Database(db_url)
+    db = Database(db_url, timeout_s=db_timeout_s)
     if migrate:
         db.upgrade()
     sweep_every = OVERDUE_SWEEP_S if overdue_sweep_s is None else float(overdue_sweep_s)
     runtime = Runtime(scenario=scenario, db=db, snap_limit_m=snap_limit_m)
+    _events.register_runtime(runtime)
     _warm_up(runtime)
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -82,6 +108,7 @@ def create_app(
                 tasks.start_soon(_sweep_overdue, runtime, sweep_every)
             yield
             tasks.cancel_scope.cancel()
+        await events.stop_hub(runtime)
         db.dispose()
 
     app = FastAPI(
@@ -96,10 +123,15 @@ def create_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RejectControlCharacters)
     app.add_middleware(ServerTiming)
-    for module in (health, stations, units, incidents, agencies, status, reach, audit, keys):
+    deadline = settings.REQUEST_DEADLINE_S if request_deadline_s is None else request_deadline_s
+    app.add_middleware(Deadline, seconds=deadline)
+    for module in (health, stations, units, incidents, incident_aids, agencies, status, reach, audit, keys, region,
+                   events):
         app.include_router(module.router)
     _maybe_coverage(app)
+    mount_console(app)
     logger.info("serving %s (%d nodes) on %r", scenario.name, scenario.network.n_nodes, db)
     _warn_without_keys(runtime)
     return app

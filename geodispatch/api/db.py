@@ -25,11 +25,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from geodispatch import settings
 from geodispatch.errors import DatabaseUnavailableError, InputError
 
 logger = logging.getLogger(__name__)
@@ -37,8 +38,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_DB_URL = "sqlite:///geodispatch.db"
 """Default database: a SQLite file ``geodispatch.db`` in the working directory."""
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-"""How long a SQLite writer waits for the write lock before failing, milliseconds."""
 
 _WRITE_OPTION = "geodispatch_write"
 _AFTER_COMMIT = "geodispatch_after_commit"
@@ -51,6 +50,11 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     caches and listeners that units changed.
     """
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def one_line(exc: object) -> str:
+    """A driver's error message on one line (psycopg's span several)."""
+    return " ".join(str(exc).split())
 
 
 def normalise_url(url: str) -> str:
@@ -93,7 +97,7 @@ def normalise_url(url: str) -> str:
     return text
 
 
-def _sqlite_events(engine: Engine) -> None:
+def _sqlite_events(engine: Engine, timeout_s: float) -> None:
     """WAL, busy timeout, foreign keys; BEGIN IMMEDIATE for write transactions."""
 
     @event.listens_for(engine, "connect")
@@ -101,7 +105,7 @@ def _sqlite_events(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={round(timeout_s * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -112,19 +116,29 @@ def _sqlite_events(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url`` (see :func:`normalise_url`) with the settings above."""
+def make_engine(url: str, timeout_s: float | None = None) -> Engine:
+    """Create an engine for ``url`` (see :func:`normalise_url`) with the settings above.
+
+    Parameters
+    ----------
+    url : str
+        Database URL.
+    timeout_s : float, optional
+        Longest wait on the database, seconds (default :data:`geodispatch.settings.DB_TIMEOUT_S`):
+        SQLite's busy timeout; PostgreSQL's connect, statement and lock timeouts. Every wait
+        longer than that fails (``OperationalError``: the API answers 503 with ``Retry-After``).
+    """
+    timeout_s = settings.DB_TIMEOUT_S if timeout_s is None else float(timeout_s)
     text = normalise_url(url)
+    pool = {"pool_size": 16, "max_overflow": 32, "pool_timeout": timeout_s}
     if text.startswith("sqlite"):
-        engine = create_engine(
-            text,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            pool_size=16,
-            max_overflow=32,
-        )
-        _sqlite_events(engine)
+        engine = create_engine(text, connect_args={"check_same_thread": False, "timeout": timeout_s}, **pool)
+        _sqlite_events(engine, timeout_s)
     else:
-        engine = create_engine(text, pool_size=16, max_overflow=32, pool_pre_ping=True)
+        ms = max(1, round(timeout_s * 1000))
+        options = f"-c statement_timeout={ms} -c lock_timeout={ms} -c idle_in_transaction_session_timeout={10 * ms}"
+        connect = {"connect_timeout": max(1, round(timeout_s)), "options": options}
+        engine = create_engine(text, connect_args=connect, pool_pre_ping=True, **pool)
     return engine
 
 
@@ -135,11 +149,19 @@ class Database:
     ----------
     url : str
         Database URL (see :func:`normalise_url`).
+    timeout_s : float, optional
+        Longest wait on the database, seconds (see :func:`make_engine`).
+
+    Attributes
+    ----------
+    last_write_error : str or None
+        Why the last write transaction failed in the database (a read-only or full disk, a
+        lost server, a timeout), or None when it committed; ``/health`` reports it.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout_s: float | None = None) -> None:
         self.url = normalise_url(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, timeout_s)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write = sessionmaker(bind=self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
@@ -147,6 +169,7 @@ class Database:
         # write lock over at once instead of through SQLite's sleeping busy handler (which
         # waits in steps of up to 100 ms). BEGIN IMMEDIATE still serialises other processes.
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self.last_write_error: str | None = None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -162,13 +185,24 @@ class Database:
         callbacks run. Open and leave it in one thread, without waiting on anything else
         inside (on SQLite it holds the database's single write lock).
         """
-        with contextlib.ExitStack() as stack:
-            if self._write_lock is not None:
-                stack.enter_context(self._write_lock)
-            session = stack.enter_context(self._write.begin())
-            yield session
+        try:
+            with contextlib.ExitStack() as stack:
+                if self._write_lock is not None:
+                    stack.enter_context(self._write_lock)
+                session = stack.enter_context(self._write.begin())
+                yield session
+        except DBAPIError as exc:
+            if not isinstance(exc, IntegrityError):  # the database failed, not the request
+                self.last_write_error = f"{type(exc.orig).__name__}: {one_line(exc.orig)}"
+            raise
+        self.last_write_error = None
         for callback in session.info.pop(_AFTER_COMMIT, ()):
             callback()
+
+    def probe_write(self) -> None:
+        """Write nothing in a real write transaction (records the outcome like any write)."""
+        with self.write() as session:
+            session.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
     def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision (Alembic ``upgrade head``).
@@ -178,14 +212,12 @@ class Database:
         DatabaseUnavailableError
             When the database cannot be opened (the first contact of ``serve`` and ``keys create``).
         """
-        from sqlalchemy.exc import DBAPIError
-
         from geodispatch.api.migrate import upgrade
 
         try:
             upgrade(self.engine)
         except DBAPIError as exc:
-            reason = " ".join(str(exc.orig).split())  # one line (psycopg's messages span several)
+            reason = one_line(exc.orig)
             raise DatabaseUnavailableError(
                 f"cannot open the database {self!r}: {reason}; check the URL, that the server is running, "
                 "and that the directory exists and is writable"

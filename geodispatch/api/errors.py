@@ -4,8 +4,9 @@
 Handlers for :class:`~geodispatch.errors.GeodispatchError`, FastAPI's request validation
 (invalid JSON is 400 ``invalid_json``; a well-formed body with wrong or unknown fields is 422
 ``validation_error``), Starlette's HTTP errors (unknown route 404, wrong method 405), a database
-that cannot be reached or fails mid-request (SQLAlchemy ``OperationalError``/``InterfaceError``:
-503 ``database_unavailable``) and, as a last resort, any other exception (500
+that cannot be reached, times out or refuses writes (SQLAlchemy ``OperationalError``,
+``InterfaceError``, ``InternalError``: 503 ``database_unavailable`` with ``Retry-After``) and,
+as a last resort, any other exception (500
 ``internal_error``, logged with its traceback, no traceback in the body).
 :class:`BodySizeLimit` answers 413 for bodies over the limit before the application reads them.
 """
@@ -19,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,6 +37,8 @@ from geodispatch.errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitedError,
+    ServerBusyError,
+    SimulationError,
     SitingError,
     SnapError,
     SourceNotFoundError,
@@ -62,6 +65,7 @@ HTTP_STATUS: dict[type[GeodispatchError], int] = {
     CoverageError: 422,
     AssignmentError: 422,
     SitingError: 422,
+    SimulationError: 422,
     AuthenticationError: 401,
     PermissionDeniedError: 403,
     NotFoundError: 404,
@@ -69,6 +73,7 @@ HTTP_STATUS: dict[type[GeodispatchError], int] = {
     ConflictError: 409,
     PayloadTooLargeError: 413,
     RateLimitedError: 429,
+    ServerBusyError: 429,
     DownloadError: 502,
     DatabaseUnavailableError: 503,
 }
@@ -96,10 +101,13 @@ def error_body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
 def _geodispatch_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GeodispatchError)
     extra = exc.context if isinstance(exc, ConflictError) else {}
+    status = http_status(exc)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    if status in (429, 503):
+        headers = {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
     if isinstance(exc, RateLimitedError):
         headers = {"Retry-After": str(exc.retry_after_s)}
-    return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=http_status(exc), headers=headers)
+    return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=status, headers=headers)
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -137,7 +145,7 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, OperationalError | InterfaceError)
+    assert isinstance(exc, OperationalError | InterfaceError | InternalError)
     reason = " ".join(str(exc.orig).split())  # the driver's message, one line (logged, not sent)
     logger.error("database unavailable (%s): %s", type(exc.orig).__name__, reason)
     detail = (
@@ -166,6 +174,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(InterfaceError, _database_unavailable)
+    app.add_exception_handler(InternalError, _database_unavailable)  # e.g. a read-only PostgreSQL
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -202,7 +202,11 @@ class Assignment(Base):
 
 
 class AuditEntry(Base):
-    """One state change: who (key id and role), when, what, before and after (append-only)."""
+    """One state change: who (key id and role), when, what, before and after (append-only).
+
+    ``prev_hash``/``hash`` chain the rows (see :mod:`geodispatch.api.audit`); always written,
+    nullable only because rows of the first schema revision got theirs in a migration.
+    """
 
     __tablename__ = "audit_log"
 
@@ -215,4 +219,23 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+
+
+class Event(Base):
+    """One entity's new state after a committed change (the ``GET /events`` feed).
+
+    ``data`` is the entity as the API returns it (a unit, incident or station); null when the
+    entity no longer exists. Ids grow in commit order (see :mod:`geodispatch.api.events`).
+    """
+
+    __tablename__ = "events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    entity_type: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

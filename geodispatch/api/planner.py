@@ -1,18 +1,23 @@
 """The planner's queries over the live fleet: ``/reach`` and ``/coverage`` as service functions.
 
-Each takes the runtime (network, scenario), an open read session and the query's parameters,
-and returns the response schema; the routers only declare the parameters and the roles.
+Each takes the runtime (network, scenario, database) and the query's parameters, reads in a
+session of its own and returns the response schema; the routers only declare the parameters
+and the roles, and run these on the planner pool (:mod:`geodispatch.api.capacity`).
+``/coverage`` answers are cached by what they depend on: the positions of the available units
+(of the type asked) and the limit; any unit change gives a new key.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from geodispatch.api.models import Unit
 from geodispatch.api.recommend import available_units
@@ -32,8 +37,7 @@ MAX_HOLES = 10
 """Uncovered clusters listed by ``/coverage``, largest first."""
 
 
-def reach(runtime: Runtime, session: Session, lon: float, lat: float, minutes: float,
-          unit_type: str | None = None) -> ReachOut:
+def reach(runtime: Runtime, lon: float, lat: float, minutes: float, unit_type: str | None = None) -> ReachOut:
     """Available units that reach a point within ``minutes``, fastest first.
 
     ETAs come from the assignment engine's unit-to-incident search (one reverse bounded
@@ -43,9 +47,7 @@ def reach(runtime: Runtime, session: Session, lon: float, lat: float, minutes: f
     Parameters
     ----------
     runtime : Runtime
-        Network and snap limit.
-    session : Session
-        Read session.
+        Network, snap limit and database.
     lon, lat : float
         The point, degrees (EPSG:4326).
     minutes : float
@@ -67,7 +69,7 @@ def reach(runtime: Runtime, session: Session, lon: float, lat: float, minutes: f
     from geodispatch.assign.model import DEFAULT_MAX_POSITION_AGE_S
 
     runtime.check_location(lon, lat, "point")
-    rows = [u for u in available_units(runtime, session) if unit_type is None or u.type == unit_type]
+    rows = [u for u in available_units(runtime) if unit_type is None or u.type == unit_type]
     limit_s = minutes * 60.0
     snap = snap_incident(runtime.network, lon, lat, max_distance_m=runtime.snap_limit_m)
     units: list[ReachUnit] = []
@@ -113,7 +115,13 @@ def _num(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def coverage_now(runtime: Runtime, session: Session, minutes: float, unit_type: str | None = None) -> CoverageOut:
+COVERAGE_CACHE_SIZE = 32
+"""``/coverage`` answers kept (per server process)."""
+
+_CACHE_LOCK = threading.Lock()
+
+
+def coverage_now(runtime: Runtime, minutes: float, unit_type: str | None = None) -> CoverageOut:
     """Share of population and desa within ``minutes`` of an available unit, and the holes.
 
     One multi-source bounded search from the available units' positions (coverage stage),
@@ -123,9 +131,7 @@ def coverage_now(runtime: Runtime, session: Session, minutes: float, unit_type: 
     Parameters
     ----------
     runtime : Runtime
-        Network and scenario (population, desa areas).
-    session : Session
-        Read session.
+        Network, scenario (population, desa areas) and database.
     minutes : float
         Response-time limit, minutes.
     unit_type : str, optional
@@ -140,10 +146,6 @@ def coverage_now(runtime: Runtime, session: Session, minutes: float, unit_type: 
     CoverageError
         The scenario has no population (422).
     """
-    from geodispatch.coverage.hotspots import hotspots
-    from geodispatch.coverage.stats import area_table, population_summary
-    from geodispatch.coverage.surface import point_times, station_node_times
-
     scenario = runtime.scenario
     if scenario.population is None:
         raise CoverageError(
@@ -153,7 +155,28 @@ def coverage_now(runtime: Runtime, session: Session, minutes: float, unit_type: 
     query = select(Unit.lon, Unit.lat).where(Unit.status == "available")
     if unit_type is not None:
         query = query.where(Unit.type == unit_type)
-    rows = session.execute(query).all()
+    with runtime.db.read() as session:
+        rows = session.execute(query.order_by(Unit.lon, Unit.lat)).all()
+    key = (minutes, unit_type, tuple((r.lon, r.lat) for r in rows))
+    cache: OrderedDict[Any, CoverageOut] = runtime.extras.setdefault("coverage_cache", OrderedDict())
+    with _CACHE_LOCK:
+        hit = cache.get(key)
+    if hit is not None:
+        return hit
+    out = _coverage(runtime, rows, minutes, unit_type)
+    with _CACHE_LOCK:
+        cache[key] = out
+        while len(cache) > COVERAGE_CACHE_SIZE:
+            cache.popitem(last=False)
+    return out
+
+
+def _coverage(runtime: Runtime, rows: Sequence[Any], minutes: float, unit_type: str | None) -> CoverageOut:
+    from geodispatch.coverage.hotspots import hotspots
+    from geodispatch.coverage.stats import area_table, population_summary
+    from geodispatch.coverage.surface import point_times, station_node_times
+
+    scenario = runtime.scenario
     net = runtime.network
     limit_s = minutes * 60.0
     pop = scenario.population

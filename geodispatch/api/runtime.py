@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from geodispatch.api.auth import Principal, authenticate, hash_key
+from geodispatch.api.capacity import PlannerPool
 from geodispatch.api.db import Database
 from geodispatch.errors import SnapError
 from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M
@@ -54,12 +55,15 @@ class Runtime:
     eta_engine : EtaEngine
         The network's ETA engine: unit snaps, recent incident searches and coverage indexes kept
         across requests (every recommendation and ``/reach`` uses it).
+    planner_pool : PlannerPool
+        Threads of ``/coverage`` and ``/reach``, apart from the dispatchers'.
     """
 
     scenario: Scenario
     db: Database
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
+    planner_pool: PlannerPool = field(default_factory=PlannerPool, repr=False)
     extras: dict[str, Any] = field(default_factory=dict, repr=False)
     _auth_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict, repr=False)
     _auth_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -6,6 +6,7 @@ ISO 8601 in UTC. ``null`` in an ETA means unreachable.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -19,8 +20,29 @@ Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_
 Capability = Annotated[str, Field(min_length=1, max_length=32)]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters refused in any request string (tab, newline and carriage return are
+allowed in free text; PostgreSQL cannot store NUL at all, so neither database gets any)."""
+
+
+def _no_control(value: Any) -> Any:
+    if isinstance(value, str):
+        found = _CONTROL.search(value)
+        if found is not None:
+            raise ValueError(f"contains the control character U+{ord(found.group()):04X}; remove it")
+    elif isinstance(value, list):
+        for item in value:
+            _no_control(item)
+    return value
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        return _no_control(value)
 
 
 class _Out(BaseModel):
@@ -354,10 +376,17 @@ class CoverageOut(BaseModel):
     holes: list[Hole]
 
 
-class HealthOut(BaseModel):
-    """Liveness and what the server runs on."""
+class LiveOut(BaseModel):
+    """The process answers."""
 
-    status: str
+    status: Literal["alive"]
+
+
+class HealthOut(BaseModel):
+    """Readiness and what the server runs on (``reason``: why the last write failed)."""
+
+    status: Literal["ok", "degraded"]
+    reason: str | None = None
     network: str
     nodes: int
     database: str

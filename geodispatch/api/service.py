@@ -16,8 +16,9 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from geodispatch.api import audit as audit_log
 from geodispatch.api.auth import Principal
-from geodispatch.api.models import ApiKey, Assignment, AuditEntry, Incident, Station, Unit, utcnow
+from geodispatch.api.models import ApiKey, Assignment, Incident, Station, Unit, utcnow
 from geodispatch.api.state import (
     ASSIGNED_UNIT_STATUSES,
     TERMINAL_INCIDENT_STATUSES,
@@ -74,19 +75,8 @@ def audit(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    """Append one audit-log entry in the current transaction."""
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            key_id=who.key_id,
-            role=who.role,
-            action=action,
-            entity_type=entity_type,
-            entity_id=str(entity_id),
-            before=before,
-            after=after,
-        )
-    )
+    """Append one audit-log entry (hash-chained) in the current transaction."""
+    audit_log.append(session, [_audit_row(who, action, entity_type, entity_id, before, after, utcnow())])
 
 
 def _insert(session: Session, row: object, what: str) -> None:
@@ -184,7 +174,6 @@ def update_unit(
 _INCIDENTS = cast(Table, Incident.__table__)
 _UNITS = cast(Table, Unit.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
-_AUDIT = cast(Table, AuditEntry.__table__)
 _UNIT_COLUMNS = (_UNITS.c.id, _UNITS.c.status, _UNITS.c.incident_id, _UNITS.c.lon, _UNITS.c.lat, _UNITS.c.type,
                  _UNITS.c.station_id, _UNITS.c.capabilities)
 
@@ -207,7 +196,7 @@ def create_incident(
         insert(_INCIDENTS).values(**values, recommendation=recommendation, created_by=who.key_id, created_at=now,
                                   updated_at=now).returning(_INCIDENTS.c.id)
     ).scalar_one()
-    session.execute(insert(_AUDIT), [_audit_row(who, "incident.create", "incident", incident_id, None, values, now)])
+    audit_log.append(session, [_audit_row(who, "incident.create", "incident", incident_id, None, values, now)])
     return int(incident_id)
 
 
@@ -304,7 +293,7 @@ def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[
     ]
     audits.append(_audit_row(who, "incident.dispatch", "incident", incident_id, {"status": incident.status},
                              {"status": new_status, "unit_ids": wanted}, now))
-    session.execute(insert(_AUDIT), audits)
+    audit_log.append(session, audits)
     return incident_id
 
 
@@ -356,7 +345,7 @@ def update_incident(session: Session, who: Principal, incident_id: int, status: 
     before = {"status": incident.status, "note": incident.note}
     after = {"status": status, "note": incident.note if note is None else note}
     audits.append(_audit_row(who, "incident.status", "incident", incident_id, before, after, now))
-    session.execute(insert(_AUDIT), audits)
+    audit_log.append(session, audits)
     return incident_id
 
 

@@ -61,40 +61,13 @@ from geodispatch.assign.eta import EtaEngine
 from geodispatch.assign.model import Incident, Unit, resolve_sop
 from geodispatch.assign.recommend import POLICIES, solve
 from geodispatch.errors import AssignmentError, InputError
+from geodispatch.inputs.sf_calls import MAX_DURATION_S as _MAX_DURATION_S
+from geodispatch.inputs.sf_calls import SF_POPULATION_2016
+from geodispatch.inputs.sf_calls import SF_TYPE as _SF_TYPE
 from geodispatch.regions import Requirement
 
 log = logging.getLogger(__name__)
 
-SF_CALLS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "incidents" / (
-    "sf_fire_calls_2016-12-31_to_2017-01-07.csv"
-)
-"""Default location of the San Francisco calls file (``../shared/data`` next to the repo)."""
-
-SF_POPULATION_2016 = 870_887
-"""San Francisco population, 2016 (US Census Bureau estimate; not from the calls file)."""
-
-_SF_TYPE = {
-    "Medical Incident": "medis",
-    "Structure Fire": "kebakaran",
-    "Outside Fire": "kebakaran",
-    "Vehicle Fire": "kebakaran",
-    "Alarms": "kebakaran",
-    "Electrical Hazard": "kebakaran",
-    "Gas Leak (Natural and LP Gases)": "kebakaran",
-    "Odor (Strange / Unknown)": "kebakaran",
-    "Fuel Spill": "kebakaran",
-    "Smoke Investigation (Outside)": "kebakaran",
-    "HazMat": "kebakaran",
-    "Explosion": "kebakaran",
-    "Traffic Collision": "kecelakaan",
-    "Elevator / Escalator Rescue": "penyelamatan",
-    "Water Rescue": "penyelamatan",
-    "Confined Space / Structure Collapse": "penyelamatan",
-    "Industrial Accidents": "penyelamatan",
-    "High Angle Rescue": "penyelamatan",
-    "Extrication / Entrapped (Machinery, Vehicle)": "penyelamatan",
-}
-_MAX_DURATION_S = 6 * 3600.0
 
 
 @dataclass
@@ -159,8 +132,8 @@ def calibrate(path: str | Path | None = None) -> Calibration:
     Parameters
     ----------
     path : path, optional
-        The CSV (default :data:`SF_CALLS`). When missing, :data:`DEFAULT_CALIBRATION` is
-        returned and a note is logged.
+        The DataSF calls CSV (``../shared/data/incidents/`` has one week). None:
+        :data:`DEFAULT_CALIBRATION` (no file is looked for behind the caller's back).
 
     Returns
     -------
@@ -168,10 +141,11 @@ def calibrate(path: str | Path | None = None) -> Calibration:
     """
     import pandas as pd
 
-    p = Path(path) if path is not None else SF_CALLS
-    if not p.exists():
-        log.warning("SF calls file not found at %s; using built-in default service times and mix", p)
+    if path is None:
         return DEFAULT_CALIBRATION
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"calls file not found: {p}; give the DataSF fire calls CSV or no file for the defaults")
     cols = [
         "Call Number", "Call Type", "Call Type Group", "Final Priority", "Unit Type", "Received DtTm",
         "Dispatch DtTm", "Response DtTm", "On Scene DtTm", "Transport DtTm", "Available DtTm",

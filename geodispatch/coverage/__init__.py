@@ -15,7 +15,7 @@ from geodispatch.coverage.isochrones import (
     polygons_for_thresholds,
     reached_pieces,
 )
-from geodispatch.coverage.report import CoverageReport, run_coverage
+from geodispatch.coverage.report import CoverageReport, coverage_from_source, run_coverage
 from geodispatch.coverage.stations import select_stations, serves
 from geodispatch.coverage.surface import PreparedPopulation, SurfaceGrid, point_times, prepare_population
 from geodispatch.inputs.population import read_areas, read_population
@@ -26,6 +26,7 @@ __all__ = [
     "CoverageReport",
     "PreparedPopulation",
     "SurfaceGrid",
+    "coverage_from_source",
     "edge_substrings",
     "isochrones",
     "point_times",

@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -490,6 +490,72 @@ def _only(snap: Any, keep: np.ndarray) -> Any:
 
     edge = np.where(keep, snap.edge, -1)
     return dataclasses.replace(snap, edge=edge)
+
+
+def coverage_from_source(
+    source: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    minutes: float | Sequence[float] = DEFAULT_MINUTES,
+    station_types: str | Iterable[str] = DEFAULT_SERVICES,
+    stations: str | os.PathLike[str] | None = None,
+    population: str | os.PathLike[str] | None = None,
+    areas: str | os.PathLike[str] | None = None,
+    population_column: str | None = None,
+    area_name_column: str | None = None,
+    per_station: bool = False,
+    combined: bool = False,
+    offroad_m: float = DEFAULT_OFFROAD_M,
+    progress: Callable[[str], None] | None = None,
+    network_options: Mapping[str, Any] | None = None,
+) -> tuple[Scenario, CoverageReport]:
+    """What ``geodispatch coverage SOURCE --out DIR`` runs: load the scenario, compute, write.
+
+    The CLI command and each job of ``geodispatch batch coverage`` call this one function, so a
+    batch region's outputs are those of the single run with the same arguments.
+
+    Parameters
+    ----------
+    source : str or path
+        Region slug, ``synthetic[:N]``, place query or road file (see
+        :func:`~geodispatch.scenario.load_scenario`).
+    out_dir : path
+        Output directory, written atomically.
+    minutes, station_types, per_station, combined, offroad_m, progress
+        As for :func:`run_coverage`.
+    stations : path, optional
+        Stations file replacing the source's own stations.
+    population, areas : path, optional
+        Population and area files, read (before the network, which may be a long download)
+        with :func:`~geodispatch.inputs.read_population` / :func:`~geodispatch.inputs.read_areas`.
+    population_column, area_name_column : str, optional
+        Column of people / of area names in those files.
+    network_options : mapping, optional
+        Passed to ``load_scenario`` (``ferries``, ``sea_links``...).
+
+    Returns
+    -------
+    (Scenario, CoverageReport)
+        The scenario loaded (its language, name...) and the report written to ``out_dir``.
+    """
+    from geodispatch.inputs import read_areas, read_population
+    from geodispatch.scenario import load_scenario
+
+    people = read_population(population, population_column) if population is not None else None
+    area_frame = read_areas(areas, area_name_column) if areas is not None else None
+    scenario = load_scenario(source, stations=stations, **dict(network_options or {}))
+    return scenario, run_coverage(
+        scenario,
+        minutes=minutes,
+        station_types=station_types,
+        out_dir=out_dir,
+        per_station=per_station,
+        combined=combined,
+        population=people,
+        areas=area_frame,
+        offroad_m=offroad_m,
+        progress=progress,
+    )
 
 
 def _concat_gdf(frames: list[Any]) -> Any:

@@ -15,6 +15,50 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _heap_push(heap_t: Any, heap_v: Any, size: int, t: float, v: int) -> int:  # pragma: no cover - compiled
+    """Push ``(t, v)`` on the binary min-heap of ``size`` items (sift up); return the new size."""
+    i = size
+    while i > 0:
+        p = (i - 1) // 2
+        if heap_t[p] > t:
+            heap_t[i] = heap_t[p]
+            heap_v[i] = heap_v[p]
+            i = p
+        else:
+            break
+    heap_t[i] = t
+    heap_v[i] = v
+    return size + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _heap_pop(heap_t: Any, heap_v: Any, size: int) -> tuple[float, int, int]:  # pragma: no cover - compiled
+    """Pop the smallest item of a non-empty heap (last item to the root, sift down): ``(t, v, new size)``."""
+    t = heap_t[0]
+    v = heap_v[0]
+    size -= 1
+    if size > 0:
+        lt = heap_t[size]
+        lv = heap_v[size]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and heap_t[c + 1] < heap_t[c]:
+                c += 1
+            if heap_t[c] < lt:
+                heap_t[i] = heap_t[c]
+                heap_v[i] = heap_v[c]
+                i = c
+            else:
+                break
+        heap_t[i] = lt
+        heap_v[i] = lv
+    return t, v, size
+
+
 @njit(cache=True, nogil=True)
 def _search(
     indptr: Any, indices: Any, data: Any, source: int, limit: float, dist: Any, settled: Any, heap_t: Any, heap_v: Any
@@ -27,27 +71,7 @@ def _search(
     size = 1
     count = 0
     while size > 0:
-        t = heap_t[0]
-        u = heap_v[0]
-        size -= 1
-        if size > 0:  # move the last item to the root and sift it down
-            lt = heap_t[size]
-            lv = heap_v[size]
-            i = 0
-            while True:
-                c = 2 * i + 1
-                if c >= size:
-                    break
-                if c + 1 < size and heap_t[c + 1] < heap_t[c]:
-                    c += 1
-                if heap_t[c] < lt:
-                    heap_t[i] = heap_t[c]
-                    heap_v[i] = heap_v[c]
-                    i = c
-                else:
-                    break
-            heap_t[i] = lt
-            heap_v[i] = lv
+        t, u, size = _heap_pop(heap_t, heap_v, size)
         if t > dist[u]:
             continue  # a stale heap entry
         settled[count] = u
@@ -57,18 +81,7 @@ def _search(
             nt = t + data[j]
             if nt <= limit and nt < dist[v]:
                 dist[v] = nt
-                i = size  # push and sift up
-                size += 1
-                while i > 0:
-                    p = (i - 1) // 2
-                    if heap_t[p] > nt:
-                        heap_t[i] = heap_t[p]
-                        heap_v[i] = heap_v[p]
-                        i = p
-                    else:
-                        break
-                heap_t[i] = nt
-                heap_v[i] = v
+                size = _heap_push(heap_t, heap_v, size, nt, v)
     return count
 
 
@@ -136,43 +149,12 @@ def _search_from(
             dist[s] = t0
             label[s] = i
             pred[s] = -1
-            j = size  # push and sift up
-            size += 1
-            while j > 0:
-                p = (j - 1) // 2
-                if heap_t[p] > t0:
-                    heap_t[j] = heap_t[p]
-                    heap_v[j] = heap_v[p]
-                    j = p
-                else:
-                    break
-            heap_t[j] = t0
-            heap_v[j] = s
+            size = _heap_push(heap_t, heap_v, size, t0, s)
     count = 0
     left = n_targets
     radius = np.inf
     while size > 0:
-        t = heap_t[0]
-        u = heap_v[0]
-        size -= 1
-        if size > 0:  # move the last item to the root and sift it down
-            lt = heap_t[size]
-            lv = heap_v[size]
-            i = 0
-            while True:
-                c = 2 * i + 1
-                if c >= size:
-                    break
-                if c + 1 < size and heap_t[c + 1] < heap_t[c]:
-                    c += 1
-                if heap_t[c] < lt:
-                    heap_t[i] = heap_t[c]
-                    heap_v[i] = heap_v[c]
-                    i = c
-                else:
-                    break
-            heap_t[i] = lt
-            heap_v[i] = lv
+        t, u, size = _heap_pop(heap_t, heap_v, size)
         if t > dist[u]:
             continue  # a stale heap entry
         settled[count] = u
@@ -193,18 +175,7 @@ def _search_from(
                 dist[v] = nt
                 label[v] = lu
                 pred[v] = u
-                i = size  # push and sift up
-                size += 1
-                while i > 0:
-                    p = (i - 1) // 2
-                    if heap_t[p] > nt:
-                        heap_t[i] = heap_t[p]
-                        heap_v[i] = heap_v[p]
-                        i = p
-                    else:
-                        break
-                heap_t[i] = nt
-                heap_v[i] = v
+                size = _heap_push(heap_t, heap_v, size, nt, v)
     return n_touched, count, radius
 
 

@@ -39,34 +39,9 @@ from typing import Any
 import numpy as np
 
 from geodispatch.errors import CorruptFileError, InputError, SourceNotFoundError
+from geodispatch.inputs.sf_calls import MAX_DURATION_S as _MAX_DURATION_S
+from geodispatch.inputs.sf_calls import SF_POPULATION_2016, SF_TYPE
 
-SF_POPULATION_2016 = 870_887
-"""San Francisco population, 2016 (US Census Bureau estimate; not from the calls file)."""
-
-SF_TYPE = {
-    "Medical Incident": "medis",
-    "Structure Fire": "kebakaran",
-    "Outside Fire": "kebakaran",
-    "Vehicle Fire": "kebakaran",
-    "Alarms": "kebakaran",
-    "Electrical Hazard": "kebakaran",
-    "Gas Leak (Natural and LP Gases)": "kebakaran",
-    "Odor (Strange / Unknown)": "kebakaran",
-    "Fuel Spill": "kebakaran",
-    "Smoke Investigation (Outside)": "kebakaran",
-    "HazMat": "kebakaran",
-    "Explosion": "kebakaran",
-    "Traffic Collision": "kecelakaan",
-    "Elevator / Escalator Rescue": "penyelamatan",
-    "Water Rescue": "penyelamatan",
-    "Confined Space / Structure Collapse": "penyelamatan",
-    "Industrial Accidents": "penyelamatan",
-    "High Angle Rescue": "penyelamatan",
-    "Extrication / Entrapped (Machinery, Vehicle)": "penyelamatan",
-}
-"""DataSF ``Call Type`` -> SOP incident type (types not listed are left out)."""
-
-_MAX_DURATION_S = 6 * 3600.0
 _SF_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 
 

@@ -7,19 +7,22 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from geodispatch.api import planner
-from geodispatch.api.deps import AuthRoute, Reader, RuntimeDep, SessionDep
+from geodispatch.api.deps import AuthRoute, Reader, RuntimeDep
 from geodispatch.api.schemas import CoverageOut
 
 router = APIRouter(tags=["queries"], route_class=AuthRoute)
 
 
 @router.get("/coverage", response_model=CoverageOut)
-def coverage(
+async def coverage(
     who: Reader,
     runtime: RuntimeDep,
-    session: SessionDep,
     minutes: Annotated[float, Query(gt=0, le=120, description="Response-time limit, minutes")] = 15.0,
     type: Annotated[str | None, Query(description="Only units of this type (e.g. ambulance)")] = None,
 ) -> CoverageOut:
-    """Share of population and desa within ``minutes`` of an available unit, and where the holes are."""
-    return planner.coverage_now(runtime, session, minutes, type)
+    """Share of population and desa within ``minutes`` of an available unit, and where the holes are.
+
+    Computed on the planner pool (never on the dispatchers' threads; 429 ``busy`` when its queue
+    is full) and cached until the available units change.
+    """
+    return await runtime.planner_pool.run(planner.coverage_now, runtime, minutes, type)

@@ -7,17 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from geodispatch.api import planner
-from geodispatch.api.deps import AuthRoute, Reader, RuntimeDep, SessionDep
+from geodispatch.api.deps import AuthRoute, Reader, RuntimeDep
 from geodispatch.api.schemas import ReachOut
 
 router = APIRouter(tags=["queries"], route_class=AuthRoute)
 
 
 @router.get("/reach", response_model=ReachOut)
-def reach(
+async def reach(
     who: Reader,
     runtime: RuntimeDep,
-    session: SessionDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, degrees")],
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, degrees")],
     minutes: Annotated[float, Query(gt=0, le=240, description="Time limit, minutes")] = 15.0,
@@ -26,6 +25,6 @@ def reach(
     """Available units that reach the point within ``minutes``, fastest first (ETA in seconds).
 
     ETAs start from the same positions as the recommendations: a unit whose position report
-    is older than 30 min starts from home.
+    is older than 30 min starts from home. Computed on the planner pool (429 ``busy`` when full).
     """
-    return planner.reach(runtime, session, lon, lat, minutes, type)
+    return await runtime.planner_pool.run(planner.reach, runtime, lon, lat, minutes, type)
