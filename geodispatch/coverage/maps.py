@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from geodispatch.network.sea import crossing_label
-
 if TYPE_CHECKING:
     from geodispatch.coverage.report import CoverageReport
 
@@ -181,32 +179,8 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
                 [row.lat, row.lon], radius=5, color="black", fill=True, fill_color="yellow", fill_opacity=1.0,
             ).add_child(popup(popup_html, max_width=300)).add_to(group)
         group.add_to(fmap)
-    _folium_crossings(report, fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
-
-
-def _folium_crossings(report: CoverageReport, fmap: Any) -> None:
-    """Ferries and sea links as dashed blue lines (one per crossing, both directions drawn once)."""
-    import folium
-
-    net = report.network
-    sea = np.flatnonzero(net.is_sea_edge)
-    if not len(sea):
-        return
-    group = folium.FeatureGroup(name="ferries and sea links", show=True)
-    geoms = net.edge_geometries()
-    drawn: set[tuple[int, int]] = set()
-    for e in sea.tolist():
-        key = (min(int(net.edge_u[e]), int(net.edge_v[e])), max(int(net.edge_u[e]), int(net.edge_v[e])))
-        if key in drawn:
-            continue
-        drawn.add(key)
-        label = f"{crossing_label(net, e)}: {net.edge_time_s[e] / 60:.0f} min crossing (boarding included)"
-        folium.PolyLine(
-            [(lat, lon) for lon, lat in geoms[e].coords], color="#1f5fa8", weight=3, dash_array="8 6", tooltip=label,
-        ).add_to(group)
-    group.add_to(fmap)
 
 
 def _metric_scale() -> Any:
@@ -359,7 +333,6 @@ def static_map(
     major = np.isin(
         net.edge_highway[once], ["motorway", "trunk", "primary", "secondary", "trunk_link", "primary_link"]
     )
-    sea = net.is_sea_edge[once]  # ferries and sea links: drawn dashed, never as road
     areas_metric = report.areas.to_crs(crs) if report.areas is not None else None
     stations = report.station_status
     hot_all = report.hotspots.to_crs(crs) if len(report.hotspots) else None
@@ -382,16 +355,11 @@ def static_map(
             label = f"≤ {row.minutes:g} min" if previous is None else f"{previous:g}–{row.minutes:g} min"
             legend.append(Patch(facecolor=colour, alpha=0.8, label=label))
             previous = row.minutes
-        ax.add_collection(LineCollection([s for s, m, w in zip(segs, major, sea, strict=True) if not m and not w],
+        ax.add_collection(LineCollection([s for s, m in zip(segs, major, strict=True) if not m],
                                          colors="#2b2b2b", linewidths=0.3, alpha=0.45, zorder=3))
-        ax.add_collection(LineCollection([s for s, m, w in zip(segs, major, sea, strict=True) if m and not w],
+        ax.add_collection(LineCollection([s for s, m in zip(segs, major, strict=True) if m],
                                          colors="#111111", linewidths=0.9, alpha=0.7, zorder=3.1))
         legend.append(Line2D([], [], color="#2b2b2b", linewidth=0.8, alpha=0.6, label="road (arterials thicker)"))
-        if sea.any():
-            ax.add_collection(LineCollection([s for s, w in zip(segs, sea, strict=True) if w], colors="#1f5fa8",
-                                             linewidths=1.2, linestyles=(0, (4, 3)), zorder=3.2))
-            legend.append(Line2D([], [], color="#1f5fa8", linewidth=1.2, linestyle=(0, (4, 3)),
-                                 label="ferry / sea link"))
         if areas_metric is not None:
             legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, linestyle="--", label="desa / kelurahan"))
         if hot_all is not None:
