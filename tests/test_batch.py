@@ -178,11 +178,16 @@ def test_killed_worker_job_is_retried_and_each_job_completes_once(tmp_path: Path
                 return
             time.sleep(0.2)
 
+    started = time.time()
     res = run_batch_coverage(manifest, tmp_path / "out", client=client, on_result=kill_one)
     assert killed, "no worker was busy to be killed"
     assert [r["name"] for r in res.rows] == names
     assert [r["status"] for r in res.rows] == ["ok"] * 4, res.rows
-    assert res.computed == 4
+    # every job was computed in this run (its marker is new); a job that finished on the worker
+    # just before the kill is not computed again by Dask's retry, so the count may read 3
+    for n in names:
+        assert (tmp_path / "out" / ".batch" / f"{n}.json").stat().st_mtime >= started - 1
+    assert res.computed in (3, 4)
     victims = [n for n in names if any(n in str(k) for k in killed["keys"]) and n not in killed["done"]]
     for n in names:
         marker = json.loads((tmp_path / "out" / ".batch" / f"{n}.json").read_text())
