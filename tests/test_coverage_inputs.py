@@ -179,6 +179,23 @@ def test_population_polygons_and_raster(tmp_path: Path) -> None:
         read_population(bad)
 
 
+@pytest.mark.parametrize("bad", ["no geometry", "a point"])
+def test_area_rows_without_a_polygon_are_named_not_dropped(tmp_path: Path, bad: str) -> None:
+    """An area row with no geometry or a non-polygon is an error naming it, never a silently missing row."""
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    odd = None if bad == "no geometry" else Point(119.95, -5.55)
+    path = tmp_path / "desa.geojson"
+    gpd.GeoDataFrame(
+        {"name": ["Desa Satu", "Desa Hilang", "Desa Tiga"]},
+        geometry=[box(119.9, -5.6, 120.0, -5.5), odd, box(120.0, -5.6, 120.1, -5.5)],
+        crs=4326,
+    ).to_file(path)
+    with pytest.raises(CoverageError, match=r"desa\.geojson: 1 area\(s\) .*'Desa Hilang'"):
+        read_areas(path)
+
+
 def test_areas_not_overlapping(synthetic: Scenario, tmp_path: Path) -> None:
     import geopandas as gpd
     from shapely.geometry import box

@@ -307,15 +307,21 @@ def areas_frame(gdf: Any, name_column: str | None = None, origin: str = "areas")
     Raises
     ------
     CoverageError
-        No name column, or no polygon geometries.
+        No name column, no polygon geometries, or some rows without a polygon (named in the message).
     """
     import geopandas as gpd
 
     gdf = to_wgs84(gdf, origin)
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if gdf.empty:
+    polygon = (gdf.geometry.notna() & ~gdf.geometry.is_empty & gdf.geom_type.isin(["Polygon", "MultiPolygon"])).to_numpy()
+    if not polygon.any():
         raise CoverageError(f"{origin}: no polygons found; areas must be desa/kecamatan polygons with a name column")
     col = _find_column(gdf.columns, name_column, NAME_COLUMNS, "area name", origin, _AREA_NAME_OPTION)
+    if not polygon.all():  # a desa without a polygon would silently lose its row in every area table
+        names = gdf[col].astype(str).to_numpy()[~polygon]
+        shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+        raise CoverageError(
+            f"{origin}: {len(names)} area(s) have no polygon (empty geometry, a point or a line): {shown}; "
+            "give them their boundary or remove them"
+        )
     geom = gdf.geometry.make_valid() if not gdf.geometry.is_valid.all() else gdf.geometry
     return gpd.GeoDataFrame({"name": gdf[col].astype(str).to_numpy()}, geometry=geom.to_numpy(), crs=4326)
