@@ -261,3 +261,21 @@ def test_siting_baseline_equals_the_coverage_report(tmp_path: Path) -> None:
     assert round(float(table["covered_weight"].iloc[0]), 1) == far_pop["covered"]["15"]
     assert round(float(table["covered_share"].iloc[0]), 4) == far_pop["share"]["15"]
     assert float(table["unreachable_weight"].iloc[0]) >= 500.0
+
+
+def test_candidates_on_an_existing_post_or_an_earlier_candidate_are_merged_and_reported(regency) -> None:  # type: ignore[no-untyped-def]
+    """A candidate on the road spot of an existing post (or of an earlier candidate) adds nothing:
+    it is merged with the earlier site and named in the notes, never a second column of equal times."""
+    net = regency.network
+    post = next(s for s in regency.stations if serves(s, "ambulance"))
+    spare = int(np.arange(10, net.n_nodes, net.n_nodes // 7)[2])
+    cands = pd.DataFrame({
+        "name": ["di-pos", "lahan-a", "lahan-a-lagi", "lahan-b"],
+        "lon": [post.lon, net.lon[spare], net.lon[spare], net.lon[spare + 1]],
+        "lat": [post.lat, net.lat[spare], net.lat[spare], net.lat[spare + 1]],
+    })
+    prob = build_siting_problem(net, regency.population, regency.stations, candidates=cands)
+    new = [prob.cand_name[i] for i in range(len(prob.cand_name)) if prob.cand_kind[i] == "candidate"]
+    assert new == ["lahan-a", "lahan-b"]
+    note = next(n for n in prob.notes if "same road spot" in n)
+    assert "2 candidate site(s)" in note and "di-pos" in note and "lahan-a-lagi" in note
