@@ -35,9 +35,10 @@ from rich.table import Table
 
 from geodispatch.assign import Incident, Unit, recommend, units_from_stations
 from geodispatch.assign.eta import EtaEngine, incident_etas, snap_incident, snap_units
-from geodispatch.assign.evaluate import calibrate, evaluate, incident_stream
+from geodispatch.assign.evaluate import evaluate, incident_stream
 from geodispatch.assign.optimize import objective, solve_lexicographic_cpsat, solve_optimal, unfilled_penalty_s
 from geodispatch.assign.recommend import solve
+from geodispatch.inputs.calibration import DEFAULT_CALIBRATION, calibrate
 from geodispatch.scenario import load_scenario
 
 SF_CALLS = Path(__file__).resolve().parents[2] / "shared" / "data" / "incidents" / (
@@ -80,7 +81,7 @@ def main() -> None:
         f"{net.label}: {net.n_nodes:,} nodes, {net.n_edges:,} edges, {len(sc.stations)} stations; fleet "
         f"{len(fleet)} units {dict(Counter(u.type for u in fleet))}; built in {time.perf_counter() - t0:.1f} s"
     )
-    cal = calibrate(SF_CALLS if SF_CALLS.exists() else None)
+    cal = calibrate(SF_CALLS) if SF_CALLS.exists() else DEFAULT_CALIBRATION
     console.print(f"calibration: {cal.source}")
 
     # ------------------------------------------------------------------ incidents for latency

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from geodispatch.assign import demo_lines, units_from_stations
-from geodispatch.assign.evaluate import DEFAULT_CALIBRATION, calibrate, evaluate, incident_stream
+from geodispatch.assign.evaluate import evaluate, incident_stream
 from geodispatch.assign.run import read_units
-from geodispatch.errors import AssignmentError, InputError
+from geodispatch.errors import AssignmentError, SourceNotFoundError
+from geodispatch.inputs.calibration import DEFAULT_CALIBRATION, calibrate
 from geodispatch.scenario import load_scenario
 
 
@@ -113,8 +114,7 @@ def test_demo_lines(scenario) -> None:  # type: ignore[no-untyped-def]
 def test_calibration_reads_the_sf_file_given_explicitly(tmp_path: Path) -> None:
     from conftest import shared_path
 
-    assert calibrate() is DEFAULT_CALIBRATION  # no file: the built-in defaults, nothing looked up
-    with pytest.raises(InputError, match="calls file not found"):
+    with pytest.raises(SourceNotFoundError, match="calibration file not found"):
         calibrate(tmp_path / "missing.csv")
     cal = calibrate(shared_path("incidents/sf_fire_calls_2016-12-31_to_2017-01-07.csv"))
     assert set(cal.type_share) == {"medis", "kebakaran", "kecelakaan", "penyelamatan"}
@@ -123,7 +123,7 @@ def test_calibration_reads_the_sf_file_given_explicitly(tmp_path: Path) -> None:
     assert 0.75 < cal.transport_share < 0.9
     # medians of the real durations (seconds): ambulance on scene ~18 min, after transport ~49 min
     assert 900 < np.median(cal.onscene_s["ambulance"]) < 1300
-    assert 2500 < np.median(cal.after_transport_s["ambulance"]) < 3400
+    assert 2500 < np.median(cal.transport_to_available_s) < 3400
     for kind, shares in cal.priority_share.items():
         assert abs(sum(shares) - 1) < 1e-9, kind
 

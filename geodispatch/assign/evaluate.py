@@ -6,35 +6,13 @@ the same random draws under ``closest``, ``optimal`` and ``coverage_aware``. Uni
 (turnout, travel, on-scene time, hospital transport for ambulances), then drive back to base,
 so the policies' choices change who is free for the next calls.
 
-Calibration from real data
---------------------------
-When ``../shared/data/incidents/sf_fire_calls_2016-12-31_to_2017-01-07.csv`` (DataSF "Fire
-Department Calls for Service", 7,704 unit responses to 3,560 calls, 2016-12-31..2017-01-07) is
-present, :func:`calibrate` reads it and takes exactly:
-
-* **type mix** (one row per ``Call Number``), mapped to SOP incident types: ``Medical Incident``
-  -> medis; ``Structure Fire``, ``Outside Fire``, ``Vehicle Fire``, ``Alarms``, ``Electrical
-  Hazard``, ``Gas Leak (Natural and LP Gases)``, ``Odor (Strange / Unknown)``, ``Fuel Spill``,
-  ``Smoke Investigation (Outside)``, ``HazMat``, ``Explosion`` -> kebakaran; ``Traffic
-  Collision`` -> kecelakaan; ``Elevator / Escalator Rescue``, ``Water Rescue``, ``Confined
-  Space / Structure Collapse``, ``Industrial Accidents``, ``High Angle Rescue``,
-  ``Extrication / Entrapped (Machinery, Vehicle)`` -> penyelamatan; every other call type
-  (``Other``, ``Citizen Assist / Service Call``, ...) is left out (no 112 counterpart).
-* **priority mix per type**: ``Final Priority`` 3 (emergency, lights and siren) with ``Call
-  Type Group`` "Potentially Life-Threatening" or "Fire" -> priority 1; other ``Final Priority``
-  3 -> priority 2; ``Final Priority`` 2 (non-emergency) -> priority 3.
-* **hour-of-day profile** of ``Received DtTm`` (arrival intensity by hour).
-* **calls per day** (calls kept / 8 days), used per head with San Francisco's 2016 population
-  of 870,887 (US Census Bureau estimate; *not* from the file) to scale to a regency.
-* **service times per unit** (rows with the timestamps present, 0 < duration < 6 h), sampled
-  empirically: ambulances from ``Unit Type`` MEDIC and PRIVATE rows, every other unit type from
-  ENGINE and TRUCK rows: turnout = ``Response DtTm`` - ``Dispatch DtTm``; on-scene = (``Transport
-  DtTm`` or ``Available DtTm``) - ``On Scene DtTm``; transport share = share of on-scene
-  ambulance rows with a ``Transport DtTm``; after transport = ``Available DtTm`` - ``Transport
-  DtTm`` (drive to hospital, handover, clear).
-
-Without the file, :data:`DEFAULT_CALIBRATION` is used (figures rounded from the same file:
-medians, with lognormal spreads) and a note is logged.
+Calibration
+-----------
+Type and priority mix, hour-of-day profile, calls per person, turnout, on-scene and
+transport-to-available times come from one :class:`~geodispatch.inputs.calibration.Calibration`:
+:func:`geodispatch.inputs.calibration.calibrate` on the DataSF calls file
+(``../shared/data/incidents/``), or its built-in default. That module says exactly what is taken
+from the file; the simulator (:mod:`geodispatch.sim`) reads the same calibration.
 
 Simplifications (stated, not hidden): dispatch decisions are taken every ``cycle_s`` seconds (60
 by default; the call-taking time) for all waiting incidents at once; a unit that clears a call
@@ -51,7 +29,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,145 +38,11 @@ from geodispatch.assign.eta import EtaEngine
 from geodispatch.assign.model import Incident, Unit, resolve_sop
 from geodispatch.assign.recommend import POLICIES, solve
 from geodispatch.errors import AssignmentError, InputError
-from geodispatch.inputs.sf_calls import MAX_DURATION_S as _MAX_DURATION_S
-from geodispatch.inputs.sf_calls import SF_POPULATION_2016
-from geodispatch.inputs.sf_calls import SF_TYPE as _SF_TYPE
+from geodispatch.inputs.calibration import DEFAULT_CALIBRATION, Calibration
 from geodispatch.regions import Requirement
 
 log = logging.getLogger(__name__)
 
-
-
-@dataclass
-class Calibration:
-    """Stream and service-time parameters.
-
-    Attributes
-    ----------
-    type_share : dict
-        Incident type -> share of calls.
-    priority_share : dict
-        Incident type -> shares of priorities 1, 2, 3.
-    hourly : ndarray, shape (24,)
-        Relative arrival intensity per hour of day (mean 1).
-    calls_per_person_day : float
-        Calls per person per day.
-    turnout_s, onscene_s, after_transport_s : dict of ndarray
-        ``"ambulance"`` / ``"other"`` -> duration samples, seconds.
-    transport_share : float
-        Share of ambulance responses that transport a patient.
-    source : str
-        Where the figures come from.
-    """
-
-    type_share: dict[str, float]
-    priority_share: dict[str, tuple[float, float, float]]
-    hourly: np.ndarray
-    calls_per_person_day: float
-    turnout_s: dict[str, np.ndarray]
-    onscene_s: dict[str, np.ndarray]
-    after_transport_s: dict[str, np.ndarray]
-    transport_share: float
-    source: str
-
-
-def _lognormal(median: float, sigma: float, n: int = 2000, seed: int = 0) -> np.ndarray:
-    return np.exp(np.log(median) + sigma * np.random.default_rng(seed).standard_normal(n))
-
-
-DEFAULT_CALIBRATION = Calibration(
-    type_share={"medis": 0.80, "kebakaran": 0.17, "kecelakaan": 0.03, "penyelamatan": 0.01},
-    priority_share={
-        "medis": (0.55, 0.03, 0.42),
-        "kebakaran": (0.15, 0.80, 0.05),
-        "kecelakaan": (0.60, 0.20, 0.20),
-        "penyelamatan": (0.20, 0.70, 0.10),
-    },
-    hourly=np.ones(24),
-    calls_per_person_day=0.00051,
-    turnout_s={"ambulance": _lognormal(13, 1.2), "other": _lognormal(77, 0.6)},
-    onscene_s={"ambulance": _lognormal(1075, 0.6), "other": _lognormal(577, 1.0)},
-    after_transport_s={"ambulance": _lognormal(2930, 0.3), "other": _lognormal(1452, 0.5)},
-    transport_share=0.82,
-    source="built-in defaults (medians rounded from the SF calls file; file not found)",
-)
-"""Used when the San Francisco file is absent."""
-
-
-def calibrate(path: str | Path | None = None) -> Calibration:
-    """Calibrate the stream and service times from the San Francisco calls file.
-
-    Parameters
-    ----------
-    path : path, optional
-        The DataSF calls CSV (``../shared/data/incidents/`` has one week). None:
-        :data:`DEFAULT_CALIBRATION` (no file is looked for behind the caller's back).
-
-    Returns
-    -------
-    Calibration
-    """
-    import pandas as pd
-
-    if path is None:
-        return DEFAULT_CALIBRATION
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"calls file not found: {p}; give the DataSF fire calls CSV or no file for the defaults")
-    cols = [
-        "Call Number", "Call Type", "Call Type Group", "Final Priority", "Unit Type", "Received DtTm",
-        "Dispatch DtTm", "Response DtTm", "On Scene DtTm", "Transport DtTm", "Available DtTm",
-    ]  # fmt: skip
-    try:
-        df = pd.read_csv(p, usecols=cols)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise InputError(f"{p}: not the DataSF fire calls format ({exc})") from exc
-    fmt = "%m/%d/%Y %I:%M:%S %p"
-    for c in cols[5:]:
-        df[c] = pd.to_datetime(df[c], format=fmt, errors="coerce")
-    df["kind"] = df["Call Type"].map(_SF_TYPE)
-    calls = df.drop_duplicates("Call Number")
-    calls = calls[calls["kind"].notna()]
-    group = calls["Call Type Group"].fillna("")
-    life = group.isin(["Potentially Life-Threatening", "Fire"])
-    prio = np.where(calls["Final Priority"] == 3, np.where(life, 1, 2), 3)
-    type_share = (calls["kind"].value_counts(normalize=True)).to_dict()
-    priority_share = {}
-    for kind in type_share:
-        m = (calls["kind"] == kind).to_numpy()
-        counts = np.bincount(prio[m], minlength=4)[1:].astype(float)
-        priority_share[str(kind)] = tuple((counts / counts.sum()).tolist())
-    hours = np.bincount(calls["Received DtTm"].dt.hour.dropna().astype(int), minlength=24).astype(float)
-    span_days = max((calls["Received DtTm"].max() - calls["Received DtTm"].min()).total_seconds() / 86400.0, 1.0)
-    per_day = len(calls) / math.ceil(span_days)
-
-    def secs(a: str, b: Any) -> Any:
-        return (b - df[a]).dt.total_seconds() if isinstance(b, pd.Series) else (df[b] - df[a]).dt.total_seconds()
-
-    is_amb = df["Unit Type"].isin(["MEDIC", "PRIVATE"]).to_numpy()
-    is_fire = df["Unit Type"].isin(["ENGINE", "TRUCK"]).to_numpy()
-    turnout = secs("Dispatch DtTm", "Response DtTm")
-    onscene = secs("On Scene DtTm", df["Transport DtTm"].fillna(df["Available DtTm"]))
-    after = secs("Transport DtTm", "Available DtTm")
-
-    def clean(x: Any, mask: np.ndarray) -> np.ndarray:
-        v = np.asarray(x, dtype=float)[mask]
-        return v[np.isfinite(v) & (v > 0) & (v < _MAX_DURATION_S)]
-
-    on_amb = is_amb & df["On Scene DtTm"].notna().to_numpy()
-    transport_share = float(df["Transport DtTm"].notna().to_numpy()[on_amb].mean())
-    cal = Calibration(
-        type_share={str(k): float(v) for k, v in type_share.items()},
-        priority_share=priority_share,  # type: ignore[arg-type]
-        hourly=hours / hours.mean(),
-        calls_per_person_day=per_day / SF_POPULATION_2016,
-        turnout_s={"ambulance": clean(turnout, is_amb), "other": clean(turnout, is_fire)},
-        onscene_s={"ambulance": clean(onscene, is_amb), "other": clean(onscene, is_fire)},
-        after_transport_s={"ambulance": clean(after, is_amb), "other": clean(after, is_fire)},
-        transport_share=transport_share,
-        source=f"{p.name}: {len(calls):,} calls kept of {df['Call Number'].nunique():,}, {len(df):,} unit rows",
-    )
-    return cal
 
 
 @dataclass(frozen=True)
@@ -240,12 +83,12 @@ def incident_stream(
     seed : int
         Random seed.
     calibration : Calibration, optional
-        Default :func:`calibrate`.
+        Default: the built-in :data:`~geodispatch.inputs.calibration.DEFAULT_CALIBRATION`.
     surge : (start hour, duration hours, factor), optional
         Multiply the arrival rate by ``factor`` in that window (a storm, a Lebaran traffic
         peak): many simultaneous incidents, where dispatch policies differ most.
     """
-    cal = calibration or calibrate()
+    cal = calibration or DEFAULT_CALIBRATION
     pop = scenario.population
     if pop is None or not len(pop):
         raise InputError("the scenario has no population points to place incidents at")
@@ -387,7 +230,7 @@ def simulate(
     seed : int
         Seed of the service-time draws.
     calibration : Calibration, optional
-        Service times (default :func:`calibrate`).
+        Service times (default: the built-in calibration).
     cycle_s : float
         Seconds between dispatch decisions.
     max_wait_s : float
@@ -399,7 +242,7 @@ def simulate(
 
     if policy not in POLICIES:
         raise AssignmentError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
-    cal = calibration or calibrate()
+    cal = calibration or DEFAULT_CALIBRATION
     start = start or datetime(2026, 1, 5, tzinfo=UTC)
     net = scenario.network
     target = float(scenario.target_response_s)
@@ -465,7 +308,7 @@ def simulate(
                 arrive = t + float(rng.choice(cal.turnout_s[kind])) + eta
                 busy = float(rng.choice(cal.onscene_s[kind]))
                 if kind == "ambulance" and rng.random() < cal.transport_share:
-                    busy += float(rng.choice(cal.after_transport_s[kind]))
+                    busy += float(rng.choice(cal.transport_to_available_s))
                 su = fleet[k]
                 su.free_at = arrive + busy
                 su.home_at = su.free_at + eta
@@ -556,7 +399,7 @@ def evaluate(
     """
     from geodispatch.assign.model import units_from_stations
 
-    cal = calibration or calibrate()
+    cal = calibration or DEFAULT_CALIBRATION
     fleet = list(units) if units is not None else units_from_stations(scenario.stations)
     stream = incident_stream(
         scenario, hours=hours, calls_per_day=calls_per_day, seed=seed, calibration=cal, surge=surge

@@ -312,7 +312,8 @@ def areas_frame(gdf: Any, name_column: str | None = None, origin: str = "areas")
     import geopandas as gpd
 
     gdf = to_wgs84(gdf, origin)
-    polygon = (gdf.geometry.notna() & ~gdf.geometry.is_empty & gdf.geom_type.isin(["Polygon", "MultiPolygon"])).to_numpy()
+    geoms = gdf.geometry
+    polygon = (geoms.notna() & ~geoms.is_empty & gdf.geom_type.isin(["Polygon", "MultiPolygon"])).to_numpy()
     if not polygon.any():
         raise CoverageError(f"{origin}: no polygons found; areas must be desa/kecamatan polygons with a name column")
     col = _find_column(gdf.columns, name_column, NAME_COLUMNS, "area name", origin, _AREA_NAME_OPTION)
