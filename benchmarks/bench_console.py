@@ -142,7 +142,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     rows = [run(src, args.calls, args.seed) for src in args.sources.split(",")]
-    print("| network | nodes | units | first paint (ms) | arterial roads (KB gzip) | calls | "
+    print("| network | nodes | units | first paint (ms) | arterial road lines (KB gzip) | calls | "
           "console create->recommendation p50 / p95 (ms) | bare POST /incidents p50 / p95 (ms) | ratio p50 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -166,3 +166,6 @@ def test_fleet_loader_fills_an_empty_database_once(client: tuple[TestClient, dic
     assert all((u["home_lon"], u["home_lat"]) == (station[u["station_id"]].lon, station[u["station_id"]].lat)
                for u in units)
     assert len(c.get("/stations", headers=auth(keys["dispatcher"])).json()) == len(scenario.stations)
+    # each unit belongs to its station's agency, so an agency key sees its own fleet
+    assert all(u["agency_id"] == station[u["station_id"]].agency for u in units)
+    assert {u["agency_id"] for u in units} >= {"syn-damkar", "syn-psc"}

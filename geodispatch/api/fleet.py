@@ -14,6 +14,7 @@ from geodispatch.api.auth import SYSTEM
 from geodispatch.api.db import Database
 from geodispatch.api.models import Station, Unit
 from geodispatch.api.service import create_station, create_unit
+from geodispatch.assign.forward import unit_agency
 
 
 def load_fleet(db: Database, scenario: object) -> int:
@@ -25,7 +26,8 @@ def load_fleet(db: Database, scenario: object) -> int:
         The server's database (migrated).
     scenario : Scenario
         Its ``stations`` (each with ``units``) are copied; each unit starts available at its
-        station, which is its home.
+        station, which is its home, and belongs to its own agency, else its station's, else the
+        only agency owning its type (as ``POST /units`` decides).
 
     Returns
     -------
@@ -33,6 +35,7 @@ def load_fleet(db: Database, scenario: object) -> int:
         Units inserted (0 when the database already had units).
     """
     stations = getattr(scenario, "stations", ())
+    agencies = getattr(scenario, "agencies", ())
     with db.write() as session:
         if session.scalar(select(func.count()).select_from(Unit)):
             return 0
@@ -42,7 +45,9 @@ def load_fleet(db: Database, scenario: object) -> int:
                 create_station(session, SYSTEM, {"id": s.id, "name": s.name[:200], "type": s.type, "lon": s.lon,
                                                  "lat": s.lat})
             for u in s.units:
+                agency = unit_agency(u.type, agencies, getattr(u, "agency", None), getattr(s, "agency", None))
                 create_unit(session, SYSTEM, {"id": u.id, "type": u.type, "lon": s.lon, "lat": s.lat,
-                                              "capabilities": list(u.capabilities), "station_id": s.id})
+                                              "capabilities": list(u.capabilities), "station_id": s.id,
+                                              "agency_id": agency})
                 added += 1
     return added
