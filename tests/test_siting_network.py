@@ -128,24 +128,6 @@ def test_site_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "y").exists()
 
 
-def test_notebook_02_executes(tmp_path: Path) -> None:
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(REPO / "notebooks" / "02_siting_pos_psc.ipynb", as_version=4)
-    client = nbclient.NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()
-    text = "\n".join(
-        out.get("text", "")
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-    )
-    assert "mclp: optimal" in text
-    assert "p_median: optimal" in text
-
-
 def test_candidates_from_file_and_from_region_stations(regency, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from geodispatch.siting.inputs import read_candidates
 
