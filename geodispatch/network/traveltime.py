@@ -59,21 +59,20 @@ class SearchWorkspace:
         """This thread's bounded-search state for one direction."""
         from geodispatch.network._dijkstra import BoundedSearch
 
-        key = "reverse" if reverse else "forward"
-        search = getattr(self._local, key, None)
-        if search is None:
-            search = BoundedSearch(self.network.csr_reverse if reverse else self.network.csr)
-            setattr(self._local, key, search)
-        return search
+        return self._per_thread(BoundedSearch, "bounded", reverse)
 
     def multi(self, reverse: bool) -> MultiSearch:
         """This thread's multi-source search state (labels, predecessors, early stop) for one direction."""
         from geodispatch.network._dijkstra import MultiSearch
 
-        key = "multi_reverse" if reverse else "multi_forward"
+        return self._per_thread(MultiSearch, "multi", reverse)
+
+    def _per_thread(self, kind: Any, name: str, reverse: bool) -> Any:
+        """The search state ``kind(csr)`` of this thread for one direction, built on first use."""
+        key = f"{name}_{'reverse' if reverse else 'forward'}"
         search = getattr(self._local, key, None)
         if search is None:
-            search = MultiSearch(self.network.csr_reverse if reverse else self.network.csr)
+            search = kind(self.network.csr_reverse if reverse else self.network.csr)
             setattr(self._local, key, search)
         return search
 
