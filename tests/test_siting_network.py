@@ -261,3 +261,27 @@ def test_candidates_on_an_existing_post_or_an_earlier_candidate_are_merged_and_r
     assert new == ["lahan-a", "lahan-b"]
     note = next(n for n in prob.notes if "same road spot" in n)
     assert "2 candidate site(s)" in note and "di-pos" in note and "lahan-a-lagi" in note
+
+
+def test_grid_candidates_are_named_by_the_desa_they_lie_in(regency) -> None:  # type: ignore[no-untyped-def]
+    """A proposed site reads as a place ("Desa X (grid-12)"), checked point-in-polygon one by one."""
+    from shapely.geometry import Point
+
+    prob = build_siting_problem(regency.network, regency.population, regency.stations, n_candidates=60,
+                                areas=regency.areas)
+    grid = [i for i, kind in enumerate(prob.cand_kind) if kind == "candidate"]
+    named = 0
+    for i in grid:
+        node = prob.cand_node[i]
+        here = Point(regency.network.lon[node], regency.network.lat[node])
+        areas = zip(regency.areas["name"], regency.areas.geometry, strict=True)
+        holders = [str(n) for n, g in areas if g.contains(here)]
+        label = prob.cand_name[i]
+        if holders:
+            assert label.startswith(f"{holders[0]} (grid-") and label.endswith(")"), label
+            named += 1
+        else:
+            assert label.startswith("grid-"), label
+    assert named >= len(grid) // 2  # the synthetic desa cover the populated land
+    bare = build_siting_problem(regency.network, regency.population, regency.stations, n_candidates=60)
+    assert all(bare.cand_name[i].startswith("grid-") for i in grid)

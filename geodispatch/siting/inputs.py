@@ -219,6 +219,17 @@ def _merge_demand(snap: SnapResult, people: np.ndarray, lon: np.ndarray, lat: np
     return ok[first], weight, xy
 
 
+def _area_names(areas: Any, lon: np.ndarray, lat: np.ndarray) -> list[str]:
+    """The name of the area holding each point ("" outside every area or without areas)."""
+    if areas is None or not len(areas):
+        return [""] * len(lon)
+    from geodispatch.inputs.areas import assign_areas
+
+    which = assign_areas(areas, np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    names = areas["name"].astype(str).to_numpy()
+    return [str(names[a]) if a >= 0 else "" for a in which]
+
+
 def build_siting_problem(
     network: RoadNetwork,
     population: pd.DataFrame,
@@ -230,6 +241,7 @@ def build_siting_problem(
     extra_stations: Iterable[Station] = (),
     bound_s: float | None = settings.TARGET_RESPONSE_S,
     snap_distance_m: float = settings.SNAP_LIMIT_M,
+    areas: Any = None,
 ) -> SitingProblem:
     """Assemble candidates, demand and travel times for a siting model.
 
@@ -256,6 +268,9 @@ def build_siting_problem(
         models); None = unbounded dense matrix (p-median, p-center).
     snap_distance_m : float
         Population points and sites farther than this from any road node are not used.
+    areas : geopandas.GeoDataFrame, optional
+        Desa/kelurahan polygons (``name``): a grid candidate is named by the area it lies in,
+        ``"Bonto Manai (grid-155)"``, so a planner reads a place, not only a number.
 
     Returns
     -------
@@ -341,8 +356,9 @@ def build_siting_problem(
             )
     elif candidates in (None, "grid"):
         grid = candidate_grid(network, n_candidates, demand_node)
-        new = [(f"grid-{k + 1}", float(network.lon[nd]), float(network.lat[nd]))
-               for k, nd in enumerate(grid)]
+        place = _area_names(areas, network.lon[grid], network.lat[grid])
+        new = [(f"{where} (grid-{k + 1})" if where else f"grid-{k + 1}", float(network.lon[nd]), float(network.lat[nd]))
+               for k, (nd, where) in enumerate(zip(grid, place, strict=True))]
     else:
         raise SitingError(
             f"candidates must be a DataFrame, 'grid' or 'stations', got {candidates!r}."

@@ -159,6 +159,7 @@ def run_siting(
         n_candidates=n_candidates,
         extra_stations=scenario.stations,
         bound_s=threshold_s if bounded else None,
+        areas=scenario.areas,
     )
     result = solve_problem(
         problem, model, new_posts, threshold_s, busy_fraction=busy_fraction, share=share,
