@@ -425,3 +425,15 @@ def test_bbox_clips_only_a_pbf(tmp_path: Path) -> None:
     path = load_network("synthetic:400").save(tmp_path / "net.npz")
     with pytest.raises(InputError, match=r"\.osm\.pbf"):
         load_network(path, bbox=(0.0, 0.0, 1.0, 1.0))
+
+
+def test_road_files_are_titled_by_a_human_place_name(balikpapan_graphml: Path) -> None:
+    """Titles read 'Balikpapan Kota', not the file name 'balikpapan_kota_drive'."""
+    from geodispatch.network.load import place_name
+
+    assert load_network(balikpapan_graphml).name == "Balikpapan Kota"
+    assert place_name(Path("simpl_klandasan_ilir_drive.graphml")) == "Klandasan Ilir"
+    assert place_name(Path("sulawesi-latest.osm.pbf")) == "Sulawesi"
+    assert place_name(Path("bantaeng.osm")) == "Bantaeng"
+    assert place_name(Path("kota_all_private.graphml")) == "Kota"
+    assert place_name(Path("_.osm")) == "_.osm"

@@ -344,12 +344,32 @@ def load_network(
                 )
             return RoadNetwork.load(path)
         if suffix == ".graphml":
-            return graph_to_network(_read_graphml(path), name=path.stem, **options)
+            return graph_to_network(_read_graphml(path), name=place_name(path), **options)
         if suffix in XML_SUFFIXES:
-            return graph_to_network(_read_xml(path), name=path.stem, **options)
+            return graph_to_network(_read_xml(path), name=place_name(path), **options)
         if suffix in PBF_SUFFIXES:
-            return graph_to_network(_read_pbf(path, bbox, polygon), name=path.name.split(".")[0], **options)
+            return graph_to_network(_read_pbf(path, bbox, polygon), name=place_name(path), **options)
         raise UnsupportedFormatError(f"unsupported file type {path.name!r}; use one of {SUPPORTED}")
     if bbox is not None or polygon is not None:
         raise InputError("bbox and polygon clip a .osm.pbf extract only, not a place query")
     return load_place(text, refresh=refresh, **options)
+
+
+_OSMNX_NETWORK_TYPES = ("drive_service", "all_private", "drive", "walk", "bike", "all")
+
+
+def place_name(path: Path) -> str:
+    """A human name for a road file: ``simpl_balikpapan_kota_drive.graphml`` -> ``Balikpapan Kota``.
+
+    The file name is all a road file says about its place (osmnx writes no place name into a
+    graphml); the osmnx ``simpl_`` prefix, the network type suffix (``_drive``, ``_walk``, ...) and
+    ``-latest`` (Geofabrik) are dropped, separators become spaces and each word is capitalised.
+    """
+    stem = path.name.split(".")[0]
+    stem = stem.removeprefix("simpl_").removesuffix("-latest")
+    for kind in _OSMNX_NETWORK_TYPES:
+        if stem.endswith(f"_{kind}"):
+            stem = stem[: -len(kind) - 1]
+            break
+    words = stem.replace("_", " ").replace("-", " ").split()
+    return " ".join(w[:1].upper() + w[1:] for w in words) or path.name
