@@ -13,7 +13,7 @@ from geodispatch.coverage import read_areas, read_population, run_coverage
 from geodispatch.errors import CoverageError, InputError, OutputError
 from geodispatch.regions import Station
 from geodispatch.scenario import Scenario, load_scenario
-from tests.conftest import weighted_quantile_ref
+from tests.conftest import shared_path, weighted_quantile_ref
 
 
 @pytest.fixture(scope="module")
@@ -334,3 +334,36 @@ def test_cli_population_file_and_bad_population(
     assert exc.value.code == 2
     assert "negative" in capsys.readouterr().err
     assert not out2.exists()
+
+
+def test_kecamatan_of_each_desa_by_code_and_by_place() -> None:
+    """Bantaeng's 67 desa/kelurahan get their kecamatan from the Sulsel kecamatan file: by the
+    Kemendagri code prefix, and (codes removed) by the kecamatan holding the desa; both agree."""
+    from geodispatch.inputs import add_kecamatan
+
+    desa = read_areas(shared_path("boundaries/bantaeng_desa_kelurahan.geojson"))
+    kec = read_areas(shared_path("boundaries/sulsel_kecamatan.geojson"))
+    assert "code" in desa.columns and "code" in kec.columns
+    by_code = add_kecamatan(desa, kec)
+    assert (by_code["kecamatan"] != "").all()
+    row = by_code[by_code["code"] == "73.03.01.1001"].iloc[0]
+    assert row["name"] == "Bonto Manai" and row["kecamatan"] == "Bissappu"
+    assert by_code["kecamatan"].nunique() == 8  # Bantaeng has 8 kecamatan
+    by_place = add_kecamatan(desa.drop(columns="code"), kec.drop(columns="code"))
+    agree = (by_place["kecamatan"].to_numpy() == by_code["kecamatan"].to_numpy()).mean()
+    assert agree > 0.95, agree
+
+
+def test_area_table_carries_the_kecamatan_column(synthetic: Scenario, tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    areas = synthetic.areas.copy()
+    areas["kecamatan"] = [f"Kec {i % 3}" for i in range(len(areas))]
+    path = tmp_path / "desa.geojson"
+    gpd.GeoDataFrame(areas, geometry="geometry", crs=4326).to_file(path)
+    assert "kecamatan" in read_areas(path).columns
+    report = run_coverage(synthetic, minutes=[15], areas=path)
+    table = report.area_table
+    assert list(table.columns[:3]) == ["area", "kecamatan", "type"]
+    expected = dict(zip(areas["name"], areas["kecamatan"], strict=True))
+    assert all(expected[a] == k for a, k in zip(table["area"], table["kecamatan"], strict=True))

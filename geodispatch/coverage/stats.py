@@ -216,7 +216,8 @@ def area_table(
     Returns
     -------
     pandas.DataFrame
-        One row per (area, service), every area included: ``area, type, population,
+        One row per (area, service), every area included: ``area`` (and ``kecamatan`` when the
+        areas carry it, see :func:`~geodispatch.inputs.add_kecamatan`), ``type, population,
         covered_<m>min, share_<m>min`` for each threshold, ``median_s, p90_s`` (weighted by
         population, or by node), ``worst_s, worst_lon, worst_lat`` (the slowest point; empty
         when unreachable and then ``unreachable`` counts it), ``road_km, road_km_covered`` and
@@ -228,6 +229,7 @@ def area_table(
     ):
         raise CoverageError("the prepared population does not match these points or this network")
     cache = prepared if use_pop else None
+    kecamatan: list[str] | None = None
     if areas is None:
         names = ["(whole network)"]
         has = np.array([True])
@@ -235,6 +237,8 @@ def area_table(
         edge_area = np.zeros(network.n_edges, dtype=np.int64)
     else:
         names = areas["name"].astype(str).tolist()
+        if "kecamatan" in areas.columns:
+            kecamatan = areas["kecamatan"].astype(str).tolist()
         # each edge belongs to the area of its midpoint (from its geometry)
         node_area, edge_area = cache.network_areas(areas) if cache is not None else network_areas(network, areas)
         has = check_areas_overlap(network, areas, node_area)
@@ -266,8 +270,10 @@ def area_table(
     for service, (node_t, point_t) in service_times.items():
         times = point_t if (use_pop and point_t is not None) else node_t
         t_in = times[inside]
-        cols: dict[str, Any] = {
-            "area": [names[a] for a in sel],
+        cols: dict[str, Any] = {"area": [names[a] for a in sel]}
+        if kecamatan is not None:
+            cols["kecamatan"] = [kecamatan[a] for a in sel]
+        cols |= {
             "type": service,
             "population": np.round(total[sel], 1) if use_pop else np.nan,
             "points": count[sel],

@@ -8,6 +8,7 @@ that names the file and what to fix.
 
 from geodispatch.inputs.areas import assign_areas, check_areas_overlap, network_areas
 from geodispatch.inputs.population import (
+    add_kecamatan,
     areas_frame,
     population_frame,
     read_areas,
@@ -25,6 +26,7 @@ from geodispatch.inputs.tables import (
 
 __all__ = [
     "VECTOR_SUFFIXES",
+    "add_kecamatan",
     "areas_frame",
     "assign_areas",
     "check_areas_overlap",

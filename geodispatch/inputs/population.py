@@ -38,6 +38,12 @@ POPULATION_COLUMNS = (
 NAME_COLUMNS = ("name", "nama", "desa", "kelurahan", "nama_desa", "namobj", "wadmkd", "village", "kecamatan", "wadmkc")
 """Column names recognised as an area's name (case-insensitive), in order of preference."""
 
+KECAMATAN_COLUMNS = ("kecamatan", "nama_kecamatan", "nama_kec", "wadmkc", "district")
+"""Column names recognised as the kecamatan of a desa (kept as ``kecamatan`` when not the name)."""
+
+CODE_COLUMNS = ("kode", "code", "kode_wilayah", "kdepum", "kode_desa")
+"""Column names recognised as the BPS/Kemendagri area code (kept as ``code``)."""
+
 RASTER_SUFFIXES = (".tif", ".tiff")
 POLYGON_SPACING_M = 100.0
 """Grid spacing (m) of the points that spread a polygon's population."""
@@ -325,4 +331,48 @@ def areas_frame(gdf: Any, name_column: str | None = None, origin: str = "areas")
             "give them their boundary or remove them"
         )
     geom = gdf.geometry.make_valid() if not gdf.geometry.is_valid.all() else gdf.geometry
-    return gpd.GeoDataFrame({"name": gdf[col].astype(str).to_numpy()}, geometry=geom.to_numpy(), crs=4326)
+    columns = {"name": gdf[col].astype(str).to_numpy()}
+    lower = {str(c).lower(): c for c in gdf.columns if c != col}
+    for key, names in (("code", CODE_COLUMNS), ("kecamatan", KECAMATAN_COLUMNS)):
+        found = next((lower[n] for n in names if n in lower), None)
+        if found is not None:
+            columns[key] = gdf[found].fillna("").astype(str).to_numpy()
+    return gpd.GeoDataFrame(columns, geometry=geom.to_numpy(), crs=4326)
+
+
+def add_kecamatan(areas: Any, kecamatan: Any) -> Any:
+    """Give each desa/kelurahan the name of its kecamatan, as a ``kecamatan`` column.
+
+    A desa whose BPS/Kemendagri code starts with a kecamatan's code (``73.03.01.1001`` in
+    ``73.03.01``) belongs to it; otherwise (no codes) to the kecamatan holding the desa's
+    representative point. A desa matched by neither gets an empty name.
+
+    Parameters
+    ----------
+    areas : GeoDataFrame
+        From :func:`read_areas` / :func:`areas_frame` (``name``, optional ``code``).
+    kecamatan : GeoDataFrame
+        Kecamatan polygons from :func:`read_areas` (``name``, optional ``code``).
+
+    Returns
+    -------
+    GeoDataFrame
+        A copy of ``areas`` with ``kecamatan``.
+    """
+    from geodispatch.inputs.areas import assign_areas
+
+    names = kecamatan["name"].astype(str).to_numpy()
+    out = np.full(len(areas), "", dtype=object)
+    if "code" in areas.columns and "code" in kecamatan.columns:
+        by_code = {str(c): n for c, n in zip(kecamatan["code"], names, strict=True) if str(c)}
+        for i, code in enumerate(areas["code"].astype(str)):
+            parent = code.rsplit(".", 1)[0] if "." in code else ""
+            out[i] = by_code.get(parent, "")
+    todo = np.flatnonzero(out == "")
+    if todo.size:
+        pts = areas.geometry.iloc[todo].representative_point()
+        which = assign_areas(kecamatan, pts.x.to_numpy(), pts.y.to_numpy())
+        out[todo] = np.where(which >= 0, names[np.maximum(which, 0)], "")
+    result = areas.copy()
+    result["kecamatan"] = out.astype(str)
+    return result
