@@ -111,6 +111,10 @@ def _overlaps(box: np.ndarray, others: list[np.ndarray]) -> bool:
     return any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in others)
 
 
+def _inside(box: np.ndarray, frame: np.ndarray) -> bool:
+    return bool(box[0] >= frame[0] and box[1] >= frame[1] and box[2] <= frame[2] and box[3] <= frame[3])
+
+
 def place_labels(
     ax: Any,
     anchors: Sequence[tuple[float, float]],
@@ -124,8 +128,8 @@ def place_labels(
     Each label tries positions around its anchor (near first, then farther, with a leader line
     when moved away) and takes the first whose box, in display pixels, touches no label placed
     before it and no marker (a square of ``2 * marker_px`` around each anchor and each ``avoid``
-    point). Call it after the axes' extent and aspect are fixed (display coordinates depend on
-    them).
+    point) and that stays inside the panel. Call it after the axes' extent and aspect are fixed
+    (display coordinates depend on them).
 
     Parameters
     ----------
@@ -154,6 +158,8 @@ def place_labels(
     points = [to_px(p) for p in [*anchors, *avoid]]
     taken: list[np.ndarray] = [np.array([x - marker_px, y - marker_px, x + marker_px, y + marker_px])
                                for x, y in points]
+    ext = ax.get_window_extent(renderer)
+    frame = np.array([ext.x0, ext.y0, ext.x1, ext.y1])
     placed = []
     for (x, y), label in zip(anchors, labels, strict=True):
         best = None
@@ -163,7 +169,7 @@ def place_labels(
                               va="bottom" if dy > 0 else ("top" if dy < 0 else "center"), **text_kw)
             ext = ann.get_window_extent(renderer)
             box = np.array([ext.x0 - 4, ext.y0 - 4, ext.x1 + 4, ext.y1 + 4])  # air for the label frame
-            if not _overlaps(box, taken):
+            if not _overlaps(box, taken) and _inside(box, frame):
                 best = (ann, box, abs(dx) > 1.5 or abs(dy) > 1.5)
                 break
             ann.remove()

@@ -126,3 +126,99 @@ def test_region_language_defaults_to_indonesian() -> None:
     from geodispatch.regions import load_region
 
     assert load_region("balikpapan").lang == "id"
+
+
+# --------------------------------------------------------------------------- coverage PNG
+def test_hotspot_numbers_follow_people_and_are_shared_by_one_place() -> None:
+    """Numbered once by people descending; an overlapping hotspot of another service reuses the number."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geodispatch.coverage.hotspots import number_hotspots
+
+    spots = gpd.GeoDataFrame(
+        {
+            "type": ["ambulance", "ambulance", "ambulance", "damkar", "damkar", "damkar", "damkar"],
+            "rank": [1, 2, 3, 1, 2, 3, 4],
+            "population": [500.0, 300.0, 50.0, 900.0, 400.0, 200.0, 40.0],
+        },
+        geometry=[
+            box(0, 0, 2, 2),  # A1 overlaps D2 (largest overlap) and D3 (smaller)
+            box(10, 10, 11, 11),  # A2 overlaps D1
+            box(20, 20, 21, 21),  # A3 alone
+            box(10.5, 10.5, 12, 12),  # D1 (biggest of all: number 1)
+            box(1, 1, 3, 3),  # D2 overlaps A1 by 1.0
+            box(1.5, -1, 4, 0.5),  # D3 overlaps A1 by 0.25 only: A1 is taken by D2 -> own number
+            box(30, 30, 31, 31),  # D4 alone
+        ],
+        crs=4326,
+    )
+    numbers = number_hotspots(spots).tolist()
+    # D1 900 -> 1, A1 500 -> 2, D2 400 overlaps A1 -> 2, A2 300 overlaps D1 -> 1, D3 200 -> 3, A3 -> 4, D4 -> 5
+    assert numbers == [2, 1, 4, 1, 2, 3, 5]
+    for service in ("ambulance", "damkar"):  # one number once per service
+        mine = [n for n, t in zip(numbers, spots["type"], strict=True) if t == service]
+        assert len(mine) == len(set(mine))
+    assert number_hotspots(spots.iloc[:0]).tolist() == []
+
+
+@pytest.fixture(scope="module")
+def coverage_report():  # type: ignore[no-untyped-def]
+    from geodispatch.coverage.report import run_coverage
+    from geodispatch.scenario import load_scenario
+
+    return run_coverage(load_scenario("synthetic:1500"), minutes=[10, 15])
+
+
+def test_coverage_png_labels_never_overlap_and_one_place_keeps_its_number(coverage_report) -> None:  # type: ignore[no-untyped-def]
+    import matplotlib.pyplot as plt
+
+    from geodispatch.coverage.maps import HOTSPOT_LABELS, static_figure
+    from geodispatch.mapdraw import label_boxes
+
+    report = coverage_report
+    hot = report.hotspots
+    assert "number" in hot.columns
+    fig, labels = static_figure(report, dpi=90)
+    try:
+        assert list(labels) == ["ambulance", "damkar"]
+        for ax, (service, texts) in zip(fig.axes, labels.items(), strict=False):
+            mine = hot[hot["type"] == service].sort_values("rank").head(HOTSPOT_LABELS)
+            assert len(texts) == len(mine) == HOTSPOT_LABELS
+            # each label carries the report-wide number of its hotspot (the table's number)
+            assert [t.get_text().split(":")[0] for t in texts] == [f"#{n}" for n in mine["number"]]
+            boxes = label_boxes(fig, texts)
+            for i in range(len(boxes)):
+                for j in range(i + 1, len(boxes)):
+                    a, b = boxes[i], boxes[j]
+                    assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (texts[i], texts[j])
+            frame = ax.get_window_extent()
+            assert (boxes[:, 0] >= frame.x0).all() and (boxes[:, 2] <= frame.x1).all()  # inside the panel
+            assert (boxes[:, 1] >= frame.y0).all() and (boxes[:, 3] <= frame.y1).all()
+            st = report.station_status
+            st = st[st["service"] == service]
+            sx, sy = report.network.to_metric(st["lon"].to_numpy(), st["lat"].to_numpy())
+            marks = ax.transData.transform(np.column_stack([sx, sy]))
+            for box in boxes:  # a station marker is ~ +-8 px around its point
+                inside = (marks[:, 0] + 8 > box[0]) & (marks[:, 0] - 8 < box[2]) & (marks[:, 1] + 8 > box[1]) & (
+                    marks[:, 1] - 8 < box[3])
+                assert not inside.any(), box
+            # the one map standard (geodispatch.mapdraw): hidden axes, scale bar, north arrow, legend
+            assert not ax.get_xticks().size and not ax.get_yticks().size
+            assert any(t.get_text() == "N" for t in ax.texts) and ax.get_legend() is not None
+            assert any(t.get_text().endswith("km") for t in ax.texts)  # the scale bar's length
+    finally:
+        plt.close(fig)
+    # the same place has the same number in both panels: overlapping hotspots of the two services
+    amb, dam = hot[hot["type"] == "ambulance"], hot[hot["type"] == "damkar"]
+    shared = set(amb["number"]) & set(dam["number"])
+    assert shared, "no place is a hotspot of both services (the check below would be empty)"
+    for number in shared:
+        a = amb[amb["number"] == number].geometry.iloc[0]
+        d = dam[dam["number"] == number].geometry.iloc[0]
+        assert a.intersection(d).area > 0, number
+    for frame in (amb, dam):
+        assert frame["number"].is_unique
+    # numbers grow with people: the first time a number appears, the hotspots are ordered largest first
+    first = hot.sort_values(["population", "rank"], ascending=[False, True], kind="stable").drop_duplicates("number")
+    assert first["number"].tolist() == sorted(first["number"])

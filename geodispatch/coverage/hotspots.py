@@ -150,3 +150,55 @@ def hotspots(
         "median_s": np.round(med[keep], 1),
     }
     return gpd.GeoDataFrame(data, geometry=hulls[keep], crs=4326)
+
+
+def number_hotspots(spots: Any) -> np.ndarray:
+    """One number per place, shared by every service's hotspot there (maps and tables use it).
+
+    Hotspots are numbered once, by people descending: the largest gets 1. A hotspot of another
+    service whose area overlaps an already numbered one takes that number (the one it overlaps
+    most, never a number its own service already uses), so the same place keeps the same number
+    in every panel of a map and in ``hotspots.geojson``; other hotspots take the next number.
+
+    Parameters
+    ----------
+    spots : geopandas.GeoDataFrame
+        Hotspots of one or more services (:func:`hotspots` rows, ``type`` = service).
+
+    Returns
+    -------
+    numpy.ndarray of int
+        The number of each row (1-based), in the frame's row order.
+    """
+    import shapely
+
+    n = len(spots)
+    numbers = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return numbers
+    services = np.asarray(spots["type"], dtype=object)
+    geoms = np.asarray(spots.geometry.values, dtype=object)
+    rank = np.asarray(spots["rank"], dtype=float) if "rank" in spots.columns else np.zeros(n)
+    order = np.lexsort((rank, -np.asarray(spots["population"], dtype=float)))  # people descending
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    neighbours: dict[int, list[int]] = {}
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if services[i] != services[j]:
+            neighbours.setdefault(i, []).append(j)
+    used: dict[Any, set[int]] = {}
+    following = 1
+    for i in order.tolist():
+        taken = used.setdefault(services[i], set())
+        best, best_area = 0, 0.0
+        for j in neighbours.get(i, []):
+            if numbers[j] == 0 or int(numbers[j]) in taken:
+                continue
+            area = float(shapely.area(shapely.intersection(geoms[i], geoms[j])))
+            if area > best_area:
+                best, best_area = int(numbers[j]), area
+        if best == 0:
+            best, following = following, following + 1
+        numbers[i] = best
+        taken.add(best)
+    return numbers

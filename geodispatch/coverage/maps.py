@@ -168,7 +168,7 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
         for row in hot[hot["rank"] <= 15].itertuples(index=False):
             median = "unreachable" if not np.isfinite(row.median_s) else f"{row.median_s / 60:.1f} min"
             popup_html = (
-                f"<b>hotspot #{row.rank} ({row.type})</b><br>{row.population:,.0f} people not covered within "
+                f"<b>hotspot #{row.number} ({row.type})</b><br>{row.population:,.0f} people not covered within "
                 f"{row.minutes:g} min<br>median time {median}<br>{row.area_km2:.2f} km²"
             )
             folium.GeoJson(
@@ -265,14 +265,8 @@ def _minutes(v: Any) -> str:
 
 
 # --------------------------------------------------------------------------- static PNG
-def _nice_length(width_m: float) -> float:
-    """A round scale-bar length near a fifth of the map width, metres."""
-    target = width_m / 5
-    exp = 10 ** np.floor(np.log10(target))
-    for step in (5, 2, 1):
-        if step * exp <= target:
-            return float(step * exp)
-    return float(exp)
+HOTSPOT_LABELS = 5
+"""Hotspots labelled per panel of the PNG (the largest of the service)."""
 
 
 def static_map(
@@ -282,6 +276,8 @@ def static_map(
     dpi: int = 150,
 ) -> Path:
     """Write a static PNG map: one panel per service with roads, bands, stations and hotspots.
+
+    Drawn by :func:`static_figure` to the one map standard of :mod:`geodispatch.mapdraw`.
 
     Parameters
     ----------
@@ -298,15 +294,43 @@ def static_map(
     -------
     Path
     """
+    import matplotlib.pyplot as plt
+
+    fig, _labels = static_figure(report, services, dpi)
+    out = Path(path)
+    try:
+        fig.savefig(out, dpi=dpi)
+    finally:
+        plt.close(fig)
+    return out
+
+
+def static_figure(
+    report: CoverageReport, services: list[str] | None = None, dpi: int = 150
+) -> tuple[Any, dict[str, list[Any]]]:
+    """The static map as a matplotlib figure, and each panel's hotspot labels.
+
+    One panel per service (at most three): nested time bands, roads (arterials thicker), desa
+    outlines, stations by type on top, the service's largest uncovered hotspots outlined and
+    labelled with their report-wide ``number`` (the same place has the same number in every
+    panel and in ``hotspots.geojson``); labels overlap neither each other nor a station
+    (:func:`geodispatch.mapdraw.place_labels`). Projected axes hidden, scale bar, north arrow,
+    a legend for every symbol and a title naming the region and the threshold.
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, dict service -> list of matplotlib.text.Annotation)
+        The caller saves and closes the figure.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import geopandas as gpd
     import matplotlib.pyplot as plt
-    import shapely
-    from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.patches import Patch
+
+    from geodispatch.mapdraw import draw_roads, finish_axes, place_labels, road_segments
 
     net = report.network
     crs = net.crs
@@ -316,27 +340,19 @@ def static_map(
     x0, y0 = xy.min(axis=0)
     x1, y1 = xy.max(axis=0)
     pad = 0.04 * max(x1 - x0, y1 - y0)
+    extent = (x0 - pad, x1 + pad, y0 - pad, y1 + pad)
     aspect = (y1 - y0 + 2 * pad) / max(x1 - x0 + 2 * pad, 1.0)
     width = 7.5 if n > 1 else 10.0
     height = float(np.clip(width * aspect, 3.0, 12.0)) + 1.4
     fig, axes = plt.subplots(1, n, figsize=(width * n, height), dpi=dpi, squeeze=False)
     # about one pixel in metres: finer detail than that is invisible and only slows drawing down
     tolerance = max(x1 - x0, y1 - y0) / (width * dpi) / 2
-    # roads, each two-way road once, simplified to the pixel size; major roads thicker
-    twin = net.twin_edge
-    once = (twin < 0) | (np.arange(net.n_edges) < twin)
-    geoms = shapely.simplify(net.edge_geometries(metric=True)[once], tolerance)
-    coords = shapely.get_coordinates(geoms)
-    counts = shapely.get_num_coordinates(geoms)
-    splits = np.cumsum(counts)[:-1]
-    segs = np.split(coords, splits)
-    major = np.isin(
-        net.edge_highway[once], ["motorway", "trunk", "primary", "secondary", "trunk_link", "primary_link"]
-    )
+    segs, major = road_segments(net, tolerance)
     areas_metric = report.areas.to_crs(crs) if report.areas is not None else None
     stations = report.station_status
     hot_all = report.hotspots.to_crs(crs) if len(report.hotspots) else None
     last = report.minutes[-1]
+    to_label: dict[str, tuple[list[tuple[float, float]], list[str], list[tuple[float, float]]]] = {}
     for ax, service in zip(axes[0], panels, strict=True):
         ax.set_facecolor("#f4f6f8")
         rows = _union_rows(report, service)
@@ -355,29 +371,26 @@ def static_map(
             label = f"≤ {row.minutes:g} min" if previous is None else f"{previous:g}–{row.minutes:g} min"
             legend.append(Patch(facecolor=colour, alpha=0.8, label=label))
             previous = row.minutes
-        ax.add_collection(LineCollection([s for s, m in zip(segs, major, strict=True) if not m],
-                                         colors="#2b2b2b", linewidths=0.3, alpha=0.45, zorder=3))
-        ax.add_collection(LineCollection([s for s, m in zip(segs, major, strict=True) if m],
-                                         colors="#111111", linewidths=0.9, alpha=0.7, zorder=3.1))
-        legend.append(Line2D([], [], color="#2b2b2b", linewidth=0.8, alpha=0.6, label="road (arterials thicker)"))
+        legend.append(draw_roads(ax, segs, major, "road (arterials thicker)"))
         if areas_metric is not None:
             legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, linestyle="--", label="desa / kelurahan"))
+        anchors: list[tuple[float, float]] = []
+        texts: list[str] = []
         if hot_all is not None:
-            hot = hot_all[hot_all["type"] == service].head(5)
+            hot = hot_all[hot_all["type"] == service].sort_values("rank").head(HOTSPOT_LABELS)
             if len(hot):
                 hot.boundary.plot(ax=ax, color="black", linewidth=1.2, linestyle=(0, (3, 2)), zorder=5)
-                for r in hot.itertuples(index=False):
-                    c = r.geometry.centroid
-                    ax.annotate(
-                        f"#{r.rank}: {r.population:,.0f} people", (c.x, c.y), fontsize=7, ha="center", va="center",
-                        zorder=7, bbox={"boxstyle": "round,pad=0.2", "fc": "#ffffcc", "ec": "black", "lw": 0.5},
-                    )
+                hx, hy = net.to_metric(hot["lon"].to_numpy(), hot["lat"].to_numpy())
+                ax.scatter(hx, hy, s=10, c="black", zorder=6)
+                anchors = [(float(a), float(b)) for a, b in zip(hx, hy, strict=True)]
+                texts = [f"#{int(r.number)}: {r.population:,.0f} people" for r in hot.itertuples(index=False)]
                 legend.append(Line2D([], [], color="black", linestyle=(0, (3, 2)),
-                                     label=f"uncovered hotspot (> {last:g} min)"))
-        colour = _colours(service)[0]
+                                     label=f"uncovered hotspot (> {last:g} min), #: same place in every panel"))
         st = stations[stations["service"].isin([service] if service != "combined" else list(report.stations))]
+        avoid: list[tuple[float, float]] = []
         if len(st):
             sx, sy = net.to_metric(st["lon"].to_numpy(), st["lat"].to_numpy())
+            avoid = [(float(a), float(b)) for a, b in zip(sx, sy, strict=True)]
             on = (st["status"] != "off_network").to_numpy()
             for svc in dict.fromkeys(st["service"]):
                 m = (st["service"] == svc).to_numpy()
@@ -392,15 +405,8 @@ def static_map(
                 ax.scatter(sx[~on], sy[~on], s=60, marker="X", c="white", edgecolors="black", linewidths=1, zorder=8)
                 legend.append(Line2D([], [], marker="X", linestyle="", markerfacecolor="white", markeredgecolor="black",
                                      markersize=8, label=f"station off the network, not used ({int((~on).sum())})"))
-        else:
-            del colour
-        ax.set_xlim(x0 - pad, x1 + pad)
-        ax.set_ylim(y0 - pad, y1 + pad)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_xlabel("")
-        ax.set_ylabel("")
+        to_label[service] = (anchors, texts, avoid)
+        finish_axes(ax, extent)
         info = report.summary["services"].get(service, {})
         pop = info.get("population")
         if pop and pop["share"].get(f"{last:g}") is not None:
@@ -408,16 +414,6 @@ def static_map(
         else:
             sub = f"{info.get('road_share', {}).get(f'{last:g}', 0):.0%} of road length within {last:g} min"
         ax.set_title(f"{SERVICE_LABELS.get(service, service)}\n{sub}", fontsize=10)
-        # scale bar, lower left
-        length = _nice_length(x1 - x0)
-        bx, by = x0 - pad + 0.05 * (x1 - x0), y0 - pad + 0.04 * (y1 - y0)
-        h = 0.012 * (y1 - y0)
-        ax.add_patch(Rectangle((bx, by), length / 2, h, fc="black", ec="black", zorder=9))
-        ax.add_patch(Rectangle((bx + length / 2, by), length / 2, h, fc="white", ec="black", zorder=9))
-        ax.text(bx, by + 1.8 * h, "0", fontsize=7, ha="center", zorder=9)
-        ax.text(bx + length, by + 1.8 * h, _km(length), fontsize=7, ha="center", zorder=9)
-        ax.annotate("N", xy=(0.96, 0.95), xytext=(0.96, 0.87), xycoords="axes fraction", ha="center",
-                    fontsize=10, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black"})
         ax.legend(handles=legend, loc="best", fontsize=7, framealpha=0.9)
     title = f"{last:g}-minute emergency coverage — {report.name}"
     if report.synthetic and "SYNTHETIC" not in title:
@@ -434,11 +430,11 @@ def static_map(
     )
     fig.text(0.5, 0.01, footer, ha="center", fontsize=7, color="#333333")
     fig.tight_layout(rect=(0, 0.03, 1, 0.96))
-    out = Path(path)
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
-    return out
-
-
-def _km(metres: float) -> str:
-    return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+    labels: dict[str, list[Any]] = {}
+    for ax, service in zip(axes[0], panels, strict=True):  # after the layout: labels are placed in pixels
+        anchors, texts, avoid = to_label[service]
+        labels[service] = place_labels(
+            ax, anchors, texts, avoid=avoid, marker_px=12.0, fontsize=7, zorder=10,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "#ffffcc", "ec": "black", "lw": 0.5},
+        ) if anchors else []
+    return fig, labels

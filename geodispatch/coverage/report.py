@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geodispatch.coverage.hotspots import DEFAULT_CELL_M, hotspots
+from geodispatch.coverage.hotspots import DEFAULT_CELL_M, hotspots, number_hotspots
 from geodispatch.coverage.isochrones import (
     COMBINED,
     DEFAULT_MINUTES,
@@ -83,7 +83,9 @@ class CoverageReport:
     area_table : pandas.DataFrame
         Per-area (or whole-network) coverage table.
     hotspots : geopandas.GeoDataFrame
-        Uncovered population clusters at the largest threshold, per service.
+        Uncovered population clusters at the largest threshold, per service; ``number`` is shared
+        by the overlapping hotspots of different services (see
+        :func:`~geodispatch.coverage.hotspots.number_hotspots`), ``rank`` is per service.
     summary : dict
         JSON-ready figures (see ``summary.json``).
     """
@@ -421,6 +423,7 @@ def run_coverage(
                 )
             )
     hot = _concat_gdf(hot_frames)
+    hot.insert(0, "number", number_hotspots(hot))  # one number per place, in every panel and table
 
     summary = _summary(scenario, net, mins, kinds, sets, node_time, point_time, pop_df, road_share, iso, hot,
                        offroad_m, warnings, area_gdf, time_order)
