@@ -521,6 +521,11 @@ def serve(
     ] = None,
     fleet: Annotated[bool, typer.Option("--fleet", help="Put the scenario's stations and units into the database "
                                         "when it has no unit yet (a first start, the demo).")] = False,
+    ack_timeout: Annotated[
+        float | None,
+        typer.Option("--ack-timeout", help="Seconds an agency (OPD) has to acknowledge a report before it is "
+                     "overdue (default: the region's ack_timeout_s, 60 s); e.g. shorter for a drill."),
+    ] = None,
 ) -> None:
     """Run the dispatch HTTP API (docs at /docs, operator's console at /console) with the network loaded once."""
     import uvicorn
@@ -530,7 +535,8 @@ def serve(
     if not 0 < port < 65536:
         raise InputError(f"--port must be 1..65535, got {port}")
     with _progress(f"loading {source}"):
-        api = create_app(source, db, db_timeout_s=db_timeout, request_deadline_s=request_timeout)
+        api = create_app(source, db, db_timeout_s=db_timeout, request_deadline_s=request_timeout,
+                         ack_timeout_s=ack_timeout)
     if fleet:
         from geodispatch.api.fleet import load_fleet
 

@@ -67,7 +67,7 @@ SCREENSHOT_ENV = "GEODISPATCH_CONSOLE_SCREENSHOT"
 
 def _screenshot(b: Browser, tmp_path: Path) -> Path:
     """The new call with its recommendation, route lines and the units list, framed on the routes."""
-    b.driver.set_window_size(1500, 1500)  # tall enough for the recommendation, incidents and units
+    b.driver.set_window_size(1920, 1200)  # a 112 centre's full-HD screen: call and situation side by side
     b.js("const gd = window.geodispatchConsole, layers = gd.map._layers, bounds = L.latLngBounds([]);"
          "Object.values(layers).forEach(l => { if (l instanceof L.Polyline && l.options.pane === 'routes')"
          " bounds.extend(l.getBounds()); });"

@@ -95,7 +95,8 @@ def _events(runtime: Any, after: int = 0) -> list[Any]:
 def test_map_data_endpoints(client: tuple[TestClient, dict[str, str], Any], scenario: Any) -> None:
     c, keys, _ = client
     assert c.get("/me", headers=auth(keys["unit"])).json() == {
-        "role": "unit", "unit_id": "psc-01-amb-1", "key_id": c.get("/me", headers=auth(keys["unit"])).json()["key_id"]}
+        "role": "unit", "unit_id": "psc-01-amb-1", "key_id": c.get("/me", headers=auth(keys["unit"])).json()["key_id"],
+        "agency_id": None, "agency_name": None}
     assert c.get("/region").status_code == 401
     region = c.get("/region", headers=auth(keys["planner"])).json()
     assert region["bbox"] == list(scenario.network.bbox) and "kebakaran" in region["incident_types"]
@@ -150,6 +151,54 @@ def test_events_commit_with_the_change_and_not_without_it(
     # keys are not pushed
     c.post("/keys", json={"role": "planner"}, headers=auth(keys["admin"]))
     assert _events(runtime, last) == []
+
+
+def test_an_agency_key_reads_the_aids_of_its_own_reports(client: tuple[TestClient, dict[str, str], Any],
+                                                         scenario: Any, db_url: str) -> None:
+    from datetime import datetime, timedelta
+
+    from geodispatch.api import create_app
+    from geodispatch.api.fleet import load_fleet
+    from geodispatch.api.keys import create_key_cli
+    from geodispatch.errors import InputError
+
+    c, keys, runtime = client
+    load_fleet(runtime.db, scenario)
+    damkar = auth(create_key_cli(db_url, "agency", agency_id="syn-damkar"))
+    me = c.get("/me", headers=damkar).json()
+    assert (me["role"], me["agency_id"]) == ("agency", "syn-damkar")
+    assert me["agency_name"] == next(a.name for a in scenario.agencies if a.id == "syn-damkar")
+    psc = next(s for s in scenario.stations if s.type == "psc")
+    at = {"priority": 1, "lon": psc.lon + 0.01, "lat": psc.lat + 0.005}
+    fire = c.post("/incidents", json={"type": "kebakaran", **at}, headers=auth(keys["dispatcher"])).json()
+    flood = c.post("/incidents", json={"type": "banjir", **at}, headers=auth(keys["dispatcher"])).json()
+    units = {u["id"]: u["agency_id"] for u in c.get("/units", headers=auth(keys["dispatcher"])).json()}
+    own = [u for u in fire["recommendation"]["unit_ids"] if units[u] == "syn-damkar"]
+    foreign = [u for u in fire["recommendation"]["unit_ids"] if units[u] != "syn-damkar"]
+    assert own and foreign
+    # its own report: a fresh recommendation, the timeline, the routes of its own units
+    fresh = c.get(f"/incidents/{fire['id']}/recommendation", headers=damkar).json()
+    assert fresh["unit_ids"] == fire["recommendation"]["unit_ids"]
+    timeline = c.get(f"/incidents/{fire['id']}/timeline", headers=damkar).json()
+    assert "incident.forward" in [e["action"] for e in timeline]
+    routes = c.get(f"/incidents/{fire['id']}/routes", params={"unit_ids": ",".join(own)}, headers=damkar).json()
+    assert [r["unit_id"] for r in routes["routes"]] == own
+    # not the routes of another agency's units, nothing of a report not forwarded to it
+    got = c.get(f"/incidents/{fire['id']}/routes", params={"unit_ids": ",".join(own + foreign)}, headers=damkar)
+    assert got.status_code == 403 and got.json()["error"] == "forbidden" and foreign[0] in got.json()["detail"]
+    for path in ("recommendation", "timeline", f"routes?unit_ids={own[0]}"):
+        assert c.get(f"/incidents/{flood['id']}/{path}", headers=damkar).status_code == 403
+        assert c.get(f"/incidents/999999/{path}", headers=damkar).status_code == 404
+    # a server with a shorter acknowledgement timeout (serve --ack-timeout): deadlines follow it
+    short = create_app(scenario, db_url, ack_timeout_s=5, migrate=False, overdue_sweep_s=0)
+    assert short.state.runtime.scenario.ack_timeout_s == 5 and scenario.ack_timeout_s == 60  # not shared
+    with TestClient(short) as c2:
+        made = c2.post("/incidents", json={"type": "kebakaran", **at}, headers=auth(keys["dispatcher"])).json()
+    f = made["forwarded_to"][0]
+    assert datetime.fromisoformat(f["ack_deadline"]) - datetime.fromisoformat(f["notified_at"]) == timedelta(seconds=5)
+    short.state.runtime.db.dispose()
+    with pytest.raises(InputError, match="acknowledgement timeout"):
+        create_app(scenario, db_url, ack_timeout_s=0, migrate=False)
 
 
 def test_fleet_loader_fills_an_empty_database_once(client: tuple[TestClient, dict[str, str], Any],

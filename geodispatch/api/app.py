@@ -7,6 +7,7 @@ the database to the newest schema, and mounts one router per resource. Every err
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -38,6 +39,7 @@ from geodispatch.api.routers import (
 from geodispatch.api.routers.console import mount_console
 from geodispatch.api.runtime import DEFAULT_MAX_BODY_BYTES, DEFAULT_SNAP_LIMIT_M, Runtime
 from geodispatch.api.timing import ServerTiming
+from geodispatch.errors import InputError
 from geodispatch.scenario import Scenario, load_scenario
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ def create_app(
     migrate: bool = True,
     max_threads: int = DEFAULT_MAX_THREADS,
     overdue_sweep_s: float | None = None,
+    ack_timeout_s: float | None = None,
     db_timeout_s: float | None = None,
     request_deadline_s: float | None = None,
 ) -> FastAPI:
@@ -78,6 +81,9 @@ def create_app(
         How often (seconds) forwards past their acknowledgement deadline are persisted as
         ``overdue`` and audited (default :data:`OVERDUE_SWEEP_S`; ``0`` turns the sweeper off,
         for tests that drive the clock themselves). Reads show overdue at once either way.
+    ack_timeout_s : float, optional
+        Seconds an agency has to acknowledge a forwarded report before it is overdue, instead of
+        the region's ``ack_timeout_s`` (a drill, a test server).
     max_threads : int
         Requests handled at the same time (the rest wait in line). The work is CPU-bound
         Python: a few threads finish each request sooner than many threads sharing the GIL.
@@ -93,6 +99,10 @@ def create_app(
     fastapi.FastAPI
     """
     scenario = source if isinstance(source, Scenario) else load_scenario(source)
+    if ack_timeout_s is not None:
+        if not 0 < ack_timeout_s <= 3600:
+            raise InputError(f"the acknowledgement timeout must be 0 < seconds <= 3600, got {ack_timeout_s:g}")
+        scenario = dataclasses.replace(scenario, ack_timeout_s=float(ack_timeout_s))
     db = Database(db_url, timeout_s=db_timeout_s)
     if migrate:
         db.upgrade()

@@ -4,6 +4,7 @@
 (after a 409, when another operator took a unit). ``GET /incidents/{id}/routes``: the fastest
 route, ETA and distance of named units to the incident (lines on the map). ``GET
 /incidents/{id}/timeline``: the incident's entries of the audit log, oldest first. All read-only.
+An ``agency`` key reads them for the incidents forwarded to its agency, and routes of its own units.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from geodispatch.api import workflow
+from geodispatch.api.auth import Principal
 from geodispatch.api.deps import PrincipalDep, RowId, RuntimeDep
 from geodispatch.api.models import AuditEntry, Incident, Unit
 from geodispatch.api.recommend import json_safe, recommend_incident
@@ -21,13 +24,14 @@ from geodispatch.api.schemas import AuditOut
 from geodispatch.errors import InputError, NotFoundError
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
-READERS = ("dispatcher", "planner")
+READERS = ("dispatcher", "planner", "agency")
 MAX_ROUTES = 20
 """Most units one routes request may name."""
 
 
-def _incident(runtime: Runtime, incident_id: int) -> Any:
+def _incident(runtime: Runtime, incident_id: int, who: Principal) -> Any:
     with runtime.db.read() as session:
+        workflow.check_incident_access(session, who, incident_id)  # an agency: only its forwarded incidents
         row = session.execute(select(Incident.__table__).where(Incident.id == incident_id)).one_or_none()
     if row is None:
         raise NotFoundError(f"incident {incident_id} does not exist; list incidents with GET /incidents")
@@ -41,7 +45,7 @@ def fresh_recommendation(incident_id: RowId, who: PrincipalDep, runtime: Runtime
     Same shape as the ``recommendation`` of ``POST /incidents``.
     """
     who.allow(*READERS)
-    incident = _incident(runtime, incident_id)
+    incident = _incident(runtime, incident_id, who)
     return recommend_incident(runtime, incident.type, incident.priority, incident.lon, incident.lat)
 
 
@@ -64,8 +68,9 @@ def routes(
     wanted = [u for u in dict.fromkeys(x.strip() for x in unit_ids.split(",")) if u]
     if not wanted or len(wanted) > MAX_ROUTES:
         raise InputError(f"unit_ids must name 1 to {MAX_ROUTES} units, comma-separated")
-    incident = _incident(runtime, incident_id)
+    incident = _incident(runtime, incident_id, who)
     with runtime.db.read() as session:
+        workflow.check_own_units(session, who, wanted)  # an agency: only where its own units are
         rows = {r.id: r for r in session.scalars(select(Unit).where(Unit.id.in_(wanted)))}
     missing = [u for u in wanted if u not in rows]
     if missing:
@@ -84,7 +89,7 @@ def routes(
 def timeline(incident_id: RowId, who: PrincipalDep, runtime: RuntimeDep) -> list[AuditEntry]:
     """The incident's audit-log entries (created, units dispatched, each status), oldest first."""
     who.allow(*READERS)
-    _incident(runtime, incident_id)
+    _incident(runtime, incident_id, who)
     with runtime.db.read() as session:
         return list(session.scalars(
             select(AuditEntry)

@@ -1,6 +1,6 @@
 """What the console draws besides live state: the region served, its roads and its desa.
 
-``GET /me``: the calling key's role (and unit, for a unit key).
+``GET /me``: the calling key's role (and unit, for a unit key; agency, for an agency key).
 ``GET /region``: name, bounding box, incident types with their SOP, unit types, statuses and the
 scenario's stations. ``GET /roads``: road polylines from the server's own network, arterials
 whole, minor roads only inside a bounding box (a 100,000-node regency stays fluid).
@@ -88,9 +88,12 @@ def region_info(runtime: Runtime) -> dict[str, Any]:
 
 
 @router.get("/me")
-def me(who: PrincipalDep) -> dict[str, Any]:
-    """The calling key: its role and, for a ``unit`` key, its unit (any valid key)."""
-    return {"role": who.role, "unit_id": who.unit_id, "key_id": who.key_id}
+def me(who: PrincipalDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """The calling key: its role and, for a ``unit`` key, its unit; for an ``agency`` key, its
+    agency's id and name (any valid key)."""
+    agency = next((a for a in runtime.scenario.agencies if a.id == who.agency_id), None)
+    return {"role": who.role, "unit_id": who.unit_id, "key_id": who.key_id, "agency_id": who.agency_id,
+            "agency_name": agency.name if agency is not None else who.agency_id}
 
 
 @router.get("/region")

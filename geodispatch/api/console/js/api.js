@@ -13,6 +13,17 @@ export class ApiError extends Error {
   }
 }
 
+// The server's clock, for countdowns to deadlines it set (an operator's PC clock may be off).
+// The Date header has whole seconds, so the estimate errs towards "the server is behind": a
+// countdown never reaches zero before the server's own.
+let serverOffsetMs = 0;
+function noteServerTime(response) {
+  const date = Date.parse(response.headers.get("Date") || "");
+  if (isFinite(date)) serverOffsetMs = date - Date.now();
+}
+/** Now on the server's clock, milliseconds since the epoch. */
+export function serverNow() { return Date.now() + serverOffsetMs; }
+
 export function getKey() { return sessionStorage.getItem(KEY); }
 export function setKey(key) { sessionStorage.setItem(KEY, key); }
 export function clearKey() { sessionStorage.removeItem(KEY); }
@@ -36,6 +47,7 @@ export async function request(method, path, body, { key = getKey(), signal } = {
     if (err.name === "AbortError") throw err;
     throw new ApiError(0, { error: "network", detail: String(err.message || err) });
   }
+  noteServerTime(response);
   const text = await response.text();
   let data = null;
   if (text) {

@@ -79,7 +79,17 @@ export async function setCoverage(on_) {
   await refresh();
 }
 
-export function toggleCoverage() { return setCoverage(!enabled); }
+export function toggleCoverage() {
+  if ($("coverage-toggle").closest("label").hidden) return undefined;
+  return setCoverage(!enabled);
+}
+
+/** At every login: the layer is for the roles that may read /coverage (not a unit's or an agency's key). */
+export function showCoverage(me, region) {
+  const allowed = region.has_population && ["dispatcher", "planner", "admin"].includes(me.role);
+  $("coverage-toggle").closest("label").hidden = !allowed;
+  if (!allowed && enabled) setCoverage(false);
+}
 
 export function initCoverage(region) {
   const box = $("coverage-toggle");

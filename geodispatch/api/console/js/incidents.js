@@ -7,6 +7,7 @@ import { map } from "./map.js";
 import { state, on, openIncidents, putIncident, select } from "./store.js";
 import { showError, clearError } from "./notify.js";
 import { showRecommendation } from "./recommendation.js";
+import { forwardsBlock, agencyName, isAgency } from "./agencies.js";
 
 const $ = (id) => document.getElementById(id);
 const PRIORITY_COLOURS = { 1: "#b3261e", 2: "#d68100", 3: "#2c6fbb" };
@@ -49,9 +50,21 @@ function marker(incident) {
   m.bindTooltip(`#${incident.id} ${typeLabel(incident.type)} · ${statusLabel(incident.status)}`);
 }
 
+/** The incident's forwards (agencies, acknowledgement countdowns) in a row under its own. */
+function forwardsRow(incident) {
+  const tr = document.createElement("tr");
+  tr.className = "forwards-row";
+  const td = document.createElement("td");
+  td.colSpan = 5;
+  td.append(forwardsBlock(incident));
+  tr.append(td);
+  return tr;
+}
+
 export function render() {
   const list = openIncidents();
-  $("incident-rows").replaceChildren(...list.map(row));
+  $("incident-rows").replaceChildren(...list.flatMap((i) => ((i.forwarded_to || []).length ? [row(i), forwardsRow(i)]
+    : [row(i)])));
   $("incidents-empty").hidden = list.length > 0;
   if (layer) {
     const open = new Set(list.map((i) => i.id));
@@ -78,6 +91,14 @@ function renderDetail() {
   $("incident-detail-title").textContent =
     `#${incident.id} · ${typeLabel(incident.type)} · P${incident.priority} · ${statusLabel(incident.status)}`;
   const canAct = state.me.role === "dispatcher" || state.me.role === "admin";
+  // the caller's status page (no key, nothing personal): the call taker reads it out or sends it
+  const link = $("public-status");
+  link.hidden = !(canAct && incident.public_token);
+  if (!link.hidden) {
+    const a = link.querySelector("a");
+    a.href = `${location.origin}/status/${encodeURIComponent(incident.public_token)}`;
+    a.textContent = a.href;
+  }
   const next = (state.region.incident_transitions || {})[incident.status] || [];
   $("lifecycle").replaceChildren(...(canAct ? next : []).map((status) => {
     const b = document.createElement("button");
@@ -87,6 +108,15 @@ function renderDetail() {
     b.addEventListener("click", () => step(incident, status));
     return b;
   }));
+}
+
+/** What an audit entry changed, in words: the new status, or the agencies of a workflow step. */
+function timelineDetail(after) {
+  if (after.forwarded_to) return after.forwarded_to.map((f) => agencyName(f.agency_id)).join(", ");
+  if (after.agency_id) return agencyName(after.agency_id);
+  if (after.escalated_to) return agencyName(after.escalated_to);
+  if (after.command_agency_id) return agencyName(after.command_agency_id);
+  return after.status ? statusLabel(after.status) : "";
 }
 
 async function loadTimeline(id) {
@@ -100,7 +130,7 @@ async function loadTimeline(id) {
       li.setAttribute("data-testid", "timeline-entry");
       const when = new Date(e.at).toLocaleTimeString(document.documentElement.lang, { hour12: false });
       const units = e.after && e.after.unit_ids ? ` (${e.after.unit_ids.join(", ")})` : "";
-      const to = e.after && e.after.status ? statusLabel(e.after.status) : "";
+      const to = timelineDetail(e.after || {});
       li.textContent = `${when} · ${t("action." + e.action)} ${to}${units} · ${e.role}`;
       return li;
     }));
@@ -114,7 +144,10 @@ function onSelect(id) {
   const incident = state.incidents.get(id);
   if (!incident) return;
   if (map) map.panTo([incident.lat, incident.lon]);
-  if (incident.status === "open") showRecommendation(incident, incident.recommendation);
+  // the call taker dispatches an open incident; an agency its share of any incident still running
+  if (incident.status === "open" || (isAgency() && incident.recommendation)) {
+    showRecommendation(incident, incident.recommendation);
+  }
   loadTimeline(id);
 }
 

@@ -1,13 +1,23 @@
 // Keyboard shortcuts, so the usual flow needs no mouse:
 //   N new call (focus lon), / desa picker, Enter in the form creates; Enter (outside a field) or
 //   D confirms the dispatch; R fresh recommendation; J/K next/previous incident; 1-5 the
-//   selected incident's lifecycle buttons; C coverage layer; L language; Esc leaves a field.
+//   selected incident's lifecycle buttons; A acknowledge (an agency's operator); C coverage layer;
+//   L language; Esc leaves a field.
 
 import { focusNewCall } from "./newcall.js";
 import { confirmDispatch, refresh } from "./recommendation.js";
 import { moveSelection } from "./incidents.js";
 import { toggleCoverage } from "./coverage.js";
 import { clearError } from "./notify.js";
+import { state } from "./store.js";
+
+/** An agency's operator: acknowledge the selected report, else the oldest one waiting. */
+function acknowledgeNext() {
+  const buttons = [...document.querySelectorAll("[data-testid=ack-button]")];
+  const selected = buttons.find((b) => Number(b.dataset.incidentId) === state.selected);
+  const next = selected || buttons[buttons.length - 1];
+  if (next) next.click();
+}
 
 export function initKeyboard({ toggleLanguage }) {
   document.addEventListener("keydown", (ev) => {
@@ -27,6 +37,7 @@ export function initKeyboard({ toggleLanguage }) {
       j: () => moveSelection(+1),
       k: () => moveSelection(-1),
       c: toggleCoverage,
+      a: acknowledgeNext,
       l: toggleLanguage,
     };
     if (/^[1-5]$/.test(key)) {

@@ -9,7 +9,8 @@ import { initUnits } from "./units.js";
 import { initIncidents } from "./incidents.js";
 import { initNewCall } from "./newcall.js";
 import { initRecommendation } from "./recommendation.js";
-import { initCoverage } from "./coverage.js";
+import { initCoverage, showCoverage } from "./coverage.js";
+import { initAgencies, showAgencies } from "./agencies.js";
 import { initKeyboard } from "./keyboard.js";
 import { follow } from "./events.js";
 import { showError, clearError, showNotice } from "./notify.js";
@@ -32,7 +33,10 @@ function showRole() {
   badge.hidden = false;
   badge.setAttribute("data-testid", "role");
   badge.dataset.role = state.me.role;
-  badge.textContent = t("role." + state.me.role) + (state.me.unit_id ? ` · ${state.me.unit_id}` : "");
+  badge.textContent = t("role." + state.me.role) + (state.me.unit_id ? ` · ${state.me.unit_id}` : "") +
+    (state.me.agency_id ? ` · ${state.me.agency_name}` : "");
+  if (state.me.agency_id) badge.dataset.agencyId = state.me.agency_id;
+  else delete badge.dataset.agencyId;
 }
 
 async function loadState() {
@@ -96,10 +100,13 @@ async function enter(key) {
     initIncidents();
     initRecommendation();
     initCoverage(state.region);
+    initAgencies();
     initKeyboard({ toggleLanguage });
     await initNewCall();
   }
   await loadState();
+  await showAgencies();
+  showCoverage(state.me, state.region);
   startStream();
   gd.readyAtMs = performance.now();  // since navigation start: the benchmark's first paint
   gd.ready = true;

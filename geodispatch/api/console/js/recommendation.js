@@ -55,6 +55,7 @@ function candidates(rec) {
     unit_id: id, eta_s: rec.etas_s[i], distance_m: (rec.distances_m || [])[i] ?? null,
   }));
   const others = (rec.candidates || []).filter((c) => !rec.unit_ids.includes(c.unit_id));
+  // state.units holds what this key may dispatch (an agency key: its own units only)
   const live = (c) => ({ ...c, dispatchable: (state.units.get(c.unit_id) || {}).status === "available" });
   return { chosen: chosen.map(live), others: others.map(live) };
 }
@@ -68,7 +69,9 @@ export function showRecommendation(incident, rec) {
   panel.hidden = false;
   $("rec-title").textContent = `#${incident.id} · ${typeLabel(incident.type)} · P${incident.priority}`;
   const { chosen, others } = candidates(rec);
-  const checked = (c, dflt) => (keep ? keep.has(c.unit_id) : dflt);
+  const agency = state.me.role === "agency";
+  // an agency ticks only its own units still free; the call taker the whole recommendation
+  const checked = (c, dflt) => (keep ? keep.has(c.unit_id) : dflt && (!agency || c.dispatchable));
   $("rec-units").replaceChildren(...chosen.map((c) => unitRow(c, checked(c, true), true)),
     ...others.map((c) => unitRow(c, checked(c, false), false)));
   const reasons = (rec.candidates || []).filter((c) => !c.chosen);
@@ -82,7 +85,7 @@ export function showRecommendation(incident, rec) {
   shortfall.hidden = !rec.shortfall;
   shortfall.textContent = rec.shortfall ? t("rec.shortfall", { missing: missingText(rec) }) + "\n" + rec.shortfall : "";
   const open = incident.status !== "closed" && incident.status !== "cancelled";
-  const canDispatch = open && (state.me.role === "dispatcher" || state.me.role === "admin");
+  const canDispatch = open && ["dispatcher", "admin", "agency"].includes(state.me.role);
   $("dispatch-confirm").disabled = !canDispatch;
   $("rec-refresh").disabled = !canDispatch;
   $("dispatch-confirm").hidden = !canDispatch;
@@ -102,6 +105,7 @@ function clearRoutes() {
 async function drawRoutes(incident, unitIds) {
   const seq = ++routeSeq;
   clearRoutes();
+  if (state.me.role === "agency") unitIds = unitIds.filter((id) => state.units.has(id));  // its own units' routes
   if (!unitIds.length || !map) return;
   try {
     const data = await api.get(`/incidents/${incident.id}/routes?unit_ids=${unitIds.map(encodeURIComponent).join(",")}`);

@@ -20,6 +20,7 @@ function canChange(unit) {
   const me = state.me;
   if (!me) return false;
   if (me.role === "unit") return me.unit_id === unit.id;
+  if (me.role === "agency") return me.agency_id === unit.agency_id;
   return me.role === "dispatcher" || me.role === "admin";
 }
 
