@@ -3,13 +3,12 @@
 :func:`run_coverage` is what the ``geodispatch coverage`` command and ``geodispatch demo`` call.
 It computes, per service type (``ambulance``, ``damkar`` ...), one multi-source travel-time
 field, the nested isochrones, the response-time surface, the population and road coverage, the
-per-area table and the uncovered hotspots; :meth:`CoverageReport.write` writes them into an
-output directory atomically (built in a temporary directory next to the target, then renamed).
+per-area table and the uncovered hotspots. This module computes; :mod:`geodispatch.coverage.files`
+writes a report into an output directory atomically and :mod:`geodispatch.coverage.maps` draws it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -40,7 +39,7 @@ from geodispatch.coverage.surface import (
     prepare_population,
     station_node_times,
 )
-from geodispatch.errors import CoverageError, InputError, OutputError
+from geodispatch.errors import CoverageError, InputError
 from geodispatch.inputs.population import areas_frame, population_frame, read_areas, read_population
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.scenario import Scenario
@@ -114,77 +113,11 @@ class CoverageReport:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def write(self, out_dir: str | os.PathLike[str], png: bool = True, html: bool = True) -> Path:
-        """Write every output into ``out_dir`` atomically and return it.
+        """Write every output into ``out_dir`` atomically and return it (see
+        :func:`geodispatch.coverage.files.write_report`)."""
+        from geodispatch.coverage.files import write_report
 
-        Files: ``isochrones.geojson``, ``surface.geojson``, ``coverage_by_area.csv``,
-        ``summary.json``, ``hotspots.geojson``, ``stations.csv``, ``map.html``, ``map.png``.
-        The directory is built next to the target and renamed into place only when every file
-        was written; on any error nothing is left behind.
-
-        Raises
-        ------
-        OutputError
-            When the directory cannot be written.
-        """
-        from geodispatch.output import atomic_dir
-
-        dest = Path(out_dir).expanduser()
-        try:
-            with atomic_dir(dest) as tmp:
-                _write_geojson(self.isochrones, tmp / "isochrones.geojson")
-                _write_geojson(self.surface, tmp / "surface.geojson")
-                _write_geojson(self.hotspots, tmp / "hotspots.geojson")
-                self.area_table.to_csv(tmp / "coverage_by_area.csv", index=False)
-                self.station_status.to_csv(tmp / "stations.csv", index=False)
-                files = [
-                    "isochrones.geojson",
-                    "surface.geojson",
-                    "hotspots.geojson",
-                    "coverage_by_area.csv",
-                    "stations.csv",
-                ]
-                if html:
-                    from geodispatch.coverage.maps import save_html
-
-                    save_html(self, tmp / "map.html")
-                    files.append("map.html")
-                if png:
-                    from geodispatch.coverage.maps import static_map
-
-                    static_map(self, tmp / "map.png")
-                    files.append("map.png")
-                summary = dict(self.summary)
-                summary["files"] = [*files, "summary.json"]
-                (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, allow_nan=False))
-        except PermissionError as exc:
-            raise OutputError(f"cannot write to {dest}: permission denied; choose a writable --out") from exc
-        except OSError as exc:
-            if isinstance(exc, OutputError):
-                raise
-            raise OutputError(f"cannot write to {dest}: {exc.strerror or exc}; choose a writable --out") from exc
-        return dest
-
-
-def _jsonable(value: Any) -> Any:
-    """Turn numpy scalars into Python and non-finite floats into None (JSON null)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _write_geojson(gdf: Any, path: Path) -> None:
-    """GeoJSON with non-finite numbers as null (EPSG:4326)."""
-    frame = gdf.copy()
-    for col in frame.columns:
-        if col != frame.geometry.name and pd.api.types.is_float_dtype(frame[col]):
-            frame[col] = frame[col].where(np.isfinite(frame[col]), None)
-    path.write_text(frame.to_json(na="null", drop_id=True))
+        return write_report(self, out_dir, png=png, html=html)
 
 
 def _as_population(value: Any) -> pd.DataFrame | PreparedPopulation | None:
