@@ -21,6 +21,7 @@ Model choices (stated, not hidden)
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from geodispatch.assign.greedy import solve_closest
 from geodispatch.assign.model import Slot
 from geodispatch.assign.optimize import solve_optimal
 from geodispatch.errors import SimulationError
-from geodispatch.network.traveltime import sparse_travel_times, travel_times
+from geodispatch.network.traveltime import SearchWorkspace
 from geodispatch.sim.calls import CallTable, generate_calls
 from geodispatch.sim.model import PreparedCalls, SimModel, prepare_calls
 from geodispatch.sim.times import EXIT_U, EXIT_V, Points
@@ -43,6 +44,10 @@ IDLE, TO_SCENE, ON_SCENE, TO_HOSPITAL, AT_HOSPITAL, DRIVING = range(6)
 over; driving back to a post (free: may be sent on the way)."""
 
 _READY, _ARRIVE, _SCENE_END, _AT_HOSPITAL, _HANDED_OVER, _HOME = range(6)
+
+_BOUND_SLACK_S = 1e-6
+"""Seconds of slack on lower bounds and search limits, so that rounding in a bound (sums of
+floats in another order than the search's) never skips a unit that ties the threshold."""
 
 
 @dataclass(frozen=True)
@@ -200,14 +205,30 @@ class _Run:
         # per unit
         self.state = np.full(k, IDLE, dtype=np.int64)
         self.base = model.unit_home.copy()
-        self.since = np.zeros(k)
-        self.bucket = np.zeros((k, 3))  # busy, driving, idle
+        self.since = [0.0] * k
+        self.bucket = [[0.0, 0.0, 0.0] for _ in range(k)]  # busy, driving, idle
         self.trip_id = np.zeros(k, dtype=np.int64)
         self.trip: list[tuple[Any, ...] | None] = [None] * k
-        self.route_cache: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+        self.route_cache: dict[int, tuple[Any, ...]] = {}  # unit -> (trip id, route of that trip)
+        self.routes: dict[tuple[int, int], tuple[list[int], list[float], list[float], list[int]]] = {}
         self.unit_slot = np.full(k, -1, dtype=np.int64)
         self.fit_mask: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
-        self.search_cache: dict[int, tuple[float, np.ndarray]] = {}
+        self.search_cache: dict[int, np.ndarray] = {}  # full reverse searches to waiting calls
+        self.workspace = SearchWorkspace(model.network)
+        self.scratch = np.full(model.network.n_nodes, np.inf)
+        self.cover_f = {utype: c.astype(np.float64) for utype, c in model.cover.items()}
+        self.post_row = {utype: {int(key): r for r, key in enumerate(posts)} for utype, posts in model.posts.items()}
+        self.type_units = {
+            utype: np.flatnonzero(np.asarray(model.unit_type) == utype).tolist() for utype in set(model.unit_type)
+        }
+        self.fwd_t = np.ascontiguousarray(model.keys.forward.T)  # (n_nodes, n_keys): landmark bounds
+        self.rev_t = np.ascontiguousarray(model.keys.reverse.T)
+        self.call_simple = self._simple_calls().tolist()
+        self.slot_call = prep.slot_call.tolist()  # read per event: plain lists
+        self.slot_type = prep.slot_type
+        self.scene_l, self.handover_l = self.scene.tolist(), self.handover.tolist()
+        self.amb_transport = (is_amb & self.transport[prep.slot_call]).tolist() if n_slots else []
+        self.call_hospital, self.hospital_s = prep.hospital.tolist(), prep.hospital_s.tolist()
         # per call
         self.first_dispatch = np.full(n, np.nan)
         self.first_arrival = np.full(n, np.nan)
@@ -243,9 +264,9 @@ class _Run:
         heapq.heappush(self.heap, (t, self.seq, kind, a, b))
 
     def set_state(self, k: int, state: int, t: float) -> None:
-        old = int(self.state[k])
+        old = self.state[k]
         group = 2 if old == IDLE else 1 if old == DRIVING else 0
-        self.bucket[k, group] += t - self.since[k]
+        self.bucket[k][group] += t - self.since[k]
         self.since[k] = t
         self.state[k] = state
 
@@ -275,30 +296,30 @@ class _Run:
                         self.pending[int(s)] = None
                 self.dispatch(t)
             elif kind == _ARRIVE:
-                j = int(self.p.slot_call[b])
+                j = self.slot_call[b]
                 self.a_arr[b] = t
                 if not t >= self.first_arrival[j]:  # NaN or later
                     self.first_arrival[j] = t
                 self.set_state(a, ON_SCENE, t)
-                self.push(t + float(self.scene[b]), _SCENE_END, a, b)
+                self.push(t + self.scene_l[b], _SCENE_END, a, b)
             elif kind == _SCENE_END:
-                j = int(self.p.slot_call[b])
+                j = self.slot_call[b]
                 self.a_left[b] = t
-                if self.is_amb[b] and self.transport[j]:
-                    h = int(self.p.hospital[j])
+                if self.amb_transport[b]:  # an ambulance of a call that transports
+                    h = self.call_hospital[j]
                     if h >= 0:
                         self.hospital[j] = h
                         self.set_state(a, TO_HOSPITAL, t)
-                        self.push(t + float(self.p.hospital_s[j]), _AT_HOSPITAL, a, b)
+                        self.push(t + self.hospital_s[j], _AT_HOSPITAL, a, b)
                         continue
                     self.no_hospital[j] = True
                 self.free(a, b, t, ("call", j))
             elif kind == _AT_HOSPITAL:
                 self.a_hosp[b] = t
                 self.set_state(a, AT_HOSPITAL, t)
-                self.push(t + float(self.handover[b]), _HANDED_OVER, a, b)
+                self.push(t + self.handover_l[b], _HANDED_OVER, a, b)
             elif kind == _HANDED_OVER:
-                self.free(a, b, t, ("hospital", int(self.p.hospital[int(self.p.slot_call[b])])))
+                self.free(a, b, t, ("hospital", self.call_hospital[self.slot_call[b]]))
             elif kind == _HOME and self.trip_id[a] == b and self.state[a] == DRIVING:
                 trip = self.trip[a]
                 assert trip is not None
@@ -332,9 +353,9 @@ class _Run:
             a_hospital_s=self.a_hosp[filled],
             a_free_s=self.a_free[filled],
             a_next_key=self.a_next[filled],
-            busy_s=self.bucket[:, 0].copy(),
-            driving_s=self.bucket[:, 1].copy(),
-            idle_s=self.bucket[:, 2].copy(),
+            busy_s=np.asarray([b[0] for b in self.bucket], dtype=np.float64),
+            driving_s=np.asarray([b[1] for b in self.bucket], dtype=np.float64),
+            idle_s=np.asarray([b[2] for b in self.bucket], dtype=np.float64),
             horizon_s=float(horizon),
             relocations=np.asarray(self.relocations, dtype=float).reshape(-1, 4),
         )
@@ -348,7 +369,7 @@ class _Run:
 
     # ------------------------------------------------------------------ a unit becomes free
     def free(self, k: int, s: int, t: float, origin: tuple[str, int]) -> None:
-        j = int(self.p.slot_call[s])
+        j = self.slot_call[s]
         self.a_free[s] = t
         self.left[j] -= 1
         if self.left[j] == 0:
@@ -413,19 +434,21 @@ class _Run:
         utype = m.unit_type[k]
         posts = m.posts[utype]
         cover = m.cover[utype]
-        row_of = {int(key): r for r, key in enumerate(posts)}
-        counts = np.zeros(cover.shape[1])
-        for other in range(m.n_units):
-            if other == k or m.unit_type[other] != utype:
+        row_of = self.post_row[utype]
+        rows = []
+        for other in self.type_units[utype]:
+            if other == k:
                 continue
             if self.state[other] == IDLE:
-                counts += cover[row_of[int(self.base[other])]]
+                rows.append(row_of[int(self.base[other])])
             elif self.state[other] == DRIVING:
                 trip = self.trip[other]
                 assert trip is not None
-                counts += cover[row_of[int(trip[0])]]
+                rows.append(row_of[int(trip[0])])
+        # whole counts: the sum is exact in any order
+        counts = cover[rows].sum(axis=0, dtype=np.float64) if rows else np.zeros(cover.shape[1])
         q = m.busy_fraction[utype]
-        gain = cover.astype(np.float64) @ (m.demand * (1.0 - q) * q**counts)
+        gain = self.cover_f[utype] @ (m.demand * (1.0 - q) * q**counts)
         kind, idx = origin
         drive = self.p.call_to_key[idx, posts] if kind == "call" else m.hosp_to_key[idx, posts]
         gain = np.where(np.isfinite(drive), gain, -np.inf)
@@ -459,21 +482,34 @@ class _Run:
             rem = leg0 - tau
             return -1, x0, rem, edge0, 1.0 - rem / float(net.edge_time_s[edge0]) if edge0 >= 0 else 0.0
         left = dur - tau
-        cached = self.route_cache.get(k)
-        if cached is None or cached[0] != self.trip_id[k]:
-            nodes, remaining = self.m.keys.route(dest, x0)
-            self.route_cache[k] = (int(self.trip_id[k]), nodes, remaining)
-        else:
-            nodes, remaining = cached[1], cached[2]
-        i = int(np.searchsorted(-remaining, -left, side="left"))  # first node with remaining <= left
+        nodes, remaining, neg_remaining, edges = self._route(k, dest, x0)
+        i = bisect.bisect_left(neg_remaining, -left)  # first node with remaining <= left
         if i >= len(nodes):
             return dest, -1, max(left, 0.0), -1, 0.0
-        rem = max(left - float(remaining[i]), 0.0)
+        rem = max(left - remaining[i], 0.0)
         if i == 0:
-            return -1, int(nodes[0]), rem, -1, 0.0
-        edge = int(net.edge_between(nodes[i - 1], nodes[i])[0])
+            return -1, nodes[0], rem, -1, 0.0
+        edge = edges[i - 1]
         frac = 1.0 - rem / float(net.edge_time_s[edge]) if edge >= 0 and net.edge_time_s[edge] > 0 else 1.0
-        return -1, int(nodes[i]), rem, edge, frac
+        return -1, nodes[i], rem, edge, frac
+
+    def _route(self, k: int, dest: int, x0: int) -> tuple[list[int], list[float], list[float], list[int]]:
+        """The route of unit ``k``'s current trip from junction ``x0`` home, built once per trip.
+
+        Nodes, seconds left from each to the destination (and their negatives, increasing, for
+        bisection) and the edge into each node after the first (plain lists: read per event).
+        """
+        cached = self.route_cache.get(k)
+        if cached is not None and cached[0] == self.trip_id[k]:
+            return cached[1], cached[2], cached[3], cached[4]
+        route = self.routes.get((dest, x0))
+        if route is None:  # trips from a hospital or a post repeat: build each route once
+            nodes, remaining = self.m.keys.route(dest, x0)
+            edges = self.m.network.edge_between(nodes[:-1], nodes[1:]).tolist() if len(nodes) > 1 else []
+            route = (nodes.tolist(), remaining.tolist(), (-remaining).tolist(), edges)
+            self.routes[(dest, x0)] = route
+        self.route_cache[k] = (int(self.trip_id[k]), *route)
+        return route
 
     # ------------------------------------------------------------------ a decision
     def dispatch(self, t: float) -> None:
@@ -484,8 +520,137 @@ class _Run:
         free = np.flatnonzero((self.state == IDLE) | (self.state == DRIVING))
         if len(free) == 0:
             return
-        slot_ids = np.fromiter(self.pending, dtype=np.int64)
-        call_of = p.slot_call[slot_ids]
+        slot_ids = list(self.pending)
+        slot_call = self.slot_call
+        first = slot_call[slot_ids[0]]
+        if m.policy != "coverage_aware" and self.call_simple[first] and all(slot_call[s] == first for s in slot_ids):
+            picks = self._decide_one(t, first, slot_ids)
+        else:
+            ids = np.asarray(slot_ids, dtype=np.int64)
+            picks = self._decide_many(t, ids, p.slot_call[ids], free)
+        for s, k, eta, from_post in picks:
+            j = slot_call[s]
+            delay = float(self.turnout[s]) if from_post else 0.0
+            arrive = t + delay + eta
+            del self.pending[s]
+            self.a_unit[s], self.a_disp[s], self.a_from[s] = k, t, 0 if from_post else 1
+            if not t >= self.first_dispatch[j]:
+                self.first_dispatch[j] = t
+            self.left[j] += 1
+            self.unit_slot[k] = s
+            self.trip_id[k] += 1
+            self.trip[k] = None
+            self.set_state(k, TO_SCENE, t)
+            self.push(arrive, _ARRIVE, k, s)
+        if self.search_cache:
+            live = set(p.slot_call[np.fromiter(self.pending, dtype=np.int64)].tolist()) if self.pending else set()
+            for j in [j for j in self.search_cache if j not in live]:
+                del self.search_cache[j]
+
+    def _simple_calls(self) -> np.ndarray:
+        """Per call: no slot asks for capabilities (its lines are then one per unit type)."""
+        p = self.p
+        plain = np.asarray([not caps for caps in p.slot_caps], dtype=bool)
+        bad = np.zeros(len(p.calls), dtype=bool)
+        np.logical_or.at(bad, p.slot_call[~plain], True)
+        return ~bad
+
+    def _decide_one(self, t: float, j: int, slot_ids: list[int]) -> list[tuple[int, int, float, bool]]:
+        """One waiting call whose lines ask for plain unit types (the common decision).
+
+        For each unit type the lexicographic optimum (and the closest rule) is the ``need``
+        fastest free units, ties to the lower unit index. Exact ETAs are needed only for units
+        that could be among them: as in :meth:`etas`, a unit driving between junctions is
+        searched only when a lower bound on its ETA is within the ``need``-th fastest known ETA
+        of its type. Besides the bound through its destination post this also takes the
+        landmark bounds through every key point (triangle inequality with the precomputed key
+        times), so most searches are skipped; a skipped unit is slower than ``need`` others and
+        the choice is the one :meth:`etas` + :func:`solve_optimal` would make.
+
+        Returns
+        -------
+        list of (slot, unit, eta_s, from_post), in slot order.
+        """
+        m, p = self.m, self.p
+        need: dict[str, list[int]] = {}
+        for s in slot_ids:
+            need.setdefault(self.slot_type[s], []).append(s)
+        row = p.call_key[j]
+        ck = row.tolist()
+        state, base = self.state.tolist(), self.base.tolist()
+        cands: dict[str, list[tuple[float, int, bool]]] = {}
+        thr_of: dict[str, float] = {}
+        moving: list[tuple[str, int, int, float, float]] = []  # type, unit, node, rem, eta along its road
+        for utype, slots in need.items():
+            found: list[tuple[float, int, bool]] = []
+            for k in self.type_units.get(utype, ()):
+                st = state[k]
+                if st == IDLE:
+                    e = ck[base[k]]
+                    if e < math.inf:
+                        found.append((e, k, True))
+                    continue
+                if st != DRIVING:
+                    continue
+                key, node, rem, edge, frac = self.position(k, t)
+                if key >= 0:
+                    e = rem + ck[key]
+                    if e < math.inf:
+                        found.append((e, k, False))
+                else:
+                    moving.append((utype, k, node, rem, self._ahead_one(edge, frac, j) if edge >= 0 else math.inf))
+            known = sorted(e for e, _, _ in found)
+            thr_of[utype] = known[len(slots) - 1] if len(known) >= len(slots) else math.inf
+            cands[utype] = found
+        if moving:
+            nodes = np.asarray([mv[2] for mv in moving], dtype=np.int64)
+            rems = np.asarray([mv[3] for mv in moving])
+            thr = np.asarray([thr_of[mv[0]] for mv in moving])
+            dests = np.asarray([int(self.trip[mv[1]][0]) for mv in moving], dtype=np.int64)  # type: ignore[index]
+            keys = m.keys
+            with np.errstate(invalid="ignore"):
+                lower = rems + np.maximum(row[dests] - keys.forward[dests, nodes], 0.0)  # as etas()
+                want = (lower <= thr) & (thr > 0)
+                if want.any():
+                    landmark = np.fmax(row[None, :] - self.fwd_t[nodes], self.rev_t[nodes] - p.call_to_key[j][None, :])
+                    lb = np.fmax.reduce(landmark, axis=1)
+                    lb = np.where(np.isnan(lb), -np.inf, lb)
+                    want &= rems + lb - _BOUND_SLACK_S <= thr
+            via = np.full(len(moving), np.inf)
+            if want.any():
+                limit = max(float(np.max(thr[want] - rems[want])), 0.0) + _BOUND_SLACK_S
+                to_call = self.times_to_call(j, limit, nodes[want])
+                via[want] = np.where(to_call <= limit, rems[want] + to_call, np.inf)
+            for (utype, k, _, _, ahead), v in zip(moving, via.tolist(), strict=True):
+                e = min(ahead, v)
+                if e < math.inf:
+                    cands[utype].append((e, k, False))
+        picks: dict[int, tuple[int, int, float, bool]] = {}
+        for utype, slots in need.items():
+            best = sorted(cands.get(utype, []), key=lambda c: (c[0], c[1]))[: len(slots)]
+            for s, (e, k, from_post) in zip(slots, best, strict=False):
+                picks[s] = (s, k, e, from_post)
+        return [picks[s] for s in slot_ids if s in picks]
+
+    def _ahead_one(self, edge: int, frac: float, j: int) -> float:
+        """:meth:`ahead` for one call (same arithmetic, plain floats)."""
+        p, net = self.p, self.m.network
+        ce = int(p.points.edge[j])
+        twin = int(net.twin_edge[edge])
+        f = float(p.points.fraction[j])
+        if ce == edge:
+            pos = f
+        elif ce == twin:
+            pos = 1.0 - f
+        else:
+            return math.inf
+        return (pos - frac) * float(net.edge_time_s[edge]) if pos >= frac else math.inf
+
+    def _decide_many(
+        self, t: float, slot_ids: np.ndarray, call_of: np.ndarray, free: np.ndarray
+    ) -> list[tuple[int, int, float, bool]]:
+        """Every waiting call together with the policy (assignment engine); see :meth:`_decide_one`."""
+        m, p = self.m, self.p
         calls, inc = np.unique(call_of, return_inverse=True)
         if len(calls) > 1:
             order_calls = np.lexsort((calls, self.ready[calls]))
@@ -497,7 +662,7 @@ class _Run:
         fits = np.vstack([self.fits(*line)[free] for line in lines])
         usable = fits.any(axis=0)
         if not usable.any():
-            return
+            return []
         free, fits = free[usable], fits[:, usable]
         per_type: dict[str, int] = {}
         for utype, _ in lines:
@@ -539,27 +704,11 @@ class _Run:
                         np.asarray([m.unit_type[int(k)] for k in free]), np.ones(len(free), dtype=bool),
                         m.key_lon[bases], m.key_lat[bases], TIE_TOLERANCE_S,
                     )  # fmt: skip
-        for i, col in enumerate(choice):
-            if col < 0:
-                continue
-            k, s = int(free[col]), int(slot_ids[i])
-            j = int(p.slot_call[s])
-            delay = float(self.turnout[s]) if from_post[col] else 0.0
-            arrive = t + delay + float(eta[inc[i], col])
-            del self.pending[s]
-            self.a_unit[s], self.a_disp[s], self.a_from[s] = k, t, 0 if from_post[col] else 1
-            if not t >= self.first_dispatch[j]:
-                self.first_dispatch[j] = t
-            self.left[j] += 1
-            self.unit_slot[k] = s
-            self.trip_id[k] += 1
-            self.trip[k] = None
-            self.set_state(k, TO_SCENE, t)
-            self.push(arrive, _ARRIVE, k, s)
-        if self.search_cache:
-            live = set(p.slot_call[np.fromiter(self.pending, dtype=np.int64)].tolist()) if self.pending else set()
-            for j in [j for j in self.search_cache if j not in live]:
-                del self.search_cache[j]
+        return [
+            (int(slot_ids[i]), int(free[col]), float(eta[inc[i], col]), bool(from_post[col]))
+            for i, col in enumerate(choice)
+            if col >= 0
+        ]
 
     def etas(
         self,
@@ -625,7 +774,7 @@ class _Run:
         for i in np.flatnonzero(want.any(axis=1)).tolist():
             w = want[i]
             limit = max(float(np.max(bound[i, w] - rem_m[w])), 0.0)
-            to_call = self.times_to_call(int(calls[i]), limit)[nodes_m[w]]
+            to_call = self.times_to_call(int(calls[i]), limit, nodes_m[w])
             via = np.where(to_call <= limit, rem_m[w] + to_call, np.inf)
             eta[i, cols[w]] = np.minimum(eta[i, cols[w]], via)
         return eta, idle
@@ -639,29 +788,37 @@ class _Run:
         t_e = float(net.edge_time_s[edge])
         return np.where((pos >= frac) & ((ce == edge) | (ce == twin)), (pos - frac) * t_e, np.inf)
 
-    def times_to_call(self, j: int, limit: float) -> np.ndarray:
-        """Seconds from every node to call ``j`` (``inf`` beyond ``limit``); two reverse searches.
+    def times_to_call(self, j: int, limit: float, nodes: np.ndarray) -> np.ndarray:
+        """Seconds from each of ``nodes`` to call ``j`` (``inf`` beyond ``limit``): two reverse searches.
 
-        A full search (``limit`` inf, when too few units of known ETA fit) is kept while the call
-        waits, so a call queued through many decisions is searched once.
+        One search to each end of the call's road, stopped as soon as every node asked for is
+        settled (the times are exact there). A full search (``limit`` inf, when too few units
+        of known ETA fit) is kept while the call waits, so a call queued through many decisions
+        is searched once.
         """
         cached = self.search_cache.get(j)
-        if cached is not None and cached[0] >= limit:
-            return cached[1]
-        p, net = self.p, self.m.network
+        if cached is not None:
+            return cached[nodes]
+        p = self.p
         u, v = int(p.points.u[j]), int(p.points.v[j])
+        search = self.workspace.multi(True)
+        from_u, from_v = float(p.points.from_u[j]), float(p.points.from_v[j])
         if math.isinf(limit):
-            both = travel_times(net, [u, v], reverse=True)
-        else:
-            sparse = sparse_travel_times(net, [u, v], limit, reverse=True)
-            both = np.full((2, net.n_nodes), np.inf)
-            for r in (0, 1):
-                part = slice(sparse.indptr[r], sparse.indptr[r + 1])
-                both[r, sparse.indices[part]] = sparse.data[part]
-        out = np.minimum(both[0] + p.points.from_u[j], both[1] + p.points.from_v[j])
-        if math.isinf(limit):
-            self.search_cache[j] = (limit, out)
-        return out
+            both = np.full((2, self.m.network.n_nodes), np.inf)
+            for r, end in enumerate((u, v)):
+                reached, times, _, _, _ = search.run([end], [0.0], math.inf)
+                both[r, reached] = times
+            full = np.minimum(both[0] + from_u, both[1] + from_v)
+            self.search_cache[j] = full
+            return full[nodes]
+        scratch = self.scratch
+        part = []
+        for end in (u, v):
+            reached, times, _, _, _ = search.run([end], [0.0], limit, nodes)
+            scratch[reached] = times
+            part.append(scratch[nodes])
+            scratch[reached] = np.inf
+        return np.minimum(part[0] + from_u, part[1] + from_v)
 
     def _base_of(self, k: int) -> int:
         if self.state[k] == DRIVING and self.trip[k] is not None:

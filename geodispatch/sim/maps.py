@@ -93,18 +93,35 @@ def _html_map(run: SimulationRun, calls: Any, path: Path) -> None:
     late_idx = np.flatnonzero(~(resp <= target))
     if len(late_idx) > _MAX_HTML_POINTS:  # keep the page light: an even sample of the late calls
         late_idx = late_idx[np.linspace(0, len(late_idx) - 1, _MAX_HTML_POINTS).astype(int)]
-    late = folium.FeatureGroup(name=f"late calls (first unit after {target / 60:g} min, or none)")
-    for row in calls.iloc[late_idx].itertuples(index=False):
-        r = float(row.response_s)
-        text = (
-            f"call {html.escape(str(row.id))} (replication {row.replication}): {html.escape(str(row.type))}, "
-            f"priority {row.priority}<br>first unit after "
-            + (f"{r / 60:.1f} min" if math.isfinite(r) else "never")
-            + f"<br>units: {html.escape(str(row.unit_ids) or '-')}"
+    # one GeoJSON layer for all late calls (not one folium element each: rendering thousands of
+    # elements through the template engine took longer than the simulated year)
+    sub = calls.iloc[late_idx]
+    resp_late = resp[late_idx]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+            "properties": {
+                "popup": (
+                    f"call {html.escape(str(cid))} (replication {rep}): {html.escape(str(kind))}, "
+                    f"priority {prio}<br>first unit after "
+                    + (f"{r / 60:.1f} min" if math.isfinite(r) else "never")
+                    + f"<br>units: {html.escape(str(units) or '-')}"
+                )
+            },
+        }
+        for cid, rep, kind, prio, lon, lat, units, r in zip(
+            sub["id"].tolist(), sub["replication"].tolist(), sub["type"].tolist(), sub["priority"].tolist(),
+            sub["lon"].tolist(), sub["lat"].tolist(), sub["unit_ids"].tolist(), resp_late.tolist(), strict=True,
         )
-        folium.CircleMarker(
-            [float(row.lat), float(row.lon)], radius=3, color=_LATE, fill=True, fill_opacity=0.7, weight=0
-        ).add_child(popup(text)).add_to(late)
+    ]  # fmt: skip
+    late = folium.FeatureGroup(name=f"late calls (first unit after {target / 60:g} min, or none)")
+    if features:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": features},
+            marker=folium.CircleMarker(radius=3, color=_LATE, fill=True, fill_color=_LATE, fill_opacity=0.7, weight=0),
+            popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
+        ).add_to(late)
     late.add_to(fmap)
     posts = folium.FeatureGroup(name="unit posts and hospitals")
     counts: dict[int, int] = {}
