@@ -27,6 +27,9 @@ def test_wheel_ships_the_region_files_and_loads_them_outside_the_tree(tmp_path: 
         check=True, cwd=tmp_path, capture_output=True, timeout=600,
     )
     (wheel,) = dist.glob("geodispatch-*.whl")
+    from geodispatch import __version__
+
+    assert wheel.name.startswith(f"geodispatch-{__version__}-"), wheel.name  # one version, from __init__
     names = zipfile.ZipFile(wheel).namelist()
     shipped = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("geodispatch/_region_files/"))
     assert shipped == sorted(p.name for p in (REPO / "data" / "regions").glob("*.yaml"))
