@@ -161,7 +161,17 @@ def test_overdue_forward_warns_in_words_and_escalates_from_the_console(
 ) -> None:
     server, keys = served
     taker = browser_factory()
-    taker.login(server.url, keys["dispatcher"])
+    # the same tab, first with an agency's key, then (Keluar) the call taker's: the screen follows the role
+    taker.login(server.url, keys["syn-damkar"])
+    assert not taker.find("incident-create").is_displayed()
+    taker.driver.find_element("id", "logout").click()
+    taker.wait(lambda: taker.find("key-input").is_displayed(), 10, "the login form")
+    taker.find("key-input").send_keys(keys["dispatcher"])
+    taker.find("key-submit").click()
+    taker.wait(lambda: taker.find("role").get_attribute("data-role") == "dispatcher" and taker.find_all("agency-row"),
+               30, "the call taker's screen")
+    assert taker.find("incident-create").is_displayed() and taker.find("coverage-toggle").is_displayed()
+    assert len(taker.units()) == len(api.get("/units").json())
     lon, lat = _point(scenario)
     fire = api.post("/incidents", json={"type": "kebakaran", "priority": 1, "lon": lon, "lat": lat}).json()
     httpx.post(f"{server.url}/incidents/{fire['id']}/acknowledge", headers=auth(keys["syn-damkar"]),

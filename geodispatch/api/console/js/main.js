@@ -7,7 +7,7 @@ import { initMap } from "./map.js";
 import { state, setUnits, setIncidents, putUnit, putIncident } from "./store.js";
 import { initUnits } from "./units.js";
 import { initIncidents } from "./incidents.js";
-import { initNewCall } from "./newcall.js";
+import { initNewCall, showNewCall } from "./newcall.js";
 import { initRecommendation } from "./recommendation.js";
 import { initCoverage, showCoverage } from "./coverage.js";
 import { initAgencies, showAgencies } from "./agencies.js";
@@ -103,6 +103,8 @@ async function enter(key) {
     initAgencies();
     initKeyboard({ toggleLanguage });
     await initNewCall();
+  } else {
+    await showNewCall();
   }
   await loadState();
   await showAgencies();

@@ -15,6 +15,8 @@ const ROAD_STYLE = {
 export let map = null;
 let roadsRenderer = null;
 let minorRenderer = null;
+/** Canvas for the unit markers, in a pane above the stations (a unit at its post stays visible). */
+export let unitsRenderer = null;
 let minorLayer = null;
 let minorAbort = null;
 let layersControl = null;
@@ -48,6 +50,8 @@ export async function initMap(region) {
     roadsRenderer = L.canvas({ padding: 0.3, pane: "roads" });
     map.createPane("coverage").style.zIndex = 360;
     map.createPane("routes").style.zIndex = 450;
+    map.createPane("units").style.zIndex = 620;  // above the station squares (markerPane, 600)
+    unitsRenderer = L.canvas({ padding: 0.3, pane: "units" });
     map.on("click", (ev) => clickHandlers.forEach((fn) => fn(ev.latlng)));
     map.on("moveend", refreshMinorRoads);
     const osm = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",

@@ -97,7 +97,12 @@ export async function initNewCall() {
   }));
   $("desa-input").addEventListener("change", pickDesa);
   $("newcall-form").addEventListener("submit", (ev) => { ev.preventDefault(); createIncident(); });
+  return showNewCall();
+}
+
+/** At every login: the new-call form is the call taker's (dispatcher, admin). */
+export function showNewCall() {
   const canCreate = state.me.role === "dispatcher" || state.me.role === "admin";
   $("newcall").hidden = !canCreate;
-  return canCreate ? loadDesa() : null;
+  return canCreate && !desa.length ? loadDesa() : null;
 }

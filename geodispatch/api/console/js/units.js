@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { t, statusLabel, onLanguage } from "./i18n.js";
-import { map } from "./map.js";
+import { map, unitsRenderer } from "./map.js";
 import { state, on, putUnit } from "./store.js";
 import { showError, clearError } from "./notify.js";
 
@@ -72,7 +72,8 @@ function marker(unit) {
   const tip = `${unit.id} · ${statusLabel(unit.status)}`;
   let m = markers.get(unit.id);
   if (!m) {
-    m = L.circleMarker([unit.lat, unit.lon], { radius: 6, weight: 2, color: "#fff", fillOpacity: 1, fillColor: colour });
+    m = L.circleMarker([unit.lat, unit.lon], { radius: 6, weight: 2, color: "#fff", fillOpacity: 1, fillColor: colour,
+      renderer: unitsRenderer, pane: "units" });
     m.bindTooltip(tip);
     markers.set(unit.id, m);
     layer.addLayer(m);
