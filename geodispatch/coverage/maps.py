@@ -1,9 +1,9 @@
 """Maps of a coverage report: an interactive folium HTML map and a static PNG for reports.
 
-The HTML map has no base tiles by default (``tiles=None``): its layers (isochrone bands,
-stations, hotspots, areas with their coverage table in popups) are GeoJSON drawn by Leaflet,
-so they show without any tile server; an OpenStreetMap tile layer can be switched on when
-online. Write it with :func:`save_html` (or :func:`geodispatch.webmap.save_offline`): the file
+The HTML map has no base tiles by default (``tiles=None``): its layers (roads drawn from the
+network, isochrone bands, stations, hotspots, areas with their coverage table in popups) are
+GeoJSON drawn by Leaflet, so they show without any tile server; an OpenStreetMap tile layer
+can be switched on when online (off by default: nothing is fetched). Write it with :func:`save_html` (or :func:`geodispatch.webmap.save_offline`): the file
 then carries Leaflet inline and loads nothing from the internet (a plain ``.save`` links CDNs).
 Popups are :func:`geodispatch.webmap.popup` (Leaflet only) rather than ``folium.Popup``, which
 needs jQuery.
@@ -61,6 +61,13 @@ def _union_rows(report: CoverageReport, service: str) -> Any:
 
 
 # --------------------------------------------------------------------------- folium
+MAX_ROAD_VERTICES = 150_000
+"""Vertex budget of the HTML map's minor-road layer (about 3 MB of page; arterials always drawn)."""
+BAND_PANE, ROAD_PANE = "gd-bands", "gd-roads"
+"""Leaflet panes under the default overlay pane (z 400: hotspots, stations, areas): the time
+bands (z 380), then the roads over them (z 390, not clickable)."""
+
+
 def save_html(report: CoverageReport, path: str | os.PathLike[str], simplify_deg: float | None = None) -> Path:
     """Write the interactive map of the report as one standalone HTML file (works offline).
 
@@ -83,18 +90,29 @@ def save_html(report: CoverageReport, path: str | os.PathLike[str], simplify_deg
     return save_offline(folium_map(report, simplify_deg), path)
 
 
-def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any:
+def folium_map(
+    report: CoverageReport, simplify_deg: float | None = None, max_road_vertices: int = MAX_ROAD_VERTICES
+) -> Any:
     """Interactive map of the report (folium.Map; write it with :func:`save_html`).
 
     ``.save(path)`` also works but links Leaflet from its CDN (blank offline).
+
+    Layers: the roads drawn from the network itself (arterials always; minor roads simplified
+    and, on a big network, only the longest within ``max_road_vertices``), the desa outlines,
+    one layer per service with its time bands *and* its uncovered hotspots (toggling a service
+    shows or hides both; the first service is shown), the stations, and an optional
+    OpenStreetMap tile layer that is off by default (nothing is fetched unless it is switched
+    on). A legend of the time bands and a metric-only scale.
 
     Parameters
     ----------
     report : CoverageReport
         The coverage run.
     simplify_deg : float, optional
-        Simplification tolerance of polygons for the browser, degrees (default: the region's
-        extent / 4000, at least 2e-5, about 2 m).
+        Simplification tolerance of polygons and roads for the browser, degrees (default: the
+        region's extent / 4000, at least 2e-5, about 2 m).
+    max_road_vertices : int
+        Vertex budget of the minor-road layer (the longest roads are kept).
     """
     import folium
 
@@ -120,14 +138,24 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
         )
     )
     fmap.get_root().html.add_child(folium.Element(_band_legend(report)))  # type: ignore[attr-defined]
+    folium.map.CustomPane(BAND_PANE, z_index=380).add_to(fmap)
+    _folium_roads(report, fmap, simplify_deg, max_road_vertices)
     if report.areas is not None:
         _folium_areas(report, fmap, simplify_deg)
-    for i, service in enumerate(report.services):
+    hot = report.hotspots
+    last = report.minutes[-1]
+    shown = False
+    for service in report.services:
         rows = _union_rows(report, service)
-        if rows.empty:
+        mine = hot[hot["type"] == service] if len(hot) else hot
+        if rows.empty and not len(mine):
             continue
         colours = _band_colours(service, len(rows))
-        group = folium.FeatureGroup(name=f"{service}: isochrones", show=i == 0)
+        group = folium.FeatureGroup(
+            name=f"{service}: isochrones" + (f" and uncovered hotspots (> {last:g} min)" if len(mine) else ""),
+            show=not shown,
+        )
+        shown = True
         for (_, row), colour in reversed(list(zip(rows.iterrows(), colours, strict=True))):
             geom = row.geometry.simplify(simplify_deg)
             if geom.is_empty:
@@ -136,7 +164,9 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
                 geom.__geo_interface__,
                 style_function=lambda _f, c=colour: {"fillColor": c, "color": c, "weight": 1, "fillOpacity": 0.45},
                 tooltip=f"{service} within {row.minutes:g} min: {row.area_km2:,.2f} km²",
+                pane=BAND_PANE,
             ).add_to(group)
+        _folium_hotspots(mine, group)
         group.add_to(fmap)
     status = report.station_status
     for service in dict.fromkeys(status["service"]) if len(status) else []:
@@ -162,25 +192,66 @@ def folium_map(report: CoverageReport, simplify_deg: float | None = None) -> Any
             )
             marker.add_child(popup(popup_html, max_width=300)).add_to(group)
         group.add_to(fmap)
-    hot = report.hotspots
-    if len(hot):
-        group = folium.FeatureGroup(name=f"uncovered hotspots (> {report.minutes[-1]:g} min)", show=True)
-        for row in hot[hot["rank"] <= 15].itertuples(index=False):
-            median = "unreachable" if not np.isfinite(row.median_s) else f"{row.median_s / 60:.1f} min"
-            popup_html = (
-                f"<b>hotspot #{row.number} ({row.type})</b><br>{row.population:,.0f} people not covered within "
-                f"{row.minutes:g} min<br>median time {median}<br>{row.area_km2:.2f} km²"
-            )
-            folium.GeoJson(
-                row.geometry.__geo_interface__,
-                style_function=lambda _f: {"color": "#000000", "weight": 2, "dashArray": "4", "fillOpacity": 0.0},
-            ).add_to(group)
-            folium.CircleMarker(
-                [row.lat, row.lon], radius=5, color="black", fill=True, fill_color="yellow", fill_opacity=1.0,
-            ).add_child(popup(popup_html, max_width=300)).add_to(group)
-        group.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
+
+
+def _folium_hotspots(spots: Any, group: Any, top: int = 15) -> None:
+    """A service's largest uncovered hotspots (outline, marker, popup) into its layer group."""
+    import folium
+
+    from geodispatch.webmap import popup
+
+    for row in spots.sort_values("rank").head(top).itertuples(index=False):
+        median = "unreachable" if not np.isfinite(row.median_s) else f"{row.median_s / 60:.1f} min"
+        popup_html = (
+            f"<b>hotspot #{row.number} ({row.type})</b><br>{row.population:,.0f} people not covered within "
+            f"{row.minutes:g} min<br>median time {median}<br>{row.area_km2:.2f} km²"
+        )
+        folium.GeoJson(
+            row.geometry.__geo_interface__,
+            style_function=lambda _f: {"color": "#000000", "weight": 2, "dashArray": "4", "fillOpacity": 0.0},
+        ).add_to(group)
+        folium.CircleMarker(
+            [row.lat, row.lon], radius=5, color="black", fill=True, fill_color="yellow", fill_opacity=1.0,
+            tooltip=f"hotspot #{row.number}: {row.population:,.0f} people",
+        ).add_child(popup(popup_html, max_width=300)).add_to(group)
+
+
+def _folium_roads(report: CoverageReport, fmap: Any, simplify_deg: float, max_vertices: int) -> None:
+    """The network's roads, drawn offline in their own pane above the bands (no tile server).
+
+    Arterials are always drawn (not in the layer control); minor roads are one toggleable
+    layer, simplified, and on a big network only the longest within ``max_vertices``.
+    """
+    import folium
+
+    from geodispatch.network.lines import RoadLines
+
+    folium.map.CustomPane(ROAD_PANE, z_index=390, pointer_events=False).add_to(fmap)
+    lines = RoadLines(report.network)
+    minor, dropped = lines.simplified("minor", simplify_deg, max_vertices)
+    arterial, _ = lines.simplified("arterial", simplify_deg)
+    if minor:
+        name = "minor roads (simplified" + (f"; {dropped:,} shortest left out)" if dropped else ")")
+        group = folium.FeatureGroup(name=name, show=True)
+        _road_geojson(minor, "#555555", 0.8, 0.7).add_to(group)
+        group.add_to(fmap)
+    if arterial:
+        group = folium.FeatureGroup(name="arterial roads", show=True, control=False)
+        _road_geojson(arterial, "#222222", 2.2, 0.85).add_to(group)
+        group.add_to(fmap)
+
+
+def _road_geojson(lines: list[np.ndarray], colour: str, weight: float, opacity: float) -> Any:
+    """One MultiLineString GeoJSON layer of ``lines`` (lon/lat) in the roads pane."""
+    import folium
+
+    geometry = {"type": "MultiLineString", "coordinates": [line.tolist() for line in lines]}
+    return folium.GeoJson(
+        geometry, style_function=lambda _f: {"color": colour, "weight": weight, "opacity": opacity},
+        pane=ROAD_PANE, interactive=False,
+    )
 
 
 def _metric_scale() -> Any:
@@ -215,7 +286,7 @@ def _band_legend(report: CoverageReport) -> str:
             )
             previous = row.minutes
     return (
-        '<div class="gd-legend" style="position:fixed;bottom:24px;left:10px;z-index:9999;background:white;'
+        '<div class="gd-legend" style="position:fixed;bottom:44px;left:10px;z-index:9999;background:white;'
         'padding:6px 8px;border:1px solid #888;font:12px sans-serif;line-height:1.5">'
         + "<br>".join(rows) + "</div>"
     )

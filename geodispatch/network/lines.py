@@ -168,3 +168,49 @@ class RoadLines:
             "coords": [flat[a:b] for a, b in pairwise(bounds)],
             "truncated": truncated,
         }
+
+    def simplified(
+        self, level: str, tolerance_deg: float, max_vertices: int | None = None, decimals: int = 5
+    ) -> tuple[list[np.ndarray], int]:
+        """Every road of a level, simplified for a static map, within a vertex budget.
+
+        Each road is simplified (Douglas-Peucker, ``tolerance_deg``) and rounded to ``decimals``
+        (5: about 1 m). When the simplified roads still have more than ``max_vertices`` vertices,
+        the longest roads are kept until the budget is spent (a big network stays light in a
+        browser; the short lanes go first).
+
+        Parameters
+        ----------
+        level : str
+            ``arterial`` or ``minor``.
+        tolerance_deg : float
+            Simplification tolerance, degrees (2e-5 is about 2 m).
+        max_vertices : int, optional
+            Vertex budget (default: none).
+        decimals : int
+            Decimals kept of each coordinate.
+
+        Returns
+        -------
+        lines : list of ndarray
+            Kept roads, each ``(n, 2)`` lon/lat degrees, longest first when the budget cut.
+        dropped : int
+            Roads left out by the budget.
+        """
+        import shapely
+
+        lv = self._levels[level]
+        n = len(lv.classes)
+        if n == 0:
+            return [], 0
+        counts = np.diff(lv.offsets)
+        geoms = shapely.linestrings(np.column_stack([lv.lon, lv.lat]), indices=np.repeat(np.arange(n), counts))
+        geoms = shapely.simplify(geoms, tolerance_deg)
+        kept = np.arange(n)
+        sizes = shapely.get_num_coordinates(geoms)
+        if max_vertices is not None and sizes.sum() > max_vertices:
+            kept = np.argsort(-shapely.length(geoms), kind="stable")
+            kept = kept[np.cumsum(sizes[kept]) <= max_vertices]
+        coords = shapely.get_coordinates(geoms[kept])
+        lines = np.split(np.round(coords, decimals), np.cumsum(sizes[kept])[:-1])
+        return lines, int(n - len(kept))
