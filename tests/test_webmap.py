@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import folium
+import numpy as np
 import pytest
 from folium import plugins
 
@@ -124,13 +125,18 @@ def test_save_offline_writes_the_rendered_page(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- geodispatch's maps
 @pytest.fixture(scope="module")
-def coverage_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def coverage_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from geodispatch.coverage.report import run_coverage
     from geodispatch.scenario import load_scenario
 
     out = tmp_path_factory.mktemp("cov") / "out"
-    run_coverage(load_scenario("synthetic:1500"), minutes=[10, 15], out_dir=out)
-    return out / "map.html"
+    report = run_coverage(load_scenario("synthetic:1500"), minutes=[10, 15], out_dir=out)
+    return report, out / "map.html"
+
+
+@pytest.fixture(scope="module")
+def coverage_html(coverage_run) -> Path:  # type: ignore[no-untyped-def]
+    return coverage_run[1]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +162,111 @@ def test_geodispatch_maps_are_standalone(which: str, request: pytest.FixtureRequ
         assert "&le; 10 min" in page and "10&ndash;15 min" in page
         assert "L.control.scale({metric: true, imperial: false})" in page
         assert "imperial: true" not in page and "L.control.scale().addTo" not in page
+
+
+def _overlays(page: str) -> dict[str, str]:
+    """Layer-control overlay name -> the JS variable of its layer."""
+    block = re.search(r"overlays :\s*\{(.*?)\},", page, re.S)
+    assert block is not None, "no layer control"
+    return {json.loads(f'"{name}"'): var for name, var in re.findall(r'"([^"]+)" : (\w+),', block.group(1))}
+
+
+def _added_to(page: str, var: str) -> list[str]:
+    """Variables of the layers added to ``var`` (``x.addTo(var)`` or ``L.x(...).addTo(var)``)."""
+    direct = re.findall(rf"(\w+)\.addTo\({var}\);", page)
+    built = re.findall(rf"var (\w+) = L\.\w+\((?:(?!\bvar ).)*?\)\.addTo\({var}\);", page, re.S)
+    return direct + built
+
+
+def test_coverage_html_draws_the_network_roads_in_their_own_layers(coverage_run) -> None:  # type: ignore[no-untyped-def]
+    """Arterials always (no toggle), minor roads one toggle, both exactly the simplified network roads."""
+    from geodispatch.network.lines import RoadLines
+
+    report, path = coverage_run
+    page = path.read_text(encoding="utf-8")
+    data = {var: json.loads(body) for var, body in re.findall(r"(geo_json_\w+)_add\((\{.*\})\);", page)}
+    roads = {var: d["features"][0]["geometry"]["coordinates"] for var, d in data.items()
+             if d["features"][0]["geometry"]["type"] == "MultiLineString"}
+    minx, miny, maxx, maxy = report.network.bbox
+    tolerance = max(2e-5, max(maxx - minx, maxy - miny) / 4000)  # folium_map's default
+    lines = RoadLines(report.network)
+    arterial = [line.tolist() for line in lines.simplified("arterial", tolerance)[0]]
+    minor = [line.tolist() for line in lines.simplified("minor", tolerance)[0]]
+    assert len(arterial) == lines.count("arterial") > 10 and len(minor) == lines.count("minor") > 100
+    assert sorted(roads.values(), key=len) == [arterial, minor]
+    overlays = _overlays(page)
+    group_of = {layer: group for group in re.findall(r"var (feature_group_\w+) = ", page)
+                for layer in _added_to(page, group)}
+    art_var = next(v for v, c in roads.items() if c == arterial)
+    min_var = next(v for v, c in roads.items() if c == minor)
+    assert overlays["minor roads (simplified)"] == group_of[min_var]
+    assert group_of[art_var] not in overlays.values()  # always drawn: not in the layer control
+    map_var = re.search(r"var (map_\w+) = L\.map\(", page).group(1)  # type: ignore[union-attr]
+    assert group_of[art_var] in _added_to(page, map_var) and group_of[min_var] in _added_to(page, map_var)
+    for var in (art_var, min_var):  # in the roads pane (over the bands, under the markers), not clickable
+        options = re.search(rf"var {var} = L\.geoJson\(null, \{{(.*?)\}}\);", page, re.S).group(1)  # type: ignore[union-attr]
+        assert '"pane": "gd-roads"' in options and '"interactive": false' in options
+
+
+def test_minor_roads_keep_the_longest_within_the_vertex_budget(coverage_run) -> None:  # type: ignore[no-untyped-def]
+    import shapely
+
+    from geodispatch.coverage.maps import folium_map
+    from geodispatch.network.lines import RoadLines
+
+    report, _ = coverage_run
+    lines = RoadLines(report.network)
+    every, none_dropped = lines.simplified("minor", 2e-5)
+    assert none_dropped == 0
+    sizes = np.array([len(line) for line in every])
+    index = np.repeat(np.arange(len(every)), sizes)
+    lengths = shapely.length(shapely.linestrings(np.concatenate(every), indices=index))
+    budget = int(sizes.sum() // 3)
+    kept, dropped = lines.simplified("minor", 2e-5, budget)
+    assert sum(len(line) for line in kept) <= budget and dropped == len(every) - len(kept) > 0
+    # brute force: the longest roads first, as many as fit
+    order = np.argsort(-lengths, kind="stable")
+    expect = order[np.cumsum(sizes[order]) <= budget]
+    assert [line.tolist() for line in kept] == [every[i].tolist() for i in expect]
+    page = render_offline(folium_map(report, simplify_deg=2e-5, max_road_vertices=budget))
+    assert f"minor roads (simplified; {dropped:,} shortest left out)" in page
+
+
+def test_each_service_layer_carries_only_its_own_hotspots(coverage_run) -> None:  # type: ignore[no-untyped-def]
+    report, path = coverage_run
+    page = path.read_text(encoding="utf-8")
+    overlays = _overlays(page)
+    tips = dict(re.findall(r"(circle_marker_\w+)\.bindTooltip\(\s*`<div>\s*(hotspot #\d+: [^<]*?)\s*</div>`", page))
+    hot = report.hotspots
+    seen = 0
+    for service in ("ambulance", "damkar"):
+        group = overlays[f"{service}: isochrones and uncovered hotspots (> 15 min)"]
+        shown = sorted(int(re.match(r"hotspot #(\d+)", tips[m]).group(1))  # type: ignore[union-attr]
+                       for m in _added_to(page, group) if m in tips)
+        mine = hot[hot["type"] == service].sort_values("rank").head(15)
+        assert shown == sorted(mine["number"]), service
+        seen += len(shown)
+    assert seen == len(tips) > 0  # no hotspot outside a service's layer
+    # the first service is shown, the others start hidden (their layer is not added to the map)
+    map_var = re.search(r"var (map_\w+) = L\.map\(", page).group(1)  # type: ignore[union-attr]
+    on_map = _added_to(page, map_var)
+    assert overlays["ambulance: isochrones and uncovered hotspots (> 15 min)"] in on_map
+    assert overlays["damkar: isochrones and uncovered hotspots (> 15 min)"] not in on_map
+
+
+def test_coverage_html_fetches_nothing_by_default(coverage_html: Path) -> None:
+    """The only internet URLs are the optional OSM tile layer's, and that layer starts off the map."""
+    page = coverage_html.read_text(encoding="utf-8")
+    assert not EXTERNAL_TAG.search(page)
+    tiles = re.findall(r"var (tile_layer_\w+) = L\.tileLayer\(\s*\"([^\"]+)\",(.*?)\);", page, re.S)
+    assert [url for _, url, _ in tiles] == ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"]
+    var, _, options = tiles[0]
+    assert f"{var}.addTo(" not in page and not re.search(rf"\)\.addTo\(\w+\);\s*var {var}\b", page)
+    assert var in _overlays(page).values()  # it can be switched on
+    elsewhere = page.replace(options, "").replace(tiles[0][1], "")
+    for asset in ("leaflet.js", "leaflet.css"):  # their licence comments name web sites
+        elsewhere = elsewhere.replace(leaflet_asset(asset), "")
+    assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", elsewhere)
 
 
 # --------------------------------------------------------------------------- headless browser
@@ -234,7 +345,8 @@ def test_geodispatch_maps_render_in_a_browser_offline(which: str, request: pytes
     probe = _probe(dom)
     if which == "coverage_html":  # drawn on one canvas (prefer_canvas); the layer control lists the layers
         assert probe["paths"] > 20 and probe["painted"] > 10_000, probe
-        assert re.search(r"leaflet-control-layers-selector\" checked=\"\"><span> ambulance: isochrones</span>", dom)
+        assert re.search(r"leaflet-control-layers-selector\" checked=\"\"><span> ambulance: isochrones and uncovered "
+                         r"hotspots \(&gt; 15 min\)</span>", dom)
     else:  # SVG: one path per demand circle and post; the new posts carry permanent labels
         assert probe["paths"] == len(re.findall(r'<path class="leaflet-interactive', dom)) > 100, probe
         assert len(re.findall(r"role=\"tooltip\"[^>]*><div>\s*NEW #\d: ", dom)) == 2  # open in the DOM

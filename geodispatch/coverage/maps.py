@@ -3,13 +3,15 @@
 The HTML map has no base tiles by default (``tiles=None``): its layers (roads drawn from the
 network, isochrone bands, stations, hotspots, areas with their coverage table in popups) are
 GeoJSON drawn by Leaflet, so they show without any tile server; an OpenStreetMap tile layer
-can be switched on when online (off by default: nothing is fetched). Write it with :func:`save_html` (or :func:`geodispatch.webmap.save_offline`): the file
-then carries Leaflet inline and loads nothing from the internet (a plain ``.save`` links CDNs).
+can be switched on when online (off by default: nothing is fetched). Write it with
+:func:`save_html` (or :func:`geodispatch.webmap.save_offline`): the file then carries Leaflet
+inline and loads nothing from the internet (a plain ``.save`` links CDNs).
 Popups are :func:`geodispatch.webmap.popup` (Leaflet only) rather than ``folium.Popup``, which
 needs jQuery.
 
-The PNG (matplotlib) shows roads, nested time bands, stations by type, uncovered hotspots, a
-legend, a scale bar and a title naming the region and the threshold; the synthetic regency is
+The PNG (matplotlib, drawn to the one standard of :mod:`geodispatch.mapdraw`) shows roads,
+nested time bands, stations by type, numbered uncovered hotspots, a legend, a scale bar, a
+north arrow and a title naming the region and the threshold; the synthetic regency is
 labelled SYNTHETIC in the title and the footer.
 """
 

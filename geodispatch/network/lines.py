@@ -206,11 +206,12 @@ class RoadLines:
         counts = np.diff(lv.offsets)
         geoms = shapely.linestrings(np.column_stack([lv.lon, lv.lat]), indices=np.repeat(np.arange(n), counts))
         geoms = shapely.simplify(geoms, tolerance_deg)
-        kept = np.arange(n)
         sizes = shapely.get_num_coordinates(geoms)
-        if max_vertices is not None and sizes.sum() > max_vertices:
-            kept = np.argsort(-shapely.length(geoms), kind="stable")
-            kept = kept[np.cumsum(sizes[kept]) <= max_vertices]
-        coords = shapely.get_coordinates(geoms[kept])
-        lines = np.split(np.round(coords, decimals), np.cumsum(sizes[kept])[:-1])
-        return lines, int(n - len(kept))
+        coords = np.round(shapely.get_coordinates(geoms), decimals)
+        lines = np.split(coords, np.cumsum(sizes)[:-1])
+        if max_vertices is None or sizes.sum() <= max_vertices:
+            return lines, 0
+        length = shapely.length(shapely.linestrings(coords, indices=np.repeat(np.arange(n), sizes)))  # as drawn
+        kept = np.argsort(-length, kind="stable")
+        kept = kept[np.cumsum(sizes[kept]) <= max_vertices]
+        return [lines[i] for i in kept], int(n - len(kept))
