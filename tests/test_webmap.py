@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -350,3 +351,62 @@ def test_geodispatch_maps_render_in_a_browser_offline(which: str, request: pytes
     else:  # SVG: one path per demand circle and post; the new posts carry permanent labels
         assert probe["paths"] == len(re.findall(r'<path class="leaflet-interactive', dom)) > 100, probe
         assert len(re.findall(r"role=\"tooltip\"[^>]*><div>\s*NEW #\d: ", dom)) == 2  # open in the DOM
+
+
+# --------------------------------------------------------------------------- README screenshots
+SCREENSHOTS_ENV = "GEODISPATCH_SCREENSHOTS"
+"""Set to a folder (the README uses ``docs``) to have the screenshot test publish there
+``coverage_map.png`` (the coverage HTML in Chromium), ``coverage.png`` and ``siting.png``."""
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _not_blank(path: Path, width: int, height: int) -> None:
+    import matplotlib.image as mpimg
+
+    pixels = mpimg.imread(path)
+    assert pixels.shape[:2] == (height, width), pixels.shape
+    colours = np.unique((pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 50, f"{path.name}: only {len(colours)} colours (blank?)"
+
+
+def test_readme_screenshots(tmp_path: Path) -> None:
+    """The coverage HTML opened in headless Chromium (offline: no request leaves the machine), and the
+    coverage and siting PNGs, from the README's commands; published to $GEODISPATCH_SCREENSHOTS."""
+    import time
+
+    from console_harness import Browser, browser_paths
+
+    from geodispatch.coverage.report import run_coverage
+    from geodispatch.output import atomic_file
+    from geodispatch.scenario import load_scenario
+    from geodispatch.siting.run import run_siting
+
+    browser_paths()  # skip with the reason when Chromium / chromedriver are missing
+    cov = tmp_path / "cov"
+    run_coverage(load_scenario("synthetic"), out_dir=cov)  # `geodispatch coverage synthetic`
+    site = tmp_path / "site"
+    run_siting("synthetic", model="mclp", new_posts=3, minutes=15, out=site, lang="id")
+    b = Browser(1400, 900)
+    try:
+        b.driver.get((cov / "map.html").resolve().as_uri())
+        b.wait(lambda: b.js("return document.querySelectorAll('.leaflet-gd-roads-pane canvas').length === 1 && "
+                            "document.querySelectorAll('.leaflet-control-layers-selector').length > 5"),
+               30, "the map with its roads and layer control")
+        time.sleep(1.0)  # the canvases' first paint
+        assert b.requested_hosts() == set()  # nothing fetched: no tiles, no CDN
+        assert b.console_errors() == []
+        shot = tmp_path / "coverage_map.png"
+        assert b.driver.save_screenshot(str(shot)), "the browser took no screenshot"
+        width, height = b.js("return [window.innerWidth, window.innerHeight]")
+    finally:
+        b.close()
+    _not_blank(shot, width, height)
+    images = {"coverage_map.png": shot, "coverage.png": cov / "map.png", "siting.png": site / "map.png"}
+    for image in images.values():
+        assert image.stat().st_size > 50_000, image
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    if folder:
+        dest = Path(folder) if Path(folder).is_absolute() else REPO / folder
+        for name, image in images.items():
+            with atomic_file(dest / name, suffix=".png") as part:
+                shutil.copyfile(image, part)
