@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -87,3 +88,17 @@ def write_csv(frame: Any, path: str | os.PathLike[str]) -> Path:
     with atomic_file(path, suffix=".csv") as tmp:
         frame.to_csv(tmp, index=False)
     return Path(path)
+
+
+def json_safe(value: Any) -> Any:
+    """A copy fit for strict JSON: non-finite floats (unreachable = inf, NaN) as None, numpy
+    scalars as Python numbers, tuples as lists, keys as strings."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

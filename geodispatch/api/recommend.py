@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from sqlalchemy import select
@@ -12,21 +11,9 @@ from sqlalchemy.orm import Session
 from geodispatch.api.models import Unit
 from geodispatch.api.runtime import Runtime
 from geodispatch.errors import AssignmentError
+from geodispatch.output import json_safe
 
 logger = logging.getLogger(__name__)
-
-
-def json_safe(value: Any) -> Any:
-    """A copy with non-finite floats (unreachable = inf) as None and tuples as lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return json_safe(value.item())
-    return value
 
 
 def available_units(runtime: Runtime, session: Session | None = None) -> list[Any]:

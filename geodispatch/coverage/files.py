@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from geodispatch.errors import OutputError
-from geodispatch.output import atomic_dir
+from geodispatch.output import atomic_dir, json_safe
 
 if TYPE_CHECKING:
     from geodispatch.coverage.report import CoverageReport
@@ -60,7 +59,7 @@ def write_report(
                 files.append("map.png")
             summary = dict(report.summary)
             summary["files"] = [*files, "summary.json"]
-            (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, allow_nan=False))
+            (tmp / "summary.json").write_text(json.dumps(json_safe(summary), indent=2, allow_nan=False))
     except PermissionError as exc:
         raise OutputError(f"cannot write to {dest}: permission denied; choose a writable --out") from exc
     except OSError as exc:
@@ -68,19 +67,6 @@ def write_report(
             raise
         raise OutputError(f"cannot write to {dest}: {exc.strerror or exc}; choose a writable --out") from exc
     return dest
-
-
-def _jsonable(value: Any) -> Any:
-    """Turn numpy scalars into Python and non-finite floats into None (JSON null)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _write_geojson(gdf: Any, path: Path) -> None:

@@ -18,10 +18,11 @@ from geodispatch.api import workflow
 from geodispatch.api.auth import Principal
 from geodispatch.api.deps import PrincipalDep, RowId, RuntimeDep
 from geodispatch.api.models import AuditEntry, Incident, Unit
-from geodispatch.api.recommend import json_safe, recommend_incident
+from geodispatch.api.recommend import recommend_incident
 from geodispatch.api.runtime import Runtime
 from geodispatch.api.schemas import AuditOut
 from geodispatch.errors import InputError, NotFoundError
+from geodispatch.output import json_safe
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 READERS = ("dispatcher", "planner", "agency")
