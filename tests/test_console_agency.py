@@ -206,4 +206,16 @@ def test_overdue_forward_warns_in_words_and_escalates_from_the_console(
     taker.js(f"document.querySelector('[data-testid=incident-row][data-incident-id=\"{fire['id']}\"]').click()")
     taker.wait(lambda: any("dieskalasi" in e.text for e in taker.find_all("timeline-entry")), 10,
                "the escalation in the timeline")
+    # command handover (audited): to BPBD, which is told of the incident at once
+    from selenium.webdriver.support.ui import Select
+
+    bpbd = next(a["name"] for a in api.get("/agencies").json() if a["id"] == "syn-bpbd")
+    Select(taker.find("command-select")).select_by_value("syn-bpbd")
+    taker.click("command-button")
+    told = taker.wait(lambda: _forward(taker, fire["id"], "syn-bpbd"), 10, "BPBD's forward")
+    assert "komando" in told["text"] and told["status"] == "notified"
+    assert api.get(f"/incidents/{fire['id']}").json()["command_agency_id"] == "syn-bpbd"
+    taker.wait(lambda: taker.driver.find_element("id", "command-current").text == f"Komando: {bpbd}", 5,
+               "the new commander named")
+    assert "syn-bpbd" not in [o.get_attribute("value") for o in Select(taker.find("command-select")).options]
     assert taker.error_text() == "" and taker.console_errors() == []

@@ -18,6 +18,20 @@ let agencies = [];  // GET /agencies, in the region's order
 export function isCallTaker() { return state.me.role === "dispatcher" || state.me.role === "admin"; }
 export function isAgency() { return state.me.role === "agency"; }
 
+/** The agencies of the region (GET /agencies; empty for keys that may not read it). */
+export function agencyList() { return agencies; }
+
+/** Hand command of an incident to another agency (audited by the server). */
+export async function handOver(id, agencyId) {
+  clearError();
+  try {
+    putIncident(await api.post(`/incidents/${id}/command`, { agency_id: agencyId }));
+    showNotice(t("command.done", { id, agency: agencyName(agencyId) }));
+  } catch (err) {
+    showError(err);
+  }
+}
+
 /** The agency's name (from /agencies, or any forward that named it), else its id. */
 export function agencyName(id) {
   const known = agencies.find((a) => a.id === id);

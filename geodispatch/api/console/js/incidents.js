@@ -7,7 +7,7 @@ import { map } from "./map.js";
 import { state, on, openIncidents, putIncident, select } from "./store.js";
 import { showError, clearError } from "./notify.js";
 import { showRecommendation } from "./recommendation.js";
-import { forwardsBlock, agencyName, isAgency } from "./agencies.js";
+import { forwardsBlock, agencyName, agencyList, handOver, isAgency } from "./agencies.js";
 
 const $ = (id) => document.getElementById(id);
 const PRIORITY_COLOURS = { 1: "#b3261e", 2: "#d68100", 3: "#2c6fbb" };
@@ -83,6 +83,24 @@ async function step(incident, status) {
   }
 }
 
+let commandChoice = "";  // the agency picked in the handover list (kept across live re-renders)
+
+/** The call taker's command handover: the commanding agency, a list of the others, a button. */
+function renderCommand(incident, canAct) {
+  const box = $("command");
+  const others = agencyList().filter((a) => a.id !== incident.command_agency_id);
+  box.hidden = !(canAct && others.length && (incident.forwarded_to || []).length);
+  if (box.hidden) return;
+  $("command-current").textContent = t("command.current",
+    { agency: incident.command_agency_id ? agencyName(incident.command_agency_id) : "–" });
+  const select = $("command-select");
+  if (!others.some((a) => a.id === commandChoice)) commandChoice = others[0].id;
+  select.replaceChildren(...others.map((a) => new Option(a.name, a.id)));
+  select.value = commandChoice;
+  select.onchange = () => { commandChoice = select.value; };
+  $("command-button").onclick = () => handOver(incident.id, select.value);
+}
+
 function renderDetail() {
   const incident = state.incidents.get(state.selected);
   const box = $("incident-detail");
@@ -91,6 +109,7 @@ function renderDetail() {
   $("incident-detail-title").textContent =
     `#${incident.id} · ${typeLabel(incident.type)} · P${incident.priority} · ${statusLabel(incident.status)}`;
   const canAct = state.me.role === "dispatcher" || state.me.role === "admin";
+  renderCommand(incident, canAct);
   // the caller's status page (no key, nothing personal): the call taker reads it out or sends it
   const link = $("public-status");
   link.hidden = !(canAct && incident.public_token);
