@@ -125,5 +125,5 @@ def _caption(report: CoverageReport, lang: str) -> str:
         for row in bad.itertuples(index=False):
             parts.append(text("table.caption.station", lang, id=row.id, service=row.service, status=row.status,
                               note=row.note))
-    parts.extend(report.warnings)
+    parts.extend(w.message(lang) for w in report.warnings)  # summary.json keeps them in English
     return "\n".join(parts)

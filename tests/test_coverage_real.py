@@ -89,7 +89,8 @@ def test_balikpapan_cli_fire_posts_and_kelurahan(tmp_path: Path, monkeypatch: py
     empty = table[table["road_km"] == 0]
     assert (empty["note"] == "no road of this network inside").sum() >= 20
     assert table.loc[table["note"].isna(), "road_km"].gt(0).sum() >= 5
-    assert any(w.startswith(f"{(table['note'] == 'no road of this network inside').sum()} of 34 areas have no road")
+    assert any(w["message"].startswith(f"{(table['note'] == 'no road of this network inside').sum()} of 34 areas "
+                                       "have no road") and w["code"] == "areas_without_road"
                for w in summary["warnings"])
     assert "of 34 areas have no road" in printed
     assert table["road_km"].sum() == pytest.approx(summary["network"]["road_km"], rel=0.02)

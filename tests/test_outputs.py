@@ -222,3 +222,56 @@ def test_coverage_png_labels_never_overlap_and_one_place_keeps_its_number(covera
     # numbers grow with people: the first time a number appears, the hotspots are ordered largest first
     first = hot.sort_values(["population", "rank"], ascending=[False, True], kind="stable").drop_duplicates("number")
     assert first["number"].tolist() == sorted(first["number"])
+
+
+# --------------------------------------------------------------------------- warnings in the reader's language
+def test_coverage_warnings_print_in_indonesian_and_stay_english_in_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import box
+
+    from geodispatch import cli
+    from geodispatch.coverage.messages import WARNING_CODES, CoverageWarning
+    from geodispatch.scenario import load_scenario
+
+    scenario = load_scenario("synthetic:1500")
+    w0, s0, e0, n0 = scenario.network.bbox
+    pop = scenario.population.iloc[:400][["lon", "lat", "population"]]
+    far = pd.DataFrame({"lon": [e0 + 0.2, e0 + 0.21], "lat": [n0, n0], "population": [1200.0, 34.0]})  # ~22 km out
+    pop = pd.concat([pop, far], ignore_index=True)
+    pop.to_csv(tmp_path / "pop.csv", index=False)
+    areas = gpd.GeoDataFrame(  # the west half of the regency and a desa out at sea with no road
+        {"name": ["Barat", "Pulau Jauh"]},
+        geometry=[box(w0 - 0.01, s0 - 0.01, (w0 + e0) / 2, n0 + 0.01), box(e0 + 0.1, s0, e0 + 0.15, s0 + 0.05)],
+        crs=4326,
+    )
+    areas.to_file(tmp_path / "areas.geojson", driver="GeoJSON")
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", [
+        "geodispatch", "coverage", "synthetic:1500", "--minutes", "15", "--station-types", "ambulance",
+        "--population", str(tmp_path / "pop.csv"), "--areas", str(tmp_path / "areas.geojson"),
+        "--lang", "id", "--out", str(out)])
+    monkeypatch.setattr(cli.console, "width", 400)
+    cli.main()
+    printed = " ".join(capsys.readouterr().out.split())
+    summary = json.loads((out / "summary.json").read_text())
+    codes = [w["code"] for w in summary["warnings"]]
+    assert codes == ["points_off_road", "areas_without_road", "people_in_no_area"]
+    for w in summary["warnings"]:  # machines read the code, the values and the English text
+        assert w["message"] == CoverageWarning(w["code"], w["values"]).message("en")
+        assert w["message"] not in printed
+        shown = CoverageWarning(w["code"], w["values"]).message("id")
+        assert " ".join(shown.split()) in printed, shown
+    off = summary["warnings"][0]
+    assert off["values"] == {"points": 2, "people": 1234.0, "snap_m": 1000.0}
+    assert off["message"] == ("2 population point(s) (1,234 people) are more than 1000 m from any road and count "
+                              "as not covered")
+    assert "2 titik penduduk (1.234 jiwa) berjarak lebih dari 1000 m dari jalan mana pun" in printed
+    assert "1 dari 2 wilayah tidak memiliki jalan dari jaringan ini (Pulau Jauh)" in printed
+    assert "tidak berada di wilayah mana pun" in printed
+    for code in WARNING_CODES:  # every code reads in both languages (the tables have the same keys)
+        assert text(f"coverage.warning.{code}", "id", n=1, total=2, service="ambulance", points=1, people=2,
+                    snap_m=3, names="x") != text(f"coverage.warning.{code}", "en", n=1, total=2, service="ambulance",
+                                                 points=1, people=2, snap_m=3, names="x")

@@ -28,6 +28,7 @@ from geodispatch.coverage.isochrones import (
     check_minutes,
     isochrone_frame,
 )
+from geodispatch.coverage.messages import CoverageWarning
 from geodispatch.coverage.stations import DEFAULT_STATION_SNAP_M, StationSet, parse_services, select_stations
 from geodispatch.coverage.stats import area_table, population_summary, road_covered_by_all_m, road_covered_m
 from geodispatch.coverage.surface import (
@@ -104,7 +105,7 @@ class CoverageReport:
     hotspots: Any
     summary: dict[str, Any]
     areas: Any = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[CoverageWarning] = field(default_factory=list)
 
     @property
     def station_status(self) -> pd.DataFrame:
@@ -220,7 +221,7 @@ def run_coverage(
     pop_df = _as_population(population) if population is not None else _as_population(scenario.population)
     area_gdf = _as_areas(areas) if areas is not None else _as_areas(scenario.areas)
     limits = [m * 60.0 for m in mins]
-    warnings: list[str] = []
+    warnings: list[CoverageWarning] = []
 
     say("snapping stations")
     sets: dict[str, StationSet] = {}
@@ -228,9 +229,9 @@ def run_coverage(
         sset = select_stations(net, scenario.stations, service, max_snap_m=station_snap_m)
         sets[service] = sset
         if not sset.stations:
-            warnings.append(f"no station serves {service!r}: it is not covered anywhere")
+            warnings.append(CoverageWarning("no_station", {"service": service}))
         elif sset.n_usable == 0:
-            warnings.append(f"none of the {len(sset.stations)} {service} station(s) is on the road network")
+            warnings.append(CoverageWarning("stations_off_network", {"n": len(sset.stations), "service": service}))
     if all(s.n_usable == 0 for s in sets.values()):
         detail = "; ".join(
             f"{r.id}: {r.note}" for s in sets.values() for r in s.status.itertuples(index=False)
@@ -266,10 +267,9 @@ def run_coverage(
             pop_df[f"time_s_{service}"] = point_time[service]
         off = ~psnap.ok
         if off.any():
-            warnings.append(
-                f"{int(off.sum()):,} population point(s) ({pop_df['population'][off].sum():,.0f} people) are more "
-                f"than {point_snap_m:g} m from any road and count as not covered"
-            )
+            warnings.append(CoverageWarning("points_off_road", {
+                "points": int(off.sum()), "people": float(pop_df["population"][off].sum()),
+                "snap_m": float(point_snap_m)}))
     if combined:
         node_time[COMBINED] = np.max(np.vstack([node_time[s] for s in services]), axis=0)
         if point_time:
@@ -324,17 +324,13 @@ def run_coverage(
         no_road = first.loc[first["note"] == "no road of this network inside", "area"].tolist()
         if no_road:
             shown = ", ".join(no_road[:5]) + (", ..." if len(no_road) > 5 else "")
-            warnings.append(
-                f"{len(no_road)} of {len(area_gdf)} areas have no road of this network ({shown}): they keep a row "
-                "in coverage_by_area.csv with 0 road km; give a network that covers them to time them"
-            )
+            warnings.append(CoverageWarning("areas_without_road", {
+                "n": len(no_road), "total": len(area_gdf), "names": shown}))
     if area_gdf is not None and prepared is not None and pop_df is not None:
         outside = prepared.point_area(area_gdf) < 0  # cached: the area table assigned them already
         if outside.any():
-            warnings.append(
-                f"{pop_df['population'].to_numpy()[outside].sum():,.0f} people ({int(outside.sum()):,} points) lie in "
-                "no area: they count in the totals but in no row of coverage_by_area.csv"
-            )
+            warnings.append(CoverageWarning("people_in_no_area", {
+                "people": float(pop_df["population"].to_numpy()[outside].sum()), "points": int(outside.sum())}))
 
     say("hotspots")
     hot_frames = []
@@ -470,7 +466,7 @@ def _summary(
     iso: Any,
     hot: Any,
     offroad_m: float,
-    warnings: list[str],
+    warnings: list[CoverageWarning],
     areas: Any,
     time_order: dict[str, np.ndarray],
 ) -> dict[str, Any]:
@@ -516,7 +512,7 @@ def _summary(
         "population_points": 0 if pop_df is None else len(pop_df),
         "population_total": None if pop_df is None else round(float(pop_df["population"].sum()), 1),
         "areas": 0 if areas is None else len(areas),
-        "warnings": warnings,
+        "warnings": [w.to_json() for w in warnings],  # code, values and the English text
         "stations": pd.concat([s.status for s in sets.values()], ignore_index=True).to_dict("records")
         if sets
         else [],
