@@ -221,8 +221,6 @@ class _Run:
         self.type_units = {
             utype: np.flatnonzero(np.asarray(model.unit_type) == utype).tolist() for utype in set(model.unit_type)
         }
-        self.fwd_t = np.ascontiguousarray(model.keys.forward.T)  # (n_nodes, n_keys): landmark bounds
-        self.rev_t = np.ascontiguousarray(model.keys.reverse.T)
         self.call_simple = self._simple_calls().tolist()
         self.slot_call = prep.slot_call.tolist()  # read per event: plain lists
         self.slot_type = prep.slot_type
@@ -612,8 +610,10 @@ class _Run:
                 lower = rems + np.maximum(row[dests] - keys.forward[dests, nodes], 0.0)  # as etas()
                 want = (lower <= thr) & (thr > 0)
                 if want.any():
-                    landmark = np.fmax(row[None, :] - self.fwd_t[nodes], self.rev_t[nodes] - p.call_to_key[j][None, :])
-                    lb = np.fmax.reduce(landmark, axis=1)
+                    landmark = np.fmax(
+                        row[:, None] - keys.forward[:, nodes], keys.reverse[:, nodes] - p.call_to_key[j][:, None]
+                    )
+                    lb = np.fmax.reduce(landmark, axis=0)
                     lb = np.where(np.isnan(lb), -np.inf, lb)
                     want &= rems + lb - _BOUND_SLACK_S <= thr
             via = np.full(len(moving), np.inf)
