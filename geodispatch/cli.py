@@ -325,48 +325,64 @@ def _parse_surge(text: str | None) -> tuple[float, float, float] | None:
     return a, b, c
 
 
+SimCallsOpt = Annotated[
+    Path | None, typer.Option("--calls", help="Calls CSV: id,time,type,priority,lon,lat[,on_scene_min,transport].")
+]
+SimPerDayOpt = Annotated[
+    float | None, typer.Option("--calls-per-day", help="Generate calls: mean per day (default: calibrated rate).")
+]
+SimDaysOpt = Annotated[float | None, typer.Option("--days", help="Generate calls for this many days.")]
+SimPolicyOpt = Annotated[
+    list[str] | None, typer.Option("--policy", help="optimal, closest or coverage_aware (repeat to compare).")
+]
+SimMoveUpOpt = Annotated[str, typer.Option("--move-up", help="none or dmexclp.")]
+SimReplicationsOpt = Annotated[int, typer.Option("--replications", help="Independent replications.")]
+SimSeedOpt = Annotated[int, typer.Option("--seed", help="Base random seed.")]
+SimDelayOpt = Annotated[
+    float | None, typer.Option("--dispatch-delay-s", help="Fixed call-taking delay, s (default: calibrated).")
+]
+SimTurnoutOpt = Annotated[float | None, typer.Option("--turnout-s", help="Fixed turnout, s (default: calibrated).")]
+SimUnitsOpt = Annotated[Path | None, typer.Option("--units", help="Fleet CSV (id,type,lon,lat[,home_lon,...]).")]
+SimHospitalsOpt = Annotated[
+    Path | None, typer.Option("--hospitals", help="Hospitals CSV/GeoJSON (lon,lat[,id,name,accepts]).")
+]
+SimAddPostsOpt = Annotated[
+    Path | None, typer.Option("--add-posts", help="sites.geojson from 'geodispatch site': simulate the plan.")
+]
+SimPostServiceOpt = Annotated[str, typer.Option("--post-service", help="Service of the new posts.")]
+SimPerPostOpt = Annotated[int, typer.Option("--units-per-post", help="Units at each new post.")]
+SimCalibrationOpt = Annotated[
+    Path | None,
+    typer.Option("--calibration", help="DataSF fire calls CSV to calibrate from (default: built-in figures)."),
+]
+SimSurgeOpt = Annotated[
+    str | None, typer.Option("--surge", help="Generated calls: START_HOUR,HOURS,FACTOR rate surge.")
+]
+
+
 @app.command("simulate")
 def simulate_cmd(
     source: SourceArg,
     out: Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")],
-    calls: Annotated[
-        Path | None, typer.Option("--calls", help="Calls CSV: id,time,type,priority,lon,lat[,on_scene_min,transport].")
-    ] = None,
-    calls_per_day: Annotated[
-        float | None, typer.Option("--calls-per-day", help="Generate calls: mean per day (default: calibrated rate).")
-    ] = None,
-    days: Annotated[float | None, typer.Option("--days", help="Generate calls for this many days.")] = None,
-    policy: Annotated[
-        list[str] | None, typer.Option("--policy", help="optimal, closest or coverage_aware (repeat to compare).")
-    ] = None,
-    move_up: Annotated[str, typer.Option("--move-up", help="none or dmexclp.")] = "none",
-    replications: Annotated[int, typer.Option("--replications", help="Independent replications.")] = 5,
-    seed: Annotated[int, typer.Option("--seed", help="Base random seed.")] = 0,
-    dispatch_delay: Annotated[
-        float | None, typer.Option("--dispatch-delay-s", help="Fixed call-taking delay, s (default: calibrated).")
-    ] = None,
-    turnout: Annotated[
-        float | None, typer.Option("--turnout-s", help="Fixed turnout, s (default: calibrated).")
-    ] = None,
-    units: Annotated[Path | None, typer.Option("--units", help="Fleet CSV (id,type,lon,lat[,home_lon,...]).")] = None,
-    hospitals: Annotated[
-        Path | None, typer.Option("--hospitals", help="Hospitals CSV/GeoJSON (lon,lat[,id,name,accepts]).")
-    ] = None,
-    add_posts: Annotated[
-        Path | None, typer.Option("--add-posts", help="sites.geojson from 'geodispatch site': simulate the plan.")
-    ] = None,
-    post_service: Annotated[str, typer.Option("--post-service", help="Service of the new posts.")] = "ambulance",
-    units_per_post: Annotated[int, typer.Option("--units-per-post", help="Units at each new post.")] = 1,
-    calibration: Annotated[
-        Path | None,
-        typer.Option("--calibration", help="DataSF fire calls CSV to calibrate from (default: built-in figures)."),
-    ] = None,
-    surge: Annotated[
-        str | None, typer.Option("--surge", help="Generated calls: START_HOUR,HOURS,FACTOR rate surge.")
-    ] = None,
+    calls: SimCallsOpt = None,
+    calls_per_day: SimPerDayOpt = None,
+    days: SimDaysOpt = None,
+    policy: SimPolicyOpt = None,
+    move_up: SimMoveUpOpt = "none",
+    replications: SimReplicationsOpt = 5,
+    seed: SimSeedOpt = 0,
+    dispatch_delay: SimDelayOpt = None,
+    turnout: SimTurnoutOpt = None,
+    units: SimUnitsOpt = None,
+    hospitals: SimHospitalsOpt = None,
+    add_posts: SimAddPostsOpt = None,
+    post_service: SimPostServiceOpt = "ambulance",
+    units_per_post: SimPerPostOpt = 1,
+    calibration: SimCalibrationOpt = None,
+    surge: SimSurgeOpt = None,
 ) -> None:
     """Replay a period of calls with busy units, hospitals and move-up; 95% CIs over replications."""
-    from geodispatch.sim.run import comparison_rows, run_simulation
+    from geodispatch.sim.run import run_simulation
 
     with _progress(f"simulating on {source}") as status:
         run = run_simulation(
@@ -376,6 +392,16 @@ def simulate_cmd(
             add_posts=add_posts, post_service=post_service, units_per_post=units_per_post,
             calibration_file=calibration, surge=_parse_surge(surge), progress=status.update,
         )  # fmt: skip
+    _print_simulation(run)
+    console.print(
+        f"wrote {out}/ (calls.csv, assignments.csv, summary.json, map.html, map.png, response_times.png)"
+    )
+
+
+def _print_simulation(run: Any) -> None:
+    """The policy comparison table and the notes of a simulation run."""
+    from geodispatch.sim.run import comparison_rows
+
     first = run.results[0]
     n_calls = int(np.mean([len(r.calls) for r in first.replications]))
     target = first.model.target_s
@@ -406,8 +432,80 @@ def simulate_cmd(
     for res in run.results:
         for note in res.notes:
             console.print(f"note ({res.policy}): {note}", markup=False, highlight=False)
+
+
+@batch_app.command("simulate")
+def batch_simulate(
+    source: SourceArg,
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder: replications/ (one file each) and simulation/ (the results).")
+    ],
+    calls: SimCallsOpt = None,
+    calls_per_day: SimPerDayOpt = None,
+    days: SimDaysOpt = None,
+    policy: SimPolicyOpt = None,
+    move_up: SimMoveUpOpt = "none",
+    replications: SimReplicationsOpt = 5,
+    seed: SimSeedOpt = 0,
+    dispatch_delay: SimDelayOpt = None,
+    turnout: SimTurnoutOpt = None,
+    units: SimUnitsOpt = None,
+    hospitals: SimHospitalsOpt = None,
+    add_posts: SimAddPostsOpt = None,
+    post_service: SimPostServiceOpt = "ambulance",
+    units_per_post: SimPerPostOpt = 1,
+    calibration: SimCalibrationOpt = None,
+    surge: SimSurgeOpt = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) or scheduler file.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Worker processes of the local cluster (default: the cores).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute replications already stored.")] = False,
+) -> None:
+    """'geodispatch simulate' with its replications as Dask tasks (same results, resumable)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from geodispatch.batch.simulate import run_batch_simulation
+    from geodispatch.sim.run import make_spec
+
+    spec = make_spec(
+        source, calls_file=calls, calls_per_day=calls_per_day, days=days, policies=policy or ["optimal"],
+        move_up=move_up, replications=replications, seed=seed, dispatch_delay_s=dispatch_delay, turnout_s=turnout,
+        units_file=units, hospitals_file=hospitals, add_posts=add_posts, post_service=post_service,
+        units_per_post=units_per_post, calibration_file=calibration, surge=_parse_surge(surge),
+    )  # fmt: skip
+    progress = Progress(
+        TextColumn("[bold]replications"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(), console=err_console, transient=False,
+    )  # fmt: skip
+    task: list[Any] = []
+
+    def started(n_run: int, n_resumed: int, dashboard: str | None) -> None:
+        if dashboard:
+            err_console.print(f"Dask dashboard: {dashboard}")
+        if n_resumed:
+            err_console.print(f"{n_resumed} replication(s) already stored in {out} (use --force to recompute)")
+        task.append(progress.add_task("batch", total=n_run + n_resumed, completed=n_resumed, detail=""))
+
+    def finished(status: dict[str, Any]) -> None:
+        progress.update(task[0], advance=1, detail=f"{status['policy']} r{status['replication']}")
+        if status["status"] != "ok":
+            progress.console.print(
+                f"[red]{status['policy']} replication {status['replication']}[/red]: {status['error']}",
+                highlight=False,
+            )
+
+    with progress:
+        res = run_batch_simulation(
+            spec, out, scheduler=scheduler, workers=workers, force=force, on_start=started, on_result=finished
+        )
+    _print_simulation(res.run)
     console.print(
-        f"wrote {out}/ (calls.csv, assignments.csv, summary.json, map.html, map.png, response_times.png)"
+        f"{res.computed} replication(s) computed, {res.resumed} resumed; wrote {res.out}/simulation/ (calls.csv, "
+        "assignments.csv, summary.json, map.html, map.png, response_times.png)",
+        highlight=False,
     )
 
 

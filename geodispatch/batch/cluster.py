@@ -33,6 +33,14 @@ def _has_bokeh() -> bool:
     return True
 
 
+def check_cluster_args(scheduler: str | None, workers: int | None) -> None:
+    """Raise :class:`InputError` for both ``scheduler`` and ``workers``, or a worker count below 1."""
+    if scheduler and workers is not None:
+        raise InputError("give --scheduler or --workers, not both (the cluster's workers are started with it)")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None, timeout_s: float = 60.0) -> Iterator[Any]:
     """A ``distributed.Client`` on ``scheduler``, or on a local cluster of ``workers`` processes.
@@ -56,10 +64,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, timeou
     """
     from distributed import Client, LocalCluster
 
-    if scheduler and workers is not None:
-        raise InputError("give --scheduler or --workers, not both (the cluster's workers are started with it)")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
+    check_cluster_args(scheduler, workers)
     if scheduler:
         kwargs: dict[str, Any] = {"timeout": timeout_s}
         if scheduler.endswith(".json") and os.path.isfile(scheduler):

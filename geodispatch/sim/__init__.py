@@ -45,6 +45,7 @@ __all__ = [
     "ci95",
     "generate_calls",
     "prepare_calls",
+    "prepare_study",
     "read_calls",
     "simulate",
     "simulate_replication",
@@ -145,18 +146,47 @@ def simulate(
     """
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise SimulationError(f"replications must be a whole number >= 1, got {replications!r}")
-    model = build_model(
-        scenario, units, hospitals, policy=policy, move_up=move_up, dispatch_delay_s=dispatch_delay_s,
-        turnout_s=turnout_s, calibration=calibration, busy_fraction=busy_fraction,
-        expected_calls_per_day=_expected_per_day(calls, calls_per_day),
+    model, source = prepare_study(
+        scenario, calls, calls_per_day=calls_per_day, days=days, units=units, hospitals=hospitals, policy=policy,
+        move_up=move_up, dispatch_delay_s=dispatch_delay_s, turnout_s=turnout_s, calibration=calibration,
+        surge=surge, busy_fraction=busy_fraction,
     )  # fmt: skip
-    source = call_source(model, scenario, calls, calls_per_day, days, surge)
     reps = []
     for r in range(replications):
         reps.append(simulate_replication(model, source, seed, r))
         if progress is not None:
             progress(r + 1, replications)
     return SimResult(model, reps, notes=result_notes(model, reps))
+
+
+def prepare_study(
+    scenario: Any,
+    calls: CallTable | None = None,
+    *,
+    calls_per_day: float | None = None,
+    days: float | None = None,
+    units: Sequence[Unit] | None = None,
+    hospitals: Sequence[Hospital] | None = None,
+    policy: str = "optimal",
+    move_up: str = "none",
+    dispatch_delay_s: float | None = None,
+    turnout_s: float | None = None,
+    calibration: Calibration | None = None,
+    surge: tuple[float, float, float] | None = None,
+    busy_fraction: float | None = None,
+) -> tuple[SimModel, CallSource]:
+    """The model and call source of a study: what every replication of :func:`simulate` shares.
+
+    A replication is then ``simulate_replication(model, source, seed, r)``, in this process or
+    as a task on another (``geodispatch batch simulate``); the parameters are those of
+    :func:`simulate`.
+    """
+    model = build_model(
+        scenario, units, hospitals, policy=policy, move_up=move_up, dispatch_delay_s=dispatch_delay_s,
+        turnout_s=turnout_s, calibration=calibration, busy_fraction=busy_fraction,
+        expected_calls_per_day=_expected_per_day(calls, calls_per_day),
+    )  # fmt: skip
+    return model, call_source(model, scenario, calls, calls_per_day, days, surge)
 
 
 def _expected_per_day(calls: CallTable | None, calls_per_day: float | None) -> float | None:

@@ -87,6 +87,121 @@ class SimulationRun:
     calls_note: str = ""
 
 
+@dataclass(frozen=True)
+class SimulationSpec:
+    """What a simulation study is made of: the ``geodispatch simulate`` arguments (picklable).
+
+    Paths are strings; a batch ships this to its workers, which read the files themselves.
+    """
+
+    source: str
+    calls_file: str | None = None
+    calls_per_day: float | None = None
+    days: float | None = None
+    policies: tuple[str, ...] = ("optimal",)
+    move_up: str = "none"
+    replications: int = 1
+    seed: int = 0
+    dispatch_delay_s: float | None = None
+    turnout_s: float | None = None
+    units_file: str | None = None
+    hospitals_file: str | None = None
+    add_posts: str | None = None
+    post_service: str = "ambulance"
+    units_per_post: int = 1
+    calibration_file: str | None = None
+    surge: tuple[float, float, float] | None = None
+
+    def input_files(self) -> list[str]:
+        """The files the study reads (the source too when it is a file)."""
+        files = [self.calls_file, self.units_file, self.hospitals_file, self.add_posts, self.calibration_file]
+        out = [f for f in files if f]
+        if os.path.exists(self.source):
+            out.append(self.source)
+        return out
+
+    def check(self) -> None:
+        """Raise :class:`InputError` on inconsistent or out-of-range arguments (nothing is read)."""
+        if (self.calls_file is None) == (self.days is None):
+            raise InputError("give either --calls FILE or --days D (with --calls-per-day N)")
+        if self.calls_file is not None and self.calls_per_day is not None:
+            raise InputError("--calls-per-day generates calls; it cannot be combined with --calls FILE")
+        bad = [p for p in self.policies if p not in POLICIES]
+        if bad or not self.policies:
+            raise InputError(f"unknown policy {', '.join(bad) or '(none)'}; use one of {', '.join(POLICIES)}")
+        if len(set(self.policies)) != len(self.policies):
+            raise InputError(f"a policy is given twice: {', '.join(self.policies)}")
+        if self.move_up not in MOVE_UP:
+            raise InputError(f"unknown move-up rule {self.move_up!r}; use one of {', '.join(MOVE_UP)}")
+        if self.days is not None and not (math.isfinite(self.days) and 0 < self.days <= 3660):
+            raise InputError(f"--days must be in (0, 3660], got {self.days}")
+        if self.calls_per_day is not None and not (math.isfinite(self.calls_per_day) and self.calls_per_day >= 0):
+            raise InputError(f"--calls-per-day must be a non-negative number, got {self.calls_per_day}")
+        if isinstance(self.replications, bool) or not isinstance(self.replications, int) or self.replications < 1:
+            raise InputError(f"--replications must be a whole number >= 1, got {self.replications!r}")
+
+
+@dataclass
+class Study:
+    """A :class:`SimulationSpec` with its files read and its scenario loaded."""
+
+    spec: SimulationSpec
+    scenario: Any
+    calibration: Calibration
+    calls: CallTable | None
+    hospitals: list[Hospital] | None
+    fleet: list[Unit]
+    posts: list[tuple[str, str, float, float]]
+
+    def model(self, policy: str) -> tuple[Any, Any]:
+        """``(SimModel, CallSource)`` of one policy (see :func:`geodispatch.sim.prepare_study`)."""
+        from geodispatch.sim import prepare_study
+
+        sp = self.spec
+        return prepare_study(
+            self.scenario, self.calls, calls_per_day=sp.calls_per_day, days=sp.days, units=self.fleet,
+            hospitals=self.hospitals, policy=policy, move_up=sp.move_up, dispatch_delay_s=sp.dispatch_delay_s,
+            turnout_s=sp.turnout_s, calibration=self.calibration, surge=sp.surge,
+        )  # fmt: skip
+
+    def result(self, model: Any, replications: list[Any]) -> SimResult:
+        """The :class:`SimResult` of one policy's replications, with its notes."""
+        from geodispatch.sim import result_notes
+
+        res = SimResult(model, replications, notes=result_notes(model, replications))
+        if self.posts:
+            name = Path(str(self.spec.add_posts)).name
+            res.notes.append(f"{len(self.posts)} new post(s) from {name}, {self.spec.units_per_post} unit(s) each")
+        return res
+
+
+def load_study(spec: SimulationSpec, progress: Callable[[str], None] | None = None) -> Study:
+    """Check the spec, read its files and load its scenario.
+
+    Raises
+    ------
+    GeodispatchError
+        On any bad input (nothing is written).
+    """
+    from geodispatch.assign.run import read_units
+    from geodispatch.inputs.tables import read_site_posts
+    from geodispatch.scenario import load_scenario
+
+    spec.check()
+    say = progress or (lambda _msg: None)
+    cal = calibrate(Path(spec.calibration_file)) if spec.calibration_file is not None else DEFAULT_CALIBRATION
+    calls: CallTable | None = read_calls(spec.calls_file) if spec.calls_file is not None else None
+    hospitals = read_hospitals(spec.hospitals_file) if spec.hospitals_file is not None else None
+    posts = read_site_posts(spec.add_posts) if spec.add_posts is not None else []
+    fleet_file = read_units(spec.units_file) if spec.units_file is not None else None
+    say(f"loading {spec.source}")
+    scenario = load_scenario(spec.source)
+    fleet = list(fleet_file) if fleet_file is not None else units_from_stations(scenario.stations)
+    if posts:
+        fleet += post_units(posts, spec.post_service, spec.units_per_post)
+    return Study(spec, scenario, cal, calls, hospitals, fleet, posts)
+
+
 def run_simulation(
     source: str,
     out: str | os.PathLike[str],
@@ -116,51 +231,40 @@ def run_simulation(
     GeodispatchError
         On any bad input, before anything is written.
     """
-    from geodispatch.assign.run import read_units
-    from geodispatch.inputs.tables import read_site_posts
-    from geodispatch.scenario import load_scenario
-    from geodispatch.sim import simulate
-
-    if (calls_file is None) == (days is None):
-        raise InputError("give either --calls FILE or --days D (with --calls-per-day N)")
-    if calls_file is not None and calls_per_day is not None:
-        raise InputError("--calls-per-day generates calls; it cannot be combined with --calls FILE")
-    bad = [p for p in policies if p not in POLICIES]
-    if bad or not policies:
-        raise InputError(f"unknown policy {', '.join(bad) or '(none)'}; use one of {', '.join(POLICIES)}")
-    if move_up not in MOVE_UP:
-        raise InputError(f"unknown move-up rule {move_up!r}; use one of {', '.join(MOVE_UP)}")
-    if days is not None and not (math.isfinite(days) and 0 < days <= 3660):
-        raise InputError(f"--days must be in (0, 3660], got {days}")
-    if calls_per_day is not None and not (math.isfinite(calls_per_day) and calls_per_day >= 0):
-        raise InputError(f"--calls-per-day must be a non-negative number, got {calls_per_day}")
+    spec = make_spec(
+        source, calls_file=calls_file, calls_per_day=calls_per_day, days=days, policies=policies, move_up=move_up,
+        replications=replications, seed=seed, dispatch_delay_s=dispatch_delay_s, turnout_s=turnout_s,
+        units_file=units_file, hospitals_file=hospitals_file, add_posts=add_posts, post_service=post_service,
+        units_per_post=units_per_post, calibration_file=calibration_file, surge=surge,
+    )  # fmt: skip
     say = progress or (lambda _msg: None)
-    cal = calibrate(Path(calibration_file)) if calibration_file is not None else DEFAULT_CALIBRATION
-    calls: CallTable | None = read_calls(calls_file) if calls_file is not None else None
-    hospitals = read_hospitals(hospitals_file) if hospitals_file is not None else None
-    posts = read_site_posts(add_posts) if add_posts is not None else []
-    fleet_file = read_units(units_file) if units_file is not None else None
-    say(f"loading {source}")
-    scenario = load_scenario(source)
-    fleet = list(fleet_file) if fleet_file is not None else units_from_stations(scenario.stations)
-    if posts:
-        fleet += post_units(posts, post_service, units_per_post)
-    run = SimulationRun(scenario=scenario, calibration=cal)
-    for policy in policies:
+    study = load_study(spec, say)
+    run = SimulationRun(scenario=study.scenario, calibration=study.calibration)
+    from geodispatch.sim import simulate_replication
+
+    for policy in spec.policies:
         say(f"simulating {policy}")
-        res = simulate(
-            scenario, calls, calls_per_day=calls_per_day, days=days, units=fleet, hospitals=hospitals,
-            policy=policy, move_up=move_up, replications=replications, seed=seed,
-            dispatch_delay_s=dispatch_delay_s, turnout_s=turnout_s, calibration=cal, surge=surge,
-            progress=_replication_progress(say, policy),
-        )  # fmt: skip
-        if posts:
-            name = Path(str(add_posts)).name
-            res.notes.append(f"{len(posts)} new post(s) from {name}, {units_per_post} unit(s) each")
-        run.results.append(res)
+        model, src = study.model(policy)
+        report = _replication_progress(say, policy)
+        reps = []
+        for r in range(spec.replications):
+            reps.append(simulate_replication(model, src, spec.seed, r))
+            report(r + 1, spec.replications)
+        run.results.append(study.result(model, reps))
     say("writing outputs")
     write_outputs(run, out)
     return run
+
+
+def make_spec(source: str, **kwargs: Any) -> SimulationSpec:
+    """A :class:`SimulationSpec` from ``run_simulation``'s keyword arguments (paths as strings)."""
+    for key in ("calls_file", "units_file", "hospitals_file", "add_posts", "calibration_file"):
+        if kwargs.get(key) is not None:
+            kwargs[key] = os.fspath(kwargs[key])
+    kwargs["policies"] = tuple(kwargs.get("policies") or ())
+    if kwargs.get("surge") is not None:
+        kwargs["surge"] = tuple(float(x) for x in kwargs["surge"])
+    return SimulationSpec(str(source), **kwargs)
 
 
 def _replication_progress(say: Callable[[str], None], policy: str) -> Callable[[int, int], None]:
