@@ -297,7 +297,7 @@ def write_outputs(run: SimulationRun, out: str | os.PathLike[str]) -> Path:
     """Write calls.csv, assignments.csv, summary.json, map.html, map.png, response_times.png."""
     import pandas as pd
 
-    from geodispatch.output import atomic_dir
+    from geodispatch.output import atomic_dir, json_safe
 
     if not run.results:
         raise SimulationError("nothing simulated")
@@ -315,23 +315,8 @@ def write_outputs(run: SimulationRun, out: str | os.PathLike[str]) -> Path:
     with atomic_dir(out) as tmp:
         calls.to_csv(tmp / "calls.csv", index=False)
         assignments.to_csv(tmp / "assignments.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=1, allow_nan=False), encoding="utf-8")
+        (tmp / "summary.json").write_text(json.dumps(json_safe(summary), indent=1, allow_nan=False), encoding="utf-8")
         from geodispatch.sim.maps import write_maps
 
         write_maps(run, calls, tmp)
     return Path(out)
-
-
-def _jsonable(obj: Any) -> Any:
-    """NaN/inf -> None, numpy scalars -> Python (strict JSON)."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
