@@ -68,6 +68,21 @@ SourceArg = Annotated[
         help="Region slug (bantaeng), 'synthetic[:N]', OSM place query, or a .graphml/.osm/.osm.pbf/.npz file."
     ),
 ]
+SeaLinksOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sea-links",
+        help="Sea links (speedboats) CSV: from_lon,from_lat,to_lon,to_lat,speed_kph,boarding_min[,name][,hours].",
+    ),
+]
+NoFerriesOption = Annotated[
+    bool, typer.Option("--no-ferries", help="Road-only network: no OSM ferries, no sea links of the source.")
+]
+
+
+def _sea(no_ferries: bool, sea_links: Path | None) -> dict[str, Any]:
+    """Network options of ``--no-ferries`` / ``--sea-links`` for load_network / load_scenario."""
+    return {"ferries": not no_ferries, "sea_links": sea_links}
 
 
 def _progress(message: str) -> Any:
@@ -89,12 +104,14 @@ def _parse_point(text: str, option: str = "--from") -> tuple[float, float]:
 def network_info(
     source: SourceArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    sea_links: SeaLinksOption = None,
+    no_ferries: NoFerriesOption = False,
 ) -> None:
-    """Nodes, edges, km of road, components, bbox and maxspeed coverage of a network."""
+    """Nodes, edges, km of road, components, bbox, maxspeed coverage and sea crossings of a network."""
     from geodispatch.scenario import load_network
 
     with _progress(f"loading {source}"):
-        net = load_network(source)
+        net = load_network(source, **_sea(no_ferries, sea_links))
     info = net.summary()
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -111,12 +128,14 @@ def network_info(
 def network_build(
     source: SourceArg,
     out: Annotated[Path, typer.Option("--out", help="Output .npz file (fast reload with load_network).")],
+    sea_links: SeaLinksOption = None,
+    no_ferries: NoFerriesOption = False,
 ) -> None:
-    """Load a network from any source and save its arrays for fast reloading."""
+    """Load a network from any source and save its arrays (sea crossings included) for fast reloading."""
     from geodispatch.scenario import load_network
 
     with _progress(f"loading {source}"):
-        net = load_network(source)
+        net = load_network(source, **_sea(no_ferries, sea_links))
     path = net.save(out)
     console.print(f"wrote {path} ({net.n_nodes:,} nodes, {net.n_edges:,} edges)")
 
@@ -127,8 +146,10 @@ def traveltime(
     from_: Annotated[list[str], typer.Option("--from", help="Start point LON,LAT (repeat for several).")],
     minutes: Annotated[float, typer.Option("--minutes", help="Time limit, minutes.")] = 15.0,
     out: Annotated[Path | None, typer.Option("--out", help="CSV of reached nodes.")] = None,
+    sea_links: SeaLinksOption = None,
+    no_ferries: NoFerriesOption = False,
 ) -> None:
-    """Travel times from one or more points to every node within a time limit."""
+    """Travel times from one or more points to every node within a time limit (across the sea too)."""
     from geodispatch.network import point_travel_times
     from geodispatch.output import write_csv
     from geodispatch.scenario import load_network
@@ -137,7 +158,7 @@ def traveltime(
         raise InputError(f"--minutes must be a non-negative number, got {minutes}")
     points = [_parse_point(p) for p in from_]
     with _progress(f"loading {source}"):
-        net = load_network(source)
+        net = load_network(source, **_sea(no_ferries, sea_links))
     snap = net.snap([p[0] for p in points], [p[1] for p in points])
     which, time_s = point_travel_times(net, snap, limit=minutes * 60.0, min_only=True)
     reached = np.flatnonzero(np.isfinite(time_s))
@@ -204,6 +225,8 @@ def coverage(
         bool, typer.Option("--combined", help="Covered only when every listed type reaches in time.")
     ] = False,
     offroad: Annotated[float, typer.Option("--offroad-m", help="Off-road buffer of the isochrones, metres.")] = 100.0,
+    sea_links: SeaLinksOption = None,
+    no_ferries: NoFerriesOption = False,
     lang: LangOption = None,
 ) -> None:
     """Isochrones, population and desa coverage, hotspots and maps from today's stations."""
@@ -216,6 +239,7 @@ def coverage(
         scenario, report = coverage_from_source(
             source,
             out,
+            network_options=_sea(no_ferries, sea_links),
             minutes=minutes or (5.0, 10.0, 15.0),
             stations=stations,
             station_types=station_types,
@@ -256,6 +280,8 @@ def site(
     share: Annotated[float, typer.Option("--share", help="LSCP: share of people to cover.")] = 1.0,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Solver time limit, seconds.")] = 60.0,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("site-out"),
+    sea_links: SeaLinksOption = None,
+    no_ferries: NoFerriesOption = False,
     lang: LangOption = None,
 ) -> None:
     """Where to put the next PSC 119 / fire posts: siting models with marginal gains and maps."""
@@ -270,6 +296,7 @@ def site(
             source, model, new_posts, minutes, stations=stations, candidates=candidates,
             population=population, population_column=population_column, service=service,
             n_candidates=n_candidates, busy_fraction=busy, share=share, time_limit_s=time_limit, out=out, lang=language,
+            network_options=_sea(no_ferries, sea_links),
         )
     res = run.result
     title = text("cli.site.title", run.lang, name=run.name, model=model, status=res.status,
@@ -292,6 +319,8 @@ def recommend_cmd(
     busy: Annotated[str, typer.Option("--busy", help="Comma-separated unit ids to treat as busy.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the recommendation as JSON.")] = False,
     route: Annotated[bool, typer.Option("--route", help="Include each unit's route (GeoJSON) in --json.")] = False,
+    sea_links: SeaLinksOption = None,
+    no_ferries: NoFerriesOption = False,
 ) -> None:
     """Which units to send to one call, with ETAs, distances and the reasons."""
     from geodispatch.assign.demo import recommendation_lines
@@ -300,7 +329,7 @@ def recommend_cmd(
 
     lon, lat = _parse_point(at, "--at")
     with _progress(f"loading {source}"):
-        scenario = load_scenario(source)
+        scenario = load_scenario(source, **_sea(no_ferries, sea_links))
         fleet = read_units(units) if units is not None else None
         res = recommend_on_scenario(
             scenario, incident_type, priority, lon, lat, fleet, [b for b in busy.split(",") if b], routes=route
@@ -610,6 +639,8 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    sea_links: SeaLinksOption = None,
+    no_ferries: NoFerriesOption = False,
     db_timeout: Annotated[
         float | None, typer.Option("--db-timeout", help="Seconds to wait on the database before a 503 (default 5).")
     ] = None,
@@ -632,9 +663,13 @@ def serve(
 
     if not 0 < port < 65536:
         raise InputError(f"--port must be 1..65535, got {port}")
+    from geodispatch.scenario import load_scenario
+
     with _progress(f"loading {source}"):
-        api = create_app(source, db, db_timeout_s=db_timeout, request_deadline_s=request_timeout,
-                         ack_timeout_s=ack_timeout)
+        api = create_app(
+            load_scenario(source, **_sea(no_ferries, sea_links)), db,
+            db_timeout_s=db_timeout, request_deadline_s=request_timeout, ack_timeout_s=ack_timeout,
+        )
     if fleet:
         from geodispatch.api.fleet import load_fleet
 

@@ -125,5 +125,11 @@ def _caption(report: CoverageReport, lang: str) -> str:
         for row in bad.itertuples(index=False):
             parts.append(text("table.caption.station", lang, id=row.id, service=row.service, status=row.status,
                               note=row.note))
+    last_key = f"{report.minutes[-1]:g}"
+    for service, info in report.summary["services"].items():
+        by_sea = ((info.get("population") or {}).get("covered_by_sea") or {}).get(last_key, 0.0)
+        if by_sea > 0:
+            parts.append(text("table.caption.by_sea", lang, service=service, people=people(by_sea, lang),
+                              minutes=last_key))
     parts.extend(w.message(lang) for w in report.warnings)  # summary.json keeps them in English
     return "\n".join(parts)

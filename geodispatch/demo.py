@@ -8,12 +8,14 @@ run) printed to the console.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from geodispatch.cli_tables import coverage_table, gain_table
+from geodispatch.network.sea import crossing_label
 from geodispatch.network.traveltime import point_travel_times
 from geodispatch.scenario import Scenario, load_scenario
 
@@ -48,6 +50,35 @@ def station_traveltime_table(scenario: Scenario, limit_s: float) -> Table:
         )
     if off_road:
         table.caption = f"not timed: {', '.join(off_road)} (too far from any road to snap)"
+    return table
+
+
+def sea_table(report: Any) -> Table | None:
+    """Per service: the people whose fastest route crosses the sea, their times, and who is covered
+    in time only thanks to the boat (None when the network has no ferry or sea link)."""
+    net = report.network
+    pop = report.population
+    if not net.has_sea or pop is None or not len(pop):
+        return None
+    sea = np.flatnonzero(net.is_sea_edge)
+    names = ", ".join(  # each crossing once (one of its two directions)
+        f"{crossing_label(net, e)} ({net.edge_time_s[e] / 60:.0f} min crossing)"
+        for e in sea[net.edge_u[sea] < net.edge_v[sea]].tolist()
+    )
+    last = report.minutes[-1]
+    table = Table(title=f"Across the sea: {names}")
+    for col in ("service", "people reached by boat", "median (min)", f"covered within {last:g} min only by boat"):
+        table.add_column(col, justify="left" if col == "service" else "right")
+    for service, info in report.summary["services"].items():
+        column = f"via_sea_{service}"
+        if column not in pop:
+            continue
+        by_boat = pop[column].to_numpy(dtype=bool)
+        people = pop["population"].to_numpy()[by_boat]
+        times = pop[f"time_s_{service}"].to_numpy()[by_boat]
+        median = float(np.median(times)) / 60 if len(times) else float("nan")
+        only = (info.get("population") or {}).get("covered_by_sea", {}).get(f"{last:g}", 0.0)
+        table.add_row(service, f"{people.sum():,.0f}", f"{median:.0f}" if len(times) else "-", f"{only:,.0f}")
     return table
 
 
@@ -91,6 +122,9 @@ def run_demo(source: str, out: Path, console: Console) -> None:
             progress=lambda msg: status.update(f"coverage: {msg}"),
         )
     console.print(coverage_table(report, scenario.lang))
+    crossings = sea_table(report)
+    if crossings is not None:
+        console.print(crossings)
     console.print(f"coverage map: {out / 'coverage' / 'map.html'} (PNG for reports: {out / 'coverage' / 'map.png'})")
 
     from geodispatch.assign import demo_lines

@@ -16,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:
     from geodispatch.network.graph import RoadNetwork
 
-__all__ = ["draw_roads", "finish_axes", "label_boxes", "place_labels", "road_segments"]
+__all__ = ["draw_roads", "draw_sea", "finish_axes", "label_boxes", "place_labels", "road_segments", "sea_segments"]
 
 MAJOR_HIGHWAYS = ("motorway", "trunk", "primary", "secondary", "trunk_link", "primary_link")
 
@@ -31,16 +31,28 @@ def road_segments(network: RoadNetwork, tolerance_m: float) -> tuple[list[np.nda
     major : numpy.ndarray of bool
         Whether each segment is an arterial (:data:`MAJOR_HIGHWAYS`).
     """
+    once = _once(network) & ~network.is_sea_edge
+    return _segments(network, once, tolerance_m), np.isin(network.edge_highway[once], MAJOR_HIGHWAYS)
+
+
+def sea_segments(network: RoadNetwork, tolerance_m: float) -> list[np.ndarray]:
+    """Each sea crossing (ferry or sea link) once, simplified to ``tolerance_m``, metric coordinates."""
+    return _segments(network, _once(network) & network.is_sea_edge, tolerance_m)
+
+
+def _once(network: RoadNetwork) -> np.ndarray:
+    """Mask of the edges to draw: every edge except the second of each two-way pair."""
+    twin = network.twin_edge
+    return np.asarray((twin < 0) | (np.arange(network.n_edges) < twin))
+
+
+def _segments(network: RoadNetwork, keep: np.ndarray, tolerance_m: float) -> list[np.ndarray]:
     import shapely
 
-    twin = network.twin_edge
-    once = (twin < 0) | (np.arange(network.n_edges) < twin)
-    geoms = shapely.simplify(network.edge_geometries(metric=True)[once], tolerance_m)
+    geoms = shapely.simplify(network.edge_geometries(metric=True)[keep], tolerance_m)
     coords = shapely.get_coordinates(geoms)
     counts = shapely.get_num_coordinates(geoms)
-    segs = np.split(coords, np.cumsum(counts)[:-1])
-    major = np.isin(network.edge_highway[once], MAJOR_HIGHWAYS)
-    return segs, major
+    return list(np.split(coords, np.cumsum(counts)[:-1])) if len(geoms) else []
 
 
 def draw_roads(ax: Any, segments: list[np.ndarray], major: np.ndarray, label: str) -> Any:
@@ -53,6 +65,18 @@ def draw_roads(ax: Any, segments: list[np.ndarray], major: np.ndarray, label: st
     ax.add_collection(LineCollection([s for s, m in zip(segments, major, strict=True) if m],
                                      colors="#111111", linewidths=0.9, alpha=0.7, zorder=3.1))
     return Line2D([], [], color="#2b2b2b", linewidth=0.8, alpha=0.6, label=label)
+
+
+def draw_sea(ax: Any, segments: list[np.ndarray], label: str) -> Any | None:
+    """Draw sea crossings as dashed blue lines (never as road); their legend handle, None when none."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+
+    if not segments:
+        return None
+    dash = (0, (4, 3))
+    ax.add_collection(LineCollection(segments, colors="#1f5fa8", linewidths=1.2, linestyles=dash, zorder=3.2))
+    return Line2D([], [], color="#1f5fa8", linewidth=1.2, linestyle=dash, label=label)
 
 
 def nice_length(width_m: float) -> float:

@@ -22,6 +22,9 @@ coordinates. Facts that could not be verified are left out, never guessed. Examp
         source: https://...
         units:
           - {id: amb-1, type: ambulance, capabilities: [BLS]}
+    sea_links:            # crossings OSM lacks (see geodispatch.network.sea)
+      - {name: Speedboat Puskesmas X, from_lon: ..., from_lat: ..., to_lon: ..., to_lat: ...,
+         speed_kph: 40, boarding_min: 10, hours: "06-18", source: https://...}
 """
 
 from __future__ import annotations
@@ -125,6 +128,26 @@ class Workflow(_Strict):
     source: str = Field(min_length=1)
 
 
+class SeaLinkConfig(_Strict):
+    """A sea crossing OpenStreetMap does not have (a puskesmas speedboat, an ambulans laut).
+
+    Ends are lon/lat degrees (each lands on the nearest road); ``speed_kph`` is the boat's
+    speed, ``boarding_min`` the minutes to board and berth, ``hours`` when it runs (``06-18``;
+    empty: always). ``source`` says where the facts come from. See
+    :mod:`geodispatch.network.sea`.
+    """
+
+    name: str = Field(min_length=1)
+    from_lon: float = Field(ge=-180, le=180)
+    from_lat: float = Field(ge=-90, le=90)
+    to_lon: float = Field(ge=-180, le=180)
+    to_lat: float = Field(ge=-90, le=90)
+    speed_kph: float = Field(gt=0, le=150)
+    boarding_min: float = Field(ge=0, le=1440)
+    hours: str = ""
+    source: str = Field(min_length=1)
+
+
 class Region(_Strict):
     """A regency (kabupaten) or city (kota) and its emergency-service facts.
 
@@ -152,6 +175,7 @@ class Region(_Strict):
     agencies: tuple[Agency, ...] = ()
     workflow: dict[str, Workflow] = Field(default_factory=dict)
     ack_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    sea_links: tuple[SeaLinkConfig, ...] = ()
     notes: str = ""
 
     @field_validator("speeds_kph")

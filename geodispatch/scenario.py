@@ -78,7 +78,9 @@ def _check_not_a_mistyped_slug(text: str) -> None:
 
 
 def _synthetic_network(network: RoadNetwork, options: dict[str, Any]) -> RoadNetwork:
-    """The synthetic regency's roads with the speed options applied (``refresh`` has nothing to do).
+    """The synthetic regency's roads with the speed and sea options applied (``refresh`` has nothing to do).
+
+    ``ferries=False`` drops the regency's boat; ``sea_links`` are added (closed links left out at ``hour``).
 
     Raises
     ------
@@ -86,11 +88,17 @@ def _synthetic_network(network: RoadNetwork, options: dict[str, Any]) -> RoadNet
         For an option that means nothing here (``bbox``, ``polygon`` clip a ``.osm.pbf``).
     """
     speed = {k: options.get(k) for k in ("speeds_kph", "hour", "congestion")}
-    other = sorted(k for k, v in options.items() if k not in speed and k != "refresh" and v is not None)
+    known = {*speed, "refresh", "ferries", "sea_links"}
+    other = sorted(k for k, v in options.items() if k not in known and v is not None)
     if other:
         names = ", ".join(other)
-        raise InputError(f"{names}: not an option of the synthetic regency (speeds_kph, hour, congestion are)")
-    return _roads.retime(network, **speed)
+        raise InputError(
+            f"{names}: not an option of the synthetic regency (speeds_kph, hour, congestion, ferries, sea_links are)"
+        )
+    network = _roads.retime(network, **speed)
+    return _roads.apply_sea_options(
+        network, bool(options.get("ferries", True)), options.get("sea_links"), options.get("hour")
+    )
 
 
 def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
@@ -99,7 +107,8 @@ def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
     The scenario-level front of :func:`geodispatch.network.load.load_network` (which knows only
     files and place queries): the synthetic regency is generated here, and a region slug or
     region YAML is downloaded through its OSM place query with the region's speed overrides and
-    congestion table (the caller's ``speeds_kph`` / ``congestion`` win).
+    congestion table (the caller's ``speeds_kph`` / ``congestion`` win) and its ``sea_links:``
+    (added to the caller's ``sea_links``).
 
     Parameters
     ----------
@@ -108,7 +117,8 @@ def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
         place query, or a road file (``.osm``, ``.osm.pbf``, ``.graphml``, ``.npz``).
     **options
         Keyword options of :func:`geodispatch.network.load.load_network` (``speeds_kph``,
-        ``hour``, ``congestion``, ``bbox``, ``polygon``, ``refresh``).
+        ``hour``, ``congestion``, ``bbox``, ``polygon``, ``refresh``, ``ferries``,
+        ``boat_speed_kph``, ``boarding_s``, ``sea_links``).
 
     Returns
     -------
@@ -124,16 +134,40 @@ def load_network(source: str | os.PathLike[str], **options: Any) -> RoadNetwork:
         region = load_region(text)
         speeds = {**region.speeds_kph, **(options.pop("speeds_kph", None) or {})}
         congestion = options.pop("congestion", None)
-        return _roads.load_place(
+        boats = {k: options[k] for k in ("boat_speed_kph", "boarding_s") if k in options}
+        network = _roads.load_place(
             region.osm_query,
             cache_key=region.slug,
             refresh=bool(options.pop("refresh", False)),
             speeds_kph=speeds or None,
-            hour=options.pop("hour", None),
+            hour=options.get("hour"),
             congestion=congestion if congestion is not None else (region.congestion or None),
+            **boats,
         )
+        links = region_sea_links(region, options.get("sea_links"))
+        return _roads.apply_sea_options(network, options.get("ferries", True), links, options.get("hour"))
     _check_not_a_mistyped_slug(text)
     return _roads.load_network(text, **options)
+
+
+def region_sea_links(region: Region, extra: Any = None) -> Any:
+    """The region YAML's ``sea_links:`` as a DataFrame, with the caller's links (file or frame) added.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        None when neither the region nor the caller has links.
+    """
+    import pandas as pd
+
+    from geodispatch.network.sea import read_sea_links
+
+    frames = []
+    if region.sea_links:
+        frames.append(pd.DataFrame([link.model_dump(exclude={"source"}) for link in region.sea_links]))
+    if extra is not None:
+        frames.append(read_sea_links(extra))
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 @dataclass

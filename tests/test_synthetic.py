@@ -100,18 +100,26 @@ def test_bad_parameters_raise_input_errors() -> None:
 
 
 # ---------------------------------------------------------------------------------- road network
-def test_island_is_its_own_weak_component(regency: SyntheticRegency) -> None:
+def test_island_is_its_own_road_component_joined_by_one_boat(regency: SyntheticRegency) -> None:
     net = regency.network
-    labels = net.component_labels
-    assert net.n_components == 2
+    roads = net.without_sea()
+    labels = roads.component_labels
+    assert roads.n_components == 2
     on_island = shapely.contains_xy(regency.island, net.lon, net.lat)
     assert 20 <= on_island.sum() < 0.2 * net.n_nodes
     assert len(set(labels[on_island].tolist())) == 1 and labels[on_island][0] != 0
     assert (labels[~on_island] == 0).all()
-    # no edge joins the island to the main island
-    assert (on_island[net.edge_u] == on_island[net.edge_v]).all()
-    # every node can reach and be reached within its component (no one-way traps)
-    assert net.n_strong_components == 2
+    # no road joins the island to the main island; one sea link does, both ways, pier to pier
+    road = ~net.is_sea_edge
+    assert (on_island[net.edge_u[road]] == on_island[net.edge_v[road]]).all()
+    sea = np.flatnonzero(net.is_sea_edge)
+    assert len(sea) == 2 and set(net.edge_highway[sea]) == {"sea_link"}
+    assert (on_island[net.edge_u[sea]] != on_island[net.edge_v[sea]]).all()
+    assert set(net.sea_names.values()) == {"Speedboat Ambulans Laut Pulau Sintetis"}
+    assert regency.sea_links.attrs["source"].startswith("SYNTHETIC")
+    assert net.n_components == 1 and net.n_strong_components == 1
+    # every node can reach and be reached within its road component (no one-way traps)
+    assert roads.n_strong_components == 2
 
 
 def test_river_is_crossed_only_by_the_bridges(regency: SyntheticRegency) -> None:
@@ -123,7 +131,7 @@ def test_river_is_crossed_only_by_the_bridges(regency: SyntheticRegency) -> None
     ends = zip(net.edge_u[crossing].tolist(), net.edge_v[crossing].tolist(), strict=True)
     assert 2 <= len({tuple(sorted(p)) for p in ends}) <= 10
     # without its bridges the main island falls apart into the two river banks
-    keep = np.ones(net.n_edges, dtype=bool)
+    keep = ~net.is_sea_edge  # the island's boat is not a bridge
     keep[regency.bridge_edges] = False
     graph = sp.coo_matrix((np.ones(keep.sum()), (net.edge_u[keep], net.edge_v[keep])), shape=(net.n_nodes,) * 2)
     _, parts = connected_components(graph, directed=False)
@@ -147,7 +155,7 @@ def test_realistic_highway_tags(regency: SyntheticRegency) -> None:
                 "service", "track"):
         assert counts[cls] > 0, cls
     assert any(c.endswith("_link") for c in counts)
-    assert set(counts) <= set(DEFAULT_SPEEDS_KPH)
+    assert set(counts) <= set(DEFAULT_SPEEDS_KPH) | {"sea_link"}  # roads, and the island's boat
     assert counts["residential"] + counts["tertiary"] > counts["trunk"] + counts["primary"]
 
 
@@ -170,12 +178,15 @@ def test_travel_times_follow_the_speed_profile(regency: SyntheticRegency) -> Non
     net = regency.network
     assert net.edge_has_maxspeed.any() and net.edge_has_maxspeed.mean() < 0.2
     speed_kph = net.edge_length_m / net.edge_time_s * 3.6
-    free = ~net.edge_has_maxspeed
+    free = ~net.edge_has_maxspeed & ~net.is_sea_edge
     expected = np.array([DEFAULT_SPEEDS_KPH[h] for h in net.edge_highway[free].tolist()])
     np.testing.assert_allclose(speed_kph[free], expected, rtol=1e-9)
     tagged = set(np.round(speed_kph[net.edge_has_maxspeed], 6).tolist())
     allowed = {parse_maxspeed(v) for v in ("30", "40", "50", "60", "80", "ID:urban", "ID:rural")}
     assert tagged <= allowed
+    # the island's boat: 5 min boarding + its length at 50 km/h (SYNTHETIC figures)
+    sea = net.is_sea_edge
+    np.testing.assert_allclose(net.edge_time_s[sea], 300.0 + net.edge_length_m[sea] / (50 / 3.6), rtol=1e-9)
 
 
 def test_parallel_edges_exist_and_the_fastest_wins(regency: SyntheticRegency) -> None:
@@ -203,13 +214,17 @@ def test_travel_times_equal_networkx_dijkstra(regency: SyntheticRegency) -> None
         for nid, t in ref.items():
             expected[index[nid]] = t
         np.testing.assert_allclose(ours[row], expected, rtol=0, atol=1e-6)
-    assert np.isinf(ours[0][shapely.contains_xy(regency.island, net.lon, net.lat)]).all()
+    # the PSC reaches the island only by its boat: never sooner than the crossing itself
+    island = shapely.contains_xy(regency.island, net.lon, net.lat)
+    crossing_s = float(net.edge_time_s[net.is_sea_edge].min())
+    assert (ours[0][island] > crossing_s).all() and np.isfinite(ours[0][island]).all()
+    assert np.isinf(net.without_sea().travel_times(sources[:1])[0][island]).all()
 
 
 # ---------------------------------------------------------------------------------- stations
 def test_stations_sit_on_road_nodes_of_the_main_component(regency: SyntheticRegency) -> None:
     net = regency.network
-    labels = net.component_labels
+    labels = net.without_sea().component_labels
     node_at = {(x, y): i for i, (x, y) in enumerate(zip(net.lon.tolist(), net.lat.tolist(), strict=True))}
     off_main = []
     for station in regency.stations:

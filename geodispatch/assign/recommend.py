@@ -63,6 +63,7 @@ from geodispatch.assign.model import (
 )
 from geodispatch.assign.optimize import compatible, solve_optimal
 from geodispatch.errors import AssignmentError
+from geodispatch.network.sea import describe_crossings
 from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M
 from geodispatch.regions import Region, Requirement
 
@@ -588,11 +589,11 @@ def _explain(
 
     candidates: list[Candidate] = []
     reasons: dict[str, str] = {}
-    for k, dist in zip(chosen, distances, strict=True):
+    for k, dist, route in zip(chosen, distances, pieces, strict=True):
         u = sol.units[k]
         note = position_note(u, sol.positions.source[k], float(sol.positions.age_s[k]), float(sol.snaps.distance_m[k]))
         caps = f" ({', '.join(u.capabilities)})" if u.capabilities else ""
-        text = f"chosen: {u.type}{caps}, ETA {fmt_duration(float(eta[k]))}, {dist / 1000:.1f} km by road"
+        text = f"chosen: {u.type}{caps}, ETA {fmt_duration(float(eta[k]))}, {_route_words(network, route)}"
         if eta[k] > sol.remaining_s[0]:
             waited = sol.target_s - float(sol.remaining_s[0])
             suffix = f" after {fmt_duration(waited)} of waiting" if waited >= 1 else ""
@@ -642,6 +643,14 @@ def _explain(
         search_limit_s=res.limit_s,
         coverage_note=coverage_note,
     )
+
+
+def _route_words(network: RoadNetwork, pieces: list[tuple[int, float, float]]) -> str:
+    """``"12.3 km by road"``, plus ``", via speedboat X, 25 min crossing"`` when the route crosses water."""
+    sea = [e for e, _, _ in pieces if network.is_sea_edge[e]]
+    road_m = route_distance_m(network, [p for p in pieces if not network.is_sea_edge[p[0]]])
+    text = f"{road_m / 1000:.1f} km by road"
+    return f"{text}, {describe_crossings(network, sea)}" if sea else text
 
 
 def _not_chosen(

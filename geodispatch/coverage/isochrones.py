@@ -11,6 +11,8 @@ An isochrone here is *the roads a vehicle reaches within T*, widened by an off-r
    substring interpolated along the edge geometry (both directions of two-way roads are separate
    edges, so a road reached from both ends is covered from both ends). The road a station sits
    on contributes the part reached from the station itself, in both directions when two-way;
+   Ferry and sea-link edges carry the search across the water but are never pieces themselves:
+   the island roads the boat reaches are drawn, the open water between them is not;
 3. the pieces are buffered once, as one collection, by the off-road distance in the region's
    metric CRS (UTM) and returned in EPSG:4326 with their area in km².
 
@@ -223,7 +225,7 @@ def reached_pieces(
     before = -np.inf if after_s is None else float(after_s)
     t_edge = network.edge_time_s
     tail_time = node_time_s[network.edge_u]
-    e = np.flatnonzero(tail_time <= limit_s)
+    e = np.flatnonzero((tail_time <= limit_s) & ~network.is_sea_edge)  # a crossing is no land reached
     a = tail_time[e]
     end = np.minimum((limit_s - a) / t_edge[e], 1.0)
     start = np.where(a <= before, np.clip((before - a) / t_edge[e], 0.0, 1.0), 0.0)

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geodispatch.network.sea import crossing_label
+
 if TYPE_CHECKING:
     from geodispatch.coverage.report import CoverageReport
 
@@ -194,6 +196,7 @@ def folium_map(
             )
             marker.add_child(popup(popup_html, max_width=300)).add_to(group)
         group.add_to(fmap)
+    _folium_crossings(report, fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
@@ -254,6 +257,29 @@ def _road_geojson(lines: list[np.ndarray], colour: str, weight: float, opacity: 
         geometry, style_function=lambda _f: {"color": colour, "weight": weight, "opacity": opacity},
         pane=ROAD_PANE, interactive=False,
     )
+
+
+def _folium_crossings(report: CoverageReport, fmap: Any) -> None:
+    """Ferries and sea links as dashed blue lines (one per crossing, both directions drawn once)."""
+    import folium
+
+    net = report.network
+    sea = np.flatnonzero(net.is_sea_edge)
+    if not len(sea):
+        return
+    group = folium.FeatureGroup(name="ferries and sea links", show=True)
+    geoms = net.edge_geometries()
+    drawn: set[tuple[int, int]] = set()
+    for e in sea.tolist():
+        key = (min(int(net.edge_u[e]), int(net.edge_v[e])), max(int(net.edge_u[e]), int(net.edge_v[e])))
+        if key in drawn:
+            continue
+        drawn.add(key)
+        label = f"{crossing_label(net, e)}: {net.edge_time_s[e] / 60:.0f} min crossing (boarding included)"
+        folium.PolyLine(
+            [(lat, lon) for lon, lat in geoms[e].coords], color="#1f5fa8", weight=3, dash_array="8 6", tooltip=label,
+        ).add_to(group)
+    group.add_to(fmap)
 
 
 def _metric_scale() -> Any:
@@ -403,7 +429,7 @@ def static_figure(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from geodispatch.mapdraw import draw_roads, finish_axes, place_labels, road_segments
+    from geodispatch.mapdraw import draw_roads, draw_sea, finish_axes, place_labels, road_segments, sea_segments
 
     net = report.network
     crs = net.crs
@@ -421,6 +447,7 @@ def static_figure(
     # about one pixel in metres: finer detail than that is invisible and only slows drawing down
     tolerance = max(x1 - x0, y1 - y0) / (width * dpi) / 2
     segs, major = road_segments(net, tolerance)
+    crossings = sea_segments(net, tolerance)  # ferries and sea links: dashed, never as road
     areas_metric = report.areas.to_crs(crs) if report.areas is not None else None
     stations = report.station_status
     hot_all = report.hotspots.to_crs(crs) if len(report.hotspots) else None
@@ -445,6 +472,9 @@ def static_figure(
             legend.append(Patch(facecolor=colour, alpha=0.8, label=label))
             previous = row.minutes
         legend.append(draw_roads(ax, segs, major, "road (arterials thicker)"))
+        sea_handle = draw_sea(ax, crossings, "ferry / sea link")
+        if sea_handle is not None:
+            legend.append(sea_handle)
         if areas_metric is not None:
             legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, linestyle="--", label="desa / kelurahan"))
         anchors: list[tuple[float, float]] = []

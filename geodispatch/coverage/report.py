@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,6 +270,12 @@ def run_coverage(
             warnings.append(CoverageWarning("points_off_road", {
                 "points": int(off.sum()), "people": float(pop_df["population"][off].sum()),
                 "snap_m": float(point_snap_m)}))
+    road_point_time: dict[str, np.ndarray] = {}
+    if net.has_sea and point_time and prepared is not None and pop_df is not None:
+        say("routes across the sea")
+        road_point_time = _road_only_point_times(net, sets, prepared)
+        for service, t_road in road_point_time.items():
+            pop_df[f"via_sea_{service}"] = point_time[service] < t_road  # fastest route crosses water
     if combined:
         node_time[COMBINED] = np.max(np.vstack([node_time[s] for s in services]), axis=0)
         if point_time:
@@ -356,6 +362,11 @@ def run_coverage(
 
     summary = _summary(scenario, net, mins, kinds, sets, node_time, point_time, pop_df, road_share, iso, hot,
                        offroad_m, warnings, area_gdf, time_order)
+    for service, t_road in road_point_time.items():
+        people = pop_df["population"].to_numpy() if pop_df is not None else np.zeros(0)
+        summary["services"][service].setdefault("population", {})["covered_by_sea"] = {
+            f"{m:g}": float(people[(point_time[service] <= m * 60.0) & ~(t_road <= m * 60.0)].sum()) for m in mins
+        }
     report = CoverageReport(
         name=scenario.name,
         synthetic=scenario.synthetic,
@@ -380,6 +391,39 @@ def run_coverage(
     return report
 
 
+def _road_only_point_times(
+    net: RoadNetwork, sets: dict[str, StationSet], prepared: PreparedPopulation
+) -> dict[str, np.ndarray]:
+    """Each service's time to every population point without ferries and sea links, seconds.
+
+    The road-only network keeps the node indices (only the sea edges go), so the node times of a
+    search on it combine with the population's snap on the full network; the stations are snapped
+    again on the road-only network (nothing ever snaps onto a sea edge, so they land at the same
+    places).
+    """
+    road = net.without_sea()
+    out: dict[str, np.ndarray] = {}
+    for service, sset in sets.items():
+        snap = sset.snap
+        if not snap.ok.any():
+            out[service] = np.full(len(prepared.snap), np.inf)
+            continue
+        lon = np.where(snap.ok, snap.lon, net.lon[0])
+        lat = np.where(snap.ok, snap.lat, net.lat[0])
+        again = road.snap(lon, lat, max_distance_m=1.0, strict=False)
+        _, t_road = station_node_times(road, again if snap.ok.all() else _only(again, snap.ok))
+        out[service] = point_times(net, t_road, prepared, snap)
+    return out
+
+
+def _only(snap: Any, keep: np.ndarray) -> Any:
+    """A SnapResult with the entries not in ``keep`` marked unsnapped."""
+    import dataclasses
+
+    edge = np.where(keep, snap.edge, -1)
+    return dataclasses.replace(snap, edge=edge)
+
+
 def coverage_from_source(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -395,6 +439,7 @@ def coverage_from_source(
     combined: bool = False,
     offroad_m: float = DEFAULT_OFFROAD_M,
     progress: Callable[[str], None] | None = None,
+    network_options: Mapping[str, Any] | None = None,
 ) -> tuple[Scenario, CoverageReport]:
     """What ``geodispatch coverage SOURCE --out DIR`` runs: load the scenario, compute, write.
 
@@ -417,6 +462,8 @@ def coverage_from_source(
         with :func:`~geodispatch.inputs.read_population` / :func:`~geodispatch.inputs.read_areas`.
     population_column, area_name_column : str, optional
         Column of people / of area names in those files.
+    network_options : mapping, optional
+        Passed to ``load_scenario`` (``ferries``, ``sea_links``...).
 
     Returns
     -------
@@ -428,7 +475,7 @@ def coverage_from_source(
 
     people = read_population(population, population_column) if population is not None else None
     area_frame = read_areas(areas, area_name_column) if areas is not None else None
-    scenario = load_scenario(source, stations=stations)
+    scenario = load_scenario(source, stations=stations, **dict(network_options or {}))
     return scenario, run_coverage(
         scenario,
         minutes=minutes,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 from geodispatch import settings
 from geodispatch.errors import CorruptFileError, InputError, NoRoadsError, OutputError
 from geodispatch.geometry import lonlat_problem, utm_crs
+from geodispatch.network.sea import FERRY, SEA_CLASSES, SEA_LINK
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -70,6 +71,9 @@ class RoadNetwork:
         Human-readable name (region or file).
     synthetic : bool
         True for the generated synthetic regency (labelled as such in every output).
+    sea_names : dict of int to str
+        Name of each sea edge (highway class ``ferry`` or ``sea_link``, see
+        :mod:`geodispatch.network.sea`) by edge index: the ferry route or the speedboat link.
     """
 
     node_ids: np.ndarray
@@ -87,6 +91,7 @@ class RoadNetwork:
     geom_lat: np.ndarray
     name: str = ""
     synthetic: bool = False
+    sea_names: dict[int, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -107,6 +112,7 @@ class RoadNetwork:
         geom_lat: Any = None,
         name: str = "",
         synthetic: bool = False,
+        sea_names: dict[int, str] | None = None,
     ) -> RoadNetwork:
         """Build a network from plain arrays, validating them.
 
@@ -131,6 +137,8 @@ class RoadNetwork:
             Network name.
         synthetic : bool
             Mark the network as synthetic.
+        sea_names : dict of int to str, optional
+            Name of each sea edge (ferry or sea link) by edge index.
 
         Returns
         -------
@@ -206,6 +214,7 @@ class RoadNetwork:
             geom_lat=glat,
             name=name,
             synthetic=synthetic,
+            sea_names={int(k): str(n) for k, n in (sea_names or {}).items()},
         )
 
     # ------------------------------------------------------------------ sizes
@@ -213,6 +222,75 @@ class RoadNetwork:
     def edge_highway(self) -> np.ndarray:
         """OSM highway class per edge (str array, decoded from the stored codes once)."""
         return self.highway_classes[self.edge_highway_code]
+
+    @cached_property
+    def is_sea_edge(self) -> np.ndarray:
+        """Mask of sea edges: ferries and sea links (highway class ``ferry`` / ``sea_link``)."""
+        sea = np.isin(self.highway_classes, SEA_CLASSES)
+        return sea[self.edge_highway_code]  # type: ignore[no-any-return]
+
+    @property
+    def has_sea(self) -> bool:
+        """True when the network has ferry or sea-link edges."""
+        return bool(np.isin(self.highway_classes, SEA_CLASSES).any())
+
+    @cached_property
+    def road_edges(self) -> np.ndarray:
+        """Indices of the road edges (not sea edges): what points are snapped to."""
+        return np.flatnonzero(~self.is_sea_edge)
+
+    def select_edges(self, keep: np.ndarray) -> RoadNetwork:
+        """A copy with only the edges where ``keep`` is True (same nodes, same node indices).
+
+        Parameters
+        ----------
+        keep : ndarray of bool, shape (n_edges,)
+            Edges to keep.
+
+        Returns
+        -------
+        RoadNetwork
+        """
+        return RoadNetwork.from_arrays(**self.edge_arrays(keep), name=self.name, synthetic=self.synthetic)
+
+    def edge_arrays(self, keep: np.ndarray) -> dict[str, Any]:
+        """The arguments of :meth:`from_arrays` for this network's nodes and the edges in ``keep``.
+
+        Flat geometry (``geom_offsets``, ``geom_lon``, ``geom_lat``) and ``sea_names`` are renumbered
+        for the kept edges; callers may append edges to the arrays before building a network.
+        """
+        keep = np.asarray(keep, dtype=bool)
+        edges = np.flatnonzero(keep)
+        counts = np.diff(self.geom_offsets)[edges]
+        vertex = np.repeat(self.geom_offsets[edges], counts) + (
+            np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        new_index = np.cumsum(keep) - 1
+        return {
+            "node_ids": self.node_ids,
+            "lon": self.lon,
+            "lat": self.lat,
+            "edge_u": self.edge_u[edges],
+            "edge_v": self.edge_v[edges],
+            "edge_length_m": self.edge_length_m[edges],
+            "edge_time_s": self.edge_time_s[edges],
+            "edge_highway": self.edge_highway[edges],
+            "edge_has_maxspeed": self.edge_has_maxspeed[edges],
+            "geom_offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            "geom_lon": self.geom_lon[vertex],
+            "geom_lat": self.geom_lat[vertex],
+            "sea_names": {int(new_index[e]): n for e, n in self.sea_names.items() if keep[e]},
+        }
+
+    def without_sea(self) -> RoadNetwork:
+        """The road-only network: this one without its ferry and sea-link edges (self if none)."""
+        if not self.has_sea:
+            return self
+        return self._without_sea
+
+    @cached_property
+    def _without_sea(self) -> RoadNetwork:
+        return self.select_edges(~self.is_sea_edge)
 
     @property
     def n_nodes(self) -> int:
@@ -345,10 +423,14 @@ class RoadNetwork:
 
     @cached_property
     def edge_tree(self) -> shapely.STRtree:
-        """STRtree over the metric edge geometries (built once)."""
+        """STRtree over the metric geometries of the road edges (built once).
+
+        Sea edges are left out (nothing is snapped onto open water): tree index ``i`` is edge
+        ``road_edges[i]``.
+        """
         import shapely
 
-        return shapely.STRtree(self.edge_geometries(metric=True))
+        return shapely.STRtree(self.edge_geometries(metric=True)[self.road_edges])
 
     @cached_property
     def node_tree(self) -> cKDTree:
@@ -461,6 +543,8 @@ class RoadNetwork:
                 "travel_time": float(self.edge_time_s[e]),
                 "highway": str(self.edge_highway[e]),
             }
+            if e in self.sea_names:
+                data["name"] = self.sea_names[e]
             if geoms is not None:
                 data["geometry"] = geoms[e]
             graph.add_edge(ids[a], ids[b], **data)
@@ -498,7 +582,14 @@ class RoadNetwork:
         out = Path(path)
         if out.suffix != ".npz":
             out = out.with_name(out.name + ".npz")
-        meta = json.dumps({"format": FORMAT_VERSION, "name": self.name, "synthetic": self.synthetic})
+        meta = json.dumps(
+            {
+                "format": FORMAT_VERSION,
+                "name": self.name,
+                "synthetic": self.synthetic,
+                "sea_names": {str(e): n for e, n in self.sea_names.items()},
+            }
+        )
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".npz.part")
@@ -536,12 +627,21 @@ class RoadNetwork:
             raise CorruptFileError(
                 f"{path} has network format {meta.get('format')}, expected {FORMAT_VERSION}; rebuild it"
             )
-        return cls(**arrays, name=meta.get("name", ""), synthetic=bool(meta.get("synthetic", False)))
+        return cls(
+            **arrays,
+            name=meta.get("name", ""),
+            synthetic=bool(meta.get("synthetic", False)),
+            sea_names={int(e): str(n) for e, n in meta.get("sea_names", {}).items()},
+        )
 
     def road_length_m(self) -> float:
-        """Length of road on the ground, metres: a two-way road counts once, not per direction."""
+        """Length of road on the ground, metres: a two-way road counts once, not per direction.
+
+        Sea edges are not road and are left out (see :meth:`summary` for the crossings).
+        """
         twin = self.twin_edge >= 0
-        return float(self.edge_length_m[~twin].sum() + 0.5 * self.edge_length_m[twin].sum())
+        road = ~self.is_sea_edge
+        return float(self.edge_length_m[road & ~twin].sum() + 0.5 * self.edge_length_m[road & twin].sum())
 
     def summary(self) -> dict[str, Any]:
         """Key figures: nodes, edges, km of road (two-way roads once; ``directed_edge_km`` counts each
@@ -558,6 +658,9 @@ class RoadNetwork:
             "bbox": [round(b, 6) for b in self.bbox],
             "maxspeed_share": round(float(self.edge_has_maxspeed.mean()), 4),
             "crs": self.crs.to_string(),
+            "ferry_edges": int((self.edge_highway == FERRY).sum()),
+            "sea_link_edges": int((self.edge_highway == SEA_LINK).sum()),
+            "sea_crossings": sorted(set(self.sea_names.values())),
         }
 
 

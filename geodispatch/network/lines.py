@@ -35,6 +35,8 @@ LEVELS: tuple[str, ...] = ("arterial", "minor")
 def unique_roads(network: RoadNetwork) -> np.ndarray:
     """Edge indices with each two-way road once (the edge of lower index of a twin pair).
 
+    Ferries and sea links are not roads and are left out (maps draw them apart, dashed).
+
     Parameters
     ----------
     network : RoadNetwork
@@ -46,7 +48,7 @@ def unique_roads(network: RoadNetwork) -> np.ndarray:
         Edge indices, ascending.
     """
     twin = network.twin_edge
-    return np.flatnonzero((twin < 0) | (np.arange(network.n_edges) < twin))
+    return np.flatnonzero(((twin < 0) | (np.arange(network.n_edges) < twin)) & ~network.is_sea_edge)
 
 
 @dataclass

@@ -143,7 +143,10 @@ class SnapIndex:
         from scipy.spatial import cKDTree
 
         vert = self.vertices
+        network_is_sea = self._network.is_sea_edge
         x, y, cum, owner, a, seg_len = vert.x, vert.y, vert.cum, vert.owner, vert.a, vert.seg_len
+        road = ~network_is_sea[owner[a]]  # nothing is snapped onto a ferry or sea link
+        a, seg_len = a[road], seg_len[road]
         ax, ay, dx, dy = x[a], y[a], x[a + 1] - x[a], y[a + 1] - y[a]
         along = cum[a] - vert.edge_start[owner[a]]  # metres from the edge's start to the segment's start
         pieces = np.maximum(np.ceil(seg_len / _SEG_MAX_M), 1).astype(np.int64)
@@ -254,7 +257,7 @@ def _nearest(
     if len(todo):
         pts = points[todo] if points is not None else shapely.points(x[todo], y[todo])
         (pi, ei), dist = network.edge_tree.query_nearest(pts, return_distance=True, all_matches=False)
-        edge[todo[pi]] = ei
+        edge[todo[pi]] = network.road_edges[ei]  # the tree holds road edges only
         distance[todo[pi]] = dist
     return edge, distance, fraction
 

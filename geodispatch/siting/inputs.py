@@ -35,6 +35,7 @@ from geodispatch.demand import point_terms, source_point_times, take_snap
 from geodispatch.domain import SERVICE_STATION_TYPES, serves
 from geodispatch.errors import SitingError
 from geodispatch.network.graph import RoadNetwork
+from geodispatch.network.sea import crossing_label
 from geodispatch.network.snap import SnapResult
 from geodispatch.regions import Station
 
@@ -303,6 +304,13 @@ def build_siting_problem(
     demand_snap = take_snap(psnap, rep)
     demand_node = demand_snap.node
     notes = []
+    if network.has_sea:
+        sea = np.flatnonzero(network.is_sea_edge)
+        crossings = sorted({crossing_label(network, e) for e in sea.tolist()})
+        notes.append(
+            f"travel times cross the sea by {', '.join(crossings)}: a post on an island competes with the boat "
+            "(compare with --no-ferries, or a faster boat with --sea-links)"
+        )
     if unsnapped > 0:
         notes.append(
             f"{unsnapped:,.0f} people ({int((~ok).sum())} points) are farther than "

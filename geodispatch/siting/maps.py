@@ -114,7 +114,7 @@ def png_map(
     from matplotlib.lines import Line2D
 
     from geodispatch.locale import people, percent, text
-    from geodispatch.mapdraw import draw_roads, finish_axes, place_labels, road_segments
+    from geodispatch.mapdraw import draw_roads, draw_sea, finish_axes, place_labels, road_segments, sea_segments
 
     net = problem.network
     xy = net.node_xy
@@ -126,7 +126,9 @@ def png_map(
     width = 7.5
     height = float(np.clip(width * aspect, 3.0, 12.0)) + 1.4
     fig, axes = plt.subplots(1, 2, figsize=(2 * width, height), dpi=dpi)
-    segs, major = road_segments(net, max(x1 - x0, y1 - y0) / (width * dpi) / 2)
+    tolerance = max(x1 - x0, y1 - y0) / (width * dpi) / 2
+    segs, major = road_segments(net, tolerance)
+    crossings = sea_segments(net, tolerance)  # ferries and sea links: dashed, never as road
     dlon, dlat = problem.demand_lonlat
     dx, dy = net.to_metric(dlon, dlat)
     wmax = max(float(problem.weight.max()), 1.0)
@@ -147,6 +149,9 @@ def png_map(
         if areas_metric is not None:
             areas_metric.boundary.plot(ax=ax, color="#9a9a9a", linewidth=0.5, linestyle="--", zorder=1)
         legend.append(draw_roads(ax, segs, major, text("map.legend.road", lang)))
+        sea_handle = draw_sea(ax, crossings, text("map.legend.sea", lang))
+        if sea_handle is not None:
+            legend.append(sea_handle)
         if areas_metric is not None:
             legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, linestyle="--",
                                  label=text("map.legend.desa", lang)))

