@@ -244,6 +244,49 @@ def test_dask_scheduler_and_worker_processes(tmp_path: Path) -> None:
     assert _files(out / "klandasan") == _files(tmp_path / "single")
 
 
+def test_sea_links_column_reaches_the_job_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manifest's ``sea_links`` file is added to the job's network, exactly as ``--sea-links``."""
+    from geodispatch import cli
+    from geodispatch.batch import run_coverage_job
+    from geodispatch.synthetic import synthetic_regency
+
+    towns = synthetic_regency(300).towns  # a boat between two mainland towns (ends on their roads)
+    a, b = towns[~towns["island"]].iloc[:2].itertuples()
+    boats = tmp_path / "inputs" / "boats.csv"
+    boats.parent.mkdir()
+    boats.write_text("from_lon,from_lat,to_lon,to_lat,speed_kph,boarding_min,name\n"
+                     f"{a.lon},{a.lat},{b.lon},{b.lat},40,5,Speedboat Uji\n")
+    bad = tmp_path / "inputs" / "bad.csv"
+    bad.write_text("from_lon,from_lat,to_lon,speed_kph\n119.7,-7.3,119.8,40\n")
+    jobs = read_manifest(_manifest(tmp_path / "inputs" / "m.csv", [
+        {"name": "boat", "source": "synthetic:300", "stations": "", "sea_links": "boats.csv"},
+        {"name": "road", "source": "synthetic:300", "stations": "", "sea_links": ""},
+        {"name": "bad", "source": "synthetic:300", "stations": "", "sea_links": "bad.csv"},
+    ]))
+    assert jobs[0].sea_links == str(boats) and jobs[1].sea_links is None
+    out = tmp_path / "out"
+    rows = {job.name: run_coverage_job(job, str(out), CoverageOptions(minutes=(15.0,))) for job in jobs}
+    assert rows["boat"]["status"] == rows["road"]["status"] == "ok"
+    boat = json.loads((out / "boat" / "summary.json").read_text())["network"]
+    road = json.loads((out / "road" / "summary.json").read_text())["network"]
+    assert boat["edges"] == road["edges"] + 2  # the link, both ways
+    assert rows["bad"]["status"] == "error" and "to_lat" in rows["bad"]["error"] and not (out / "bad").exists()
+    # the job's outputs are those of `geodispatch coverage --sea-links` on the same region
+    argv = ["geodispatch", "coverage", "synthetic:300", "--minutes", "15", "--sea-links", str(boats),
+            "--out", str(tmp_path / "single")]
+    monkeypatch.setattr(sys, "argv", argv)
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    assert code == 0
+    capsys.readouterr()
+    assert _files(out / "boat") == _files(tmp_path / "single")
+
+
 def test_manifest_errors(tmp_path: Path) -> None:
     def bad(rows: list[dict[str, str]], match: str) -> None:
         with pytest.raises(InputError, match=match):

@@ -27,7 +27,7 @@ from typing import Any
 
 from geodispatch.batch.manifest import Job
 from geodispatch.coverage.isochrones import DEFAULT_MINUTES, DEFAULT_OFFROAD_M
-from geodispatch.errors import GeodispatchError, InputError
+from geodispatch.errors import GeodispatchError
 from geodispatch.output import atomic_file
 
 log = logging.getLogger(__name__)
@@ -176,11 +176,6 @@ def run_coverage_job(
     start = time.perf_counter()
     _remove_partial(root, job.name)
     try:
-        if job.sea_links:
-            raise InputError(
-                f"{job.name}: sea_links given but this geodispatch has no sea-link support in coverage yet; "
-                "leave the column empty"
-            )
         _, report = coverage_from_source(
             job.source,
             root / job.name,
@@ -192,6 +187,7 @@ def run_coverage_job(
             per_station=options.per_station,
             combined=options.combined,
             offroad_m=options.offroad_m,
+            network_options={"sea_links": job.sea_links} if job.sea_links else None,
         )
     except GeodispatchError as exc:
         return error_row(job, f"{exc}", time.perf_counter() - start)

@@ -9,7 +9,8 @@ A manifest is a CSV with the columns ``name,source,stations`` and optionally ``p
   ``synthetic:N``, place query, ``.graphml`` / ``.osm`` / ``.osm.pbf`` / ``.npz`` file);
 * ``stations``: a stations file, or empty for the source's own stations;
 * ``population``, ``areas``: files as for ``geodispatch coverage --population/--areas``;
-* ``sea_links``: a sea-links file (used when the network layer supports it);
+* ``sea_links``: a sea-links CSV (as ``geodispatch coverage --sea-links``), added to the
+  source's network and its own ferries;
 * ``code``: the Kemendagri (``64.71``) or BPS (``6471``) code of the kabupaten/kota, to place
   the job on the national map (otherwise matched through the region YAMLs or by name).
 

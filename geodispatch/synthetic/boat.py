@@ -6,8 +6,21 @@ nearest the other island (the shortest crossing between the two road networks), 
 a sea link (:mod:`geodispatch.network.sea`), so the island is one crossing away instead of
 unreachable; ``ferries=False`` (``--no-ferries``) removes it again.
 
-The boat's figures are made up like everything else in the synthetic regency: 50 km/h (about 27
-knots, a fast speedboat ambulance) and 5 minutes to board and berth, running at all hours.
+The boat's figures are made up like everything else in the synthetic regency, but chosen to be
+plausible: 50 km/h (27 knots, inside the 25-35 knots a small twin-outboard speedboat ambulance
+makes in calm water; a planning assumption, not a measured figure) and 5 minutes to board a
+stretcher and cast off, running at all hours.
+
+Why the boat adds no one within 15 minutes (checked, not tuned): the island lies 9.0 km off the
+main island's coast at their closest points and the two piers (nearest road nodes across the
+water) are 9.5 km apart, so the crossing alone is 16.4 minutes. No other pier or boat fixes that:
+the mainland post nearest the island (Puskesmas Sintetis 04, seed 7) is 14.5 km in a straight
+line from the island's coast, 13.4 minutes even for a 35-knot boat leaving from its door with no
+boarding, and 20.8 minutes by road from the mainland pier. Covering the island within 15 minutes
+from the main island would take a new post at the mainland pier with a boat at the top of that
+range (35 knots and 2 minutes' boarding: 10.8 minutes pier to pier), a siting choice for the
+planner, not a fact of the regency. So the island is covered by its own puskesmas ambulance, and
+the boat brings the main island's Damkar, RSUD and PSC within reach (an hour or more).
 """
 
 from __future__ import annotations
