@@ -62,6 +62,30 @@ LangOption = Annotated[
     typer.Option("--lang", help="Language of tables and maps: id (Bahasa Indonesia) or en; default id for a region."),
 ]
 
+MinutesListOption = Annotated[
+    list[float] | None, typer.Option("--minutes", help="Threshold, minutes (repeat; default 5, 10, 15)."),
+]
+
+StationTypesOption = Annotated[
+    str, typer.Option("--station-types", help="Comma-separated services or station types."),
+]
+
+CombinedOption = Annotated[
+    bool, typer.Option("--combined", help="Covered only when every listed type reaches in time."),
+]
+
+OffroadOption = Annotated[
+    float, typer.Option("--offroad-m", help="Off-road buffer of the isochrones, metres."),
+]
+
+StationsOption = Annotated[
+    Path | None, typer.Option("--stations", help="Stations CSV/GeoJSON (id,type,lon,lat)."),
+]
+
+PopulationColumnOption = Annotated[
+    str | None, typer.Option("--population-column", help="Column of people in the population file."),
+]
+
 SourceArg = Annotated[
     str,
     typer.Argument(
@@ -203,28 +227,20 @@ def demo(
 def coverage(
     source: SourceArg,
     out: Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")],
-    minutes: Annotated[
-        list[float] | None, typer.Option("--minutes", help="Threshold, minutes (repeat; default 5, 10, 15).")
-    ] = None,
-    station_types: Annotated[
-        str, typer.Option("--station-types", help="Comma-separated services or station types.")
-    ] = "ambulance,damkar",
-    stations: Annotated[Path | None, typer.Option("--stations", help="Stations CSV/GeoJSON (id,type,lon,lat).")] = None,
+    minutes: MinutesListOption = None,
+    station_types: StationTypesOption = "ambulance,damkar",
+    stations: StationsOption = None,
     population: Annotated[
         Path | None, typer.Option("--population", help="Population CSV (lon,lat,population), GeoJSON/GPKG, GeoTIFF.")
     ] = None,
     areas: Annotated[Path | None, typer.Option("--areas", help="Desa/kecamatan polygons with a name column.")] = None,
-    population_column: Annotated[
-        str | None, typer.Option("--population-column", help="Column of people in the population file.")
-    ] = None,
+    population_column: PopulationColumnOption = None,
     area_name_column: Annotated[
         str | None, typer.Option("--area-name-column", help="Column of area names in the areas file.")
     ] = None,
     per_station: Annotated[bool, typer.Option("--per-station", help="Also one isochrone per station.")] = False,
-    combined: Annotated[
-        bool, typer.Option("--combined", help="Covered only when every listed type reaches in time.")
-    ] = False,
-    offroad: Annotated[float, typer.Option("--offroad-m", help="Off-road buffer of the isochrones, metres.")] = 100.0,
+    combined: CombinedOption = False,
+    offroad: OffroadOption = 100.0,
     sea_links: SeaLinksOption = None,
     no_ferries: NoFerriesOption = False,
     lang: LangOption = None,
@@ -266,14 +282,12 @@ def site(
     minutes: Annotated[
         float | None, typer.Option("--minutes", help="Coverage threshold, minutes (default: region target).")
     ] = None,
-    stations: Annotated[Path | None, typer.Option("--stations", help="Stations CSV/GeoJSON (id,type,lon,lat).")] = None,
+    stations: StationsOption = None,
     candidates: Annotated[
         str | None, typer.Option("--candidates", help="Candidate sites CSV/GeoJSON (lon,lat[,name]) or 'stations'.")
     ] = None,
     population: Annotated[Path | None, typer.Option("--population", help="Population CSV/GeoJSON/GeoTIFF.")] = None,
-    population_column: Annotated[
-        str | None, typer.Option("--population-column", help="Column of people in the population file.")
-    ] = None,
+    population_column: PopulationColumnOption = None,
     service: Annotated[str, typer.Option("--service", help="ambulance (PSC 119) or damkar.")] = "ambulance",
     n_candidates: Annotated[int, typer.Option("--n-candidates", help="Grid candidates without a file.")] = 300,
     busy: Annotated[float, typer.Option("--busy", help="MEXCLP: probability a post is busy.")] = 0.2,
@@ -544,16 +558,10 @@ def batch_coverage(
         Path, typer.Option("--manifest", help="CSV: name,source,stations[,population,areas,sea_links,code].")
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder: <name>/ per region, national.csv/.geojson/.png.")],
-    minutes: Annotated[
-        list[float] | None, typer.Option("--minutes", help="Threshold, minutes (repeat; default 5, 10, 15).")
-    ] = None,
-    station_types: Annotated[
-        str, typer.Option("--station-types", help="Comma-separated services or station types.")
-    ] = "ambulance,damkar",
-    combined: Annotated[
-        bool, typer.Option("--combined", help="Covered only when every listed type reaches in time.")
-    ] = False,
-    offroad: Annotated[float, typer.Option("--offroad-m", help="Off-road buffer of the isochrones, metres.")] = 100.0,
+    minutes: MinutesListOption = None,
+    station_types: StationTypesOption = "ambulance,damkar",
+    combined: CombinedOption = False,
+    offroad: OffroadOption = 100.0,
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) or scheduler file.")
     ] = None,
