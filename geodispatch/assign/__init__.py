@@ -21,7 +21,8 @@ from geodispatch.assign.model import (
     resolve_sop,
     units_from_stations,
 )
-from geodispatch.assign.recommend import POLICIES, Assignment, Recommendation, assign, recommend
+from geodispatch.assign.recommend import POLICIES, assign, recommend
+from geodispatch.assign.results import Assignment, Recommendation
 
 __all__ = [
     "DEFAULT_SOP",

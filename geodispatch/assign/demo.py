@@ -15,7 +15,8 @@ import numpy as np
 from geodispatch.assign.eta import EtaEngine
 from geodispatch.assign.explain import fmt_distance, fmt_duration
 from geodispatch.assign.model import Incident, Unit, units_from_stations
-from geodispatch.assign.recommend import Recommendation, recommend
+from geodispatch.assign.recommend import recommend
+from geodispatch.assign.results import Recommendation
 
 
 def _sample_points(scenario: Any) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -1,4 +1,5 @@
-"""Human-readable reasons: why a unit was chosen, or why not.
+"""Human-readable reasons: why a unit was chosen, or why not, and the whole explained
+:class:`~geodispatch.assign.results.Recommendation` built from a solve (:func:`explain`).
 
 Each candidate gets a short machine-readable ``code`` and a sentence for the dispatcher.
 Codes: ``chosen``, ``busy``, ``out_of_service``, ``wrong_type``, ``wrong_capability``,
@@ -8,11 +9,20 @@ Codes: ``chosen``, ``busy``, ``out_of_service``, ``wrong_type``, ``wrong_capabil
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from geodispatch.assign.model import Unit
+import numpy as np
+
+from geodispatch.assign.cover import TIE_TOLERANCE_S
+from geodispatch.assign.eta import route_distance_m, route_geojson, route_pieces
+from geodispatch.assign.model import Unit, requirements_for
+from geodispatch.assign.results import Candidate, Recommendation, Solution
+from geodispatch.network.sea import describe_crossings
+from geodispatch.regions import Requirement
+
+if TYPE_CHECKING:
+    from geodispatch.network.graph import RoadNetwork
 
 
 def fmt_duration(seconds: float) -> str:
@@ -34,60 +44,6 @@ def fmt_distance(metres: float) -> str:
     if not math.isfinite(metres):
         return "-"
     return f"{metres / 1000:.1f} km" if metres >= 1000 else f"{metres:.0f} m"
-
-
-@dataclass
-class Candidate:
-    """One unit considered for an incident, with the reason for the decision.
-
-    Attributes
-    ----------
-    unit_id, type, status : str
-        The unit.
-    eta_s : float
-        ETA to the incident, seconds (``inf`` when unreachable or beyond the search).
-    chosen : bool
-        Whether it was sent.
-    code : str
-        Reason code (see module docstring).
-    reason : str
-        The reason in words.
-    position : str
-        ``reported``, ``home_station`` (stale report replaced by the home station) or ``stale``.
-    distance_m : float or None
-        Road distance along the fastest route, metres (chosen units only).
-    """
-
-    unit_id: str
-    type: str
-    status: str
-    eta_s: float
-    chosen: bool
-    code: str
-    reason: str
-    position: str = "reported"
-    distance_m: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (inf -> None)."""
-        return {
-            "unit_id": self.unit_id,
-            "type": self.type,
-            "status": self.status,
-            "eta_s": round_or_none(self.eta_s),
-            "chosen": self.chosen,
-            "code": self.code,
-            "reason": self.reason,
-            "position": self.position,
-            "distance_m": round_or_none(self.distance_m),
-        }
-
-
-def round_or_none(x: float | None) -> float | None:
-    """Round a float for JSON; inf/NaN/None -> None."""
-    if x is None or not math.isfinite(x):
-        return None
-    return round(float(x), 1)
 
 
 def position_note(unit: Unit, source: str, age_s: float, snap_distance_m: float) -> str:
@@ -160,3 +116,145 @@ def not_chosen_reason(
             return "slower", f"slower by {fmt_duration(diff)} than {ref_id} ({fmt_duration(eta_s)})"
         return "slower", f"{fmt_duration(eta_s)} away, within the tie tolerance of {ref_id}; kept back"
     return "slower", f"{fmt_duration(eta_s)} away"
+
+
+def explain(
+    network: RoadNetwork,
+    sol: Solution,
+    table: Mapping[str, tuple[Requirement, ...]],
+    want_routes: bool,
+    n_alternatives: int,
+) -> Recommendation:
+    """Build the Recommendation of the single incident of ``sol``."""
+    inc = sol.incidents[0]
+    res = sol.searches[0]
+    eta = sol.eta[0]
+    chosen = [k for k in sol.choice if k >= 0]
+    reqs = requirements_for(inc, table)
+    needs: list[tuple[str, tuple[str, ...]]] = [(str(r.type), tuple(r.capabilities)) for r in reqs]
+    pieces = [route_pieces(network, res, sol.snaps, k) for k in chosen]
+    distances = [route_distance_m(network, p) for p in pieces]
+    slowest: dict[str, tuple[str, float]] = {}
+    for k in chosen:
+        u = sol.units[k]
+        if u.type not in slowest or eta[k] >= slowest[u.type][1]:
+            slowest[u.type] = (u.id, float(eta[k]))
+
+    coverage_note = None
+    swapped_types = set()
+    for (_, utype), (after, fastest_people, fastest_choice) in sol.tiebreaks.items():
+        final = {sol.choice[s] for s, slot in enumerate(sol.slots) if slot.type == utype}
+        if after > fastest_people and set(fastest_choice) != final:
+            swapped_types.add(utype)
+            ids = ", ".join(sol.units[k].id for k in fastest_choice)
+            coverage_note = (
+                f"{utype}: instead of the fastest ({ids}), chose a unit within {fmt_duration(TIE_TOLERANCE_S)} "
+                f"of it that keeps {after - fastest_people:,.0f} more people within "
+                f"{fmt_duration(sol.target_s)} of an available {utype}"
+            )
+
+    candidates: list[Candidate] = []
+    reasons: dict[str, str] = {}
+    for k, dist, route in zip(chosen, distances, pieces, strict=True):
+        u = sol.units[k]
+        note = position_note(u, sol.positions.source[k], float(sol.positions.age_s[k]), float(sol.snaps.distance_m[k]))
+        caps = f" ({', '.join(u.capabilities)})" if u.capabilities else ""
+        text = f"chosen: {u.type}{caps}, ETA {fmt_duration(float(eta[k]))}, {_route_words(network, route)}"
+        if eta[k] > sol.remaining_s[0]:
+            waited = sol.target_s - float(sol.remaining_s[0])
+            suffix = f" after {fmt_duration(waited)} of waiting" if waited >= 1 else ""
+            text += f" (beyond the {fmt_duration(sol.target_s)} target{suffix})"
+        if u.type in swapped_types:
+            text += "; chosen over an equally fast unit to keep coverage"
+        if note:
+            text += f"; {note}"
+        candidates.append(
+            Candidate(u.id, u.type, u.status, float(eta[k]), True, "chosen", text, sol.positions.source[k], dist)
+        )
+        reasons[u.id] = text
+
+    needed_types = {t for t, _ in needs}
+    picked = set(chosen)
+    for utype in sorted(needed_types):
+        pool = [k for k, u in enumerate(sol.units) if u.type == utype and k not in picked]
+        pool.sort(key=lambda k: (eta[k], not sol.units[k].dispatchable, sol.units[k].id))
+        slowest_eta = slowest[utype][1] if utype in slowest else math.inf
+        # the next-best units, plus every busy unit that would have been faster than the chosen
+        shown = pool[:n_alternatives] + [
+            k for k in pool[n_alternatives:] if not sol.units[k].dispatchable and eta[k] < slowest_eta
+        ]
+        for k in shown:
+            candidates.append(_not_chosen(sol, k, needs, slowest, res.limit_s, utype in swapped_types))
+    # the closest unit of another type, when it is closer than everything chosen: explain why not
+    others = [k for k, u in enumerate(sol.units) if u.type not in needed_types and u.dispatchable]
+    if others:
+        k = min(others, key=lambda k: eta[k])
+        if np.isfinite(eta[k]) and (not chosen or eta[k] < min(eta[c] for c in chosen)):
+            candidates.append(_not_chosen(sol, k, needs, slowest, res.limit_s, False))
+    for c in candidates:
+        reasons.setdefault(c.unit_id, c.reason)
+
+    missing, shortfall = shortfall_of(sol, 0)
+    return Recommendation(
+        incident_id=inc.id,
+        unit_ids=[sol.units[k].id for k in chosen],
+        etas_s=[float(eta[k]) for k in chosen],
+        distances_m=distances,
+        shortfall=shortfall,
+        missing=missing,
+        reasons=reasons,
+        candidates=candidates,
+        routes=[route_geojson(network, p) for p in pieces] if want_routes else None,
+        target_s=sol.target_s,
+        search_limit_s=res.limit_s,
+        coverage_note=coverage_note,
+    )
+
+
+def _route_words(network: RoadNetwork, pieces: list[tuple[int, float, float]]) -> str:
+    """``"12.3 km by road"``, plus ``", via speedboat X, 25 min crossing"`` when the route crosses water."""
+    sea = [e for e, _, _ in pieces if network.is_sea_edge[e]]
+    road_m = route_distance_m(network, [p for p in pieces if not network.is_sea_edge[p[0]]])
+    text = f"{road_m / 1000:.1f} km by road"
+    return f"{text}, {describe_crossings(network, sea)}" if sea else text
+
+
+def _not_chosen(
+    sol: Solution,
+    k: int,
+    needs: list[tuple[str, tuple[str, ...]]],
+    slowest: dict[str, tuple[str, float]],
+    limit_s: float,
+    coverage_swap: bool,
+) -> Candidate:
+    """Candidate record of a unit that was not sent."""
+    u = sol.units[k]
+    eta = float(sol.eta[0, k])
+    code, text = not_chosen_reason(u, eta, needs, slowest, limit_s, bool(sol.snaps.edge[k] < 0), None)
+    if code == "slower" and u.type in slowest and eta < slowest[u.type][1]:
+        text = (
+            f"{fmt_duration(eta)} away, within the tie tolerance; kept back to preserve coverage"
+            if coverage_swap
+            else f"{fmt_duration(eta)} away; not needed: the chosen set fills every slot at a lower total ETA"
+        )
+    note = position_note(u, sol.positions.source[k], float(sol.positions.age_s[k]), float(sol.snaps.distance_m[k]))
+    if note:
+        text += f"; {note}"
+    return Candidate(u.id, u.type, u.status, eta, False, code, text, sol.positions.source[k])
+
+
+def shortfall_of(sol: Solution, i: int) -> tuple[dict[str, int], str | None]:
+    """Missing units per type of incident ``i`` of a solve, and the shortfall sentence (None when complete)."""
+    need: dict[str, int] = {}
+    got: dict[str, int] = {}
+    for s, slot in enumerate(sol.slots):
+        if slot.incident_index != i:
+            continue
+        need[slot.type] = need.get(slot.type, 0) + 1
+        if sol.choice[s] >= 0:
+            got[slot.type] = got.get(slot.type, 0) + 1
+    missing = {t: n - got.get(t, 0) for t, n in need.items() if n > got.get(t, 0)}
+    if not missing:
+        return {}, None
+    parts = [f"only {got.get(t, 0)} of {need[t]} {t} available" for t in missing]
+    return missing, "; ".join(parts) + " - best partial answer sent; request mutual aid for the rest"

@@ -15,8 +15,9 @@ Both run the same pipeline:
    ``closest`` (greedy in arrival order, :mod:`geodispatch.assign.greedy`) or
    ``coverage_aware`` (optimal, then the coverage tie-break of :mod:`geodispatch.assign.cover`
    for each incident and unit type);
-5. explain: ETA, road distance and optionally the route for each chosen unit; reasons for the
-   next-best candidates; a shortfall message when the SOP cannot be met.
+5. explain (:mod:`geodispatch.assign.explain`): ETA, road distance and optionally the route for
+   each chosen unit; reasons for the next-best candidates; a shortfall message when the SOP
+   cannot be met. The answers' types are in :mod:`geodispatch.assign.results`.
 
 ``recommend`` uses the coverage tie-break whenever ``population`` is given.
 """
@@ -24,8 +25,7 @@ Both run the same pipeline:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,18 +36,14 @@ from geodispatch.assign.cover import TIE_TOLERANCE_S, apply_tiebreak
 from geodispatch.assign.eta import (
     EtaEngine,
     IncidentEtas,
-    Positions,
     UnitSnaps,
     effective_positions,
     engine_for,
     incident_etas,
-    route_distance_m,
-    route_geojson,
-    route_pieces,
     snap_incident,
     snap_units,
 )
-from geodispatch.assign.explain import Candidate, fmt_duration, not_chosen_reason, position_note, round_or_none
+from geodispatch.assign.explain import explain, shortfall_of
 from geodispatch.assign.greedy import solve_closest
 from geodispatch.assign.model import (
     DEFAULT_MAX_POSITION_AGE_S,
@@ -57,15 +53,14 @@ from geodispatch.assign.model import (
     Unit,
     check_times,
     check_units,
-    requirements_for,
     resolve_sop,
     slots_for,
 )
 from geodispatch.assign.optimize import compatible, solve_optimal
+from geodispatch.assign.results import Assignment, Recommendation, Solution
 from geodispatch.errors import AssignmentError
-from geodispatch.network.sea import describe_crossings
 from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M
-from geodispatch.regions import Region, Requirement
+from geodispatch.regions import Region
 
 if TYPE_CHECKING:
     from geodispatch.network.graph import RoadNetwork
@@ -78,126 +73,6 @@ DEFAULT_TARGET_S = settings.TARGET_RESPONSE_S
 
 N_ALTERNATIVES = 3
 """Next-best candidates explained per needed unit type."""
-
-
-@dataclass
-class Recommendation:
-    """Units recommended for one incident.
-
-    Attributes
-    ----------
-    incident_id : str
-        The incident.
-    unit_ids : list of str
-        Units to send, in SOP order.
-    etas_s : list of float
-        Their ETAs, seconds.
-    distances_m : list of float
-        Road distance of each one's fastest route, metres.
-    shortfall : str or None
-        What the SOP asks for that cannot be sent, e.g. ``only 1 of 2 damkar available``.
-    missing : dict
-        Unit type -> number of units missing.
-    reasons : dict
-        Unit id -> why it was (or was not) chosen; chosen units first, then the next-best.
-    candidates : list of Candidate
-        The same as structured records.
-    routes : list of dict or None
-        GeoJSON LineString of each chosen unit's route, when asked for.
-    target_s : float
-        Target response time used, seconds.
-    search_limit_s : float
-        Bound of the ETA search, seconds (inf = unbounded).
-    coverage_note : str or None
-        What the coverage tie-break changed, if anything.
-    """
-
-    incident_id: str
-    unit_ids: list[str]
-    etas_s: list[float]
-    distances_m: list[float]
-    shortfall: str | None
-    missing: dict[str, int]
-    reasons: dict[str, str]
-    candidates: list[Candidate]
-    routes: list[dict[str, Any] | None] | None
-    target_s: float
-    search_limit_s: float
-    coverage_note: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable dict (inf -> None)."""
-        return {
-            "incident_id": self.incident_id,
-            "unit_ids": list(self.unit_ids),
-            "etas_s": [round_or_none(x) for x in self.etas_s],
-            "distances_m": [round_or_none(x) for x in self.distances_m],
-            "shortfall": self.shortfall,
-            "missing": dict(self.missing),
-            "reasons": dict(self.reasons),
-            "candidates": [c.to_dict() for c in self.candidates],
-            "routes": self.routes,
-            "target_s": self.target_s,
-            "search_limit_s": round_or_none(self.search_limit_s),
-            "coverage_note": self.coverage_note,
-        }
-
-
-@dataclass
-class Assignment:
-    """Units assigned to one incident of a batch.
-
-    Attributes
-    ----------
-    incident_id : str
-        The incident.
-    unit_ids : list of str
-        Units sent, in SOP order.
-    etas_s : list of float
-        Their ETAs, seconds.
-    priority : int
-        The incident's priority.
-    shortfall : str or None
-        What could not be sent.
-    missing : dict
-        Unit type -> number missing.
-    """
-
-    incident_id: str
-    unit_ids: list[str]
-    etas_s: list[float]
-    priority: int
-    shortfall: str | None = None
-    missing: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable dict (inf -> None)."""
-        return {
-            "incident_id": self.incident_id,
-            "unit_ids": list(self.unit_ids),
-            "etas_s": [round_or_none(x) for x in self.etas_s],
-            "priority": self.priority,
-            "shortfall": self.shortfall,
-            "missing": dict(self.missing),
-        }
-
-
-@dataclass
-class Solution:
-    """Everything a solve produced (for recommend, assign, evaluation and tests)."""
-
-    units: list[Unit]
-    incidents: list[Incident]
-    slots: list[Slot]
-    eta: np.ndarray
-    fits: np.ndarray
-    choice: list[int]
-    searches: list[IncidentEtas]
-    positions: Positions
-    snaps: UnitSnaps
-    target_s: float
-    remaining_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    tiebreaks: dict[tuple[int, str], tuple[float, float, tuple[int, ...]]] = field(default_factory=dict)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -358,23 +233,6 @@ def _apply_tiebreak(engine: EtaEngine, sol: Solution, population: Any, tolerance
     )
 
 
-def _missing(sol: Solution, i: int) -> tuple[dict[str, int], str | None]:
-    """Missing units per type of incident ``i`` and the shortfall sentence."""
-    need: dict[str, int] = {}
-    got: dict[str, int] = {}
-    for s, slot in enumerate(sol.slots):
-        if slot.incident_index != i:
-            continue
-        need[slot.type] = need.get(slot.type, 0) + 1
-        if sol.choice[s] >= 0:
-            got[slot.type] = got.get(slot.type, 0) + 1
-    missing = {t: n - got.get(t, 0) for t, n in need.items() if n > got.get(t, 0)}
-    if not missing:
-        return {}, None
-    parts = [f"only {got.get(t, 0)} of {need[t]} {t} available" for t in missing]
-    return missing, "; ".join(parts) + " - best partial answer sent; request mutual aid for the rest"
-
-
 def assign(
     network: RoadNetwork,
     units: Sequence[Unit],
@@ -459,7 +317,7 @@ def assignments_from(sol: Solution) -> list[Assignment]:
     out = []
     for i, inc in enumerate(sol.incidents):
         ks = [sol.choice[s] for s, slot in enumerate(sol.slots) if slot.incident_index == i and sol.choice[s] >= 0]
-        missing, shortfall = _missing(sol, i)
+        missing, shortfall = shortfall_of(sol, i)
         out.append(
             Assignment(
                 incident_id=inc.id,
@@ -549,129 +407,4 @@ def recommend(
         snap_limit_m=snap_limit_m,
         engine=engine,
     )
-    return _explain(network, sol, resolve_sop(sop), routes, n_alternatives)
-
-
-def _explain(
-    network: RoadNetwork,
-    sol: Solution,
-    table: Mapping[str, tuple[Requirement, ...]],
-    want_routes: bool,
-    n_alternatives: int,
-) -> Recommendation:
-    """Build the Recommendation of the single incident of ``sol``."""
-    inc = sol.incidents[0]
-    res = sol.searches[0]
-    eta = sol.eta[0]
-    chosen = [k for k in sol.choice if k >= 0]
-    reqs = requirements_for(inc, table)
-    needs: list[tuple[str, tuple[str, ...]]] = [(str(r.type), tuple(r.capabilities)) for r in reqs]
-    pieces = [route_pieces(network, res, sol.snaps, k) for k in chosen]
-    distances = [route_distance_m(network, p) for p in pieces]
-    slowest: dict[str, tuple[str, float]] = {}
-    for k in chosen:
-        u = sol.units[k]
-        if u.type not in slowest or eta[k] >= slowest[u.type][1]:
-            slowest[u.type] = (u.id, float(eta[k]))
-
-    coverage_note = None
-    swapped_types = set()
-    for (_, utype), (after, fastest_people, fastest_choice) in sol.tiebreaks.items():
-        final = {sol.choice[s] for s, slot in enumerate(sol.slots) if slot.type == utype}
-        if after > fastest_people and set(fastest_choice) != final:
-            swapped_types.add(utype)
-            ids = ", ".join(sol.units[k].id for k in fastest_choice)
-            coverage_note = (
-                f"{utype}: instead of the fastest ({ids}), chose a unit within {fmt_duration(TIE_TOLERANCE_S)} "
-                f"of it that keeps {after - fastest_people:,.0f} more people within "
-                f"{fmt_duration(sol.target_s)} of an available {utype}"
-            )
-
-    candidates: list[Candidate] = []
-    reasons: dict[str, str] = {}
-    for k, dist, route in zip(chosen, distances, pieces, strict=True):
-        u = sol.units[k]
-        note = position_note(u, sol.positions.source[k], float(sol.positions.age_s[k]), float(sol.snaps.distance_m[k]))
-        caps = f" ({', '.join(u.capabilities)})" if u.capabilities else ""
-        text = f"chosen: {u.type}{caps}, ETA {fmt_duration(float(eta[k]))}, {_route_words(network, route)}"
-        if eta[k] > sol.remaining_s[0]:
-            waited = sol.target_s - float(sol.remaining_s[0])
-            suffix = f" after {fmt_duration(waited)} of waiting" if waited >= 1 else ""
-            text += f" (beyond the {fmt_duration(sol.target_s)} target{suffix})"
-        if u.type in swapped_types:
-            text += "; chosen over an equally fast unit to keep coverage"
-        if note:
-            text += f"; {note}"
-        candidates.append(
-            Candidate(u.id, u.type, u.status, float(eta[k]), True, "chosen", text, sol.positions.source[k], dist)
-        )
-        reasons[u.id] = text
-
-    needed_types = {t for t, _ in needs}
-    picked = set(chosen)
-    for utype in sorted(needed_types):
-        pool = [k for k, u in enumerate(sol.units) if u.type == utype and k not in picked]
-        pool.sort(key=lambda k: (eta[k], not sol.units[k].dispatchable, sol.units[k].id))
-        slowest_eta = slowest[utype][1] if utype in slowest else math.inf
-        # the next-best units, plus every busy unit that would have been faster than the chosen
-        shown = pool[:n_alternatives] + [
-            k for k in pool[n_alternatives:] if not sol.units[k].dispatchable and eta[k] < slowest_eta
-        ]
-        for k in shown:
-            candidates.append(_not_chosen(sol, k, needs, slowest, res.limit_s, utype in swapped_types))
-    # the closest unit of another type, when it is closer than everything chosen: explain why not
-    others = [k for k, u in enumerate(sol.units) if u.type not in needed_types and u.dispatchable]
-    if others:
-        k = min(others, key=lambda k: eta[k])
-        if np.isfinite(eta[k]) and (not chosen or eta[k] < min(eta[c] for c in chosen)):
-            candidates.append(_not_chosen(sol, k, needs, slowest, res.limit_s, False))
-    for c in candidates:
-        reasons.setdefault(c.unit_id, c.reason)
-
-    missing, shortfall = _missing(sol, 0)
-    return Recommendation(
-        incident_id=inc.id,
-        unit_ids=[sol.units[k].id for k in chosen],
-        etas_s=[float(eta[k]) for k in chosen],
-        distances_m=distances,
-        shortfall=shortfall,
-        missing=missing,
-        reasons=reasons,
-        candidates=candidates,
-        routes=[route_geojson(network, p) for p in pieces] if want_routes else None,
-        target_s=sol.target_s,
-        search_limit_s=res.limit_s,
-        coverage_note=coverage_note,
-    )
-
-
-def _route_words(network: RoadNetwork, pieces: list[tuple[int, float, float]]) -> str:
-    """``"12.3 km by road"``, plus ``", via speedboat X, 25 min crossing"`` when the route crosses water."""
-    sea = [e for e, _, _ in pieces if network.is_sea_edge[e]]
-    road_m = route_distance_m(network, [p for p in pieces if not network.is_sea_edge[p[0]]])
-    text = f"{road_m / 1000:.1f} km by road"
-    return f"{text}, {describe_crossings(network, sea)}" if sea else text
-
-
-def _not_chosen(
-    sol: Solution,
-    k: int,
-    needs: list[tuple[str, tuple[str, ...]]],
-    slowest: dict[str, tuple[str, float]],
-    limit_s: float,
-    coverage_swap: bool,
-) -> Candidate:
-    """Candidate record of a unit that was not sent."""
-    u = sol.units[k]
-    eta = float(sol.eta[0, k])
-    code, text = not_chosen_reason(u, eta, needs, slowest, limit_s, bool(sol.snaps.edge[k] < 0), None)
-    if code == "slower" and u.type in slowest and eta < slowest[u.type][1]:
-        text = (
-            f"{fmt_duration(eta)} away, within the tie tolerance; kept back to preserve coverage"
-            if coverage_swap
-            else f"{fmt_duration(eta)} away; not needed: the chosen set fills every slot at a lower total ETA"
-        )
-    note = position_note(u, sol.positions.source[k], float(sol.positions.age_s[k]), float(sol.snaps.distance_m[k]))
-    if note:
-        text += f"; {note}"
-    return Candidate(u.id, u.type, u.status, eta, False, code, text, sol.positions.source[k])
+    return explain(network, sol, resolve_sop(sop), routes, n_alternatives)

@@ -24,8 +24,8 @@ from geodispatch.assign.eta import (
     snap_incident,
     snap_units,
 )
-from geodispatch.assign.explain import round_or_none
 from geodispatch.assign.model import DEFAULT_MAX_POSITION_AGE_S, Unit
+from geodispatch.assign.results import round_or_none
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M
 

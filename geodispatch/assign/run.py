@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 
 from geodispatch.assign.model import Incident, Unit, units_from_stations
-from geodispatch.assign.recommend import Recommendation, recommend
+from geodispatch.assign.recommend import recommend
+from geodispatch.assign.results import Recommendation
 from geodispatch.errors import AssignmentError
 
 
