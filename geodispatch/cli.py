@@ -238,6 +238,9 @@ def coverage(
     area_name_column: Annotated[
         str | None, typer.Option("--area-name-column", help="Column of area names in the areas file.")
     ] = None,
+    kecamatan: Annotated[
+        Path | None, typer.Option("--kecamatan", help="Kecamatan polygons: a kecamatan column in the area table.")
+    ] = None,
     per_station: Annotated[bool, typer.Option("--per-station", help="Also one isochrone per station.")] = False,
     combined: CombinedOption = False,
     offroad: OffroadOption = 100.0,
@@ -265,6 +268,7 @@ def coverage(
             areas=areas,
             population_column=population_column,
             area_name_column=area_name_column,
+            kecamatan=kecamatan,
             offroad_m=offroad,
             progress=lambda msg: status.update(f"coverage: {msg}"),
         )

@@ -130,3 +130,26 @@ def test_other_real_networks(name: str) -> None:
     centre = np.argmin(np.hypot(net.lon - np.median(net.lon), net.lat - np.median(net.lat)))
     snap = net.snap([net.lon[centre] + 2e-4], [net.lat[centre]])
     _check_polygons(net, snap, [120.0, 240.0], 80.0)
+
+
+def test_cli_kecamatan_column_for_balikpapan_kelurahan(balikpapan_graphml: Path, tmp_path: Path) -> None:
+    """`--kecamatan` puts each kelurahan's kecamatan (real Kaltim file) into coverage_by_area.csv."""
+    import subprocess
+    import sys
+
+    posts = tmp_path / "posts.csv"
+    posts.write_text("id,type,lon,lat\npos-tengah,damkar,116.8430227,-1.2627928\n")
+    out = tmp_path / "cov"
+    cmd = [sys.executable, "-m", "geodispatch", "coverage", str(balikpapan_graphml), "--stations", str(posts),
+           "--station-types", "damkar", "--minutes", "10", "--out", str(out),
+           "--areas", str(shared_path("boundaries/balikpapan_kelurahan.geojson")),
+           "--kecamatan", str(shared_path("boundaries/kaltim_kecamatan.geojson"))]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out / "coverage_by_area.csv")
+    assert len(table) == 34 and list(table.columns[:2]) == ["area", "kecamatan"]
+    assert table["kecamatan"].notna().all() and table["kecamatan"].nunique() == 6  # Balikpapan's 6 kecamatan
+    assert set(table.loc[table["area"] == "Klandasan Ilir", "kecamatan"]) == {"Balikpapan Kota"}
+    # without areas the option is a one-line usage error, before any loading
+    bad = subprocess.run([*cmd[:-4], *cmd[-2:]], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "give --areas" in bad.stderr and "Traceback" not in bad.stderr

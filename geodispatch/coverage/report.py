@@ -435,6 +435,7 @@ def coverage_from_source(
     areas: str | os.PathLike[str] | None = None,
     population_column: str | None = None,
     area_name_column: str | None = None,
+    kecamatan: str | os.PathLike[str] | None = None,
     per_station: bool = False,
     combined: bool = False,
     offroad_m: float = DEFAULT_OFFROAD_M,
@@ -462,6 +463,9 @@ def coverage_from_source(
         with :func:`~geodispatch.inputs.read_population` / :func:`~geodispatch.inputs.read_areas`.
     population_column, area_name_column : str, optional
         Column of people / of area names in those files.
+    kecamatan : path, optional
+        Kecamatan polygons: each area gets its kecamatan's name in ``coverage_by_area.csv``
+        (:func:`~geodispatch.inputs.add_kecamatan`; needs ``areas``).
     network_options : mapping, optional
         Passed to ``load_scenario`` (``ferries``, ``sea_links``...).
 
@@ -475,6 +479,12 @@ def coverage_from_source(
 
     people = read_population(population, population_column) if population is not None else None
     area_frame = read_areas(areas, area_name_column) if areas is not None else None
+    if kecamatan is not None:
+        if area_frame is None:
+            raise InputError("--kecamatan names the kecamatan of each area: give --areas (desa/kelurahan) too")
+        from geodispatch.inputs import add_kecamatan
+
+        area_frame = add_kecamatan(area_frame, read_areas(kecamatan))
     scenario = load_scenario(source, stations=stations, **dict(network_options or {}))
     return scenario, run_coverage(
         scenario,
