@@ -21,11 +21,12 @@ Prints three tables, everything on the SYNTHETIC regency:
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
 import numpy as np
-from _common import print_table
+from _common import console, print_table
 
 from geodispatch.scenario import load_scenario
 from geodispatch.sim import POLICIES, build_model, call_source, simulate, simulate_replication
@@ -34,12 +35,12 @@ from geodispatch.sim.calls import CallTable
 MOVE_UPS = ("none", "dmexclp")
 
 
-def speed_rows(source: str, days: float, seed: int) -> list[list[object]]:
+def speed_rows(source: str, days: float, seed: int, policies: tuple[str, ...] = POLICIES) -> list[list[object]]:
     """One replication per policy x move-up: calls, wall time, calls per second."""
     sc = load_scenario(source)
     rows: list[list[object]] = []
     for move_up in MOVE_UPS:
-        for policy in POLICIES:
+        for policy in policies:
             t0 = time.perf_counter()
             model = build_model(sc, policy=policy, move_up=move_up)
             build_s = time.perf_counter() - t0
@@ -127,21 +128,30 @@ def main() -> None:
     ap.add_argument("--replications", type=int, default=5)
     ap.add_argument("--surge-factor", type=float, default=6.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES, help="speed table policies")
+    ap.add_argument("--tables", nargs="+", default=["speed", "peer", "policies"], choices=["speed", "peer", "policies"])
     args = ap.parse_args()
     cols = ["scenario", "policy", "move-up", "calls", "model build (s)", "simulate (s)", "calls / s"]
-    rows = speed_rows("synthetic", args.days, args.seed) + speed_rows("synthetic:100000", args.big_days, args.seed)
-    print_table("Simulation speed (one replication, SYNTHETIC regencies)", cols, rows)
-    print_table(
-        "Same day of calls: this simulator vs assign.evaluate's 60 s replay (Dijkstra per decision)",
-        ["policy", "calls", "sim (s)", "evaluate (s)", "ratio"],
-        peer_rows(args.seed),
-    )
-    print_table(
-        f"Policies on the SYNTHETIC default regency: {args.table_days:g} days x {args.replications} replications",
-        ["period", "policy", "move-up", "calls / repl.", "within 15 min (95% CI)", "mean (min)", "p90 (min)",
-         "relocations"],
-        policy_rows(args.table_days, args.replications, args.surge_factor, args.seed),
-    )  # fmt: skip
+    pol = tuple(args.policies)
+    if "speed" in args.tables:
+        console.print(f"load average {os.getloadavg()} on {os.cpu_count()} cores (a shared machine)")
+        rows = speed_rows("synthetic", args.days, args.seed, pol)
+        rows += speed_rows("synthetic:100000", args.big_days, args.seed, pol)
+        print_table("Simulation speed (one replication, SYNTHETIC regencies)", cols, rows)
+        console.print(f"load average {os.getloadavg()}")
+    if "peer" in args.tables:
+        print_table(
+            "Same day of calls: this simulator vs assign.evaluate's 60 s replay (Dijkstra per decision)",
+            ["policy", "calls", "sim (s)", "evaluate (s)", "ratio"],
+            peer_rows(args.seed),
+        )
+    if "policies" in args.tables:
+        print_table(
+            f"Policies on the SYNTHETIC default regency: {args.table_days:g} days x {args.replications} replications",
+            ["period", "policy", "move-up", "calls / repl.", "within 15 min (95% CI)", "mean (min)", "p90 (min)",
+             "relocations"],
+            policy_rows(args.table_days, args.replications, args.surge_factor, args.seed),
+        )  # fmt: skip
 
 
 if __name__ == "__main__":
