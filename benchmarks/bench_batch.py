@@ -97,6 +97,11 @@ def projection(per_job: pd.DataFrame, configs: list[dict[str, Any]]) -> None:
 
     ok = per_job.dropna(subset=["nodes", "elapsed_s"])
     b, a = np.polyfit(ok["nodes"].to_numpy(float), ok["elapsed_s"].to_numpy(float), 1)
+    if b < 0:  # sizes too alike (or load too uneven) to see the per-node cost: never project a negative one
+        console.print(f"[red]fitted per-node cost {1000 * b:.3f} s per 1,000 nodes is negative: the jobs' sizes are "
+                      "too close for a slope; projecting with the mean job time and no per-node cost (an "
+                      "underestimate for large regions)[/red]")
+        b, a = 0.0, float(ok["elapsed_s"].mean())
     console.print(f"per-job time on one worker: {a:.2f} s + {1000 * b:.3f} s per 1,000 nodes (least squares, "
                   f"{len(ok)} jobs, {int(ok['nodes'].min()):,}-{int(ok['nodes'].max()):,} nodes)")
     bpath = SHARED_DATA / "boundaries" / "indonesia_kabupaten_kota.geojson"
