@@ -269,6 +269,7 @@ def coverage(
             population_column=population_column,
             area_name_column=area_name_column,
             kecamatan=kecamatan,
+            lang=language,
             offroad_m=offroad,
             progress=lambda msg: status.update(f"coverage: {msg}"),
         )

@@ -275,3 +275,37 @@ def test_coverage_warnings_print_in_indonesian_and_stay_english_in_json(
         assert text(f"coverage.warning.{code}", "id", n=1, total=2, service="ambulance", points=1, people=2,
                     snap_m=3, names="x") != text(f"coverage.warning.{code}", "en", n=1, total=2, service="ambulance",
                                                  points=1, people=2, snap_m=3, names="x")
+
+
+def test_coverage_maps_speak_the_report_language(coverage_report, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """With lang id every title, legend entry, label and footer of the coverage PNG and the HTML
+    title and band legend are Indonesian; with en they are English."""
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from geodispatch.coverage.maps import save_html, static_figure
+
+    words = {
+        "id": ("menit", "Jangkauan darurat", "jiwa", "pos "),
+        "en": ("min", "emergency coverage", "people", "station"),
+    }
+    for lang, (minutes, title, persons, post) in words.items():
+        report = dataclasses.replace(coverage_report, lang=lang)
+        fig, labels = static_figure(report, dpi=60)
+        try:
+            texts = [fig._suptitle.get_text()] + [t.get_text() for t in fig.texts]  # type: ignore[union-attr]
+            for ax in fig.axes:
+                texts.append(ax.get_title())
+                legend = ax.get_legend()
+                texts += [t.get_text() for t in legend.get_texts()] if legend is not None else []
+            texts += [t.get_text() for group in labels.values() for t in group]
+        finally:
+            plt.close(fig)
+        joined = "\n".join(texts)
+        assert title in joined and f"10–15 {minutes}" in joined and persons in joined and post in joined, joined
+        assert words["id" if lang == "en" else "en"][1] not in joined
+        if lang == "id":
+            assert not re.search(r"\b(min|people|station|road|within)\b", joined), joined
+        page = save_html(report, tmp_path / f"map-{lang}.html").read_text(encoding="utf-8")
+        assert ("jangkauan dalam" in page) == (lang == "id") and ("coverage within" in page) == (lang == "en")

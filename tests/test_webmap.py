@@ -160,7 +160,7 @@ def test_geodispatch_maps_are_standalone(which: str, request: pytest.FixtureRequ
         assert "bindPopup(" in page
         # a legend of the time bands (each service's swatches) and a metric-only scale
         assert page.count('class="gd-band"') == 2 * 2  # ambulance and damkar, 10 and 15 min
-        assert "&le; 10 min" in page and "10&ndash;15 min" in page
+        assert "≤ 10 min" in page and "10–15 min" in page  # the band legend (UTF-8 page)
         assert "L.control.scale({metric: true, imperial: false})" in page
         assert "imperial: true" not in page and "L.control.scale().addTo" not in page
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geodispatch.locale import people, text
 from geodispatch.network.sea import crossing_label
 
 if TYPE_CHECKING:
@@ -37,11 +38,20 @@ SERVICE_COLOURS = {
 _DEFAULT_COLOUR = ("#2166ac", "Blues")
 STATION_MARKERS = {"ambulance": "P", "damkar": "^"}
 """Marker of each service's stations on the PNG (plus for ambulance, triangle for Damkar)."""
-SERVICE_LABELS = {
-    "ambulance": "Ambulance (PSC 119, ambulance posts, puskesmas, RSUD)",
-    "damkar": "Damkar (fire posts)",
-    "combined": "Ambulance AND Damkar both in time",
-}
+SERVICE_LABELS = ("ambulance", "damkar", "combined")
+"""Services with words in the message tables (``service.label.<service>``)."""
+
+
+def service_label(service: str, lang: str) -> str:
+    """A service in words for map titles and legends (the code itself when it has no words)."""
+    return text(f"service.label.{service}", lang) if service in SERVICE_LABELS else service
+
+
+def band_label(previous: float | None, minutes: float, lang: str) -> str:
+    """A time band's legend entry: ``≤ 5 min`` for the first band, ``5–10 min`` for the next."""
+    if previous is None:
+        return text("map.coverage.band_first", lang, minutes=f"{minutes:g}")
+    return text("map.coverage.band", lang, low=f"{previous:g}", high=f"{minutes:g}")
 
 
 def _colours(service: str) -> tuple[str, str]:
@@ -133,8 +143,10 @@ def folium_map(
     folium.TileLayer(
         "OpenStreetMap", name="OpenStreetMap tiles (online, optional)", overlay=True, show=False, control=True
     ).add_to(fmap)
-    title = html.escape(f"{report.name}: coverage within {', '.join(f'{m:g}' for m in report.minutes)} min")
-    note = " &mdash; SYNTHETIC data, not a real place" if report.synthetic else ""
+    lang = report.lang
+    minutes_text = ", ".join(f"{m:g}" for m in report.minutes)
+    title = html.escape(text("map.coverage.html_title", lang, region=report.name, minutes=minutes_text))
+    note = html.escape(text("map.coverage.synthetic_note", lang)) if report.synthetic else ""
     fmap.get_root().html.add_child(  # type: ignore[attr-defined]
         folium.Element(
             f'<div style="position:fixed;top:8px;left:60px;z-index:9999;background:white;padding:4px 8px;'
@@ -304,10 +316,10 @@ def _band_legend(report: CoverageReport) -> str:
         if bands.empty:
             continue
         colours = _band_colours(service, len(bands))
-        rows.append(f"<b>{html.escape(SERVICE_LABELS.get(service, service))}</b>")
+        rows.append(f"<b>{html.escape(service_label(service, report.lang))}</b>")
         previous = None
         for row, colour in zip(bands.itertuples(index=False), colours, strict=True):
-            label = f"&le; {row.minutes:g} min" if previous is None else f"{previous:g}&ndash;{row.minutes:g} min"
+            label = html.escape(band_label(previous, row.minutes, report.lang))
             rows.append(
                 f'<span class="gd-band" style="display:inline-block;width:14px;height:10px;background:{colour};'
                 f'opacity:0.8;margin-right:4px"></span>{label}'
@@ -421,6 +433,7 @@ def static_figure(
     (matplotlib.figure.Figure, dict service -> list of matplotlib.text.Annotation)
         The caller saves and closes the figure.
     """
+    lang = report.lang
     import matplotlib
 
     matplotlib.use("Agg")
@@ -468,15 +481,16 @@ def static_figure(
                 ax=ax, facecolor=colour, edgecolor=colour, alpha=0.8, linewidth=0.5, zorder=2
             )
         for row, colour in bands:
-            label = f"≤ {row.minutes:g} min" if previous is None else f"{previous:g}–{row.minutes:g} min"
+            label = band_label(previous, row.minutes, lang)
             legend.append(Patch(facecolor=colour, alpha=0.8, label=label))
             previous = row.minutes
-        legend.append(draw_roads(ax, segs, major, "road (arterials thicker)"))
-        sea_handle = draw_sea(ax, crossings, "ferry / sea link")
+        legend.append(draw_roads(ax, segs, major, text("map.legend.road", lang)))
+        sea_handle = draw_sea(ax, crossings, text("map.legend.sea", lang))
         if sea_handle is not None:
             legend.append(sea_handle)
         if areas_metric is not None:
-            legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, linestyle="--", label="desa / kelurahan"))
+            legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, linestyle="--",
+                                 label=text("map.legend.desa", lang)))
         anchors: list[tuple[float, float]] = []
         texts: list[str] = []
         if hot_all is not None:
@@ -486,9 +500,10 @@ def static_figure(
                 hx, hy = net.to_metric(hot["lon"].to_numpy(), hot["lat"].to_numpy())
                 ax.scatter(hx, hy, s=10, c="black", zorder=6)
                 anchors = [(float(a), float(b)) for a, b in zip(hx, hy, strict=True)]
-                texts = [f"#{int(r.number)}: {r.population:,.0f} people" for r in hot.itertuples(index=False)]
+                texts = [text("map.coverage.hotspot_label", lang, n=int(r.number), people=people(r.population, lang))
+                         for r in hot.itertuples(index=False)]
                 legend.append(Line2D([], [], color="black", linestyle=(0, (3, 2)),
-                                     label=f"uncovered hotspot (> {last:g} min), #: same place in every panel"))
+                                     label=text("map.coverage.hotspot", lang, minutes=f"{last:g}")))
         st = stations[stations["service"].isin([service] if service != "combined" else list(report.stations))]
         avoid: list[tuple[float, float]] = []
         if len(st):
@@ -503,34 +518,29 @@ def static_figure(
                            zorder=8)
                 ax.scatter(sx[m & on], sy[m & on], s=70, marker=mk, c=c, edgecolors="white", linewidths=0.8, zorder=9)
                 legend.append(Line2D([], [], marker=mk, linestyle="", markerfacecolor=c, markeredgecolor="black",
-                                     markersize=9, label=f"{svc} station"))
+                                     markersize=9, label=text("map.coverage.station", lang, service=svc)))
             if (~on).any():
                 ax.scatter(sx[~on], sy[~on], s=60, marker="X", c="white", edgecolors="black", linewidths=1, zorder=8)
                 legend.append(Line2D([], [], marker="X", linestyle="", markerfacecolor="white", markeredgecolor="black",
-                                     markersize=8, label=f"station off the network, not used ({int((~on).sum())})"))
+                                     markersize=8, label=text("map.coverage.off_network", lang, n=int((~on).sum()))))
         to_label[service] = (anchors, texts, avoid)
         finish_axes(ax, extent)
         info = report.summary["services"].get(service, {})
         pop = info.get("population")
         if pop and pop["share"].get(f"{last:g}") is not None:
-            sub = f"{pop['share'][f'{last:g}']:.0%} of people ({pop['covered'][f'{last:g}']:,.0f}) within {last:g} min"
+            sub = text("map.coverage.people_share", lang, share=f"{pop['share'][f'{last:g}']:.0%}",
+                       people=people(pop["covered"][f"{last:g}"], lang), minutes=f"{last:g}")
         else:
-            sub = f"{info.get('road_share', {}).get(f'{last:g}', 0):.0%} of road length within {last:g} min"
-        ax.set_title(f"{SERVICE_LABELS.get(service, service)}\n{sub}", fontsize=10)
+            share = info.get("road_share", {}).get(f"{last:g}", 0)
+            sub = text("map.coverage.road_share", lang, share=f"{share:.0%}", minutes=f"{last:g}")
+        ax.set_title(f"{service_label(service, lang)}\n{sub}", fontsize=10)
         ax.legend(handles=legend, loc="best", fontsize=7, framealpha=0.9)
-    title = f"{last:g}-minute emergency coverage — {report.name}"
+    title = text("map.coverage.title", lang, minutes=f"{last:g}", region=report.name)
     if report.synthetic and "SYNTHETIC" not in title:
         title += " (SYNTHETIC)"
     fig.suptitle(title, fontsize=13, fontweight="bold")
-    footer = (
-        "SYNTHETIC data generated by geodispatch: not a real place. "
-        if report.synthetic
-        else "Roads © OpenStreetMap contributors (ODbL). "
-    )
-    footer += (
-        f"Bands: roads reached within the time, widened by {report.offroad_m:g} m off-road. "
-        f"Free-flow emergency-vehicle speeds. CRS {crs.to_string()}."
-    )
+    footer = text("map.synthetic_footer" if report.synthetic else "map.osm_footer", lang) + " "
+    footer += text("map.coverage.footer", lang, offroad=f"{report.offroad_m:g}", crs=crs.to_string())
     fig.text(0.5, 0.01, footer, ha="center", fontsize=7, color="#333333")
     fig.tight_layout(rect=(0, 0.03, 1, 0.96))
     labels: dict[str, list[Any]] = {}

@@ -88,6 +88,10 @@ class CoverageReport:
         :func:`~geodispatch.coverage.hotspots.number_hotspots`), ``rank`` is per service.
     summary : dict
         JSON-ready figures (see ``summary.json``).
+    warnings : list of CoverageWarning
+        What the planner should know (codes and values; words per language in the CLI).
+    lang : str
+        Language of the maps (``id`` or ``en``).
     """
 
     name: str
@@ -106,6 +110,7 @@ class CoverageReport:
     summary: dict[str, Any]
     areas: Any = None
     warnings: list[CoverageWarning] = field(default_factory=list)
+    lang: str = "en"
 
     @property
     def station_status(self) -> pd.DataFrame:
@@ -157,6 +162,7 @@ def run_coverage(
     surface_grid: SurfaceGrid | None = None,
     hotspot_cell_m: float = DEFAULT_CELL_M,
     progress: Callable[[str], None] | None = None,
+    lang: str | None = None,
 ) -> CoverageReport:
     """Compute the coverage report of a scenario (and write it when ``out_dir`` is given).
 
@@ -191,6 +197,8 @@ def run_coverage(
         Cell size of the hotspot clustering, metres.
     progress : callable, optional
         Called with a short message before each stage (the CLI shows it).
+    lang : {"id", "en"}, optional
+        Language of the maps' titles and legends (default: the scenario's, ``id`` for a region).
 
     Returns
     -------
@@ -384,6 +392,7 @@ def run_coverage(
         summary=summary,
         areas=area_gdf,
         warnings=warnings,
+        lang=lang or scenario.lang,
     )
     if out_dir is not None:
         say("writing outputs")
@@ -436,6 +445,7 @@ def coverage_from_source(
     population_column: str | None = None,
     area_name_column: str | None = None,
     kecamatan: str | os.PathLike[str] | None = None,
+    lang: str | None = None,
     per_station: bool = False,
     combined: bool = False,
     offroad_m: float = DEFAULT_OFFROAD_M,
@@ -463,6 +473,8 @@ def coverage_from_source(
         with :func:`~geodispatch.inputs.read_population` / :func:`~geodispatch.inputs.read_areas`.
     population_column, area_name_column : str, optional
         Column of people / of area names in those files.
+    lang : {"id", "en"}, optional
+        Language of the maps (default: the scenario's, ``id`` for a region).
     kecamatan : path, optional
         Kecamatan polygons: each area gets its kecamatan's name in ``coverage_by_area.csv``
         (:func:`~geodispatch.inputs.add_kecamatan`; needs ``areas``).
@@ -497,6 +509,7 @@ def coverage_from_source(
         areas=area_frame,
         offroad_m=offroad_m,
         progress=progress,
+        lang=lang,
     )
 
 
