@@ -122,7 +122,7 @@ def test_units_and_stations(api: Api, scenario: Any) -> None:  # noqa: F811
     _error(api.call("POST", "/units", json=dict(body, id="amb-y", lon=10.0, lat=10.0)), 422, "off_network")
     _error(api.call("GET", "/units/nope", role="dispatcher"), 404, "not_found")
     _error(api.call("GET", "/stations/nope", role="dispatcher"), 404, "not_found")
-    _error(api.call("GET", "/units?status=flying", role="dispatcher"), 422, "invalid_input")
+    _error(api.call("GET", "/units?status=flying", role="dispatcher"), 422, "validation_error")
 
 
 def test_point_far_from_roads_inside_the_region_is_refused(api: Api) -> None:
@@ -148,7 +148,7 @@ def test_unit_state_machine(seeded: Api) -> None:
     _error(api.call("PATCH", f"/units/{UNIT}", json={"status": "en_route"}), 409, "illegal_transition")
     err = _error(api.call("PATCH", f"/units/{UNIT}", json={"status": "dispatched"}), 409, "illegal_transition")
     assert "/dispatch" in err["detail"] or "dispatched" in err["detail"]
-    _error(api.call("PATCH", f"/units/{UNIT}", json={"status": "flying"}), 422, "invalid_input")
+    _error(api.call("PATCH", f"/units/{UNIT}", json={"status": "flying"}), 422, "validation_error")
     _error(api.call("PATCH", f"/units/{UNIT}", json={"lon": 1.0}), 422, "validation_error")
     _error(api.call("PATCH", f"/units/{UNIT}", json={}), 422, "validation_error")
     assert api.ok("PATCH", f"/units/{UNIT}", json={"status": "available"})["status"] == "available"
@@ -257,7 +257,7 @@ def test_dispatch_lifecycle_and_release(seeded: Api, scenario: Any) -> None:  # 
     assert [i["id"] for i in api.ok("GET", "/incidents", role="planner")] == [other["id"]]
     assert [i["id"] for i in api.ok("GET", "/incidents?status=closed", role="planner")] == [iid]
     assert len(api.ok("GET", "/incidents?status=all", role="planner")) == 2
-    _error(api.call("GET", "/incidents?status=nope", role="planner"), 422, "invalid_input")
+    _error(api.call("GET", "/incidents?status=nope", role="planner"), 422, "validation_error")
 
 
 def test_dispatch_errors(seeded: Api, scenario: Any) -> None:  # noqa: F811
@@ -393,7 +393,7 @@ def test_keys_over_http_and_revocation(api: Api) -> None:
     listed = api.ok("GET", "/keys")
     assert all("key" not in k and "key_hash" not in k for k in listed) and len(listed) == 5
     _error(api.call("POST", "/keys", json={"role": "unit"}), 422, "invalid_input")
-    _error(api.call("POST", "/keys", json={"role": "root"}), 422, "invalid_input")
+    _error(api.call("POST", "/keys", json={"role": "root"}), 422, "validation_error")
     _error(api.call("POST", "/keys", role="dispatcher", json={"role": "admin"}), 403)
     assert api.ok("DELETE", f"/keys/{made['id']}")["revoked_at"]
     err = _error(api.call("GET", "/units", role=None, headers=auth(made["key"])), 401)

@@ -15,12 +15,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from geodispatch import settings
 from geodispatch.api import events as _events  # records the /events feed in every write
 from geodispatch.api.db import Database
-from geodispatch.api.errors import BodySizeLimit, install_error_handlers
+from geodispatch.api.deps import reject_unknown_query
+from geodispatch.api.errors import BodySizeLimit, error_responses, install_error_handlers
 from geodispatch.api.middleware import Deadline, RejectControlCharacters
 from geodispatch.api.routers import (
     agencies,
@@ -123,6 +124,7 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
         title="geodispatch dispatch API",
         version=_version(),
         description=(
@@ -139,7 +141,7 @@ def create_app(
     app.add_middleware(Deadline, seconds=deadline)
     for module in (health, stations, units, incidents, incident_aids, agencies, status, reach, audit, keys, region,
                    events):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=error_responses(*_STATUSES[module.router.tags[0]]))
     _maybe_coverage(app)
     mount_console(app)
     logger.info("serving %s (%d nodes) on %r", scenario.name, scenario.network.n_nodes, db)
@@ -196,6 +198,15 @@ def _warn_without_keys(runtime: Runtime) -> None:
         )
 
 
+_ALL = (400, 401, 403, 404, 409, 413, 422, 429, 503)
+_STATUSES: dict[str, tuple[int, ...]] = {
+    "health": (422, 503), "public": (404, 422, 429, 503), "queries": _ALL, "units": _ALL, "stations": _ALL,
+    "incidents": _ALL, "agencies": _ALL, "audit": _ALL, "keys": _ALL, "map": _ALL, "events": _ALL,
+}
+"""Documented error statuses per router tag (every one of them can answer any of _ALL: a bad key,
+a body too large, a database timeout...)."""
+
+
 def _maybe_coverage(app: Any) -> None:
     """Mount ``GET /coverage`` when the coverage stage is installed."""
     import importlib
@@ -205,7 +216,7 @@ def _maybe_coverage(app: Any) -> None:
     except ImportError as exc:  # pragma: no cover - depends on the coverage stage
         logger.warning("GET /coverage is not available: %s", exc)
         return
-    app.include_router(coverage.router)
+    app.include_router(coverage.router, responses=error_responses(*_ALL))
 
 
 def _version() -> str:

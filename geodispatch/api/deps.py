@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from geodispatch.api.auth import Principal, bearer_token
 from geodispatch.api.runtime import Runtime
+from geodispatch.errors import InputError
 
 _bearer = HTTPBearer(auto_error=False, description="API key made with `geodispatch keys create`")
 
@@ -127,6 +128,31 @@ class AuthRoute(APIRoute):
             return await handler(request)
 
         return authenticated
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Any) -> Iterator[str]:
+    """Query parameter names of a route's dependant and its sub-dependencies."""
+    yield from (param.alias for param in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
+
+
+def reject_unknown_query(request: Request) -> None:
+    """422 for a query parameter the endpoint does not take (a typo must not be ignored silently)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        names = _QUERY_NAMES[id(route)] = frozenset(_query_names(dependant))
+    unknown = sorted(set(request.query_params) - names)
+    if unknown:
+        takes = ", ".join(sorted(names)) or "none"
+        raise InputError(f"unknown query parameter(s): {', '.join(unknown)}; this endpoint takes: {takes}")
 
 
 MAX_ROW_ID = 2**31 - 1

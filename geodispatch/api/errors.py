@@ -135,10 +135,18 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("validation_error", "; ".join(parts)), status_code=422)
 
 
+_BODY_PARSE_FAILED = "There was an error parsing the body"
+"""FastAPI's 400 for a body it could not decode (invalid UTF-8, nesting too deep, a huge integer)."""
+
+
 def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+    if exc.status_code == 400 and detail == _BODY_PARSE_FAILED:
+        code = "invalid_json"
+        detail = ("the request body is not valid JSON (invalid UTF-8, nesting too deep or a number too long); "
+                  "send a JSON object")
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no such endpoint; see /docs for the API"
     return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=exc.headers)
@@ -165,6 +173,28 @@ def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         error_body("internal_error", f"the server failed ({type(exc).__name__}); the error is logged"),
         status_code=500,
     )
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request: the body is not JSON (`invalid_json`)",
+    401: "No API key, or an unknown or revoked one (`unauthorized`)",
+    403: "The key's role may not do this (`forbidden`)",
+    404: "No such unit, station, incident, key or endpoint (`not_found`)",
+    409: "Conflicts with the current state (`unit_unavailable`, `illegal_transition`, `already_exists`, ...)",
+    413: "The body is larger than the server accepts (`payload_too_large`)",
+    422: "Invalid parameters or body (`validation_error`, `invalid_input`, `off_network`, ...)",
+    429: "Planner queries are full; retry after `Retry-After` seconds (`busy`)",
+    503: "The database is unavailable or timed out; retry after `Retry-After` seconds "
+         "(`database_unavailable`, `timeout`)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting the error body for ``statuses`` (all of them by default)."""
+    from geodispatch.api.schemas import ErrorOut
+
+    return {status: {"model": ErrorOut, "description": _DESCRIPTIONS[status]}
+            for status in (statuses or tuple(_DESCRIPTIONS))}
 
 
 def install_error_handlers(app: FastAPI) -> None:

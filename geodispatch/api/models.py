@@ -7,7 +7,7 @@ checks that the migrated database and these models agree.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -26,7 +26,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geodispatch.api.state import ASSIGNED_UNIT_STATUSES, INCIDENT_STATUSES, UNIT_STATUSES
 
-ROLES: tuple[str, ...] = ("dispatcher", "unit", "planner", "admin", "agency")
+Role = Literal["dispatcher", "unit", "planner", "admin", "agency"]
+ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 """API key roles (``agency``: an OPD's operator, bound to one agency)."""
 
 FORWARD_STATUSES: tuple[str, ...] = ("notified", "acknowledged", "overdue", "escalated")

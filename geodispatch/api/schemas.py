@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from geodispatch.api.models import Role
+from geodispatch.api.state import IncidentStatus, UnitStatus
 from geodispatch.regions import StationType, UnitType
 
 Lon = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False, description="Longitude, degrees (EPSG:4326)")]
@@ -37,7 +39,9 @@ def _no_control(value: Any) -> Any:
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields refused, no coercion ("1" is not a priority, true is not 1)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -73,7 +77,7 @@ class StationOut(_Out):
 
     id: str
     name: str
-    type: str
+    type: StationType
     lon: float
     lat: float
     created_at: datetime
@@ -99,7 +103,7 @@ class UnitIn(_In):
 class UnitPatch(_In):
     """A unit's status and/or position change (give ``lon`` and ``lat`` together)."""
 
-    status: str | None = Field(default=None, max_length=32)
+    status: UnitStatus | None = None
     lon: Lon | None = None
     lat: Lat | None = None
 
@@ -116,8 +120,8 @@ class UnitOut(_Out):
     """A unit and its live state (``incident_id`` is set while assigned)."""
 
     id: str
-    type: str
-    status: str
+    type: UnitType
+    status: UnitStatus
     incident_id: int | None
     station_id: str | None
     lon: float
@@ -190,7 +194,7 @@ class IncidentIn(_In):
 class IncidentPatch(_In):
     """A lifecycle step: en_route, on_scene, transporting, closed or cancelled."""
 
-    status: str = Field(min_length=1, max_length=32)
+    status: IncidentStatus
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -239,7 +243,7 @@ class IncidentOut(_Out):
     priority: int
     lon: float
     lat: float
-    status: str
+    status: IncidentStatus
     note: str
     recommendation: RecommendationOut | None
     unit_ids: list[str] = Field(description="Units currently assigned")
@@ -258,7 +262,7 @@ class IncidentOut(_Out):
 class KeyIn(_In):
     """A new API key."""
 
-    role: str
+    role: Role
     unit_id: Ident | None = None
     agency_id: Ident | None = None
     label: str = Field(default="", max_length=200)
@@ -269,7 +273,7 @@ class KeyOut(_Out):
 
     id: int
     prefix: str
-    role: str
+    role: Role
     unit_id: str | None
     agency_id: str | None = None
     label: str
@@ -289,7 +293,7 @@ class AuditOut(_Out):
     id: int
     at: datetime
     key_id: int | None
-    role: str
+    role: Role
     action: str
     entity_type: str
     entity_id: str
@@ -380,6 +384,19 @@ class LiveOut(BaseModel):
     """The process answers."""
 
     status: Literal["alive"]
+
+
+class ErrorOut(BaseModel):
+    """Every error: a stable machine code and a message that says what to do.
+
+    Some codes add facts: ``unit_unavailable`` (409) lists each blocking unit in ``units``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(description="Machine-readable code, e.g. validation_error, invalid_json, unauthorized, "
+                                   "forbidden, not_found, unit_unavailable, busy, timeout, database_unavailable")
+    detail: str = Field(description="What was wrong and what to do, one line")
 
 
 class HealthOut(BaseModel):

@@ -26,7 +26,7 @@ from geodispatch.api.state import (
     check_unit_transition,
     unit_follows,
 )
-from geodispatch.errors import ConflictError, InputError, NotFoundError
+from geodispatch.errors import ConflictError, NotFoundError
 
 DISPATCHABLE_INCIDENT_STATUSES = ("open", "dispatched", "en_route", "on_scene")
 """Incidents that may receive (more) units."""
@@ -360,9 +360,3 @@ def revoke_key(session: Session, who: Principal, key_id: int) -> ApiKey:
     row.revoked_at = utcnow()
     audit(session, who, "key.revoke", "key", key_id, {"revoked": False}, {"revoked": True})
     return row
-
-
-def check_status_name(status: str, allowed: tuple[str, ...], kind: str) -> None:
-    """422 for a status name that does not exist."""
-    if status not in allowed:
-        raise InputError(f"unknown {kind} status {status!r}; use one of: {', '.join(allowed)}")

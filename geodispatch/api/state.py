@@ -23,17 +23,12 @@ and ``transporting``. ``out_of_service`` only from ``available``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from geodispatch.errors import ConflictError, InputError
 
-INCIDENT_STATUSES: tuple[str, ...] = (
-    "open",
-    "dispatched",
-    "en_route",
-    "on_scene",
-    "transporting",
-    "closed",
-    "cancelled",
-)
+IncidentStatus = Literal["open", "dispatched", "en_route", "on_scene", "transporting", "closed", "cancelled"]
+INCIDENT_STATUSES: tuple[str, ...] = IncidentStatus.__args__  # type: ignore[attr-defined]
 TERMINAL_INCIDENT_STATUSES: tuple[str, ...] = ("closed", "cancelled")
 INCIDENT_TRANSITIONS: dict[str, frozenset[str]] = {
     "open": frozenset({"cancelled"}),
@@ -45,14 +40,8 @@ INCIDENT_TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
 }
 
-UNIT_STATUSES: tuple[str, ...] = (
-    "available",
-    "dispatched",
-    "en_route",
-    "on_scene",
-    "transporting",
-    "out_of_service",
-)
+UnitStatus = Literal["available", "dispatched", "en_route", "on_scene", "transporting", "out_of_service"]
+UNIT_STATUSES: tuple[str, ...] = UnitStatus.__args__  # type: ignore[attr-defined]
 ASSIGNED_UNIT_STATUSES: tuple[str, ...] = ("dispatched", "en_route", "on_scene", "transporting")
 UNIT_TRANSITIONS: dict[str, frozenset[str]] = {
     "available": frozenset({"out_of_service"}),

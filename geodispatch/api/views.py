@@ -17,21 +17,21 @@ if TYPE_CHECKING:
 
 def unit_out(unit: Unit) -> UnitOut:
     """A unit as JSON."""
-    return UnitOut(
-        id=unit.id,
-        type=unit.type,
-        status=unit.status,
-        incident_id=unit.incident_id,
-        station_id=unit.station_id,
-        lon=unit.lon,
-        lat=unit.lat,
-        position_time=unit.position_time,
-        home_lon=unit.home_lon,
-        home_lat=unit.home_lat,
-        capabilities=list(unit.capabilities or []),
-        agency_id=unit.agency_id,
-        updated_at=unit.updated_at,
-    )
+    return UnitOut.model_validate({
+        "id": unit.id,
+        "type": unit.type,
+        "status": unit.status,
+        "incident_id": unit.incident_id,
+        "station_id": unit.station_id,
+        "lon": unit.lon,
+        "lat": unit.lat,
+        "position_time": unit.position_time,
+        "home_lon": unit.home_lon,
+        "home_lat": unit.home_lat,
+        "capabilities": list(unit.capabilities or []),
+        "agency_id": unit.agency_id,
+        "updated_at": unit.updated_at,
+    })
 
 
 def incident_by_id(session: Session, incident_id: int, runtime: Runtime | None = None) -> IncidentOut:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
@@ -18,8 +18,8 @@ router = APIRouter(tags=["audit"], route_class=AuthRoute)
 def read_audit(
     who: Admin,
     session: SessionDep,
-    entity_type: Annotated[str | None, Query(description="unit, incident, station or key")] = None,
-    entity_id: Annotated[str | None, Query()] = None,
+    entity_type: Annotated[Literal["unit", "incident", "station", "key"] | None, Query()] = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
     after_id: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Only entries with a larger id (paging)")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntry]:

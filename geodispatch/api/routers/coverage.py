@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from geodispatch.api import planner
 from geodispatch.api.deps import AuthRoute, Reader, RuntimeDep
 from geodispatch.api.schemas import CoverageOut
+from geodispatch.domain import UnitType
 
 router = APIRouter(tags=["queries"], route_class=AuthRoute)
 
@@ -18,7 +19,7 @@ async def coverage(
     who: Reader,
     runtime: RuntimeDep,
     minutes: Annotated[float, Query(gt=0, le=120, description="Response-time limit, minutes")] = 15.0,
-    type: Annotated[str | None, Query(description="Only units of this type (e.g. ambulance)")] = None,
+    type: Annotated[UnitType | None, Query(description="Only units of this type (e.g. ambulance)")] = None,
 ) -> CoverageOut:
     """Share of population and desa within ``minutes`` of an available unit, and where the holes are.
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from geodispatch.api import planner
 from geodispatch.api.deps import AuthRoute, Reader, RuntimeDep
 from geodispatch.api.schemas import ReachOut
+from geodispatch.domain import UnitType
 
 router = APIRouter(tags=["queries"], route_class=AuthRoute)
 
@@ -20,7 +21,7 @@ async def reach(
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, degrees")],
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, degrees")],
     minutes: Annotated[float, Query(gt=0, le=240, description="Time limit, minutes")] = 15.0,
-    type: Annotated[str | None, Query(description="Only units of this type")] = None,
+    type: Annotated[UnitType | None, Query(description="Only units of this type")] = None,
 ) -> ReachOut:
     """Available units that reach the point within ``minutes``, fastest first (ETA in seconds).
 

@@ -12,8 +12,9 @@ from geodispatch.api.auth import Principal
 from geodispatch.api.deps import Admin, AuthRoute, RuntimeDep, SessionDep, TransactionDep, require, unit_or
 from geodispatch.api.models import Unit
 from geodispatch.api.schemas import UnitIn, UnitOut, UnitPatch
-from geodispatch.api.state import UNIT_STATUSES
+from geodispatch.api.state import UnitStatus
 from geodispatch.api.views import unit_out
+from geodispatch.domain import UnitType
 from geodispatch.errors import NotFoundError
 
 router = APIRouter(prefix="/units", tags=["units"], route_class=AuthRoute)
@@ -39,15 +40,14 @@ def create_unit(body: UnitIn, who: Admin, runtime: RuntimeDep, tx: TransactionDe
 def list_units(
     who: UnitReader,
     session: SessionDep,
-    status: Annotated[str | None, Query(description="Only units with this status")] = None,
-    type: Annotated[str | None, Query(description="Only units of this type")] = None,
+    status: Annotated[UnitStatus | None, Query(description="Only units with this status")] = None,
+    type: Annotated[UnitType | None, Query(description="Only units of this type")] = None,
 ) -> list[UnitOut]:
     """Units by id, optionally filtered by status and type (an agency key: its own units)."""
     query = select(Unit).order_by(Unit.id)
     if who.role == "agency":
         query = query.where(Unit.agency_id == who.agency_id)
     if status is not None:
-        service.check_status_name(status, UNIT_STATUSES, "unit")
         query = query.where(Unit.status == status)
     if type is not None:
         query = query.where(Unit.type == type)
@@ -83,8 +83,6 @@ def update_unit(
     if body.lon is not None and body.lat is not None:
         runtime.check_location(body.lon, body.lat, f"unit {unit_id}")
         position = (body.lon, body.lat)
-    if body.status is not None:
-        service.check_status_name(body.status, UNIT_STATUSES, "unit")
     with tx() as session:
         workflow.check_own_units(session, who, [unit_id])
         out = unit_out(service.update_unit(session, who, unit_id, body.status, position))
