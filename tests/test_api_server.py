@@ -19,9 +19,12 @@ from api_harness import SOURCE, ServerProcess, auth, db_url, fleet, make_keys, p
 
 
 @pytest.fixture
-def served(db_url: str, scenario: Any) -> Iterator[tuple[ServerProcess, dict[str, str]]]:  # noqa: F811
+def served(request: pytest.FixtureRequest, db_url: str, scenario: Any  # noqa: F811
+           ) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
+    """A server (``--workers N`` processes when parametrised indirectly with N) with the fleet."""
     keys = make_keys(db_url, "psc-01-amb-1")
-    server = ServerProcess(SOURCE, db_url).start()
+    workers = getattr(request, "param", 1)
+    server = ServerProcess(SOURCE, db_url, extra_args=["--workers", str(workers)] if workers > 1 else []).start()
     try:
         with httpx.Client(base_url=server.url, headers=auth(keys["admin"]), timeout=30) as client:
             for body in fleet(scenario):
@@ -64,6 +67,7 @@ def _fire(server: ServerProcess, key: str, jobs: list[tuple[int, list[str]]]) ->
     return results
 
 
+@pytest.mark.parametrize("served", [1, 2], ids=["1process", "2processes"], indirect=True)
 def test_simultaneous_dispatch_confirmations(served: tuple[ServerProcess, dict[str, str]], scenario: Any) -> None:  # noqa: F811
     server, keys = served
     client = httpx.Client(base_url=server.url, headers=auth(keys["dispatcher"]), timeout=60)
@@ -108,6 +112,14 @@ def test_simultaneous_dispatch_confirmations(served: tuple[ServerProcess, dict[s
                       headers=auth(keys["admin"])).json()
     assert Counter(e["entity_id"] for e in audit if e["action"] == "unit.dispatch") == Counter(list(won))
     client.close()
+    from geodispatch.api.audit import verify
+    from geodispatch.api.db import make_engine
+
+    engine = make_engine(server.db_url)  # concurrent appends (threads, processes) kept one chain
+    try:
+        assert verify(engine).intact
+    finally:
+        engine.dispose()
 
 
 def test_restart_keeps_state(served: tuple[ServerProcess, dict[str, str]], scenario: Any) -> None:  # noqa: F811

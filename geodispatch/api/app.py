@@ -169,6 +169,25 @@ async def _sweep_overdue(runtime: Runtime, every_s: float = OVERDUE_SWEEP_S) -> 
             logger.exception("marking overdue acknowledgements failed; retrying in %.0f s", every_s)
 
 
+SERVE_ENV = "GEODISPATCH_SERVE"
+"""Environment variable carrying ``create_app``'s arguments (JSON) to ``serve --workers`` processes."""
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process of ``geodispatch serve --workers N`` (uvicorn factory).
+
+    Each process loads the scenario and serves the same database; the parent migrated it
+    first. Dispatch stays one-unit-one-incident across processes because the guarantees live in
+    the database (SQLite's single writer, PostgreSQL row locks, the partial unique index), and
+    audit appends are serialised there too.
+    """
+    import json
+    import sys
+
+    sys.setswitchinterval(0.001)
+    return create_app(**json.loads(os.environ[SERVE_ENV]), migrate=False)
+
+
 def _warm_up(runtime: Runtime) -> None:
     """Build the lazily made search structures now, not in the first dispatcher's request."""
     from sqlalchemy import select
