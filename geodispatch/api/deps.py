@@ -23,6 +23,7 @@ without a valid key is a 401 whatever its body holds.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager
 from typing import Annotated, Any
@@ -130,7 +131,7 @@ class AuthRoute(APIRoute):
         return authenticated
 
 
-_QUERY_NAMES: dict[int, frozenset[str]] = {}
+_QUERY_NAMES: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 def _query_names(dependant: Any) -> Iterator[str]:
@@ -146,9 +147,9 @@ def reject_unknown_query(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.query_params:
         return
-    names = _QUERY_NAMES.get(id(route))
+    names = _QUERY_NAMES.get(route)
     if names is None:
-        names = _QUERY_NAMES[id(route)] = frozenset(_query_names(dependant))
+        names = _QUERY_NAMES[route] = frozenset(_query_names(dependant))
     unknown = sorted(set(request.query_params) - names)
     if unknown:
         takes = ", ".join(sorted(names)) or "none"
