@@ -23,7 +23,6 @@ without a valid key is a 401 whatever its body holds.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager
 from typing import Annotated, Any
@@ -131,9 +130,6 @@ class AuthRoute(APIRoute):
         return authenticated
 
 
-_QUERY_NAMES: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
-
-
 def _query_names(dependant: Any) -> Iterator[str]:
     """Query parameter names of a route's dependant and its sub-dependencies."""
     yield from (param.alias for param in dependant.query_params)
@@ -147,9 +143,10 @@ def reject_unknown_query(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.query_params:
         return
-    names = _QUERY_NAMES.get(route)
-    if names is None:
-        names = _QUERY_NAMES[route] = frozenset(_query_names(dependant))
+    names = getattr(route, "_geodispatch_query_names", None)
+    if names is None:  # computed once per route, kept on it
+        names = frozenset(_query_names(dependant))
+        route._geodispatch_query_names = names  # type: ignore[union-attr]
     unknown = sorted(set(request.query_params) - names)
     if unknown:
         takes = ", ".join(sorted(names)) or "none"
