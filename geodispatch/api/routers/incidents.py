@@ -25,7 +25,7 @@ from geodispatch.api.recommend import recommend_incident
 from geodispatch.api.schemas import CommandIn, DispatchIn, IncidentIn, IncidentOut, IncidentPatch
 from geodispatch.api.state import TERMINAL_INCIDENT_STATUSES, IncidentStatus
 from geodispatch.api.views import incident_by_id, incident_out
-from geodispatch.errors import ConflictError, InputError, NotFoundError
+from geodispatch.errors import ConflictError, NotFoundError
 
 router = APIRouter(prefix="/incidents", tags=["incidents"], route_class=AuthRoute)
 
