@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from geodispatch.domain import UNIT_TYPES
+
 UNIT = "psc-01-amb-1"
 """The unit the 'unit' key is bound to."""
 
@@ -542,8 +544,11 @@ def test_coverage_now_matches_an_independent_reference(seeded: Api, scenario: An
     assert after["units_available"] == len(ambulances) - 5
     assert after["population"]["covered"] == pytest.approx(reference(ambulances[5:], 750.0), rel=5e-3)
     assert after["population"]["covered"] <= out["population"]["covered"]
-    none = api.ok("GET", "/coverage?type=helicopter", role="planner")
+    absent = sorted(set(UNIT_TYPES) - {u["type"] for u in api.ok("GET", "/units", role="planner")})
+    assert absent, "every unit type has units: pick a scenario lacking one"
+    none = api.ok("GET", f"/coverage?type={absent[0]}", role="planner")
     assert none["units_available"] == 0 and none["population"]["covered"] == 0
+    _error(api.call("GET", "/coverage?type=helicopter", role="planner"), 422)  # not a unit type
     _error(api.call("GET", "/coverage", role="unit"), 403)
     _error(api.call("GET", "/coverage?minutes=0", role="planner"), 422)
 
