@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from geodispatch.api.auth import Principal, bearer_token
 from geodispatch.api.runtime import Runtime
+from geodispatch.api.schemas import IDENT_PATTERN
 from geodispatch.errors import InputError
 
 _bearer = HTTPBearer(auto_error=False, description="API key made with `geodispatch keys create`")
@@ -157,3 +158,6 @@ MAX_ROW_ID = 2**31 - 1
 """Largest id an INTEGER column holds (PostgreSQL int4); a larger id in a path is a 422, not a driver error."""
 
 RowId = Annotated[int, Path(ge=-MAX_ROW_ID - 1, le=MAX_ROW_ID, description="Numeric id")]
+TextId = Annotated[str, Path(min_length=1, max_length=64, pattern=IDENT_PATTERN,
+                             description="Text id: letters, digits and _ . : - (1-64)")]
+"""A unit or station id in a path (what ``POST /units`` and ``POST /stations`` accept as ids)."""

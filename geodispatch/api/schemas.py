@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from geodispatch.api.models import Role
 from geodispatch.api.state import IncidentStatus, UnitStatus
@@ -18,7 +19,9 @@ from geodispatch.regions import StationType, UnitType
 
 Lon = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False, description="Longitude, degrees (EPSG:4326)")]
 Lat = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False, description="Latitude, degrees (EPSG:4326)")]
-Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+IDENT_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+"""What a text id (unit, station, agency) may hold: letters, digits and ``_ . : -``, 1-64 of them."""
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENT_PATTERN)]
 Capability = Annotated[str, Field(min_length=1, max_length=32)]
 
 
@@ -100,12 +103,32 @@ class UnitIn(_In):
     )
 
 
-class UnitPatch(_In):
-    """A unit's status and/or position change (give ``lon`` and ``lat`` together)."""
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # an omitted field is "no change", not null
 
-    status: UnitStatus | None = None
-    lon: Lon | None = None
-    lat: Lat | None = None
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("omit the field instead of sending null")
+    return value
+
+
+class UnitPatch(_In):
+    """A unit's status and/or position change (give ``lon`` and ``lat`` together; omit what does
+    not change, ``null`` is refused)."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "anyOf": [
+            {"required": ["status"], "not": {"anyOf": [{"required": ["lon"]}, {"required": ["lat"]}]}},
+            {"required": ["lon", "lat"]},
+        ],
+    })
+
+    status: UnitStatus | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    lon: Lon | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    lat: Lat | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+
+    _given = field_validator("status", "lon", "lat", mode="before")(_not_null)
 
     @model_validator(mode="after")
     def _something(self) -> UnitPatch:
@@ -201,7 +224,8 @@ class IncidentPatch(_In):
 class DispatchIn(_In):
     """Units to send; omit ``unit_ids`` to confirm the recommended units."""
 
-    unit_ids: list[Ident] | None = Field(default=None, min_length=1, max_length=20)
+    unit_ids: list[Ident] | None = Field(default=None, min_length=1, max_length=20,
+                                         json_schema_extra={"uniqueItems": True})
 
     @model_validator(mode="after")
     def _unique(self) -> DispatchIn:
@@ -260,7 +284,19 @@ class IncidentOut(_Out):
 
 # ---------------------------------------------------------------- keys, audit, queries
 class KeyIn(_In):
-    """A new API key."""
+    """A new API key: a ``unit`` key names its ``unit_id``, an ``agency`` key its ``agency_id``
+    (one of ``GET /agencies``); no other role takes either."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "anyOf": [
+            {"properties": {"role": {"enum": ["dispatcher", "planner", "admin"]},
+                            "unit_id": {"type": "null"}, "agency_id": {"type": "null"}}},
+            {"properties": {"role": {"const": "unit"}, "unit_id": {"type": "string"}, "agency_id": {"type": "null"}},
+             "required": ["unit_id"]},
+            {"properties": {"role": {"const": "agency"}, "agency_id": {"type": "string"}, "unit_id": {"type": "null"}},
+             "required": ["agency_id"]},
+        ],
+    })
 
     role: Role
     unit_id: Ident | None = None

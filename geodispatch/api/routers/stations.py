@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from geodispatch.api import service
-from geodispatch.api.deps import Admin, AuthRoute, Reader, RuntimeDep, SessionDep, TransactionDep
+from geodispatch.api.deps import Admin, AuthRoute, Reader, RuntimeDep, SessionDep, TextId, TransactionDep
 from geodispatch.api.models import Station
 from geodispatch.api.schemas import StationIn, StationOut
 from geodispatch.errors import NotFoundError
@@ -29,7 +29,7 @@ def list_stations(who: Reader, session: SessionDep) -> list[Station]:
 
 
 @router.get("/{station_id}", response_model=StationOut)
-def get_station(station_id: str, who: Reader, session: SessionDep) -> Station:
+def get_station(station_id: TextId, who: Reader, session: SessionDep) -> Station:
     """One station."""
     station = session.get(Station, station_id)
     if station is None:

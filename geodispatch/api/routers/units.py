@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from geodispatch.api import service, workflow
 from geodispatch.api.auth import Principal
-from geodispatch.api.deps import Admin, AuthRoute, RuntimeDep, SessionDep, TransactionDep, require, unit_or
+from geodispatch.api.deps import Admin, AuthRoute, RuntimeDep, SessionDep, TextId, TransactionDep, require, unit_or
 from geodispatch.api.models import Unit
 from geodispatch.api.schemas import UnitIn, UnitOut, UnitPatch
 from geodispatch.api.state import UnitStatus
@@ -56,7 +56,7 @@ def list_units(
 
 @router.get("/{unit_id}", response_model=UnitOut)
 def get_unit(
-    unit_id: str, who: Annotated[Principal, unit_or("dispatcher", "planner", "agency")], session: SessionDep
+    unit_id: TextId, who: Annotated[Principal, unit_or("dispatcher", "planner", "agency")], session: SessionDep
 ) -> UnitOut:
     """One unit: status, incident_id (while assigned), position."""
     unit = session.get(Unit, unit_id)
@@ -68,7 +68,7 @@ def get_unit(
 
 @router.patch("/{unit_id}", response_model=UnitOut)
 def update_unit(
-    unit_id: str,
+    unit_id: TextId,
     body: UnitPatch,
     who: Annotated[Principal, unit_or("dispatcher", "agency")],
     runtime: RuntimeDep,
