@@ -106,7 +106,7 @@ Reader = Annotated[Principal, require("dispatcher", "planner")]
 def unit_or(*roles: str) -> Any:
     """A dependency admitting ``roles``, ``admin`` and a ``unit`` key bound to the path's unit."""
 
-    def check(unit_id: Annotated[str, Path()], who: PrincipalDep) -> Principal:
+    def check(unit_id: TextId, who: PrincipalDep) -> Principal:
         who.allow_unit(unit_id, *roles)
         return who
 

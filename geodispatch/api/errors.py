@@ -139,17 +139,35 @@ _BODY_PARSE_FAILED = "There was an error parsing the body"
 """FastAPI's 400 for a body it could not decode (invalid UTF-8, nesting too deep, a huge integer)."""
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method the API documents at this path (a 405 from one route names only that route's)."""
+    from starlette.routing import compile_path
+
+    app = request.app
+    table = getattr(app.state, "allowed_methods", None)
+    if table is None:
+        table = app.state.allowed_methods = [
+            (compile_path(path)[0], sorted(m.upper() for m in ops))
+            for path, ops in app.openapi().get("paths", {}).items()
+        ]
+    methods = {m for regex, ms in table if regex.match(request.url.path) for m in ms}
+    return ", ".join(sorted(methods))
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     if exc.status_code == 400 and detail == _BODY_PARSE_FAILED:
         code = "invalid_json"
         detail = ("the request body is not valid JSON (invalid UTF-8, nesting too deep or a number too long); "
                   "send a JSON object")
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no such endpoint; see /docs for the API"
-    return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=headers or None)
 
 
 def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:

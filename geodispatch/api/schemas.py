@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 from geodispatch.api.models import Role
 from geodispatch.api.state import IncidentStatus, UnitStatus
@@ -22,12 +22,19 @@ Lat = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False, description
 IDENT_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 """What a text id (unit, station, agency) may hold: letters, digits and ``_ . : -``, 1-64 of them."""
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENT_PATTERN)]
-Capability = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Control characters refused in any request string (tab, newline and carriage return are
 allowed in free text; PostgreSQL cannot store NUL at all, so neither database gets any)."""
+
+
+PRINTABLE: JsonDict = {"pattern": r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"}
+"""JSON-schema pattern documenting :data:`_CONTROL` on free-text request fields (the check itself is
+:func:`_no_control`, whose message names the character)."""
+
+
+Capability = Annotated[str, Field(min_length=1, max_length=32, json_schema_extra=PRINTABLE)]
 
 
 def _no_control(value: Any) -> Any:
@@ -69,7 +76,7 @@ class StationIn(_In):
     """A new station."""
 
     id: Ident
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200, json_schema_extra=PRINTABLE)
     type: StationType
     lon: Lon
     lat: Lat
@@ -119,7 +126,7 @@ class UnitPatch(_In):
 
     model_config = ConfigDict(json_schema_extra={
         "anyOf": [
-            {"required": ["status"], "not": {"anyOf": [{"required": ["lon"]}, {"required": ["lat"]}]}},
+            {"required": ["status"], "maxProperties": 1},
             {"required": ["lon", "lat"]},
         ],
     })
@@ -206,19 +213,20 @@ class IncidentIn(_In):
     """A new incident at ``lon``/``lat`` (snapped to the nearest road)."""
 
     type: str = Field(
-        min_length=1, max_length=32, description="Incident type from the SOP table, e.g. medis, kebakaran, kecelakaan"
+        min_length=1, max_length=32, description="Incident type from the SOP table, e.g. medis, kebakaran, kecelakaan",
+        json_schema_extra=PRINTABLE,
     )
     priority: int = Field(ge=1, le=3, description="1 (life-threatening), 2 (urgent) or 3 (non-urgent)")
     lon: Lon
     lat: Lat
-    note: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=2000, json_schema_extra=PRINTABLE)
 
 
 class IncidentPatch(_In):
     """A lifecycle step: en_route, on_scene, transporting, closed or cancelled."""
 
     status: IncidentStatus
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000, json_schema_extra=PRINTABLE)
 
 
 class DispatchIn(_In):
@@ -301,7 +309,7 @@ class KeyIn(_In):
     role: Role
     unit_id: Ident | None = None
     agency_id: Ident | None = None
-    label: str = Field(default="", max_length=200)
+    label: str = Field(default="", max_length=200, json_schema_extra=PRINTABLE)
 
 
 class KeyOut(_Out):

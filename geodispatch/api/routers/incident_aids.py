@@ -55,7 +55,8 @@ def routes(
     incident_id: RowId,
     who: PrincipalDep,
     runtime: RuntimeDep,
-    unit_ids: Annotated[str, Query(description="Comma-separated unit ids (at most 20)")],
+    unit_ids: Annotated[str, Query(description="Comma-separated unit ids (at most 20)",
+                                   pattern=r"^[A-Za-z0-9_.:-]+(,[A-Za-z0-9_.:-]+){0,19}$")],
 ) -> dict[str, Any]:
     """Each named unit's fastest route to the incident from where it is now.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -119,6 +119,10 @@ def _arterial_bytes(runtime: Runtime) -> tuple[bytes, bytes]:
     return _cached(runtime, "road_lines_arterial", build)  # type: ignore[no-any-return]
 
 
+_NUMBER = r"-?[0-9]+(\.[0-9]+)?"
+_BBOX_PATTERN = rf"^{_NUMBER}(,{_NUMBER}){{3}}$"
+
+
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
     """``west,south,east,north`` (degrees) -> a tuple; 422 when malformed or too large."""
     try:
@@ -137,8 +141,11 @@ def roads(
     request: Request,
     who: PrincipalDep,
     runtime: RuntimeDep,
-    level: Annotated[str, Query(description="'arterial' (whole network) or 'minor' (needs bbox)")] = "arterial",
-    bbox: Annotated[str | None, Query(description="west,south,east,north, degrees (for level=minor)")] = None,
+    level: Annotated[
+        Literal["arterial", "minor"], Query(description="'arterial' (whole network) or 'minor' (needs bbox)")
+    ] = "arterial",
+    bbox: Annotated[str | None, Query(description="west,south,east,north, degrees (for level=minor)",
+                                      pattern=_BBOX_PATTERN)] = None,
 ) -> Response:
     """Road polylines of the served network, each two-way road once.
 
@@ -149,8 +156,6 @@ def roads(
     if level == "arterial":
         body, zipped = _arterial_bytes(runtime)
         return _json_response(request, body, zipped)
-    if level != "minor":
-        raise InputError(f"unknown road level {level!r}; use arterial or minor")
     if bbox is None:
         raise InputError("level=minor needs bbox=west,south,east,north (degrees)")
     box = parse_bbox(bbox)
