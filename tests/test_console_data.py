@@ -128,10 +128,12 @@ def test_events_commit_with_the_change_and_not_without_it(
     s = next(st for st in scenario.stations if st.type == "psc")
     inc = c.post("/incidents", json={"type": "medis", "priority": 1, "lon": s.lon + 0.003, "lat": s.lat},
                  headers=auth(keys["dispatcher"])).json()
+    assert "recommendation" in inc, inc
     unit = inc["recommendation"]["unit_ids"][0]
     assert c.post(f"/incidents/{inc['id']}/dispatch", json={}, headers=auth(keys["dispatcher"])).status_code == 200
     got = _events(runtime, start)
     assert (got[0].entity_type, got[0].entity_id, got[0].data["status"]) == ("incident", str(inc["id"]), "open")
+    assert got[0].data == inc  # the creation's event is the response (rendered once, in the transaction)
     dispatched = {(e.entity_type, e.entity_id): e for e in got[1:]}  # one transaction: the incident and its unit
     assert len(got) == 3 and set(dispatched) == {("incident", str(inc["id"])), ("unit", unit)}
     assert [e.id for e in got] == sorted(e.id for e in got)
@@ -151,6 +153,21 @@ def test_events_commit_with_the_change_and_not_without_it(
     # keys are not pushed
     c.post("/keys", json={"role": "planner"}, headers=auth(keys["admin"]))
     assert _events(runtime, last) == []
+    # an incident rendered in a transaction that then writes again: the event has the later state
+    from sqlalchemy import update
+
+    from geodispatch.api import service
+    from geodispatch.api.auth import Principal
+    from geodispatch.api.models import Incident
+    from geodispatch.api.views import incident_by_id
+
+    with runtime.db.write() as session:
+        before = incident_by_id(session, other["id"], runtime)
+        session.execute(update(Incident).where(Incident.id == other["id"]).values(note="rendered, then changed"))
+        service.audit(session, Principal(key_id=None, role="admin"), "incident.update", "incident", other["id"],
+                      {"note": ""}, {"note": "rendered, then changed"})
+    (changed,) = _events(runtime, last)
+    assert before.note == "" and changed.data["note"] == "rendered, then changed"
 
 
 def test_an_agency_key_reads_the_aids_of_its_own_reports(client: tuple[TestClient, dict[str, str], Any],

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geodispatch.api.events import remember_rendered
 from geodispatch.api.models import Assignment, Incident, Unit
 from geodispatch.api.schemas import AssignmentOut, IncidentOut, RecommendationOut, UnitOut
 from geodispatch.api.workflow import forwards_of
@@ -37,7 +38,9 @@ def unit_out(unit: Unit) -> UnitOut:
 def incident_by_id(session: Session, incident_id: int, runtime: Runtime | None = None) -> IncidentOut:
     """Read an incident (and its assignments, and its forwards when ``runtime`` is given) as JSON."""
     row = session.execute(select(Incident.__table__).where(Incident.id == incident_id)).one()
-    return incident_out(session, row, runtime)
+    out = incident_out(session, row, runtime)
+    remember_rendered(session, "incident", incident_id, runtime, out)  # the commit's event reuses it
+    return out
 
 
 def incident_out(session: Session, incident: Any, runtime: Runtime | None = None) -> IncidentOut:
