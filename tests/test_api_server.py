@@ -48,23 +48,7 @@ def _new_incidents(client: httpx.Client, scenario: Any, n: int) -> list[int]:  #
 
 def _fire(server: ServerProcess, key: str, jobs: list[tuple[int, list[str]]]) -> list[tuple[int, list[str], Any]]:
     """Send every (incident, unit_ids) dispatch from its own thread, all released at once."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[tuple[int, list[str], Any]] = [None] * len(jobs)  # type: ignore[list-item]
-
-    def run(i: int, incident: int, units: list[str]) -> None:
-        with httpx.Client(base_url=server.url, headers=auth(key), timeout=60) as client:
-            client.get("/health")  # connection open before the barrier
-            barrier.wait()
-            r = client.post(f"/incidents/{incident}/dispatch", json={"unit_ids": units})
-            results[i] = (incident, units, (r.status_code, r.json()))
-
-    threads = [threading.Thread(target=run, args=(i, inc, units)) for i, (inc, units) in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert all(r is not None for r in results), "a dispatch thread did not finish"
-    return results
+    return _fire_at([server], key, jobs)
 
 
 @pytest.mark.parametrize("served", [1, 2], ids=["1process", "2processes"], indirect=True)
@@ -120,6 +104,70 @@ def test_simultaneous_dispatch_confirmations(served: tuple[ServerProcess, dict[s
         assert verify(engine).intact
     finally:
         engine.dispose()
+
+
+def test_two_processes_on_one_database_race_for_one_unit(db_url: str, scenario: Any) -> None:  # noqa: F811
+    """Two independent ``serve`` processes on one database: dispatches of the same unit sent through
+    both at the same moment, alternating, exactly one wins (the other is 409 naming the winner)."""
+    keys = make_keys(db_url, "psc-01-amb-1")
+    first = ServerProcess(SOURCE, db_url).start()  # migrates; the second finds the schema current
+    try:
+        second = ServerProcess(SOURCE, db_url).start()
+    except BaseException:
+        first.stop()
+        raise
+    try:
+        with httpx.Client(base_url=first.url, headers=auth(keys["admin"]), timeout=30) as client:
+            for body in fleet(scenario):
+                assert client.post("/units", json=body).status_code == 201
+            unit = client.get("/units", params={"type": "ambulance"}).json()[0]["id"]
+            incidents = _new_incidents(client, scenario, 8)
+        for rnd in range(2):  # round 2: the unit is free again (round 1's incident cancelled)
+            results = _fire_at([first, second], keys["dispatcher"], [(inc, [unit]) for inc in incidents[rnd::2]])
+            codes = Counter(code for _, _, (code, _) in results)
+            assert codes == {200: 1, 409: 3}, codes
+            winner = next(inc for inc, _, (code, _) in results if code == 200)
+            for _, _, (code, body) in results:
+                if code == 409:
+                    assert body["units"] == [{"id": unit, "status": "dispatched", "incident_id": winner}], body
+            with httpx.Client(base_url=second.url, headers=auth(keys["dispatcher"]), timeout=30) as client:
+                assert client.get(f"/units/{unit}").json()["incident_id"] == winner
+                assert client.patch(f"/incidents/{winner}", json={"status": "cancelled"}).status_code == 200
+    finally:
+        second.stop()
+        first.stop()
+    from geodispatch.api.audit import verify
+    from geodispatch.api.db import make_engine
+
+    engine = make_engine(db_url)  # both processes appended to one chain
+    try:
+        assert verify(engine).intact
+    finally:
+        engine.dispose()
+
+
+def _fire_at(servers: list[ServerProcess], key: str, jobs: list[tuple[int, list[str]]]
+             ) -> list[tuple[int, list[str], Any]]:
+    """Send every (incident, unit_ids) dispatch from its own thread, all released at once; job i
+    goes through ``servers[i % len(servers)]``."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[tuple[int, list[str], Any]] = [None] * len(jobs)  # type: ignore[list-item]
+
+    def run(i: int, incident: int, units: list[str]) -> None:
+        url = servers[i % len(servers)].url
+        with httpx.Client(base_url=url, headers=auth(key), timeout=60) as client:
+            client.get("/health")
+            barrier.wait()
+            r = client.post(f"/incidents/{incident}/dispatch", json={"unit_ids": units})
+            results[i] = (incident, units, (r.status_code, r.json()))
+
+    threads = [threading.Thread(target=run, args=(i, inc, units)) for i, (inc, units) in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(r is not None for r in results), "a dispatch thread did not finish"
+    return results
 
 
 def test_restart_keeps_state(served: tuple[ServerProcess, dict[str, str]], scenario: Any) -> None:  # noqa: F811
