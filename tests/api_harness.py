@@ -202,8 +202,8 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 90.0) -> ServerProcess:
-        """Start the process and wait for ``/health``."""
+    def start(self, timeout_s: float = 300.0) -> ServerProcess:
+        """Start the process and wait for ``/health`` (up to 5 min: the machine may be shared and loaded)."""
         self.log_path = Path(tempfile.mkstemp(prefix="gd-serve-", suffix=".log")[1])
         cmd = [sys.executable, "-m", "geodispatch.cli", "serve", self.source, "--db", self.db_url,
                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", *self.extra_args]
