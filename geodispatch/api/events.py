@@ -26,6 +26,7 @@ from sqlalchemy import Table, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from geodispatch.api.models import AuditEntry, Event, Incident, Station, Unit, utcnow
+from geodispatch.api.rendered import RENDERED, WRITES, remembered
 
 logger = logging.getLogger(__name__)
 
@@ -60,30 +61,12 @@ def _touch(session: Session, entity_type: str, entity_id: Any) -> None:
         session.info.setdefault(_TOUCHED, {})[(entity_type, str(entity_id))] = None
 
 
-_WRITES = "geodispatch_writes"
-_RENDERED = "geodispatch_rendered"
-
-
-def remember_rendered(session: Session, kind: str, ident: object, runtime: Any, data: Any) -> None:
-    """Keep ``data`` (the entity as the API returns it) for this transaction's event, valid until
-    the session writes anything else: a route that answers with the entity it just changed then
-    renders it once, not again at commit."""
-    session.info.setdefault(_RENDERED, {})[(kind, str(ident))] = (session.info.get(_WRITES, 0), runtime, data)
-
-
-def _remembered(session: Session, kind: str, ident: str, runtime: Any) -> Any:
-    found = session.info.get(_RENDERED, {}).get((kind, ident))
-    if found is None or found[0] != session.info.get(_WRITES, 0) or found[1] is not runtime:
-        return None
-    return found[2]
-
-
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state: Any) -> None:
     """Count writes (see :func:`remember_rendered`); note the entities of audit rows inserted with
     Core ``insert(audit_log)``."""
     if state.is_insert or state.is_update or state.is_delete:
-        state.session.info[_WRITES] = state.session.info.get(_WRITES, 0) + 1
+        state.session.info[WRITES] = state.session.info.get(WRITES, 0) + 1
     if not state.is_insert or getattr(state.statement, "table", None) is not _AUDIT:
         return
     params = state.parameters
@@ -101,7 +84,7 @@ def _on_execute(state: Any) -> None:
 @event.listens_for(Session, "before_flush")
 def _on_flush(session: Session, _context: Any, _instances: Any) -> None:
     """Count the flush as a write; note the entities of audit rows added as ORM objects."""
-    session.info[_WRITES] = session.info.get(_WRITES, 0) + 1
+    session.info[WRITES] = session.info.get(WRITES, 0) + 1
     for obj in session.new:
         if isinstance(obj, AuditEntry):
             _touch(session, obj.entity_type, obj.entity_id)
@@ -113,11 +96,11 @@ def _on_commit(session: Session) -> None:
     session.flush()  # pending ORM audit rows report their entities
     touched = session.info.pop(_TOUCHED, None)
     if not touched:
-        session.info.pop(_RENDERED, None)
+        session.info.pop(RENDERED, None)
         return
     rows = [{"at": utcnow(), "entity_type": kind, "entity_id": ident, "data": _render(session, kind, ident)}
             for kind, ident in touched]
-    session.info.pop(_RENDERED, None)
+    session.info.pop(RENDERED, None)
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
@@ -135,7 +118,7 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_TOUCHED, None)
-    session.info.pop(_RENDERED, None)
+    session.info.pop(RENDERED, None)
     session.info.pop("geodispatch_events_written", None)
 
 
@@ -161,7 +144,7 @@ def _render(session: Session, kind: str, ident: str) -> dict[str, Any] | None:
         except ValueError:
             return None
         runtime = _RUNTIMES.get(str(session.get_bind().engine.url))
-        rendered = _remembered(session, kind, ident, runtime)
+        rendered = remembered(session, kind, ident, runtime)
         if rendered is not None:
             return rendered.model_dump(mode="json")  # type: ignore[no-any-return]
         row = session.execute(select(Incident.__table__).where(Incident.id == number)).one_or_none()

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geodispatch.api.events import remember_rendered
 from geodispatch.api.models import Assignment, Incident, Unit
+from geodispatch.api.rendered import remember_rendered
 from geodispatch.api.schemas import AssignmentOut, IncidentOut, RecommendationOut, UnitOut
 from geodispatch.api.workflow import forwards_of
 
