@@ -148,3 +148,16 @@ def browser_factory() -> Iterator[Callable[[], Browser]]:
     yield make
     for b in made:
         b.close()
+
+
+def reset_dispatch_state(url: str, admin_key: str) -> None:
+    """Cancel every open incident and make every unit available again (between browser tests)."""
+    import httpx
+    from api_harness import auth
+
+    with httpx.Client(base_url=url, headers=auth(admin_key), timeout=30) as client:
+        for inc in client.get("/incidents").json():
+            client.patch(f"/incidents/{inc['id']}", json={"status": "cancelled"})
+        for unit in client.get("/units").json():
+            if unit["status"] != "available":
+                client.patch(f"/units/{unit['id']}", json={"status": "available"})

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from api_harness import SOURCE, ServerProcess, auth, fleet, make_keys, scenario  # noqa: F401
-from console_harness import Browser, browser_factory, browser_paths  # noqa: F401
+from console_harness import Browser, browser_factory, browser_paths, reset_dispatch_state  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,12 +53,7 @@ def _close_open_incidents(served: tuple[ServerProcess, dict[str, str]]) -> Itera
     """Every test starts with the whole fleet available and no open incident."""
     yield
     server, keys = served
-    with httpx.Client(base_url=server.url, headers=auth(keys["admin"]), timeout=30) as client:
-        for inc in client.get("/incidents").json():
-            client.patch(f"/incidents/{inc['id']}", json={"status": "cancelled"})
-        for unit in client.get("/units").json():
-            if unit["status"] != "available":
-                client.patch(f"/units/{unit['id']}", json={"status": "available"})
+    reset_dispatch_state(server.url, keys["admin"])
 
 
 SCREENSHOT_ENV = "GEODISPATCH_CONSOLE_SCREENSHOT"

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from api_harness import SOURCE, ServerProcess, auth, make_keys, scenario  # noqa: F401
-from console_harness import Browser, browser_factory, browser_paths  # noqa: F401
+from console_harness import Browser, browser_factory, browser_paths, reset_dispatch_state  # noqa: F401
 
 ACK_TIMEOUT_S = 4
 
@@ -49,12 +49,7 @@ def api(served: tuple[ServerProcess, dict[str, str]]) -> Iterator[httpx.Client]:
 def _close_open_incidents(served: tuple[ServerProcess, dict[str, str]]) -> Iterator[None]:
     yield
     server, keys = served
-    with httpx.Client(base_url=server.url, headers=auth(keys["admin"]), timeout=30) as client:
-        for inc in client.get("/incidents").json():
-            client.patch(f"/incidents/{inc['id']}", json={"status": "cancelled"})
-        for unit in client.get("/units").json():
-            if unit["status"] != "available":
-                client.patch(f"/units/{unit['id']}", json={"status": "available"})
+    reset_dispatch_state(server.url, keys["admin"])
 
 
 def _point(scenario: Any) -> tuple[float, float]:
