@@ -125,7 +125,27 @@ def explain(
     want_routes: bool,
     n_alternatives: int,
 ) -> Recommendation:
-    """Build the Recommendation of the single incident of ``sol``."""
+    """The explained :class:`~geodispatch.assign.results.Recommendation` of the one incident of ``sol``.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network the solve ran on.
+    sol : Solution
+        A solve of one incident (:func:`geodispatch.assign.recommend.solve`).
+    table : mapping
+        The SOP: incident type -> requirement lines.
+    want_routes : bool
+        Include each chosen unit's route as GeoJSON.
+    n_alternatives : int
+        Next-best candidates explained per needed unit type.
+
+    Returns
+    -------
+    Recommendation
+        Chosen units with ETAs (s) and road distances (m), the reason for every candidate
+        considered, the sea crossings in words, and the shortfall when the SOP cannot be met.
+    """
     inc = sol.incidents[0]
     res = sol.searches[0]
     eta = sol.eta[0]
