@@ -79,6 +79,25 @@ def draw_sea(ax: Any, segments: list[np.ndarray], label: str) -> Any | None:
     return Line2D([], [], color="#1f5fa8", linewidth=1.2, linestyle=dash, label=label)
 
 
+def draw_base_layers(
+    ax: Any, segments: list[np.ndarray], major: np.ndarray, crossings: list[np.ndarray], with_areas: bool, lang: str
+) -> list[Any]:
+    """Draw the roads and the sea crossings of a panel; return their legend handles in ``lang``,
+    plus the desa/kelurahan outline entry when the panel draws area outlines."""
+    from matplotlib.lines import Line2D
+
+    from geodispatch.locale import text
+
+    handles = [draw_roads(ax, segments, major, text("map.legend.road", lang))]
+    sea = draw_sea(ax, crossings, text("map.legend.sea", lang))
+    if sea is not None:
+        handles.append(sea)
+    if with_areas:
+        outline = text("map.legend.desa", lang)
+        handles.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, linestyle="--", label=outline))
+    return handles
+
+
 def nice_length(width_m: float) -> float:
     """A round scale-bar length near a fifth of the map width, metres."""
     target = width_m / 5

@@ -442,7 +442,7 @@ def static_figure(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from geodispatch.mapdraw import draw_roads, draw_sea, finish_axes, place_labels, road_segments, sea_segments
+    from geodispatch.mapdraw import draw_base_layers, finish_axes, place_labels, road_segments, sea_segments
 
     net = report.network
     crs = net.crs
@@ -484,13 +484,7 @@ def static_figure(
             label = band_label(previous, row.minutes, lang)
             legend.append(Patch(facecolor=colour, alpha=0.8, label=label))
             previous = row.minutes
-        legend.append(draw_roads(ax, segs, major, text("map.legend.road", lang)))
-        sea_handle = draw_sea(ax, crossings, text("map.legend.sea", lang))
-        if sea_handle is not None:
-            legend.append(sea_handle)
-        if areas_metric is not None:
-            legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, linestyle="--",
-                                 label=text("map.legend.desa", lang)))
+        legend += draw_base_layers(ax, segs, major, crossings, areas_metric is not None, lang)
         anchors: list[tuple[float, float]] = []
         texts: list[str] = []
         if hot_all is not None:

@@ -114,7 +114,7 @@ def png_map(
     from matplotlib.lines import Line2D
 
     from geodispatch.locale import people, percent, text
-    from geodispatch.mapdraw import draw_roads, draw_sea, finish_axes, place_labels, road_segments, sea_segments
+    from geodispatch.mapdraw import draw_base_layers, finish_axes, place_labels, road_segments, sea_segments
 
     net = problem.network
     xy = net.node_xy
@@ -148,13 +148,7 @@ def png_map(
         legend: list[Any] = []
         if areas_metric is not None:
             areas_metric.boundary.plot(ax=ax, color="#9a9a9a", linewidth=0.5, linestyle="--", zorder=1)
-        legend.append(draw_roads(ax, segs, major, text("map.legend.road", lang)))
-        sea_handle = draw_sea(ax, crossings, text("map.legend.sea", lang))
-        if sea_handle is not None:
-            legend.append(sea_handle)
-        if areas_metric is not None:
-            legend.append(Line2D([], [], color="#9a9a9a", linewidth=0.8, linestyle="--",
-                                 label=text("map.legend.desa", lang)))
+        legend += draw_base_layers(ax, segs, major, crossings, areas_metric is not None, lang)
         order = np.argsort(-problem.weight)[::-1]  # big dots last, on top
         ax.scatter(dx[order], dy[order], s=size[order], c=list(colours[order]), alpha=0.75, linewidths=0, zorder=4)
         kinds = ["covered", "not covered"] if k == 0 else ["covered", "newly covered", "not covered"]
