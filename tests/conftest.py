@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -104,3 +106,24 @@ def weighted_quantile_ref(values: np.ndarray, weights: np.ndarray, q: float) -> 
         if weights[values <= v].sum() >= q * total:
             return float(v)
     return float(values.max())
+
+
+def child_env() -> dict[str, str]:
+    """The environment of child processes: the worktree's geodispatch first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+@pytest.fixture(scope="module")
+def local_dask() -> Iterator[Any]:
+    """A ``distributed.Client`` of a real LocalCluster with 2 worker processes (1 thread each)."""
+    distributed = pytest.importorskip("distributed")
+    os.environ["PYTHONPATH"] = child_env()["PYTHONPATH"]
+    os.environ["MPLBACKEND"] = "Agg"
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import REPO, shared_path
+from conftest import REPO, child_env, shared_path
 
 from geodispatch.batch import CoverageOptions, Job, match_jobs, read_boundaries, read_manifest, run_batch_coverage
 from geodispatch.batch.cluster import dask_client
@@ -27,25 +27,6 @@ distributed = pytest.importorskip("distributed")
 STATIONS = REPO / "data" / "batch" / "stations" / "balikpapan_fire_posts.csv"
 SAME_FILES = ("summary.json", "coverage_by_area.csv", "stations.csv", "isochrones.geojson", "surface.geojson",
               "hotspots.geojson")
-
-
-def _env() -> dict[str, str]:
-    """The environment of child processes: the worktree's geodispatch first on the path."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env["MPLBACKEND"] = "Agg"
-    return env
-
-
-@pytest.fixture(scope="module")
-def client():  # type: ignore[no-untyped-def]
-    os.environ["PYTHONPATH"] = _env()["PYTHONPATH"]
-    os.environ["MPLBACKEND"] = "Agg"
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
 
 
 def _manifest(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -74,7 +55,7 @@ def _files(d: Path) -> dict[str, bytes]:
 
 
 def test_batch_equals_single_runs_resumes_and_forces(
-    tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, local_dask: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     real = shared_path("roads/klandasan_ilir_drive.graphml")
     corrupt = tmp_path / "inputs" / "corrupt.graphml"
@@ -91,7 +72,7 @@ def test_batch_equals_single_runs_resumes_and_forces(
     out = tmp_path / "out"
     boundaries = shared_path("boundaries/indonesia_kabupaten_kota.geojson")
     seen: list[str] = []
-    res = run_batch_coverage(manifest, out, client=client, boundaries=boundaries,
+    res = run_batch_coverage(manifest, out, client=local_dask, boundaries=boundaries,
                              on_result=lambda r: seen.append(r["name"]))
     assert [r["name"] for r in res.rows] == ["klandasan", "broken", "sint-a", "sint-b"]
     assert sorted(seen) == sorted(r["name"] for r in res.rows)
@@ -129,7 +110,7 @@ def test_batch_equals_single_runs_resumes_and_forces(
     # a rerun recomputes nothing (the failed region is tried again)
     before = {n: (out / n / "summary.json").stat().st_mtime_ns for n in sources}
     markers = {n: (out / ".batch" / f"{n}.json").read_text() for n in sources}
-    again = run_batch_coverage(manifest, out, client=client, boundaries=boundaries)
+    again = run_batch_coverage(manifest, out, client=local_dask, boundaries=boundaries)
     assert (again.computed, again.resumed, again.failed) == (0, 3, 1)
     assert {n: (out / n / "summary.json").stat().st_mtime_ns for n in sources} == before
     assert {n: (out / ".batch" / f"{n}.json").read_text() for n in sources} == markers
@@ -138,7 +119,7 @@ def test_batch_equals_single_runs_resumes_and_forces(
         national.drop(columns=["computed", "elapsed_s"]))
 
     # --force recomputes
-    forced = run_batch_coverage(manifest, out, client=client, force=True)
+    forced = run_batch_coverage(manifest, out, client=local_dask, force=True)
     assert (forced.computed, forced.resumed) == (3, 0)
     assert all(json.loads((out / ".batch" / f"{n}.json").read_text())["run_id"] !=
                json.loads(markers[n])["run_id"] for n in sources)
@@ -154,12 +135,12 @@ def test_batch_equals_single_runs_resumes_and_forces(
     assert completed_row(klandasan, out, CoverageOptions()) is None
 
 
-def test_killed_worker_job_is_retried_and_each_job_completes_once(tmp_path: Path, client: Any) -> None:
+def test_killed_worker_job_is_retried_and_each_job_completes_once(tmp_path: Path, local_dask: Any) -> None:
     names = [f"sint-{n}" for n in (500, 600, 700, 800)]
     manifest = _manifest(tmp_path / "m.csv", [{"name": n, "source": f"synthetic:{n.split('-')[1]}", "stations": ""}
                                               for n in names])
-    client.wait_for_workers(2)
-    pids = client.run(os.getpid)
+    local_dask.wait_for_workers(2)
+    pids = local_dask.run(os.getpid)
     killed: dict[str, Any] = {}
 
     def kill_one(row: dict[str, Any]) -> None:
@@ -167,7 +148,7 @@ def test_killed_worker_job_is_retried_and_each_job_completes_once(tmp_path: Path
             return
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            busy = {w: keys for w, keys in client.processing().items() if keys and w in pids}
+            busy = {w: keys for w, keys in local_dask.processing().items() if keys and w in pids}
             if busy:
                 worker, keys = next(iter(busy.items()))
                 time.sleep(1.0)  # let the job get going on the worker
@@ -179,7 +160,7 @@ def test_killed_worker_job_is_retried_and_each_job_completes_once(tmp_path: Path
             time.sleep(0.2)
 
     started = time.time()
-    res = run_batch_coverage(manifest, tmp_path / "out", client=client, on_result=kill_one)
+    res = run_batch_coverage(manifest, tmp_path / "out", client=local_dask, on_result=kill_one)
     assert killed, "no worker was busy to be killed"
     assert [r["name"] for r in res.rows] == names
     assert [r["status"] for r in res.rows] == ["ok"] * 4, res.rows
@@ -206,7 +187,7 @@ def test_dask_scheduler_and_worker_processes(tmp_path: Path) -> None:
         {"name": "klandasan", "source": str(real), "stations": str(STATIONS)},
         {"name": "sint", "source": "synthetic:300", "stations": ""},
     ])
-    env = _env()
+    env = child_env()
     sched_file = tmp_path / "scheduler.json"
     procs = [subprocess.Popen(
         [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
@@ -320,7 +301,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
         (["--manifest", str(manifest), "--minutes", "-5"], "minutes"),
         (["--manifest", str(manifest), "--boundaries", str(tmp_path / "none.geojson")], "boundaries file"),
     ):
-        run = subprocess.run(base + args, env=_env(), capture_output=True, text=True, timeout=120)
+        run = subprocess.run(base + args, env=child_env(), capture_output=True, text=True, timeout=120)
         assert run.returncode == 2, (args, run.stderr)
         assert text in run.stderr and run.stderr.strip().count("\n") == 0 and "Traceback" not in run.stderr
     assert not (tmp_path / "o" / "a").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import child_env
 
 from geodispatch.batch.simulate import REPLICATION_DIR, RESULT_DIR, replication_path, run_batch_simulation
 from geodispatch.sim.run import make_spec, run_simulation
@@ -28,34 +28,16 @@ STUDY = {
 OUTPUTS = ("calls.csv", "assignments.csv", "summary.json")
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env["MPLBACKEND"] = "Agg"
-    return env
-
-
-@pytest.fixture(scope="module")
-def client():  # type: ignore[no-untyped-def]
-    os.environ["PYTHONPATH"] = _env()["PYTHONPATH"]
-    os.environ["MPLBACKEND"] = "Agg"
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
-
-
 def _mtimes(root: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in sorted((root / REPLICATION_DIR).glob("*.npz"))}
 
 
-def test_batch_equals_single_process_and_resumes(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_batch_equals_single_process_and_resumes(local_dask, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     single = tmp_path / "single"
     run_simulation("synthetic", single, **STUDY)  # type: ignore[arg-type]
     spec = make_spec("synthetic", **STUDY)
     root = tmp_path / "batch"
-    res = run_batch_simulation(spec, root, client=client)
+    res = run_batch_simulation(spec, root, client=local_dask)
     assert (res.computed, res.resumed) == (6, 0)
     for name in OUTPUTS:  # every call, assignment and CI of every replication, byte for byte
         assert (root / RESULT_DIR / name).read_bytes() == (single / name).read_bytes(), name
@@ -70,7 +52,7 @@ def test_batch_equals_single_process_and_resumes(client, tmp_path: Path) -> None
 
     # a rerun recomputes nothing and writes the same results
     before = _mtimes(root)
-    again = run_batch_simulation(spec, root, client=client)
+    again = run_batch_simulation(spec, root, client=local_dask)
     assert (again.computed, again.resumed) == (0, 6)
     assert _mtimes(root) == before
     for name in OUTPUTS:
@@ -79,26 +61,26 @@ def test_batch_equals_single_process_and_resumes(client, tmp_path: Path) -> None
     # more replications reuse the stored ones; a corrupt file is recomputed, nothing else
     path = replication_path(root, "closest", "dmexclp", 1)
     path.write_bytes(b"not a replication")
-    more = run_batch_simulation(make_spec("synthetic", **{**STUDY, "replications": 4}), root, client=client)
+    more = run_batch_simulation(make_spec("synthetic", **{**STUDY, "replications": 4}), root, client=local_dask)
     assert (more.computed, more.resumed) == (3, 5)
     after = _mtimes(root)
     assert [n for n in before if after[n] != before[n]] == [path.name]
     assert len(after) == 8
 
     # --force recomputes every replication, with the same numbers
-    forced = run_batch_simulation(spec, root, client=client, force=True)
+    forced = run_batch_simulation(spec, root, client=local_dask, force=True)
     assert (forced.computed, forced.resumed) == (6, 0)
     for name in OUTPUTS:
         assert (root / RESULT_DIR / name).read_bytes() == (single / name).read_bytes(), name
 
 
-def test_changed_study_is_recomputed(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_changed_study_is_recomputed(local_dask, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     study = {**STUDY, "policies": ("optimal",), "replications": 2, "days": 0.25}
     root = tmp_path / "b"
-    first = run_batch_simulation(make_spec("synthetic", **study), root, client=client)
+    first = run_batch_simulation(make_spec("synthetic", **study), root, client=local_dask)
     assert first.computed == 2
     rep0, _ = load_replication(replication_path(root, "optimal", "dmexclp", 0))
-    other = run_batch_simulation(make_spec("synthetic", **{**study, "seed": 8}), root, client=client)
+    other = run_batch_simulation(make_spec("synthetic", **{**study, "seed": 8}), root, client=local_dask)
     assert (other.computed, other.resumed) == (2, 0)  # another seed is another study
     rep1, _ = load_replication(replication_path(root, "optimal", "dmexclp", 0))
     assert rep1.seed == 8 and not np.array_equal(rep0.calls.time_s, rep1.calls.time_s)
@@ -109,7 +91,7 @@ def test_cli_runs_on_a_local_cluster_and_bad_input_is_one_line(tmp_path: Path) -
     base = [sys.executable, "-m", "geodispatch", "batch", "simulate", "synthetic", "--out", str(out)]
     run = subprocess.run(
         [*base, "--days", "0.2", "--calls-per-day", "100", "--replications", "2", "--workers", "2"],
-        env=_env(), capture_output=True, text=True, timeout=900,
+        env=child_env(), capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "2 replication(s) computed, 0 resumed" in " ".join(run.stdout.split())
@@ -123,7 +105,7 @@ def test_cli_runs_on_a_local_cluster_and_bad_input_is_one_line(tmp_path: Path) -
         bad = tmp_path / "bad"
         run = subprocess.run(
             [sys.executable, "-m", "geodispatch", "batch", "simulate", "synthetic", "--out", str(bad), *args],
-            env=_env(), capture_output=True, text=True, timeout=300,
+            env=child_env(), capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert run.returncode == 2, (args, run.stderr)
         assert text in run.stderr and run.stderr.strip().count("\n") == 0 and "Traceback" not in run.stderr
