@@ -19,8 +19,11 @@ A second table times, in the same run on the same network, each search against i
 * the dense (50, n) 900 s table: ours ``travel_times`` vs the bare ``scipy dijkstra(limit=900)``;
 * the sparse 50 x 900 s table vs pandana ``nodes_in_range`` (its CH preprocessing timed apart);
 * ETAs of 200 units scattered over the network to one far incident (the node whose nearest unit
-  is farthest; no useful bound): ours ``incident_etas`` (unbounded, stops once every unit's road
-  is settled) vs pandana's CH ``shortest_path_lengths`` (200 pairs), and Valhalla's
+  is farthest; no useful bound): ours ``incident_etas`` with an ``EtaEngine`` holding our
+  contraction hierarchy (``network/ch.py``, built once, its build timed apart; a fresh engine per
+  call, so no cached search) and without one (the numba Dijkstra, unbounded, stopping once every
+  unit's road is settled), the bare scipy one-to-all ``dijkstra`` from the incident, and pandana's
+  CH ``shortest_path_lengths`` (200 pairs), and Valhalla's
   ``sources_to_targets`` on tiles built from the same network (``--valhalla-max`` nodes at most);
   Valhalla uses its own speed model on our ``maxspeed`` tags, so its ETA correlation with ours is
   a plausibility check of our speed profile, not an equality test.
@@ -132,6 +135,7 @@ def peers(label: str, net: RoadNetwork, valhalla_max: int) -> list[list[str]]:
     from scipy.sparse.csgraph import dijkstra
 
     from geodispatch.assign.eta import EtaEngine, incident_etas, snap_incident, snap_units
+    from geodispatch.network.ch import ContractionHierarchy
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _peers import Valhalla, pandana_network
@@ -140,39 +144,56 @@ def peers(label: str, net: RoadNetwork, valhalla_max: int) -> list[list[str]]:
     main = np.flatnonzero(net.component_labels == 0)
     posts = rng.choice(main, N_STATIONS, replace=False)
     _ = net.csr, net.csr_reverse, nearest_source(net, posts[:2], LIMIT_S), net.travel_times(posts[:1], LIMIT_S)
-    rows = []
+    rows: list[list[str]] = []
+
+    def emit(row: list[str]) -> None:  # as they come: a long run on a shared machine still shows what it measured
+        rows.append(row)
+        print(" | ".join(row), flush=True)
+
     (_, ours_t), t_ours = best_of(lambda: nearest_source(net, posts, limit=LIMIT_S))
     ref, t_sc = best_of(lambda: dijkstra(net.csr, directed=True, indices=posts, limit=LIMIT_S, min_only=True))
     same = np.array_equal(ours_t, ref)
-    rows.append([label, f"nearest station per node, {N_STATIONS} posts, 900 s", f"{t_ours * 1e3:.1f} ms",
-                 "scipy dijkstra(min_only, limit)", f"{t_sc * 1e3:.1f} ms", f"{t_sc / t_ours:.2f}x", str(same)])
+    emit([label, f"nearest station per node, {N_STATIONS} posts, 900 s", f"{t_ours * 1e3:.1f} ms",
+          "scipy dijkstra(min_only, limit)", f"{t_sc * 1e3:.1f} ms", f"{t_sc / t_ours:.2f}x", str(same)])
     dense, t_ours = best_of(lambda: net.travel_times(posts, limit=LIMIT_S), 2)
     ref, t_sc = best_of(lambda: dijkstra(net.csr, directed=True, indices=posts, limit=LIMIT_S), 2)
     same = np.array_equal(dense, ref)
     del dense, ref
-    rows.append([label, f"dense travel_times {N_STATIONS} x 900 s", f"{t_ours:.3f} s", "scipy dijkstra(limit)",
-                 f"{t_sc:.3f} s", f"{t_sc / t_ours:.2f}x", str(same)])
-    pdn, prep = timed(lambda: pandana_network(net, LIMIT_S))
-    table, t_ours = best_of(lambda: sparse_travel_times(net, posts, LIMIT_S))
-    frame, t_pd = best_of(lambda: pdn.nodes_in_range(posts.tolist(), LIMIT_S, "t"), 1)
-    same = len(frame) == table.nnz
-    rows.append([label, f"sparse table {N_STATIONS} x 900 s", f"{t_ours * 1e3:.1f} ms",
-                 f"pandana nodes_in_range (CH prep {prep:.1f} s apart)", f"{t_pd * 1e3:.1f} ms",
-                 f"{t_pd / t_ours:.2f}x", f"{same} (pairs)"])
+    emit([label, f"dense travel_times {N_STATIONS} x 900 s", f"{t_ours:.3f} s", "scipy dijkstra(limit)",
+          f"{t_sc:.3f} s", f"{t_sc / t_ours:.2f}x", str(same)])
     units = rng.choice(main, 200, replace=False)
     _, to_unit = nearest_source(net, units, reverse=False)
     inc = int(main[np.argmax(np.where(np.isfinite(to_unit[main]), to_unit[main], -1.0))])
     far_min = float(to_unit[inc]) / 60.0
     usn = snap_units(net, net.lon[units], net.lat[units])
     isnap = snap_incident(net, float(net.lon[inc]), float(net.lat[inc]))
-    res, t_ours = best_of(lambda: incident_etas(net, isnap, usn, math.inf, engine=EtaEngine(net)))
+    far = f"ETAs of 200 units to a far incident (nearest unit {far_min:.0f} min)"
+    hierarchy, ch_s = timed(lambda: ContractionHierarchy.build(net))
+    res, t_ch = best_of(lambda: incident_etas(net, isnap, usn, math.inf, engine=EtaEngine(net, hierarchy=hierarchy)))
     eta = res.eta_s  # type: ignore[attr-defined]
+    dij, t_dij = best_of(lambda: incident_etas(net, isnap, usn, math.inf, engine=EtaEngine(net)))
+    same = float(np.max(np.abs(np.where(np.isfinite(eta), eta - dij.eta_s, 0.0))))  # type: ignore[attr-defined]
+    same_inf = bool((np.isfinite(eta) == np.isfinite(dij.eta_s)).all())  # type: ignore[attr-defined]
+    emit([label, far, f"{t_ch * 1e3:.1f} ms (our CH, build {ch_s:.1f} s apart, {hierarchy.n_shortcuts:,} shortcuts)",
+          "ours without CH (numba Dijkstra, stops at the last unit)", f"{t_dij * 1e3:.1f} ms", f"{t_dij / t_ch:.2f}x",
+          f"max diff {same:.1e} s, same unreachable {same_inf}"])
+    _, t_sc = best_of(lambda: dijkstra(net.csr_reverse, directed=True, indices=inc))
+    emit([label, far, f"{t_ch * 1e3:.1f} ms (our CH)", "scipy dijkstra one-to-all from the incident",
+          f"{t_sc * 1e3:.1f} ms", f"{t_sc / t_ch:.2f}x", "-"])
+    pdn, prep = timed(lambda: pandana_network(net, LIMIT_S))
+    print(f"{label}: pandana CH preprocessing {prep:.1f} s", flush=True)
+    table, t_ours = best_of(lambda: sparse_travel_times(net, posts, LIMIT_S))
+    frame, t_pd = best_of(lambda: pdn.nodes_in_range(posts.tolist(), LIMIT_S, "t"), 1)
+    same = len(frame) == table.nnz
+    emit([label, f"sparse table {N_STATIONS} x 900 s", f"{t_ours * 1e3:.1f} ms",
+          f"pandana nodes_in_range (CH prep {prep:.1f} s apart)", f"{t_pd * 1e3:.1f} ms",
+          f"{t_pd / t_ours:.2f}x", f"{same} (pairs)"])
+    t_ours = t_ch
     pd_eta, t_pd = best_of(lambda: np.asarray(pdn.shortest_path_lengths(units.tolist(), [inc] * len(units), "t")))
     ok = np.isfinite(eta)
     err = float(np.max(np.abs(np.asarray(pd_eta)[ok] - eta[ok]))) if ok.any() else 0.0
-    rows.append([label, f"ETAs of 200 units to a far incident (nearest unit {far_min:.0f} min)",
-                 f"{t_ours * 1e3:.1f} ms", "pandana CH shortest_path_lengths (200 pairs)", f"{t_pd * 1e3:.1f} ms",
-                 f"{t_pd / t_ours:.2f}x", f"max diff {err:.3f} s (pandana rounds to 1e-3)"])
+    emit([label, far, f"{t_ours * 1e3:.1f} ms (our CH)", "pandana CH shortest_path_lengths (200 pairs)",
+          f"{t_pd * 1e3:.1f} ms", f"{t_pd / t_ours:.2f}x", f"max diff {err:.3f} s (pandana rounds to 1e-3)"])
     if net.n_nodes <= valhalla_max:
         vh, build = timed(lambda: Valhalla(net))
         vh_eta, t_vh = best_of(lambda: vh.times_to(net.lon[units], net.lat[units], float(net.lon[inc]),
@@ -180,11 +201,9 @@ def peers(label: str, net: RoadNetwork, valhalla_max: int) -> list[list[str]]:
         both = np.isfinite(vh_eta) & ok
         corr = float(np.corrcoef(vh_eta[both], eta[both])[0, 1]) if both.sum() > 2 else float("nan")
         ratio = float(np.median(vh_eta[both] / eta[both])) if both.any() else float("nan")
-        rows.append([label, "same 200 ETAs", f"{t_ours * 1e3:.1f} ms",
-                     f"Valhalla sources_to_targets (tiles {build:.0f} s apart)", f"{t_vh * 1e3:.1f} ms",
-                     f"{t_vh / t_ours:.2f}x", f"corr {corr:.3f}, median Valhalla/ours {ratio:.2f}"])
-    for row in rows:  # as they come: a long run on a shared machine still shows what it measured
-        print(" | ".join(row), flush=True)
+        emit([label, "same 200 ETAs", f"{t_ours * 1e3:.1f} ms (our CH)",
+              f"Valhalla sources_to_targets (tiles {build:.0f} s apart)", f"{t_vh * 1e3:.1f} ms",
+              f"{t_vh / t_ours:.2f}x", f"corr {corr:.3f}, median Valhalla/ours {ratio:.2f}"])
     return rows
 
 

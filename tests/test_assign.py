@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geodispatch.assign import Incident, Unit, assign, recommend
-from geodispatch.assign.eta import EtaEngine, incident_etas, snap_incident, snap_units
+from geodispatch.assign.eta import EtaEngine, incident_etas, route_pieces, snap_incident, snap_units
 from geodispatch.assign.recommend import solve
 from geodispatch.errors import AssignmentError, InputError, SnapError
 from geodispatch.network import RoadNetwork
@@ -151,6 +151,14 @@ def test_etas_equal_networkx_on_split_edges(net: RoadNetwork, data: st.DataObjec
     first = incident_etas(net, inc, usn, 300.0, engine=engine)  # a bounded search cached first: not for unbounded
     np.testing.assert_allclose(first.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(incident_etas(net, inc, usn, math.inf, engine=engine).eta_s, ref, rtol=1e-9, atol=1e-6)
+    hierarchy = EtaEngine(net, hierarchy=True)  # contraction hierarchy queries: same ETAs, routes read off the times
+    bounded = incident_etas(net, inc, usn, 300.0, engine=hierarchy)
+    np.testing.assert_allclose(bounded.eta_s, np.where(ref <= 300.0, ref, np.inf), rtol=1e-9, atol=1e-6)
+    for found in (incident_etas(net, inc, usn, math.inf, engine=hierarchy), res):
+        np.testing.assert_allclose(found.eta_s, ref, rtol=1e-9, atol=1e-6)
+        for k in np.flatnonzero(np.isfinite(found.eta_s)).tolist():  # each route drives exactly its ETA
+            pieces = route_pieces(net, found, usn, k)
+            assert sum(net.edge_time_s[x] * (b - a) for x, a, b in pieces) == pytest.approx(found.eta_s[k], abs=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,11 @@ from the road) are not added, like everywhere in geodispatch.
 An :class:`EtaEngine` holds what repeated calls on one network reuse: the unit snaps (keyed by
 exact lon/lat, so a fleet of 200 units that mostly sits at stations is snapped once; only moving
 units are snapped again), recent incident searches, the search workspace and the coverage
-indexes of the tie-break. The API server holds one for its network; a call without one builds a
-temporary engine and reuses nothing.
+indexes of the tie-break, and optionally a :class:`~geodispatch.network.ch.ContractionHierarchy`
+of the network: with one, every incident search is a hierarchy query (exact times from every
+node in one linear sweep, whatever the distance to the farthest unit) instead of a Dijkstra
+search. The API server holds one for its network; a call without one builds a temporary engine
+and reuses nothing.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ import numpy as np
 from geodispatch.assign.cover import CoverageIndex, population_fingerprint
 from geodispatch.assign.model import Unit
 from geodispatch.errors import AssignmentError, InputError, SnapError
+from geodispatch.network.ch import ContractionHierarchy, descend_path
 from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M, SnapResult
-from geodispatch.network.traveltime import SearchWorkspace, point_search_until
+from geodispatch.network.traveltime import SearchWorkspace, point_search, point_search_until, point_seeds
 
 if TYPE_CHECKING:
     from geodispatch.network.graph import RoadNetwork
@@ -61,14 +65,23 @@ class EtaEngine:
     ----------
     network : RoadNetwork
         The road network.
+    hierarchy : ContractionHierarchy or bool, optional
+        A contraction hierarchy of ``network`` (True: build one now, seconds on 100k nodes).
+        With one, incident searches are hierarchy queries: a far incident costs one sweep
+        over the nodes instead of a Dijkstra search out to the farthest unit. Same answers.
     """
 
-    def __init__(self, network: RoadNetwork) -> None:
+    def __init__(self, network: RoadNetwork, hierarchy: ContractionHierarchy | bool | None = None) -> None:
         self.network = network
+        if hierarchy is True:
+            hierarchy = ContractionHierarchy.build(network)
+        self.hierarchy: ContractionHierarchy | None = (
+            hierarchy.check(network) if isinstance(hierarchy, ContractionHierarchy) else None
+        )
         self.workspace = SearchWorkspace(network)
         self._lock = threading.Lock()
         self._unit_snaps: dict[float, dict[tuple[float, float], tuple[Any, ...]]] = {}
-        self._searches: OrderedDict[Any, tuple[float, bool, np.ndarray, np.ndarray]] = OrderedDict()
+        self._searches: OrderedDict[Any, tuple[float, bool, np.ndarray, np.ndarray | None]] = OrderedDict()
         self._coverage: dict[Any, CoverageIndex] = {}
         self._coverage_last: tuple[Any, float, CoverageIndex] | None = None
 
@@ -304,9 +317,11 @@ class IncidentEtas:
         The incident's snap.
     node_time_s : ndarray
         Time from nodes to the incident, seconds: exact for every node the search settled (all
-        nodes up to the farthest unit's road, or within ``limit_s``), ``inf`` elsewhere.
-    predecessors : ndarray
-        Reverse shortest-path tree (see :func:`point_search`).
+        nodes up to the farthest unit's road, or within ``limit_s``; every node when the
+        engine holds a contraction hierarchy), ``inf`` elsewhere.
+    predecessors : ndarray or None
+        Reverse shortest-path tree (see :func:`point_search`); None after a hierarchy query,
+        whose paths are read off ``node_time_s`` (:func:`route_pieces` does either).
     """
 
     eta_s: np.ndarray
@@ -314,7 +329,7 @@ class IncidentEtas:
     limit_s: float
     snap: SnapResult
     node_time_s: np.ndarray
-    predecessors: np.ndarray
+    predecessors: np.ndarray | None
 
 
 def incident_etas(
@@ -358,7 +373,7 @@ def incident_etas(
 
 def _cached_search(
     engine: EtaEngine, snap: SnapResult, limit_s: float, targets: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Reverse search to a snapped point that stops once every target node is settled.
 
     The units' road ends are the targets: a far rural incident costs a search out to the
@@ -366,11 +381,13 @@ def _cached_search(
     reused when it answers exactly: it ran out with a bound at least ``limit_s`` (every node
     within the bound is settled), or it settled every target of this call. So re-asking for a
     waiting incident - a dispatcher re-running the recommendation, or the next decision round
-    of a queue - costs no new search.
+    of a queue - costs no new search. With a contraction hierarchy the search is one hierarchy
+    query giving every node's time (complete and unbounded: it answers any later limit).
     """
     network = engine.network
     key = (int(snap.edge[0]), float(snap.fraction[0]), float(snap.time_from_u_s[0]), float(snap.time_from_v_s[0]))
     cache = engine._searches
+    pred: np.ndarray | None
     with engine._lock:
         hit = cache.get(key)
         if hit is not None:
@@ -378,10 +395,15 @@ def _cached_search(
             if (complete and bound >= limit_s) or np.isfinite(node_time[targets]).all():
                 cache.move_to_end(key)
                 return node_time, pred
-    node_time, pred, complete = point_search_until(
-        network, snap, 0, targets, limit=None if math.isinf(limit_s) else limit_s, reverse=True,
-        workspace=engine.workspace,
-    )
+    if engine.hierarchy is not None:
+        seeds, seed_time = point_seeds(snap, 0, reverse=True)
+        node_time = engine.hierarchy.times(seeds, seed_time, reverse=True)
+        pred, complete, limit_s = None, True, math.inf  # every node's exact time: answers any later limit
+    else:
+        node_time, pred, complete = point_search_until(
+            network, snap, 0, targets, limit=None if math.isinf(limit_s) else limit_s, reverse=True,
+            workspace=engine.workspace,
+        )
     size = max(16, _SEARCH_CACHE_BYTES // (12 * max(network.n_nodes, 1)))
     with engine._lock:
         cache[key] = (limit_s, complete, node_time, pred)
@@ -412,8 +434,21 @@ def _direct_times(network: RoadNetwork, snap: SnapResult, units: UnitSnaps) -> n
     return np.where(same, along, out)
 
 
-def _path_nodes(pred: np.ndarray, start: int, n_nodes: int) -> list[int]:
-    """Nodes from ``start`` to the incident's virtual node along the reverse tree (inclusive)."""
+def _path_nodes(network: RoadNetwork, res: IncidentEtas, start: int) -> list[int]:
+    """Nodes from ``start`` to the incident's virtual node ``n_nodes`` (inclusive).
+
+    Walks the reverse tree of a Dijkstra search; after a hierarchy query (no tree) follows the
+    road edges whose times match ``node_time_s``, and falls back to a search with a tree in the
+    (tie-bound) case where that walk finds no way.
+    """
+    n_nodes = network.n_nodes
+    pred = res.predecessors
+    if pred is None:
+        seeds, seed_time = point_seeds(res.snap, 0, reverse=True)
+        nodes = descend_path(network.csr, res.node_time_s, seeds, seed_time, start)
+        if nodes is not None:
+            return [*nodes, n_nodes]
+        _, pred = point_search(network, res.snap, 0, reverse=True)  # pragma: no cover - exact ties only
     path = [start]
     node = start
     for _ in range(n_nodes + 1):
@@ -438,7 +473,6 @@ def route_pieces(
         return []
     e_inc, f_inc = int(res.snap.edge[0]), float(res.snap.fraction[0])
     ue, g = int(units.edge[k]), float(units.fraction[k])
-    n = network.n_nodes
     if how == EXIT_DIRECT:
         p = g if ue == e_inc else 1.0 - g
         if p <= f_inc:
@@ -456,7 +490,7 @@ def route_pieces(
             twin_u = int(network.twin_edge[ue])
             if twin_u >= 0:
                 pieces.append((twin_u, 1.0 - g, 1.0))
-    nodes = _path_nodes(res.predecessors, start, n)
+    nodes = _path_nodes(network, res, start)
     inner = nodes[:-1]
     if len(inner) > 1:
         edges = network.edge_between(inner[:-1], inner[1:])

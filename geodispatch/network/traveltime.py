@@ -364,6 +364,29 @@ def point_search(
     return time_s, pred
 
 
+def point_seeds(snap: SnapResult, index: int, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes a snapped point is joined to and the partial-edge time of each, seconds.
+
+    Forward (times *from* the point): the head of its edge with the time still to drive along it
+    and, on a two-way road, the tail against it. Reverse (times *to* the point): the tail with
+    the time from it to the point and, on a two-way road, the head. A time is at least 1e-9 s.
+
+    Raises
+    ------
+    InputError
+        When point ``index`` does not exist or was not snapped.
+    """
+    if not 0 <= index < len(snap.edge) or snap.edge[index] < 0:
+        raise InputError(f"point {index} is not a snapped point of this SnapResult")
+    if reverse:
+        ends = ((snap.u[index], snap.time_from_u_s[index]), (snap.v[index], snap.time_from_v_s[index]))
+    else:
+        ends = ((snap.v[index], snap.time_to_v_s[index]), (snap.u[index], snap.time_to_u_s[index]))
+    seeds = np.asarray([int(node) for node, w in ends if np.isfinite(w)], dtype=np.int64)
+    seed_time = np.asarray([max(float(w), 1e-9) for _, w in ends if np.isfinite(w)])
+    return seeds, seed_time
+
+
 def point_search_until(
     network: RoadNetwork,
     snap: SnapResult,
@@ -393,15 +416,8 @@ def point_search_until(
         settled, as in :func:`point_search`.
     """
     bound = check_limit(limit)
-    if not 0 <= index < len(snap.edge) or snap.edge[index] < 0:
-        raise InputError(f"point {index} is not a snapped point of this SnapResult")
     n = network.n_nodes
-    if reverse:
-        ends = ((snap.u[index], snap.time_from_u_s[index]), (snap.v[index], snap.time_from_v_s[index]))
-    else:
-        ends = ((snap.v[index], snap.time_to_v_s[index]), (snap.u[index], snap.time_to_u_s[index]))
-    seeds = np.asarray([int(node) for node, w in ends if np.isfinite(w)], dtype=np.int64)
-    seed_time = np.asarray([max(float(w), 1e-9) for _, w in ends if np.isfinite(w)])
+    seeds, seed_time = point_seeds(snap, index, reverse)
     search = _workspace(network, workspace).multi(reverse)
     nodes, times, _, preds, stop = search.run(seeds, seed_time, bound, targets)
     time_s = np.full(n, np.inf)
