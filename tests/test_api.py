@@ -262,6 +262,96 @@ def test_dispatch_lifecycle_and_release(seeded: Api, scenario: Any) -> None:  # 
     _error(api.call("GET", "/incidents?status=nope", role="planner"), 422, "validation_error")
 
 
+def test_hospital_leg_statuses_and_a_returning_unit_takes_a_new_call(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    """The API speaks the engine's eight statuses: transporting -> at_hospital -> returning (free)."""
+    api = seeded
+    inc = _incident(api, scenario, "medis", 1)
+    api.ok("POST", f"/incidents/{inc['id']}/dispatch", role="dispatcher", json={"unit_ids": [UNIT]})
+    for status in ("en_route", "on_scene", "transporting"):
+        api.ok("PATCH", f"/units/{UNIT}", role="unit", json={"status": status})
+    at = api.ok("PATCH", f"/units/{UNIT}", role="unit", json={"status": "at_hospital"})
+    assert (at["status"], at["incident_id"]) == ("at_hospital", inc["id"])  # still works the call
+    assert [u["id"] for u in api.ok("GET", "/units?status=at_hospital")] == [UNIT]
+    assert UNIT in api.ok("GET", f"/incidents/{inc['id']}")["unit_ids"]
+    other = _incident(api, scenario, "medis", 1, dx=0.0)
+    assert UNIT not in other["recommendation"]["unit_ids"]  # busy at the hospital
+    err = _error(api.call("POST", f"/incidents/{other['id']}/dispatch", role="dispatcher",
+                          json={"unit_ids": [UNIT]}), 409, "unit_unavailable")
+    assert err["units"] == [{"id": UNIT, "status": "at_hospital", "incident_id": inc["id"]}]
+
+    back = api.ok("PATCH", f"/units/{UNIT}", role="unit", json={"status": "returning"})
+    assert (back["status"], back["incident_id"]) == ("returning", None)  # released on the way back
+    first = api.ok("GET", f"/incidents/{inc['id']}")
+    assert first["unit_ids"] == [] and all(not a["active"] and a["released_at"] for a in first["assignments"])
+    # a returning unit is free: a call where it is now gets it recommended, and it can be sent
+    here = api.ok("GET", f"/units/{UNIT}")
+    call = api.ok("POST", "/incidents", role="dispatcher", status=201,
+                  json={"type": "medis", "priority": 1, "lon": here["lon"], "lat": here["lat"]})
+    assert call["recommendation"]["unit_ids"] == [UNIT]
+    api.ok("POST", f"/incidents/{call['id']}/dispatch", role="dispatcher", json={})
+    assert api.ok("GET", f"/units/{UNIT}")["status"] == "dispatched"
+    assert {(a["unit_id"], a["active"]) for a in api.ok("GET", f"/incidents/{call['id']}")["assignments"]} == {
+        (UNIT, True)}
+    assert api.ok("GET", f"/incidents/{inc['id']}")["unit_ids"] == []
+
+
+def test_unit_state_machine_of_the_hospital_leg(seeded: Api) -> None:
+    api = seeded
+    for illegal in ("at_hospital", "returning"):  # only through the hospital leg
+        _error(api.call("PATCH", f"/units/{UNIT}", json={"status": illegal}), 409, "illegal_transition")
+    region = api.ok("GET", "/region", role="planner")
+    assert region["unit_statuses"] == ["available", "dispatched", "en_route", "on_scene", "transporting",
+                                       "at_hospital", "returning", "out_of_service"]
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]
+    assert {"at_hospital", "returning"} <= set(schema["UnitOut"]["properties"]["status"]["enum"])
+
+
+def test_database_keeps_the_hospital_statuses_consistent(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    api = seeded
+    inc = _incident(api, scenario, "medis", 1)
+    api.ok("POST", f"/incidents/{inc['id']}/dispatch", role="dispatcher", json={"unit_ids": [UNIT]})
+    db = api.runtime.db
+    with db.write() as session:  # the CHECK accepts the hospital statuses in their right shape
+        session.execute(text("UPDATE units SET status = 'at_hospital' WHERE id = :u"), {"u": UNIT})
+    with pytest.raises(IntegrityError), db.write() as session:  # at the hospital but on no incident
+        session.execute(text("UPDATE units SET incident_id = NULL WHERE id = :u"), {"u": UNIT})
+    with pytest.raises(IntegrityError), db.write() as session:  # returning yet on an incident
+        session.execute(text("UPDATE units SET status = 'returning' WHERE id = :u"), {"u": UNIT})
+    with db.write() as session:
+        session.execute(text("UPDATE units SET status = 'returning' WHERE id = 'psc-01-amb-2'"))
+    assert api.ok("GET", f"/units/{UNIT}")["status"] == "at_hospital"
+
+
+def test_migration_0006_rebuilds_units_keeping_rows_and_keys(seeded: Api, scenario: Any) -> None:  # noqa: F811
+    """Down to 0005 (six statuses) and up again, with assigned units and their assignments in place."""
+    from geodispatch.api.migrate import current_revision, downgrade, head_revision
+
+    api = seeded
+    inc = _incident(api, scenario, "medis", 1)
+    api.ok("POST", f"/incidents/{inc['id']}/dispatch", role="dispatcher", json={"unit_ids": [UNIT]})
+    for status in ("en_route", "on_scene", "transporting", "at_hospital"):
+        api.ok("PATCH", f"/units/{UNIT}", role="unit", json={"status": status})
+    api.ok("PATCH", "/units/psc-01-amb-2", role="dispatcher", json={"status": "out_of_service"})
+    before = {u["id"]: u for u in api.ok("GET", "/units")}
+    db = api.runtime.db
+    downgrade(db.engine, "0005_events")
+    assert current_revision(db.engine) == "0005_events"
+    with db.engine.connect() as conn:  # the old vocabulary: at the hospital is still transporting
+        assert conn.execute(text("SELECT status FROM units WHERE id = :u"), {"u": UNIT}).scalar() == "transporting"
+    with pytest.raises(IntegrityError), db.write() as session:
+        session.execute(text("UPDATE units SET status = 'at_hospital' WHERE id = :u"), {"u": UNIT})
+    db.upgrade()
+    assert current_revision(db.engine) == head_revision()
+    after = {u["id"]: u for u in api.ok("GET", "/units")}
+    before[UNIT]["status"] = "transporting"
+    assert after == before  # every row, column and assignment link survived both rebuilds
+    assert api.ok("GET", f"/incidents/{inc['id']}")["unit_ids"] == [UNIT]
+    api.ok("PATCH", f"/units/{UNIT}", role="unit", json={"status": "at_hospital"})
+    with pytest.raises(IntegrityError), db.write() as session:  # foreign keys enforced again
+        session.execute(text("INSERT INTO assignments (incident_id, unit_id, active, assigned_at) "
+                             "VALUES (:i, 'no-such-unit', FALSE, CURRENT_TIMESTAMP)"), {"i": inc["id"]})
+
+
 def test_dispatch_errors(seeded: Api, scenario: Any) -> None:  # noqa: F811
     api = seeded
     inc = _incident(api, scenario, "medis", 3)

@@ -32,11 +32,41 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     revision : str
         Alembic revision id, or ``head``.
     """
+    _run(engine, "upgrade", revision)
+    logger.info("database schema at revision %s", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the database behind ``engine`` back to ``revision`` (an Alembic revision id)."""
+    _run(engine, "downgrade", revision)
+    logger.info("database schema at revision %s", revision)
+
+
+def _run(engine: Engine, direction: str, revision: str) -> None:
+    """Run Alembic ``upgrade``/``downgrade`` in one transaction.
+
+    On SQLite, foreign-key enforcement is off for the migration (set on the raw connection,
+    before the transaction: SQLite ignores the pragma inside one) because a CHECK change
+    rebuilds a table other tables refer to (SQLite's documented table-rebuild procedure);
+    every foreign key is checked before the commit, and enforcement is back on afterwards.
+    """
     from alembic import command
 
-    with engine.begin() as connection:
-        command.upgrade(_config(connection), revision)  # type: ignore[arg-type]
-    logger.info("database schema at revision %s", revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        if sqlite and raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                getattr(command, direction)(_config(connection), revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"migration to {revision} would break foreign keys: {broken[:5]}")
+        finally:
+            if sqlite and raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:

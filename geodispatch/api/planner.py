@@ -31,6 +31,7 @@ from geodispatch.api.schemas import (
     ReachOut,
     ReachUnit,
 )
+from geodispatch.api.state import DISPATCHABLE_STATUSES
 from geodispatch.errors import CoverageError
 
 MAX_HOLES = 10
@@ -122,7 +123,7 @@ _CACHE_LOCK = threading.Lock()
 
 
 def coverage_now(runtime: Runtime, minutes: float, unit_type: str | None = None) -> CoverageOut:
-    """Share of population and desa within ``minutes`` of an available unit, and the holes.
+    """Share of population and desa within ``minutes`` of a free unit (available or returning), and the holes.
 
     One multi-source bounded search from the available units' positions (coverage stage),
     travel times to every population point along its own road, per-desa shares and the
@@ -152,7 +153,7 @@ def coverage_now(runtime: Runtime, minutes: float, unit_type: str | None = None)
             f"{scenario.name} has no population data, so coverage cannot be computed; "
             "serve a region or the synthetic regency that comes with population"
         )
-    query = select(Unit.lon, Unit.lat).where(Unit.status == "available")
+    query = select(Unit.lon, Unit.lat).where(Unit.status.in_(sorted(DISPATCHABLE_STATUSES)))
     if unit_type is not None:
         query = query.where(Unit.type == unit_type)
     with runtime.db.read() as session:

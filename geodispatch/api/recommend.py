@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from geodispatch.api.models import Unit
 from geodispatch.api.runtime import Runtime
+from geodispatch.api.state import DISPATCHABLE_STATUSES
 from geodispatch.errors import AssignmentError
 from geodispatch.output import json_safe
 
@@ -17,7 +18,10 @@ logger = logging.getLogger(__name__)
 
 
 def available_units(runtime: Runtime, session: Session | None = None) -> list[Any]:
-    """The engine's :class:`~geodispatch.assign.Unit` for every available unit (a read snapshot).
+    """The engine's :class:`~geodispatch.assign.Unit` for every free unit (a read snapshot).
+
+    Free: ``available`` or ``returning`` (:data:`~geodispatch.domain.DISPATCHABLE_STATUSES`); a
+    returning unit is placed where it last reported.
 
     Each carries its position's report time and its home (station), so the engine places a
     unit whose report is older than its limit (30 min) at home and says so in the reasons, and
@@ -28,8 +32,8 @@ def available_units(runtime: Runtime, session: Session | None = None) -> list[An
 
     query = (
         select(Unit.id, Unit.type, Unit.lon, Unit.lat, Unit.capabilities, Unit.station_id, Unit.home_lon,
-               Unit.home_lat, Unit.position_time)
-        .where(Unit.status == "available")
+               Unit.home_lat, Unit.position_time, Unit.status)
+        .where(Unit.status.in_(sorted(DISPATCHABLE_STATUSES)))
         .order_by(Unit.id)
     )
     if session is not None:
@@ -43,11 +47,11 @@ def available_units(runtime: Runtime, session: Session | None = None) -> list[An
     out = []
     for r in rows:
         key = (r.id, r.type, r.lon, r.lat, tuple(r.capabilities or ()), r.station_id, r.home_lon, r.home_lat,
-               r.position_time)
+               r.position_time, r.status)
         unit = cache.get(key)
         if unit is None:  # validated once per (unit, position report), not per incident
             unit = cache[key] = EngineUnit(
-                id=r.id, type=r.type, lon=r.lon, lat=r.lat, status="available", capabilities=key[4],
+                id=r.id, type=r.type, lon=r.lon, lat=r.lat, status=r.status, capabilities=key[4],
                 home_station=r.station_id, home_lon=r.home_lon, home_lat=r.home_lat, position_time=r.position_time,
             )
         out.append(unit)

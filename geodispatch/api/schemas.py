@@ -175,7 +175,7 @@ class AgencyOut(_Out):
     source: str = Field(description="Where the fact that it takes part comes from")
     notified: int = Field(description="Open incidents forwarded to it and not acknowledged yet (incl. overdue)")
     overdue: int = Field(description="Of those, how many are past the acknowledgement timeout")
-    units_available: int = Field(description="Its units that are available now")
+    units_available: int = Field(description="Its units that are free now (available or returning)")
 
 
 class ForwardOut(_Out):

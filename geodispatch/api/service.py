@@ -21,6 +21,8 @@ from geodispatch.api.auth import Principal
 from geodispatch.api.models import ApiKey, Assignment, Incident, Station, Unit, utcnow
 from geodispatch.api.state import (
     ASSIGNED_UNIT_STATUSES,
+    DISPATCHABLE_STATUSES,
+    RELEASING_UNIT_STATUSES,
     TERMINAL_INCIDENT_STATUSES,
     check_incident_transition,
     check_unit_transition,
@@ -128,14 +130,14 @@ def _locked_unit(session: Session, unit_id: str) -> Unit:
     return unit
 
 
-def _release(session: Session, unit: Unit, now: datetime) -> None:
-    """End the unit's active assignment and make it available (row already locked)."""
+def _release(session: Session, unit: Unit, now: datetime, status: str) -> None:
+    """End the unit's active assignment and give it ``status`` (an unassigned one; row already locked)."""
     session.execute(
         update(Assignment)
         .where(Assignment.unit_id == unit.id, Assignment.active.is_(True))
         .values(active=False, released_at=now)
     )
-    unit.status = "available"
+    unit.status = status
     unit.incident_id = None
     unit.updated_at = now
 
@@ -145,16 +147,17 @@ def update_unit(
 ) -> Unit:
     """Change a unit's status and/or position.
 
-    Going to ``available`` from an assigned status releases the unit from its incident.
-    ``dispatched`` is reached only through a dispatch.
+    Going to an unassigned status (``available``, or ``returning`` after the hospital) from an
+    assigned one releases the unit from its incident. ``dispatched`` is reached only through a
+    dispatch.
     """
     unit = _locked_unit(session, unit_id)
     before = unit_snapshot(unit)
     now = utcnow()
     if status is not None:
         check_unit_transition(unit.status, status)
-        if status == "available" and unit.status in ASSIGNED_UNIT_STATUSES:
-            _release(session, unit, now)
+        if status in RELEASING_UNIT_STATUSES and unit.status in ASSIGNED_UNIT_STATUSES:
+            _release(session, unit, now, status)
         else:
             unit.status = status
     if position is not None:
@@ -258,15 +261,15 @@ def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[
     missing = [u for u in wanted if u not in units]
     if missing:
         raise NotFoundError(f"unknown unit(s): {', '.join(missing)}; list units with GET /units")
-    busy = [units[u] for u in wanted if units[u].status != "available"]
+    busy = [units[u] for u in wanted if units[u].status not in DISPATCHABLE_STATUSES]
     if busy:
         raise _unavailable(incident_id, busy)
     now = utcnow()
-    # Conditional update: only units still available change (a second line of defence next to
-    # the row locks); anything less than all of them aborts the whole transaction.
+    # Conditional update: only units still free change (a second line of defence next to the
+    # row locks); anything less than all of them aborts the whole transaction.
     result = session.execute(
         update(_UNITS)
-        .where(_UNITS.c.id.in_(wanted), _UNITS.c.status == "available")
+        .where(_UNITS.c.id.in_(wanted), _UNITS.c.status.in_(sorted(DISPATCHABLE_STATUSES)))
         .values(status="dispatched", incident_id=incident_id, updated_at=now)
     )
     if result.rowcount != len(wanted):  # type: ignore[attr-defined]

@@ -10,22 +10,44 @@ Incident::
 cancelling releases every unit still assigned. When an incident moves to ``en_route`` or
 ``on_scene``, its units that are at an earlier stage move with it.
 
-Unit::
+Unit (the engine's statuses, :data:`geodispatch.domain.UNIT_STATUSES`)::
 
-    available ──dispatch──► dispatched ─► en_route ─► on_scene ─► transporting
-        ▲  │                    │            │           │             │
-        │  └─► out_of_service   └────────────┴───────────┴─────────────┴─► available (released)
-        └──────────┘
+    available ──dispatch──► dispatched ─► en_route ─► on_scene ─► transporting ─► at_hospital ─► returning
+    returning ──dispatch──► dispatched            (a returning unit is free: it may take a new call)
+    any assigned status, returning, out_of_service ─► available    (an assigned one is released)
+    transporting, at_hospital ─► returning                          (released)
+    available, returning ─► out_of_service
 
-A unit is assigned (has an incident) exactly in ``dispatched``, ``en_route``, ``on_scene``
-and ``transporting``. ``out_of_service`` only from ``available``.
+A unit is assigned (has an incident) exactly in :data:`ASSIGNED_UNIT_STATUSES`: ``dispatched``,
+``en_route``, ``on_scene``, ``transporting`` and ``at_hospital``. Going to ``returning`` (on its
+way back to base after the hospital handover) or ``available`` releases it from its incident. A
+unit may be dispatched from :data:`DISPATCHABLE_STATUSES` (``available`` and ``returning``), the
+same rule the engine and the simulation follow. ``out_of_service`` only from an unassigned
+status (``available`` or ``returning``).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from geodispatch.domain import ASSIGNED_UNIT_STATUSES, DISPATCHABLE_STATUSES, UNIT_STATUSES, UnitStatus
 from geodispatch.errors import ConflictError, InputError
+
+__all__ = [
+    "ASSIGNED_UNIT_STATUSES",
+    "DISPATCHABLE_STATUSES",
+    "INCIDENT_STATUSES",
+    "INCIDENT_TRANSITIONS",
+    "RELEASING_UNIT_STATUSES",
+    "TERMINAL_INCIDENT_STATUSES",
+    "UNIT_STATUSES",
+    "UNIT_TRANSITIONS",
+    "IncidentStatus",
+    "UnitStatus",
+    "check_incident_transition",
+    "check_unit_transition",
+    "unit_follows",
+]
 
 IncidentStatus = Literal["open", "dispatched", "en_route", "on_scene", "transporting", "closed", "cancelled"]
 INCIDENT_STATUSES: tuple[str, ...] = IncidentStatus.__args__  # type: ignore[attr-defined]
@@ -40,17 +62,20 @@ INCIDENT_TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
 }
 
-UnitStatus = Literal["available", "dispatched", "en_route", "on_scene", "transporting", "out_of_service"]
-UNIT_STATUSES: tuple[str, ...] = UnitStatus.__args__  # type: ignore[attr-defined]
-ASSIGNED_UNIT_STATUSES: tuple[str, ...] = ("dispatched", "en_route", "on_scene", "transporting")
 UNIT_TRANSITIONS: dict[str, frozenset[str]] = {
     "available": frozenset({"out_of_service"}),
     "dispatched": frozenset({"en_route", "on_scene", "available"}),
     "en_route": frozenset({"on_scene", "available"}),
     "on_scene": frozenset({"transporting", "available"}),
-    "transporting": frozenset({"available"}),
+    "transporting": frozenset({"at_hospital", "returning", "available"}),
+    "at_hospital": frozenset({"returning", "available"}),
+    "returning": frozenset({"available", "out_of_service"}),
     "out_of_service": frozenset({"available"}),
 }
+"""Changes a unit may make by ``PATCH /units/{id}`` (``dispatched`` only through a dispatch)."""
+
+RELEASING_UNIT_STATUSES: frozenset[str] = frozenset(UNIT_STATUSES) - frozenset(ASSIGNED_UNIT_STATUSES)
+"""Statuses that end a unit's assignment when it reaches them from an assigned one."""
 
 _STAGE = {name: i for i, name in enumerate(ASSIGNED_UNIT_STATUSES)}
 """Order of the assigned stages (for moving units along with their incident)."""

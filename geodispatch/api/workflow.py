@@ -26,7 +26,7 @@ from geodispatch.api.models import Incident, IncidentForward, Unit, utcnow
 from geodispatch.api.runtime import Runtime
 from geodispatch.api.schemas import AgencyOut, ForwardOut, PublicStatusOut
 from geodispatch.api.service import audit
-from geodispatch.api.state import TERMINAL_INCIDENT_STATUSES
+from geodispatch.api.state import DISPATCHABLE_STATUSES, TERMINAL_INCIDENT_STATUSES
 from geodispatch.assign.forward import forward_status, plan_forwards, unit_agency
 from geodispatch.assign.model import resolve_sop
 from geodispatch.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, RateLimitedError
@@ -330,7 +330,9 @@ def agency_queues(session: Session, runtime: Runtime) -> list[AgencyOut]:
     ).all()
     free = dict(
         session.execute(
-            select(Unit.agency_id, func.count()).where(Unit.status == "available").group_by(Unit.agency_id)
+            select(Unit.agency_id, func.count())
+            .where(Unit.status.in_(sorted(DISPATCHABLE_STATUSES)))
+            .group_by(Unit.agency_id)
         ).all()
     )
     out = []

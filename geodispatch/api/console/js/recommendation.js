@@ -8,6 +8,7 @@ import { t, duration, distance, typeLabel, onLanguage } from "./i18n.js";
 import { map } from "./map.js";
 import { state, putIncident, putUnit, on } from "./store.js";
 import { showError, clearError, showNotice } from "./notify.js";
+import { FREE } from "./units.js";
 
 const $ = (id) => document.getElementById(id);
 let current = null;  // {incident, rec}
@@ -56,7 +57,7 @@ function candidates(rec) {
   }));
   const others = (rec.candidates || []).filter((c) => !rec.unit_ids.includes(c.unit_id));
   // state.units holds what this key may dispatch (an agency key: its own units only)
-  const live = (c) => ({ ...c, dispatchable: (state.units.get(c.unit_id) || {}).status === "available" });
+  const live = (c) => ({ ...c, dispatchable: FREE.has((state.units.get(c.unit_id) || {}).status) });
   return { chosen: chosen.map(live), others: others.map(live) };
 }
 

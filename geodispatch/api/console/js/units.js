@@ -1,5 +1,5 @@
 // Units panel: one row per unit (data-unit-id, data-status), coloured markers on the map, and
-// the status changes an operator makes by hand (out of service, available again).
+// the status changes an operator makes by hand (the hospital leg, out of service, available again).
 
 import { api } from "./api.js";
 import { t, statusLabel, onLanguage } from "./i18n.js";
@@ -11,7 +11,11 @@ export const STATUS_COLOURS = {
   available: "#1f8a4c", dispatched: "#c0392b", en_route: "#d35400", on_scene: "#8e44ad",
   transporting: "#2c6fbb", at_hospital: "#2c6fbb", returning: "#2c6fbb", out_of_service: "#555555",
 };
-const ASSIGNED = new Set(["dispatched", "en_route", "on_scene", "transporting"]);
+const ASSIGNED = new Set(["dispatched", "en_route", "on_scene", "transporting", "at_hospital"]);
+/** Statuses a unit may be dispatched from (the server's DISPATCHABLE_STATUSES). */
+export const FREE = new Set(["available", "returning"]);
+/** The next step of the hospital leg offered as a button, besides "available". */
+const NEXT = { transporting: "at_hospital", at_hospital: "returning" };
 
 const markers = new Map();
 let layer = null;
@@ -46,10 +50,10 @@ function row(unit) {
   tr.querySelector(".status").textContent = statusLabel(unit.status) + where;
   const cell = tr.lastElementChild;
   if (canChange(unit)) {
-    if (unit.status === "available") cell.append(button(unit, "out_of_service", "units.out_of_service"));
-    else if (unit.status === "out_of_service" || ASSIGNED.has(unit.status)) {
-      cell.append(button(unit, "available", "units.available"));
-    }
+    const next = NEXT[unit.status];
+    if (next) cell.append(button(unit, next, "units." + next));
+    if (unit.status !== "available") cell.append(button(unit, "available", "units.available"));
+    if (FREE.has(unit.status)) cell.append(button(unit, "out_of_service", "units.out_of_service"));
   }
   tr.addEventListener("click", (ev) => {
     if (ev.target.tagName !== "BUTTON" && map) map.panTo([unit.lat, unit.lon]);
@@ -88,7 +92,7 @@ export function render() {
   const tbody = document.getElementById("unit-rows");
   const list = [...state.units.values()].sort((a, b) => a.id.localeCompare(b.id));
   tbody.replaceChildren(...list.map(row));
-  const available = list.filter((u) => u.status === "available").length;
+  const available = list.filter((u) => FREE.has(u.status)).length;
   document.getElementById("units-summary").textContent = t("units.summary", { available, total: list.length });
   if (layer) {
     const seen = new Set(list.map((u) => u.id));

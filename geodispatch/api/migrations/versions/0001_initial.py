@@ -10,7 +10,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from geodispatch.api.models import INCIDENT_STATUS_CHECK, ROLE_CHECK, UNIT_INCIDENT_CHECK, UNIT_STATUS_CHECK
+# The constraints as this revision created them (frozen here: a revision describes its own
+# schema, so later changes of the models' vocabulary go into new revisions, e.g. 0006).
+ROLE_CHECK = "role IN ('dispatcher', 'unit', 'planner', 'admin')"
+INCIDENT_STATUS_CHECK = (
+    "status IN ('open', 'dispatched', 'en_route', 'on_scene', 'transporting', 'closed', 'cancelled')"
+)
+UNIT_STATUS_CHECK = (
+    "status IN ('available', 'dispatched', 'en_route', 'on_scene', 'transporting', 'out_of_service')"
+)
+UNIT_INCIDENT_CHECK = (
+    "(incident_id IS NULL) = (status NOT IN ('dispatched', 'en_route', 'on_scene', 'transporting'))"
+)
 
 revision = "0001_initial"
 down_revision = None

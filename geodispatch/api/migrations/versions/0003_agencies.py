@@ -14,7 +14,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from geodispatch.api.models import FORWARD_STATUS_CHECK, ROLE_CHECK
+# The constraints as this revision created them (frozen: see 0001_initial).
+ROLE_CHECK = "role IN ('dispatcher', 'unit', 'planner', 'admin', 'agency')"
+FORWARD_STATUS_CHECK = "status IN ('notified', 'acknowledged', 'overdue', 'escalated')"
 
 revision = "0003_agencies"
 down_revision = "0002_unit_position_time_home"
