@@ -538,3 +538,62 @@ def test_weighted_quantile_against_numpy_and_a_hand_table() -> None:
         for q, g in zip(qs, got, strict=True):
             assert g == np.quantile(values, q, weights=weights, method="inverted_cdf")
             assert g == weighted_quantile_ref(values, weights, q)
+
+
+def test_blocks_default_keeps_the_guarantees_of_the_chains_reference() -> None:
+    """The memoised-blocks polygons equal the chained-buffer reference up to the round caps' chords."""
+    from geodispatch.coverage.isochrones import QUAD_SEGS
+
+    net = grid_network(n=9, spacing=200.0, seed=6, one_way=0.3)
+    stations = _snap(net, [310.0, 1290.0, 700.0], [400.0, 1130.0, 1500.0])
+    _, node_t = station_node_times(net, stations)
+    offroad = 100.0
+    chord = offroad * (1 - np.cos(np.pi / (4 * QUAD_SEGS)))  # deepest point of a cap's chord
+    limits = [15.0, 30.0, 45.0, 45.05, 90.0]  # 45.05: pieces grow by a fraction of a metre
+    from geodispatch.network.traveltime import point_travel_times
+
+    matrix = point_travel_times(net, stations)
+    for mask in (None, np.array([True, False, False]), np.array([False, False, True])):
+        times = node_t if mask is None else matrix[int(np.flatnonzero(mask)[0])]
+        fast = polygons_for_thresholds(net, times, limits, offroad, seeds=stations, seed_mask=mask)
+        again = polygons_for_thresholds(net, times, limits, offroad, seeds=stations, seed_mask=mask)
+        ref = polygons_for_thresholds(net, times, limits, offroad, seeds=stations, seed_mask=mask, method="chains")
+        for limit, f, r, a in zip(limits, fast, ref, again, strict=True):
+            assert f.is_valid and shapely.equals(f, a)  # the memoised blocks answer a second call the same
+            assert shapely.covers(shapely.buffer(r, chord + 1e-6), f)
+            assert shapely.covers(shapely.buffer(f, chord + 1e-6), r)
+            assert shapely.symmetric_difference(f, r).area < 0.005 * r.area
+            inside = _metric_poly_contains(f, net, np.arange(net.n_nodes))
+            assert inside[times <= limit].all()
+            # a node is inside exactly when it lies within the off-road distance of the reached road
+            pieces = reached_pieces(net, times, limit, seeds=stations, seed_mask=mask)
+            road = shapely.union_all(edge_substrings(net, pieces.edge, pieces.start, pieces.end))
+            dist = shapely.distance(road, shapely.points(net.node_xy))
+            assert not inside[dist > offroad + 1e-6].any()
+            assert inside[dist < offroad - chord - 1e-6].all()
+        for small, big in pairwise(fast):
+            assert shapely.covers(shapely.buffer(big, 1e-6), small)
+            assert shapely.difference(small, big).area < 1e-9 * small.area
+
+
+def test_whole_road_blocks_cover_exactly_the_marked_roads() -> None:
+    from geodispatch.coverage.isochrones import QUAD_SEGS, WholeRoadBuffers
+
+    net = grid_network(n=7, spacing=150.0, seed=2, one_way=0.2)
+    blocks = WholeRoadBuffers(net, 60.0)
+    n_land = int((~net.is_sea_edge).sum())
+    assert blocks.size < n_land  # the two directions of a two-way road are one road
+    assert sorted(set(blocks.position[~net.is_sea_edge].tolist())) == list(range(blocks.size))
+    twin = net.twin_edge
+    two_way = twin >= 0
+    np.testing.assert_array_equal(blocks.position[two_way], blocks.position[twin[two_way]])
+    rng = np.random.default_rng(4)
+    geoms = net.edge_geometries(metric=True)
+    for share in (0.1, 0.5, 0.95, 1.0):
+        whole = rng.random(blocks.size) < share
+        parts = blocks.cover(whole)
+        assert len(parts) <= whole.sum()
+        assert len(parts) == 1 or share < 1.0  # every road whole: the one top block
+        got = shapely.union_all(parts)
+        ref = shapely.union_all(shapely.buffer(geoms[blocks.edge_at[whole]], 60.0, quad_segs=QUAD_SEGS))
+        assert shapely.symmetric_difference(got, ref).area < 1e-6 * ref.area
