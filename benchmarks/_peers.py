@@ -120,8 +120,14 @@ class Valhalla:
         return np.asarray([np.inf if r[0].get("time") is None else float(r[0]["time"]) for r in rows])
 
 
-def pandana_network(net: RoadNetwork, horizon_s: float) -> Any:
-    """pandana ``Network`` on our CSR travel times (fastest of parallel edges), preprocessed (CH)."""
+def pandana_network(net: RoadNetwork) -> Any:
+    """pandana ``Network`` on our CSR travel times (fastest of parallel edges); building it builds its CH.
+
+    No ``precompute(horizon)``: that caches a range query from every node (a million bounded
+    searches on 1M nodes, and the >30 min "preprocessing" of the session-2 run); neither
+    ``nodes_in_range`` nor ``shortest_path_lengths`` needs it, and our side precomputes nothing
+    for those queries either.
+    """
     import pandana
     import pandas as pd
 
@@ -129,9 +135,7 @@ def pandana_network(net: RoadNetwork, horizon_s: float) -> Any:
     rows = np.repeat(np.arange(net.n_nodes), np.diff(csr.indptr))
     nodes = pd.DataFrame({"x": net.lon, "y": net.lat}, index=np.arange(net.n_nodes))
     edges = pd.DataFrame({"from": rows, "to": csr.indices.astype(np.int64), "t": csr.data})
-    network = pandana.Network(nodes["x"], nodes["y"], edges["from"], edges["to"], edges[["t"]], twoway=False)
-    network.precompute(horizon_s)
-    return network
+    return pandana.Network(nodes["x"], nodes["y"], edges["from"], edges["to"], edges[["t"]], twoway=False)
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

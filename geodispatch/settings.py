@@ -34,6 +34,12 @@ REQUEST_DEADLINE_S = 15.0
 """The dispatch API answers 503 ``timeout`` to a request still unanswered after this long, seconds
 (a database that hangs without failing, e.g. a stopped PostgreSQL, outlives its own timeouts)."""
 
+HIERARCHY_MIN_NODES = int(os.environ.get("GEODISPATCH_HIERARCHY_MIN_NODES", "50000"))
+"""The dispatch API server builds a contraction hierarchy for the ETA engine of a network with at
+least this many nodes (in a background thread at start-up: seconds per 100k nodes; until it is
+ready the engine answers with Dijkstra searches, same answers). A far rural incident then costs
+milliseconds instead of a search across the regency. ``$GEODISPATCH_HIERARCHY_MIN_NODES`` overrides."""
+
 CACHE_ENV = "GEODISPATCH_CACHE_DIR"
 """Environment variable that overrides :func:`cache_dir`."""
 

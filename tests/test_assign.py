@@ -351,6 +351,20 @@ def test_an_engine_held_across_calls_gives_the_same_answers_and_belongs_to_one_n
         recommend(line_network(), units, inc, now=NOW, engine=engine)
 
 
+def test_an_engine_with_a_hierarchy_built_in_the_background_recommends_the_same() -> None:
+    net, units, inc, pop = _coverage_case()
+    fresh = recommend(net, units, inc, now=NOW, target_s=600, population=pop, routes=True)
+    engine = EtaEngine(net)
+    engine.start_hierarchy().join(timeout=300)
+    assert engine.hierarchy is not None and engine.hierarchy.network is net
+    for _ in range(2):
+        held = recommend(net, units, inc, now=NOW, target_s=600, population=pop, routes=True, engine=engine)
+        assert held.unit_ids == fresh.unit_ids
+        np.testing.assert_allclose(held.etas_s, fresh.etas_s, rtol=1e-12)
+        np.testing.assert_allclose(held.distances_m, fresh.distances_m, rtol=1e-12)
+        assert held.routes == fresh.routes
+
+
 def test_optimal_serves_priority_one_first_where_closest_does_not() -> None:
     net = line_network()
     units = [unit("a1", "ambulance", at(net, 10)), unit("a2", "ambulance", at(net, 20))]

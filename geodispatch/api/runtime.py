@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from geodispatch import settings
 from geodispatch.api.auth import Principal, authenticate, hash_key
 from geodispatch.api.capacity import PlannerPool
 from geodispatch.api.db import Database
@@ -77,6 +78,8 @@ class Runtime:
         from geodispatch.assign.eta import EtaEngine
 
         self.eta_engine: EtaEngine = EtaEngine(self.network)
+        if self.network.n_nodes >= settings.HIERARCHY_MIN_NODES:
+            self.eta_engine.start_hierarchy()  # far incidents in milliseconds once built
 
     def authenticate(self, key: str) -> Principal:
         """Look the key up (401 when unknown or revoked).

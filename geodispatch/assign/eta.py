@@ -85,6 +85,22 @@ class EtaEngine:
         self._coverage: dict[Any, CoverageIndex] = {}
         self._coverage_last: tuple[Any, float, CoverageIndex] | None = None
 
+    def start_hierarchy(self) -> threading.Thread:
+        """Build a contraction hierarchy in a background thread; the engine uses it once built.
+
+        Searches made meanwhile are Dijkstra searches (same answers). Returns the (daemon) thread.
+        """
+        def build() -> None:
+            hierarchy = ContractionHierarchy.build(self.network)
+            with self._lock:
+                self.hierarchy = hierarchy
+            log.info("contraction hierarchy of %s ready: %d shortcuts, %.1f s", self.network.label or "the network",
+                     hierarchy.n_shortcuts, hierarchy.build_s)
+
+        thread = threading.Thread(target=build, name="eta-hierarchy", daemon=True)
+        thread.start()
+        return thread
+
     def check(self, network: RoadNetwork) -> EtaEngine:
         """Return self after checking that it belongs to ``network``."""
         if network is not self.network:
@@ -395,9 +411,10 @@ def _cached_search(
             if (complete and bound >= limit_s) or np.isfinite(node_time[targets]).all():
                 cache.move_to_end(key)
                 return node_time, pred
-    if engine.hierarchy is not None:
+    hierarchy = engine.hierarchy
+    if hierarchy is not None:
         seeds, seed_time = point_seeds(snap, 0, reverse=True)
-        node_time = engine.hierarchy.times(seeds, seed_time, reverse=True)
+        node_time = hierarchy.times(seeds, seed_time, reverse=True)
         pred, complete, limit_s = None, True, math.inf  # every node's exact time: answers any later limit
     else:
         node_time, pred, complete = point_search_until(
