@@ -49,6 +49,12 @@ _BOUND_SLACK_S = 1e-6
 """Seconds of slack on lower bounds and search limits, so that rounding in a bound (sums of
 floats in another order than the search's) never skips a unit that ties the threshold."""
 
+NODE_TABLE_BYTES = 256 * 2**20
+"""Networks whose whole node-to-node time table fits in this many bytes (float64; about 5,800
+nodes) keep every reverse search from a call's road end (``inf`` limit, reused by every later
+call at that node) instead of a bounded search per decision: calls repeat their roads, so a
+year on a small regency needs at most one search per node."""
+
 
 @dataclass(frozen=True)
 class CallSource:
@@ -214,6 +220,8 @@ class _Run:
         self.unit_slot = np.full(k, -1, dtype=np.int64)
         self.fit_mask: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         self.search_cache: dict[int, np.ndarray] = {}  # full reverse searches to waiting calls
+        n_nodes = model.network.n_nodes
+        self.to_node: dict[int, np.ndarray] | None = {} if 8 * n_nodes * n_nodes <= NODE_TABLE_BYTES else None
         self.workspace = SearchWorkspace(model.network)
         self.scratch = np.full(model.network.n_nodes, np.inf)
         self.cover_f = {utype: c.astype(np.float64) for utype, c in model.cover.items()}
@@ -789,20 +797,27 @@ class _Run:
         return np.where((pos >= frac) & ((ce == edge) | (ce == twin)), (pos - frac) * t_e, np.inf)
 
     def times_to_call(self, j: int, limit: float, nodes: np.ndarray) -> np.ndarray:
-        """Seconds from each of ``nodes`` to call ``j`` (``inf`` beyond ``limit``): two reverse searches.
+        """Seconds from each of ``nodes`` to call ``j``, exact up to ``limit``: two reverse searches.
 
-        One search to each end of the call's road, stopped as soon as every node asked for is
-        settled (the times are exact there). A full search (``limit`` inf, when too few units
-        of known ETA fit) is kept while the call waits, so a call queued through many decisions
-        is searched once.
+        Beyond ``limit`` a time is ``inf`` or some time beyond ``limit`` (callers keep only times
+        within it). On a small network (:data:`NODE_TABLE_BYTES`) the whole search from each end
+        of the call's road is kept per node (:meth:`node_times`). Otherwise one search to each
+        end, stopped as soon as every node asked for is settled (the times are exact there); a
+        full search (``limit`` inf, when too few units of known ETA fit) is kept while the call
+        waits, so a call queued through many decisions is searched once.
         """
+        p = self.p
+        u, v = int(p.points.u[j]), int(p.points.v[j])
+        from_u, from_v = float(p.points.from_u[j]), float(p.points.from_v[j])
+        if self.to_node is not None:
+            # the whole search from each end, kept per node: a settled node's time does not
+            # depend on where a search stops, so these are the bounded searches' times (beyond
+            # ``limit`` the sum stays beyond it: the callers drop it the same way)
+            return np.minimum(self.node_times(u)[nodes] + from_u, self.node_times(v)[nodes] + from_v)
         cached = self.search_cache.get(j)
         if cached is not None:
             return cached[nodes]
-        p = self.p
-        u, v = int(p.points.u[j]), int(p.points.v[j])
         search = self.workspace.multi(True)
-        from_u, from_v = float(p.points.from_u[j]), float(p.points.from_v[j])
         if math.isinf(limit):
             both = np.full((2, self.m.network.n_nodes), np.inf)
             for r, end in enumerate((u, v)):
@@ -819,6 +834,17 @@ class _Run:
             part.append(scratch[nodes])
             scratch[reached] = np.inf
         return np.minimum(part[0] + from_u, part[1] + from_v)
+
+    def node_times(self, node: int) -> np.ndarray:
+        """Seconds from every node to ``node`` (``inf`` = unreachable): one reverse search, kept."""
+        assert self.to_node is not None
+        row = self.to_node.get(node)
+        if row is None:
+            reached, times, _, _, _ = self.workspace.multi(True).run([node], [0.0], math.inf)
+            row = np.full(self.m.network.n_nodes, np.inf)
+            row[reached] = times
+            self.to_node[node] = row
+        return row
 
     def _base_of(self, k: int) -> int:
         if self.state[k] == DRIVING and self.trip[k] is not None:
