@@ -125,6 +125,30 @@ def test_unit_driving_home_is_sent_from_where_it_is() -> None:
     assert arrival == pytest.approx(545.0 + 20.0)
 
 
+def test_node_table_answers_as_the_bounded_searches(synthetic: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small networks keep whole searches per node (engine.NODE_TABLE_BYTES); the answers must be
+    exactly those of the bounded search per decision."""
+    from geodispatch.sim import engine
+
+    used = []
+    exact = engine._Run._moving_exact
+
+    def counted(self: object, *args: object) -> None:
+        used.append(1)
+        exact(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine._Run, "_moving_exact", counted)
+    runs = {}
+    for budget in (engine.NODE_TABLE_BYTES, 0):
+        monkeypatch.setattr(engine, "NODE_TABLE_BYTES", budget)
+        runs[budget] = simulate(synthetic, days=2, calls_per_day=200, move_up="dmexclp", seed=3).replications[0]
+    assert len(used) > 5  # units redirected on their way home, decided with the table
+    fast, slow = runs.values()
+    for name in ("first_arrival_s", "first_dispatch_s", "a_unit", "a_from", "a_arrived_s", "a_free_s", "busy_s"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
+    np.testing.assert_array_equal(fast.relocations, slow.relocations)
+
+
 # ---------------------------------------------------------------------------- invariants
 @pytest.fixture(scope="module")
 def busy_run(synthetic: Scenario) -> object:

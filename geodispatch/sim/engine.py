@@ -262,7 +262,11 @@ class _Run:
             if model.policy == "coverage_aware"
             else None
         )
-        self.slots_of = np.split(np.arange(n_slots), np.searchsorted(prep.slot_call, np.arange(1, n)))
+        first_slot = np.searchsorted(prep.slot_call, np.arange(n + 1)).tolist()
+        servable = prep.slot_servable.tolist()
+        self.ready_slots = [  # per call, the slots that go to the queue when it is ready
+            [s for s in range(first_slot[j], first_slot[j + 1]) if servable[s]] for j in range(n)
+        ]
 
     # ------------------------------------------------------------------ bookkeeping
     def push(self, t: float, kind: int, a: int, b: int) -> None:
@@ -290,18 +294,25 @@ class _Run:
     # ------------------------------------------------------------------ main loop
     def run(self, period_s: float) -> ReplicationResult:
         calls = self.p.calls
-        self.heap = [(float(self.ready[j]), j, _READY, j, -1) for j in range(len(calls))]
-        heapq.heapify(self.heap)
-        self.seq = len(calls)
+        n = len(calls)
+        # calls become ready in (time, index) order; they stay out of the event heap (it holds
+        # only the units' events) and go first at equal times, as if pushed first
+        order = np.lexsort((np.arange(n), self.ready))
+        ready_t, ready_j = self.ready[order].tolist(), order.tolist()
+        heap = self.heap = []
+        self.seq = n
         t = 0.0
-        while self.heap:
-            t, _, kind, a, b = heapq.heappop(self.heap)
-            if kind == _READY:
-                for s in self.slots_of[a]:
-                    if self.p.slot_servable[s]:
-                        self.pending[int(s)] = None
+        i = 0
+        while i < n or heap:
+            if i < n and (not heap or ready_t[i] <= heap[0][0]):
+                t, a = ready_t[i], ready_j[i]
+                i += 1
+                for s in self.ready_slots[a]:
+                    self.pending[s] = None
                 self.dispatch(t)
-            elif kind == _ARRIVE:
+                continue
+            t, _, kind, a, b = heapq.heappop(heap)
+            if kind == _ARRIVE:
                 j = self.slot_call[b]
                 self.a_arr[b] = t
                 if not t >= self.first_arrival[j]:  # NaN or later
@@ -523,15 +534,15 @@ class _Run:
         if not self.pending:
             return
         m, p = self.m, self.p
-        free = np.flatnonzero((self.state == IDLE) | (self.state == DRIVING))
-        if len(free) == 0:
-            return
         slot_ids = list(self.pending)
         slot_call = self.slot_call
         first = slot_call[slot_ids[0]]
         if m.policy != "coverage_aware" and self.call_simple[first] and all(slot_call[s] == first for s in slot_ids):
-            picks = self._decide_one(t, first, slot_ids)
+            picks = self._decide_one(t, first, slot_ids)  # no free unit: no pick
         else:
+            free = np.flatnonzero((self.state == IDLE) | (self.state == DRIVING))
+            if len(free) == 0:
+                return
             ids = np.asarray(slot_ids, dtype=np.int64)
             picks = self._decide_many(t, ids, p.slot_call[ids], free)
         for s, k, eta, from_post in picks:
@@ -608,7 +619,9 @@ class _Run:
             known = sorted(e for e, _, _ in found)
             thr_of[utype] = known[len(slots) - 1] if len(known) >= len(slots) else math.inf
             cands[utype] = found
-        if moving:
+        if moving and self.to_node is not None:
+            self._moving_exact(j, ck, moving, thr_of, cands)
+        elif moving:
             nodes = np.asarray([mv[2] for mv in moving], dtype=np.int64)
             rems = np.asarray([mv[3] for mv in moving])
             thr = np.asarray([thr_of[mv[0]] for mv in moving])
@@ -639,6 +652,38 @@ class _Run:
             for s, (e, k, from_post) in zip(slots, best, strict=False):
                 picks[s] = (s, k, e, from_post)
         return [picks[s] for s in slot_ids if s in picks]
+
+    def _moving_exact(
+        self,
+        j: int,
+        ck: list[float],
+        moving: list[tuple[str, int, int, float, float]],
+        thr_of: dict[str, float],
+        cands: dict[str, list[tuple[float, int, bool]]],
+    ) -> None:
+        """:meth:`_decide_one`'s units between junctions, with the node table (small networks).
+
+        The exact time from a unit's next junction is a lookup, so the landmark bounds and the
+        search limit are not needed: a unit they would skip (or find beyond the limit) is slower
+        than the ``need``-th known ETA of its type and cannot be chosen either way. The first
+        bound (through the unit's destination post, no slack) and ``thr > 0`` are kept as they
+        are, so exactly the same units can be chosen, with the same sums.
+        """
+        pts, forward = self.p.points, self.m.keys.forward
+        to_u, to_v = self.node_times(int(pts.u[j])), self.node_times(int(pts.v[j]))
+        from_u, from_v = float(pts.from_u[j]), float(pts.from_v[j])
+        trip = self.trip
+        for utype, k, node, rem, ahead in moving:
+            thr = thr_of[utype]
+            e = ahead
+            if thr > 0:
+                dest = trip[k][0]  # type: ignore[index]
+                gap = ck[dest] - float(forward[dest, node])  # Python floats: inf - inf is nan, no warning
+                if rem + (gap if gap > 0.0 or gap != gap else 0.0) <= thr:  # as np.maximum(gap, 0.0)
+                    via = rem + min(float(to_u[node]) + from_u, float(to_v[node]) + from_v)
+                    e = min(ahead, via)
+            if e < math.inf:
+                cands[utype].append((e, k, False))
 
     def _ahead_one(self, edge: int, frac: float, j: int) -> float:
         """:meth:`ahead` for one call (same arithmetic, plain floats)."""

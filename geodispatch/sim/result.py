@@ -29,7 +29,7 @@ def ci95(values: Sequence[float] | np.ndarray) -> dict[str, Any]:
         ``{"mean": m, "ci95": [lo, hi], "n": count}``; ``ci95`` is None with fewer than two
         values, ``mean`` None with none.
     """
-    from scipy import stats
+    from scipy.special import stdtrit  # Student's t quantile (what scipy.stats.t.ppf calls; light import)
 
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
@@ -38,7 +38,7 @@ def ci95(values: Sequence[float] | np.ndarray) -> dict[str, Any]:
     mean = float(v.mean())
     if len(v) < 2:
         return {"mean": mean, "ci95": None, "n": 1}
-    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    half = float(stdtrit(len(v) - 1, 0.975) * v.std(ddof=1) / math.sqrt(len(v)))
     return {"mean": mean, "ci95": [mean - half, mean + half], "n": len(v)}
 
 
