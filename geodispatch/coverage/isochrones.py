@@ -30,7 +30,7 @@ the 15-minute one by construction (up to the floating-point rounding of the over
 Speed: within 10 or 15 minutes a station reaches mostly *whole* roads, and the same whole roads
 from every nearby station and at every longer threshold. The default (``method="blocks"``) keeps,
 per network and off-road distance, the dissolved buffers of whole roads in aligned blocks of a
-Hilbert order (:class:`WholeRoadBuffers`, built on first use): a polygon is the union of a few
+k-d tree (:class:`WholeRoadBuffers`, built on first use): a polygon is the union of a few
 memoised blocks and the buffers of the partly reached pieces only. The reference
 (``method="chains"``) cuts pieces with a vectorised substring on the flat polyline arrays
 (:func:`edge_substrings`), joins them end to end into long chains (:func:`piece_chains`), buffers
@@ -371,42 +371,50 @@ def buffer_pieces(network: RoadNetwork, pieces: ReachedPieces, offroad_m: float)
     return shapely.union_all(shapely.buffer(lines, offroad_m, quad_segs=QUAD_SEGS))
 
 
-def hilbert_order(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
-    """Indices sorting points along a Hilbert curve over their bounding box.
+def kd_slots(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
+    """Slots of points in a balanced k-d order over ``2**levels`` slots.
 
-    Points close along the curve are close in the plane, so any aligned run of ``2**k``
-    consecutive points in this order is a compact cluster.
+    The points are split at the median of the wider side of their bounding box, each half goes to
+    one half of the slots, recursively; slots left over by uneven splits stay empty. Every aligned
+    run of ``2**k`` slots is then one k-d cell: a compact, roughly square cluster of points.
+
+    Returns
+    -------
+    slot : ndarray of int64
+        Slot of each point, all different, below ``2**levels``.
+    levels : int
     """
-    if len(x) == 0:
-        return np.zeros(0, dtype=np.int64)
-    side = (1 << bits) - 1
-    span = max(float(np.ptp(x)), float(np.ptp(y)), 1e-9)
-    xi = np.round((x - x.min()) / span * side).astype(np.int64)
-    yi = np.round((y - y.min()) / span * side).astype(np.int64)
-    key = np.zeros(len(x), dtype=np.int64)
-    s = 1 << (bits - 1)
-    while s > 0:
-        rx = (xi & s) > 0
-        ry = (yi & s) > 0
-        key += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
-        flip = ~ry & rx
-        xi = np.where(flip, side - xi, xi)
-        yi = np.where(flip, side - yi, yi)
-        xi, yi = np.where(~ry, yi, xi), np.where(~ry, xi, yi)
-        s >>= 1
-    return np.argsort(key, kind="stable")
+    n = len(x)
+    levels = int(np.ceil(np.log2(n))) if n > 1 else 0
+    slot = np.zeros(n, dtype=np.int64)  # the slot prefix decided so far
+    for _ in range(levels):
+        order = np.argsort(slot, kind="stable")
+        group, xs, ys = slot[order], x[order], y[order]
+        starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+        sizes = np.diff(np.concatenate([starts, [n]]))
+        wide_x = np.maximum.reduceat(xs, starts) - np.minimum.reduceat(xs, starts)
+        wide_y = np.maximum.reduceat(ys, starts) - np.minimum.reduceat(ys, starts)
+        coord = np.where(np.repeat(wide_x >= wide_y, sizes), xs, ys)
+        within = np.lexsort((coord, np.repeat(np.arange(len(starts)), sizes)))
+        rank = np.arange(n) - np.repeat(starts, sizes)
+        upper = np.empty(n, dtype=bool)
+        upper[order[within]] = rank >= np.repeat((sizes + 1) // 2, sizes)
+        slot = 2 * slot + upper
+    return slot, levels
 
 
 class WholeRoadBuffers:
-    """Dissolved off-road buffers of whole roads, in aligned blocks of a Hilbert order (memoised).
+    """Dissolved off-road buffers of whole roads, in the cells of a k-d tree (memoised).
 
     Most of what a station reaches within 10 or 15 minutes is whole roads, and the same whole
     roads are reached from every nearby station and at every longer threshold. Roads (both
     directions of a two-way road with the same polyline count once; sea edges are never drawn)
-    are put in Hilbert order of their end points' midpoint; block ``(k, i)`` is the union of the
-    buffers of roads ``i * 2**k`` to ``(i + 1) * 2**k - 1`` in that order, built once from its two
-    halves the first time it is asked for. Any set of whole roads is the union of its maximal
-    aligned blocks (:meth:`cover`): a few large dissolved polygons instead of hundreds of buffers.
+    get slots in a balanced k-d order of their end points' midpoint (:func:`kd_slots`); block
+    ``(k, i)`` is the union of the buffers of the roads in slots ``i * 2**k`` to
+    ``(i + 1) * 2**k - 1`` (one k-d cell), built once from its two halves the first time it is
+    asked for. Any set of whole roads is the union of its maximal aligned blocks (:meth:`cover`):
+    a few large dissolved polygons instead of hundreds of buffers. (A k-d order gives 10-25 % fewer
+    blocks per polygon than a Hilbert order on Balikpapan.)
 
     Parameters
     ----------
@@ -437,17 +445,23 @@ class WholeRoadBuffers:
         reps = np.flatnonzero((road == edges) & ~network.is_sea_edge)
         xy = network.node_xy
         mid = 0.5 * (xy[network.edge_u[reps]] + xy[network.edge_v[reps]])
-        self.edge_at: np.ndarray = reps[hilbert_order(mid[:, 0], mid[:, 1])]
-        """Representative edge of each position in the order."""
+        slot, self.levels = kd_slots(mid[:, 0], mid[:, 1])
+        self.size = 1 << self.levels
+        """Number of slots (a power of two; some are empty)."""
+        self.edge_at: np.ndarray = np.full(self.size, -1, dtype=np.int64)
+        """Representative edge of each slot (-1: empty)."""
+        self.edge_at[slot] = reps
         place = np.full(n_e, -1, dtype=np.int64)
-        place[self.edge_at] = np.arange(len(self.edge_at))
+        place[reps] = slot
         self.position: np.ndarray = place[road]
-        """Position of each edge's road in the order (-1 for sea edges)."""
-        self.size = len(self.edge_at)
-        self.levels = int(np.ceil(np.log2(self.size))) if self.size > 1 else 0
+        """Slot of each edge's road (-1 for sea edges)."""
+        self._real = np.concatenate([[0], np.cumsum(self.edge_at >= 0)])
         self._geoms = network.edge_geometries(metric=True)
         self._leaf = np.full(self.size, None, dtype=object)
         self._blocks: dict[tuple[int, int], shapely.Geometry] = {}
+
+    def _has_road(self, level: int, index: int) -> bool:
+        return bool(self._real[(index + 1) << level] > self._real[index << level])
 
     @classmethod
     def of(cls, network: RoadNetwork, offroad_m: float) -> WholeRoadBuffers:
@@ -468,17 +482,13 @@ class WholeRoadBuffers:
             return leaf
         got = self._blocks.get((level, index))
         if got is None:
-            half = 1 << (level - 1)
-            low = self.block(level - 1, 2 * index)
-            if (2 * index + 1) * half < self.size:
-                got = shapely.union(low, self.block(level - 1, 2 * index + 1))
-            else:
-                got = low
+            halves = [self.block(level - 1, i) for i in (2 * index, 2 * index + 1) if self._has_road(level - 1, i)]
+            got = halves[0] if len(halves) == 1 else shapely.union(*halves)
             self._blocks[(level, index)] = got
         return got
 
     def cover(self, whole: np.ndarray) -> list[shapely.Geometry]:
-        """Dissolved buffers of the roads marked ``whole`` (bool per position), as maximal blocks.
+        """Dissolved buffers of the roads marked ``whole`` (bool per slot), as maximal blocks.
 
         Returns
         -------
@@ -489,8 +499,7 @@ class WholeRoadBuffers:
         if len(missing):  # leaf buffers in one vectorised call
             self._leaf[missing] = shapely.buffer(self._geoms[self.edge_at[missing]], self.offroad_m,
                                                  quad_segs=QUAD_SEGS)
-        cur = np.ones(1 << self.levels, dtype=bool)
-        cur[: self.size] = whole
+        cur = whole | (self.edge_at < 0)
         out: list[shapely.Geometry] = []
         for level in range(self.levels + 1):
             if level < self.levels:
@@ -499,7 +508,7 @@ class WholeRoadBuffers:
             else:
                 parent, chosen = cur, cur
             for index in np.flatnonzero(chosen).tolist():
-                if index << level < self.size:
+                if self._has_road(level, index):
                     out.append(self.block(level, index))
             cur = parent
         return out
