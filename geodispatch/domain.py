@@ -84,6 +84,17 @@ def known_services() -> tuple[str, ...]:
     return tuple(dict.fromkeys([*UNIT_TYPES, *STATION_TYPES]))
 
 
+def service_unit_type(service: str) -> str:
+    """The unit type that travels for a service: the service itself when it is a unit type,
+    else the unit type its station type hosts (``puskesmas``, ``psc``, ``rsud`` -> ``ambulance``)."""
+    if service in UNIT_TYPES:
+        return service
+    for unit_type, station_types in SERVICE_STATION_TYPES.items():
+        if service in station_types:
+            return unit_type
+    return service
+
+
 def serves(station: Station, service: str) -> bool:
     """True when ``station`` can send a unit of ``service``.
 

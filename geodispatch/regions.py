@@ -38,7 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geodispatch import settings
-from geodispatch.domain import AGENCY_KIND_UNIT_TYPES, AgencyKind, StationType, UnitType
+from geodispatch.domain import AGENCY_KIND_UNIT_TYPES, UNIT_TYPES, AgencyKind, StationType, UnitType
 from geodispatch.errors import CorruptFileError, DownloadError, InputError, RegionConfigError, SourceNotFoundError
 
 
@@ -133,8 +133,9 @@ class SeaLinkConfig(_Strict):
 
     Ends are lon/lat degrees (each lands on the nearest road); ``speed_kph`` is the boat's
     speed, ``boarding_min`` the minutes to board and berth, ``hours`` when it runs (``06-18``;
-    empty: always). ``source`` says where the facts come from. See
-    :mod:`geodispatch.network.sea`.
+    empty: always), ``carries`` the unit types it takes across (a list, or ``all`` for a boat that
+    takes vehicles; empty: ambulance crews only, the speedboat ambulance default of
+    :mod:`geodispatch.network.sea`). ``source`` says where the facts come from.
     """
 
     name: str = Field(min_length=1)
@@ -145,7 +146,24 @@ class SeaLinkConfig(_Strict):
     speed_kph: float = Field(gt=0, le=150)
     boarding_min: float = Field(ge=0, le=1440)
     hours: str = ""
+    carries: str | list[str] = ""
     source: str = Field(min_length=1)
+
+    @field_validator("carries")
+    @classmethod
+    def _known_unit_types(cls, value: str | list[str]) -> str:
+        from geodispatch.network.sea import ALL_TYPES, parse_carries
+
+        try:
+            types = parse_carries(value, default=())
+        except InputError as exc:
+            raise ValueError(str(exc)) from exc
+        if types is None:
+            return ALL_TYPES
+        unknown = [t for t in types if t not in UNIT_TYPES]
+        if unknown:
+            raise ValueError(f"unknown unit type(s) {', '.join(unknown)}; use {', '.join(UNIT_TYPES)} or 'all'")
+        return ";".join(types)
 
 
 class Region(_Strict):

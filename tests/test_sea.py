@@ -406,3 +406,144 @@ def test_synthetic_rush_hour_slows_roads_not_the_boat() -> None:
     assert (rush.edge_time_s[~sea] > free.edge_time_s[~sea]).all()  # roads are congested at 08:00
     assert rush.sea_names == free.sea_names
     assert not load_any("synthetic", ferries=False).is_sea_edge.any()
+
+
+# ---------------------------------------------------------------- what a crossing carries
+AMBULANCE_BOAT = (
+    "from_lon,from_lat,to_lon,to_lat,speed_kph,boarding_min,name,carries\n"
+    "119.8001,-7.4901,119.8299,-7.5001,40,5,Ambulans Laut Sintetis,{carries}\n"
+)
+
+
+def _boat_harbour(tmp_path: Path, carries: str = "ambulance") -> RoadNetwork:
+    """The harbour's roads and one speedboat link (no OSM ferry), carrying ``carries``."""
+    csv = tmp_path / f"boat-{carries or 'default'}.csv"
+    csv.write_text(AMBULANCE_BOAT.format(carries=carries), encoding="utf-8")
+    return load_network(_harbour(tmp_path), sea_links=csv)
+
+
+def test_sea_link_carries_column_and_defaults(tmp_path: Path) -> None:
+    from geodispatch.network.sea import parse_carries
+
+    def read(value: str) -> str:
+        row = {"from_lon": 119.8, "from_lat": -7.49, "to_lon": 119.83, "to_lat": -7.5, "speed_kph": 40,
+               "boarding_min": 5, "carries": value}
+        return str(read_sea_links(pd.DataFrame([row]))["carries"].iloc[0])
+
+    assert read("") == "ambulance"  # a sea link is a speedboat ambulance unless it says otherwise
+    assert read("ambulance; rescue") == "ambulance;rescue" and read("ALL") == "all"
+    assert parse_carries("all") is None and parse_carries(["sar"]) == ("sar",)
+    with pytest.raises(InputError, match=r"row 1.*carries must list unit types"):
+        read("ambulance/damkar")
+    no_column = pd.DataFrame([{"from_lon": 119.8, "from_lat": -7.49, "to_lon": 119.83, "to_lat": -7.5,
+                               "speed_kph": 40, "boarding_min": 5}])
+    assert read_sea_links(no_column)["carries"].tolist() == ["ambulance"]
+    # OSM ferries carry vehicles unless tagged as passenger boats
+    vehicles = load_network(_harbour(tmp_path, ferry_nodes=[2, 4]))
+    assert vehicles.has_sea and vehicles.sea_carries == {}
+    passengers = load_network(_harbour(tmp_path, ferry_nodes=[2, 4], ferry_tags={"motor_vehicle": "no"}))
+    assert set(passengers.sea_carries.values()) == {("ambulance",)} and len(passengers.sea_carries) == 2
+    cars = load_network(_harbour(tmp_path, ferry_nodes=[2, 4], ferry_tags={"motor_vehicle": "no", "motorcar": "yes"}))
+    assert cars.sea_carries == {}
+
+
+def test_unit_type_view_blocks_boats_that_do_not_carry_it_and_equals_networkx(tmp_path: Path) -> None:
+    net = _boat_harbour(tmp_path)
+    sea = _sea_edges(net)
+    assert len(sea) == 2 and all(net.sea_carries[int(e)] == ("ambulance",) for e in sea)
+    assert net.for_unit_type("ambulance") is net
+    damkar = net.for_unit_type("damkar")
+    assert damkar is net.for_unit_type("polisi")  # one view per set of blocked edges
+    # same nodes and edges (snaps stay valid), only the boat is out of the searches
+    assert damkar.n_edges == net.n_edges and np.array_equal(damkar.edge_u, net.edge_u)
+    assert np.isinf(damkar.edge_time_s[sea]).all() and not net.carries(int(sea[0]), "damkar")
+    start, island = _node(net, MAINLAND[1]), _node(net, ISLAND[6])
+    assert np.isfinite(net.travel_times([start])[0, island])
+    assert np.isinf(damkar.travel_times([start])[0, island])
+    # reference: networkx on the graph with the boat's edges taken out
+    keep = np.ones(net.n_edges, dtype=bool)
+    keep[sea] = False
+    graph = net.select_edges(keep).to_networkx()
+    assert graph.number_of_edges() == damkar.to_networkx().number_of_edges() == net.n_edges - 2
+    for src in range(net.n_nodes):
+        ref = nx.single_source_dijkstra_path_length(graph, int(net.node_ids[src]), weight="travel_time")
+        ours = damkar.travel_times([src])[0]
+        for j, node_id in enumerate(net.node_ids.tolist()):
+            assert ours[j] == pytest.approx(ref.get(node_id, np.inf), abs=1e-6)
+    # a link that carries everything blocks no one; the restriction survives save / load
+    assert _boat_harbour(tmp_path, "all").for_unit_type("damkar").sea_carries == {}
+    back = RoadNetwork.load(net.save(tmp_path / "boat.npz"))
+    assert back.sea_carries == net.sea_carries and np.isinf(back.for_unit_type("damkar").edge_time_s[sea]).all()
+
+
+def test_damkar_cannot_ride_the_speedboat_ambulance_but_an_ambulance_can(tmp_path: Path) -> None:
+    from geodispatch.assign.eta import EtaEngine, incident_etas, snap_incident, snap_units
+    from geodispatch.assign.model import Incident, Unit
+    from geodispatch.assign.recommend import recommend
+    from geodispatch.assign.routes import unit_routes
+
+    net = _boat_harbour(tmp_path)
+    lon, lat = MAINLAND[1]
+    amb = Unit(id="amb-1", type="ambulance", lon=lon, lat=lat)
+    dmk = Unit(id="dmk-1", type="damkar", lon=lon, lat=lat)
+    fire = Incident(id="api", type="kebakaran", lon=ISLAND[6][0], lat=ISLAND[6][1], priority=1)
+    rec = recommend(net, [amb, dmk], fire)
+    assert rec.unit_ids == ["amb-1"]  # the boat takes the ambulance crew only
+    assert rec.missing.get("damkar") == 2 and "via speedboat Ambulans Laut Sintetis" in rec.reasons["amb-1"]
+    # the same ETAs from the engine: inf for the truck, the ambulance's equals a plain search
+    engine = EtaEngine(net)
+    snap = snap_incident(net, *ISLAND[6])
+    snaps = snap_units(net, np.array([lon, lon]), np.array([lat, lat]), engine=engine)
+    res = incident_etas(net, snap, snaps, np.inf, engine=engine, unit_types=["ambulance", "damkar"])
+    assert np.isfinite(res.eta_s[0]) and np.isinf(res.eta_s[1])
+    plain = incident_etas(net, snap, snaps, np.inf)  # no unit types: every unit crosses (as before)
+    assert res.eta_s[0] == pytest.approx(plain.eta_s[0], abs=1e-9) and np.isfinite(plain.eta_s[1])
+    routes = {r.unit_id: r for r in unit_routes(net, [amb, dmk], *ISLAND[6])}
+    assert routes["dmk-1"].geometry is None and np.isinf(routes["dmk-1"].eta_s)
+    assert routes["amb-1"].eta_s == pytest.approx(res.eta_s[0])
+    # a vehicle ferry ("all") takes the truck as well
+    both = _boat_harbour(tmp_path, "all")
+    assert sorted(recommend(both, [amb, dmk], fire).unit_ids) == ["amb-1", "dmk-1"]
+
+
+def test_coverage_per_service_crosses_only_boats_that_carry_it(tmp_path: Path) -> None:
+    from geodispatch.coverage import run_coverage
+    from geodispatch.regions import Station
+    from geodispatch.scenario import Scenario
+
+    net = _boat_harbour(tmp_path)
+    lon, lat = MAINLAND[1]
+    stations = (
+        Station(id="psc", type="psc", lon=lon, lat=lat, source="test"),
+        Station(id="dmk", type="damkar", lon=lon, lat=lat, source="test"),
+    )
+    people = pd.DataFrame({"lon": [ISLAND[6][0]], "lat": [ISLAND[6][1]], "population": [100.0]})
+    scenario = Scenario(name="harbour", network=net, stations=stations, population=people)
+    report = run_coverage(scenario, minutes=[60], station_types="ambulance,damkar", per_station=True)
+    services = report.summary["services"]
+    assert services["ambulance"]["population"]["covered"] == {"60": 100.0}
+    assert services["ambulance"]["population"]["covered_by_sea"] == {"60": 100.0}
+    assert services["damkar"]["population"]["covered"] == {"60": 0.0}  # the truck stays ashore
+    assert np.isinf(report.population["time_s_damkar"]).all() and not report.population["via_sea_damkar"].any()
+    iso = report.isochrones
+    island_drawn = {t: bool(shapely_contains(g, ISLAND[6])) for t, g in zip(iso["type"], iso.geometry, strict=True)}
+    assert island_drawn == {"ambulance": True, "damkar": False}
+
+
+def shapely_contains(geom: object, point: tuple[float, float]) -> bool:
+    import shapely
+
+    return bool(shapely.contains_xy(geom, *point))
+
+
+def test_synthetic_speedboat_carries_ambulance_crews_only() -> None:
+    from geodispatch.synthetic import synthetic_regency
+
+    reg = synthetic_regency(600, seed=7)
+    net = reg.network
+    assert reg.sea_links["carries"].tolist() == ["ambulance"]
+    sea = _sea_edges(net)
+    pier = int(net.edge_u[sea[0]])
+    far = int(net.edge_v[sea[0]])
+    assert np.isfinite(net.travel_times([pier])[0, far])
+    assert np.isinf(net.for_unit_type("damkar").travel_times([pier])[0, far])

@@ -9,6 +9,7 @@ and the roles, and run these on the planner pool (:mod:`geodispatch.api.capacity
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections import OrderedDict
@@ -80,7 +81,8 @@ def reach(runtime: Runtime, lon: float, lat: float, minutes: float, unit_type: s
         snaps = snap_units(
             runtime.network, positions.lon, positions.lat, max_distance_m=runtime.snap_limit_m, engine=engine
         )
-        eta = incident_etas(runtime.network, snap, snaps, limit_s, engine=engine).eta_s
+        types = [r.type for r in rows]
+        eta = incident_etas(runtime.network, snap, snaps, limit_s, engine=engine, unit_types=types).eta_s
         order = np.argsort(eta, kind="stable")
         units = [
             ReachUnit(id=rows[i].id, type=rows[i].type, eta_s=round(float(eta[i]), 1), position=positions.source[i])
@@ -185,8 +187,19 @@ def _coverage(runtime: Runtime, rows: Sequence[Any], minutes: float, unit_type: 
     if rows:  # the API's snap limit: a unit the API accepted is one the search starts from
         lons, lats = [r.lon for r in rows], [r.lat for r in rows]
         units = net.snap(lons, lats, max_distance_m=runtime.snap_limit_m, strict=False)
-        _, node_time = station_node_times(net, units, limit_s)
-        point_time = point_times(net, node_time, _population_snap(runtime), stations=units)
+        # each unit crosses only the boats that carry its type: one search per network travelled
+        types = np.asarray([r.type for r in rows], dtype=object)
+        node_time = np.full(net.n_nodes, np.inf)
+        point_time = np.full(len(weights), np.inf)
+        views: dict[int, tuple[Any, np.ndarray]] = {}
+        for utype in dict.fromkeys(types.tolist()):
+            view = net.for_unit_type(str(utype))
+            views[id(view)] = (view, views.get(id(view), (view, types != types))[1] | (types == utype))
+        for view, mine in views.values():
+            some = units if mine.all() else dataclasses.replace(units, edge=np.where(mine, units.edge, -1))
+            _, t_nodes = station_node_times(view, some, limit_s)
+            node_time = np.minimum(node_time, t_nodes)
+            point_time = np.minimum(point_time, point_times(net, t_nodes, _population_snap(runtime), stations=some))
     else:
         node_time = np.full(net.n_nodes, np.inf)
         point_time = np.full(len(weights), np.inf)

@@ -24,6 +24,7 @@ and reuses nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -84,6 +85,24 @@ class EtaEngine:
         self._searches: OrderedDict[Any, tuple[float, bool, np.ndarray, np.ndarray | None]] = OrderedDict()
         self._coverage: dict[Any, CoverageIndex] = {}
         self._coverage_last: tuple[Any, float, CoverageIndex] | None = None
+        self._views: dict[int, EtaEngine] = {}
+
+    def for_unit_type(self, unit_type: str) -> EtaEngine:
+        """The engine of the network as units of ``unit_type`` travel it (self when no boat blocks them).
+
+        See :meth:`RoadNetwork.for_unit_type`: a speedboat ambulance link carries no fire truck.
+        The view has the same edges, so this engine's unit snaps serve it too; its searches are its own.
+        """
+        view = self.network.for_unit_type(unit_type)
+        if view is self.network:
+            return self
+        with self._lock:
+            engine = self._views.get(id(view))
+            if engine is None or engine.network is not view:
+                engine = EtaEngine(view)
+                engine._unit_snaps = self._unit_snaps  # same edges: the same snaps
+                self._views[id(view)] = engine
+        return engine
 
     def start_hierarchy(self) -> threading.Thread:
         """Build a contraction hierarchy in a background thread; the engine uses it once built.
@@ -111,6 +130,9 @@ class EtaEngine:
         """Drop the cached incident searches (the next ETA of any incident searches afresh)."""
         with self._lock:
             self._searches.clear()
+            views = list(self._views.values())
+        for view in views:
+            view.forget_searches()
 
     def coverage_index(self, population: Any, target_s: float) -> CoverageIndex:
         """The :class:`CoverageIndex` of a population table and target time, built once."""
@@ -338,6 +360,11 @@ class IncidentEtas:
     predecessors : ndarray or None
         Reverse shortest-path tree (see :func:`point_search`); None after a hierarchy query,
         whose paths are read off ``node_time_s`` (:func:`route_pieces` does either).
+    views : tuple of (ndarray of bool, RoadNetwork, IncidentEtas)
+        When the units travel different networks (a boat that carries some unit types only, see
+        :meth:`RoadNetwork.for_unit_type`): which units, the network they travel and their own
+        search. Empty when every unit travels the same network (``node_time_s`` and
+        ``predecessors`` are then that search's).
     """
 
     eta_s: np.ndarray
@@ -346,12 +373,32 @@ class IncidentEtas:
     snap: SnapResult
     node_time_s: np.ndarray
     predecessors: np.ndarray | None
+    views: tuple[tuple[np.ndarray, RoadNetwork, IncidentEtas], ...] = ()
+
+    def for_unit(
+        self, network: RoadNetwork, units: UnitSnaps, k: int
+    ) -> tuple[RoadNetwork, IncidentEtas, UnitSnaps, int]:
+        """Where unit ``k``'s route is read: its network, its search, the snaps of that search and
+        its index in them (``network, self, units, k`` when every unit travels one network)."""
+        for mask, view, res in self.views:
+            if mask[k]:
+                return view, res, _subset(units, mask), int(np.count_nonzero(mask[:k]))
+        return network, self, units, k
 
 
 def incident_etas(
-    network: RoadNetwork, snap: SnapResult, units: UnitSnaps, limit_s: float, engine: EtaEngine | None = None
+    network: RoadNetwork,
+    snap: SnapResult,
+    units: UnitSnaps,
+    limit_s: float,
+    engine: EtaEngine | None = None,
+    unit_types: Sequence[str] | None = None,
 ) -> IncidentEtas:
     """ETA of every unit to one snapped incident, from one reverse bounded search.
+
+    With ``unit_types``, a unit crosses only the sea links that carry its type (a Damkar truck
+    does not ride the speedboat ambulance): one search per distinct network the units travel
+    (:meth:`EtaEngine.for_unit_type`), usually one.
 
     Parameters
     ----------
@@ -365,14 +412,59 @@ def incident_etas(
         Search bound, seconds (``inf`` for none).
     engine : EtaEngine, optional
         The network's ETA engine, whose recent searches are reused (a temporary one when omitted).
+    unit_types : sequence of str, optional
+        Type of each unit (aligned with ``units``); without it every unit crosses every boat.
 
     Returns
     -------
     IncidentEtas
     """
+    eng = engine_for(network, engine)
+    if unit_types is None or not network.sea_carries:
+        return _incident_etas(eng, snap, units, limit_s)
+    types = np.asarray(unit_types, dtype=object)
+    if len(types) != len(units.edge):
+        raise InputError(f"unit_types has {len(types)} entries for {len(units.edge)} units")
+    groups: dict[int, tuple[EtaEngine, np.ndarray]] = {}
+    for unit_type in dict.fromkeys(types.tolist()):
+        sub = eng.for_unit_type(str(unit_type))
+        mask = types == unit_type
+        if id(sub) in groups:
+            groups[id(sub)] = (sub, groups[id(sub)][1] | mask)
+        else:
+            groups[id(sub)] = (sub, mask)
+    if len(groups) == 1:
+        sub, _ = next(iter(groups.values()))
+        res = _incident_etas(sub, snap, units, limit_s)
+        if sub is eng:
+            return res
+        return dataclasses.replace(res, views=((np.ones(len(types), dtype=bool), sub.network, res),))
+    eta = np.full(len(types), np.inf)
+    exit_ = np.full(len(types), EXIT_NONE, dtype=np.int8)
+    views = []
+    first: IncidentEtas | None = None
+    for sub, mask in groups.values():
+        res = _incident_etas(sub, snap, _subset(units, mask), limit_s)
+        eta[mask] = res.eta_s
+        exit_[mask] = res.exit
+        views.append((mask, sub.network, res))
+        if first is None:
+            first = res
+    assert first is not None
+    return IncidentEtas(eta, exit_, limit_s, snap, first.node_time_s, first.predecessors, tuple(views))
+
+
+def _subset(units: UnitSnaps, mask: np.ndarray) -> UnitSnaps:
+    """The unit snaps where ``mask`` is True."""
+    return UnitSnaps(*(getattr(units, f)[mask] for f in UnitSnaps.__dataclass_fields__))
+
+
+def _incident_etas(eng: EtaEngine, snap: SnapResult, units: UnitSnaps, limit_s: float) -> IncidentEtas:
+    """:func:`incident_etas` on the engine's network, every unit alike."""
+    network = eng.network
     ok = units.edge >= 0
     targets = np.concatenate([units.a[ok & np.isfinite(units.t_to_a)], units.b[ok & np.isfinite(units.t_to_b)]])
-    node_time, pred = _cached_search(engine_for(network, engine), snap, limit_s, targets)
+    node_time, pred = _cached_search(eng, snap, limit_s, targets)
     ok = units.edge >= 0
     a = np.where(ok, units.a, 0)
     b = np.where(ok, units.b, 0)
@@ -483,8 +575,10 @@ def route_pieces(
 ) -> list[tuple[int, float, float]]:
     """The fastest route of unit ``k`` as (edge, from fraction, to fraction) pieces.
 
-    Returns an empty list when the unit has no finite ETA.
+    Returns an empty list when the unit has no finite ETA. The pieces index ``network``'s edges
+    (a unit-type view of it, :meth:`RoadNetwork.for_unit_type`, has the same edges).
     """
+    network, res, units, k = res.for_unit(network, units, k)
     how = int(res.exit[k])
     if how == EXIT_NONE:
         return []

@@ -148,11 +148,12 @@ def solve(
     eng = engine_for(network, engine)
     snaps = snap_units(network, positions.lon, positions.lat, snap_limit_m, engine=eng)
     dispatchable = np.asarray([u.dispatchable for u in units], dtype=bool)
-    fits = compatible(slots, [u.type for u in units], [u.capabilities for u in units]) & dispatchable
+    unit_types = [u.type for u in units]
+    fits = compatible(slots, unit_types, [u.capabilities for u in units]) & dispatchable
 
     searches = []
     for i, isnap in enumerate(incident_snaps):
-        searches.append(_search(eng, snaps, isnap, i, slots, fits, target, tolerance_s))
+        searches.append(_search(eng, snaps, isnap, i, slots, fits, target, tolerance_s, unit_types))
     eta = np.vstack([s.eta_s for s in searches]) if searches else np.zeros((0, len(units)))
 
     # level 2 counts arrivals within the target *from the report*: a call that has already
@@ -184,8 +185,12 @@ def _search(
     fits: np.ndarray,
     target_s: float,
     tolerance_s: float,
+    unit_types: Sequence[str] | None = None,
 ) -> IncidentEtas:
-    """Bounded ETA search for incident ``i``, widened until the answer is provably exact."""
+    """Bounded ETA search for incident ``i``, widened until the answer is provably exact.
+
+    Each unit crosses only the boats that carry its type (``unit_types``, see
+    :func:`~geodispatch.assign.eta.incident_etas`)."""
     mine = [s for s, slot in enumerate(slots) if slot.incident_index == i]
     per_type: dict[str, int] = {}
     for slot in slots:
@@ -195,7 +200,9 @@ def _search(
         lines[(slots[s].type, slots[s].capabilities)] = fits[s]
     limit = max(2.0 * target_s, 1800.0)
     for attempt in range(4):
-        res = incident_etas(engine.network, isnap, snaps, math.inf if attempt == 3 else limit, engine=engine)
+        res = incident_etas(
+            engine.network, isnap, snaps, math.inf if attempt == 3 else limit, engine=engine, unit_types=unit_types
+        )
         if math.isinf(res.limit_s):
             return res
         exact = True

@@ -110,7 +110,7 @@ def unit_routes(
         return []
     positions = effective_positions(units, clock, max_position_age_s)
     snaps = snap_units(network, positions.lon, positions.lat, snap_limit_m)
-    res = incident_etas(network, snap, snaps, math.inf)
+    res = incident_etas(network, snap, snaps, math.inf, unit_types=[u.type for u in units])
     out = []
     for k, unit in enumerate(units):
         pieces = route_pieces(network, res, snaps, k)

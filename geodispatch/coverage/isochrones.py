@@ -49,6 +49,7 @@ import numpy as np
 import shapely
 
 from geodispatch import settings
+from geodispatch.domain import service_unit_type
 from geodispatch.errors import InputError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.snap import SnapResult
@@ -649,7 +650,10 @@ def isochrone_frame(
             usable = np.flatnonzero(sset.usable)
             if len(usable) == 0:
                 continue
-            matrix = point_travel_times(network, sset.snap, limit=max(limits))
+            # a unit crosses only the boats that carry its type (network.for_unit_type: same edges)
+            matrix = point_travel_times(
+                network.for_unit_type(service_unit_type(service)), sset.snap, limit=max(limits)
+            )
             assert isinstance(matrix, np.ndarray)
             for i in usable.tolist():
                 mask = np.zeros(len(sset.stations), dtype=bool)
@@ -714,5 +718,7 @@ def isochrones(
     mins = check_minutes(minutes)
     stations = tuple(stations)
     sets = {s: select_stations(network, stations, s) for s in parse_services(station_types)}
-    times = {s: station_node_times(network, sset.snap)[1] for s, sset in sets.items()}
+    times = {
+        s: station_node_times(network.for_unit_type(service_unit_type(s)), sset.snap)[1] for s, sset in sets.items()
+    }
     return isochrone_frame(network, sets, times, mins, offroad_m, per_station=per_station, method=method)

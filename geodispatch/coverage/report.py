@@ -40,6 +40,7 @@ from geodispatch.coverage.surface import (
     prepare_population,
     station_node_times,
 )
+from geodispatch.domain import service_unit_type
 from geodispatch.errors import CoverageError, InputError
 from geodispatch.inputs.population import areas_frame, population_frame, read_areas, read_population
 from geodispatch.network.graph import RoadNetwork
@@ -252,7 +253,9 @@ def run_coverage(
     say("travel times")
     node_time: dict[str, np.ndarray] = {}
     for service, sset in sets.items():
-        _, node_time[service] = station_node_times(net, sset.snap)
+        # each service crosses only the boats that carry its units (a speedboat ambulance takes no
+        # fire truck); the view has the same nodes and edges, so every snap on net stays valid
+        _, node_time[service] = station_node_times(net.for_unit_type(service_unit_type(service)), sset.snap)
 
     say("isochrones")
     iso = isochrone_frame(

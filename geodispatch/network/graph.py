@@ -9,7 +9,9 @@ of its parallel edges (scipy would otherwise *sum* duplicate entries).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -74,6 +76,10 @@ class RoadNetwork:
     sea_names : dict of int to str
         Name of each sea edge (highway class ``ferry`` or ``sea_link``, see
         :mod:`geodispatch.network.sea`) by edge index: the ferry route or the speedboat link.
+    sea_carries : dict of int to tuple of str
+        The unit types a sea edge carries, by edge index, for the edges that do not carry every
+        type (a speedboat ambulance carries ambulance crews, not fire trucks); a sea edge not in
+        it carries every unit type. See :meth:`for_unit_type`.
     """
 
     node_ids: np.ndarray
@@ -92,6 +98,7 @@ class RoadNetwork:
     name: str = ""
     synthetic: bool = False
     sea_names: dict[int, str] = field(default_factory=dict)
+    sea_carries: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -113,6 +120,7 @@ class RoadNetwork:
         name: str = "",
         synthetic: bool = False,
         sea_names: dict[int, str] | None = None,
+        sea_carries: dict[int, Any] | None = None,
     ) -> RoadNetwork:
         """Build a network from plain arrays, validating them.
 
@@ -139,6 +147,8 @@ class RoadNetwork:
             Mark the network as synthetic.
         sea_names : dict of int to str, optional
             Name of each sea edge (ferry or sea link) by edge index.
+        sea_carries : dict of int to sequence of str, optional
+            Unit types carried by each sea edge that does not carry every type, by edge index.
 
         Returns
         -------
@@ -215,6 +225,7 @@ class RoadNetwork:
             name=name,
             synthetic=synthetic,
             sea_names={int(k): str(n) for k, n in (sea_names or {}).items()},
+            sea_carries={int(k): tuple(str(t) for t in c) for k, c in (sea_carries or {}).items()},
         )
 
     # ------------------------------------------------------------------ sizes
@@ -280,6 +291,7 @@ class RoadNetwork:
             "geom_lon": self.geom_lon[vertex],
             "geom_lat": self.geom_lat[vertex],
             "sea_names": {int(new_index[e]): n for e, n in self.sea_names.items() if keep[e]},
+            "sea_carries": {int(new_index[e]): c for e, c in self.sea_carries.items() if keep[e]},
         }
 
     def without_sea(self) -> RoadNetwork:
@@ -291,6 +303,45 @@ class RoadNetwork:
     @cached_property
     def _without_sea(self) -> RoadNetwork:
         return self.select_edges(~self.is_sea_edge)
+
+    def for_unit_type(self, unit_type: str) -> RoadNetwork:
+        """The network as a unit of this type travels it: sea edges that do not carry it are blocked.
+
+        A speedboat ambulance link carries ambulance crews, not a Damkar truck (``sea_carries``).
+        The result has the same nodes *and the same edges, in the same order* (snaps and edge
+        indices made on this network stay valid); a blocked edge keeps its geometry but gets an
+        infinite travel time and is left out of :attr:`csr`, so no search crosses it. Returns self
+        when every sea edge carries ``unit_type``; views are built once per set of blocked edges.
+
+        Parameters
+        ----------
+        unit_type : str
+            A unit type (a service is named by its unit type), e.g. ``"ambulance"``, ``"damkar"``.
+
+        Returns
+        -------
+        RoadNetwork
+            A view for searches (travel times, ETAs); not meant to be saved.
+        """
+        blocked = tuple(sorted(e for e, types in self.sea_carries.items() if unit_type not in types))
+        if not blocked:
+            return self
+        view = self._unit_views.get(blocked)
+        if view is None:
+            time = self.edge_time_s.copy()
+            time[list(blocked)] = np.inf
+            view = dataclasses.replace(self, edge_time_s=time)
+            self._unit_views[blocked] = view
+        return view
+
+    def carries(self, edge: int, unit_type: str) -> bool:
+        """Whether edge ``edge`` carries units of ``unit_type`` (every road edge does)."""
+        types = self.sea_carries.get(int(edge))
+        return types is None or unit_type in types
+
+    @cached_property
+    def _unit_views(self) -> dict[tuple[int, ...], RoadNetwork]:
+        return {}
 
     @property
     def n_nodes(self) -> int:
@@ -316,7 +367,8 @@ class RoadNetwork:
         """The CSR travel-time matrix keeping the fastest of parallel edges, and the edge of each entry."""
         u, v, t = self.edge_u, self.edge_v, self.edge_time_s
         order = np.lexsort((t, v, u))
-        order = order[u[order] != v[order]]  # self-loops never shorten a path
+        # self-loops never shorten a path; an infinite time is a blocked edge (see for_unit_type)
+        order = order[(u[order] != v[order]) & np.isfinite(t[order])]
         su, sv = u[order], v[order]
         first = np.ones(len(order), dtype=bool)
         first[1:] = (su[1:] != su[:-1]) | (sv[1:] != sv[:-1])
@@ -538,6 +590,8 @@ class RoadNetwork:
         )
         geoms = self.edge_geometries() if geometry else None
         for e, (a, b) in enumerate(zip(self.edge_u.tolist(), self.edge_v.tolist(), strict=True)):
+            if not math.isfinite(self.edge_time_s[e]):
+                continue  # blocked for this view's unit type (for_unit_type)
             data: dict[str, Any] = {
                 "length": float(self.edge_length_m[e]),
                 "travel_time": float(self.edge_time_s[e]),
@@ -545,6 +599,8 @@ class RoadNetwork:
             }
             if e in self.sea_names:
                 data["name"] = self.sea_names[e]
+            if e in self.sea_carries:
+                data["carries"] = ";".join(self.sea_carries[e])
             if geoms is not None:
                 data["geometry"] = geoms[e]
             graph.add_edge(ids[a], ids[b], **data)
@@ -588,6 +644,7 @@ class RoadNetwork:
                 "name": self.name,
                 "synthetic": self.synthetic,
                 "sea_names": {str(e): n for e, n in self.sea_names.items()},
+                "sea_carries": {str(e): list(c) for e, c in self.sea_carries.items()},
             }
         )
         try:
@@ -632,6 +689,7 @@ class RoadNetwork:
             name=meta.get("name", ""),
             synthetic=bool(meta.get("synthetic", False)),
             sea_names={int(e): str(n) for e, n in meta.get("sea_names", {}).items()},
+            sea_carries={int(e): tuple(map(str, c)) for e, c in meta.get("sea_carries", {}).items()},
         )
 
     def road_length_m(self) -> float:

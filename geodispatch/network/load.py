@@ -208,10 +208,14 @@ def _split_ferries(graph: Any) -> tuple[Any, list[FerryWay]]:
             coords = np.asarray(geom.coords, dtype=float)[:, :2]
         else:
             coords = np.array([[graph.nodes[n]["x"], graph.nodes[n]["y"]] for n in (a, b)], dtype=float)
-        tags = {key: _values(data.get(key))[0] for key in ("name", "duration") if _values(data.get(key))}
+        tags = {
+            key: _values(data.get(key))[0]
+            for key in ("name", "duration", "motor_vehicle", "motorcar")
+            if _values(data.get(key))
+        }
         osm_id = next(iter(_values(data.get("osmid"))), "0")
         ferry = ferry_from_tags(coords, tags, osm_id)
-        out.append(FerryWay(ferry.coords, ferry.name, ferry.osm_id, 1, ferry.duration_s))
+        out.append(FerryWay(ferry.coords, ferry.name, ferry.osm_id, 1, ferry.duration_s, ferry.carries))
     return roads, out
 
 

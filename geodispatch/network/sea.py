@@ -28,13 +28,31 @@ for loading a stretcher or a vehicle and berthing at the far side; a scheduled f
 its departure is *not* included (an emergency crossing is assumed to be arranged on call). Both
 are assumptions, not measurements.
 
+What a crossing carries
+-----------------------
+A boat carries some unit types and not others: a speedboat ambulance takes an ambulance crew
+and a stretcher across, not a Damkar water tender; a vehicle ferry takes the truck. Every sea
+edge therefore names the unit types it carries (``RoadNetwork.sea_carries``), and a search for a
+unit or a service of another type does not cross it (``RoadNetwork.for_unit_type``). Defaults:
+
+* an OSM ferry carries **every** unit type (``ALL_TYPES``): ``route=ferry`` ways in Indonesia
+  are mostly vehicle ferries (ASDP ro-ro, landing craft), and a way tagged ``motor_vehicle=yes``
+  or ``motorcar=yes`` certainly is. One tagged ``motor_vehicle=no`` (and not ``motorcar=yes``) is
+  a passenger boat: it carries ``CREW_TYPES`` (crews that work on foot: an ambulance crew with a
+  stretcher).
+* a sea link (CSV or region YAML) carries ``DEFAULT_LINK_CARRIES = ("ambulance",)`` unless its
+  ``carries`` column says otherwise: the sea-link file exists for the boats OpenStreetMap does
+  not have, which in practice are the PSC 119 / puskesmas speedboat ambulances (*ambulans laut*).
+  A link that does take vehicles (a landing craft missing from OSM) says ``carries: all``.
+
 Sea-link files
 --------------
 CSV with the columns ``from_lon,from_lat,to_lon,to_lat,speed_kph,boarding_min`` and optionally
-``name`` and ``hours``: degrees (EPSG:4326), km/h, minutes. ``hours`` is when the boat runs,
-``HH-HH`` or ``HH:MM-HH:MM`` in local time (``06-18``; ``20-06`` wraps past midnight; empty or
-``24/7`` means always). Hours only matter when a network is loaded for an ``hour`` of the day: a
-link closed at that hour is left out.
+``name``, ``hours`` and ``carries``: degrees (EPSG:4326), km/h, minutes. ``hours`` is when the
+boat runs, ``HH-HH`` or ``HH:MM-HH:MM`` in local time (``06-18``; ``20-06`` wraps past midnight;
+empty or ``24/7`` means always). Hours only matter when a network is loaded for an ``hour`` of
+the day: a link closed at that hour is left out. ``carries`` lists unit types separated by ``;``
+or spaces (``ambulance;rescue``), or ``all``; empty means the default above.
 """
 
 from __future__ import annotations
@@ -78,7 +96,18 @@ DEFAULT_BOARDING_S = 600.0
 """Seconds added to every OSM ferry crossing for boarding and berthing; see the module docstring."""
 
 LINK_COLUMNS: tuple[str, ...] = ("from_lon", "from_lat", "to_lon", "to_lat", "speed_kph", "boarding_min")
-"""Required columns of a sea-link file (optional: ``name``, ``hours``)."""
+"""Required columns of a sea-link file (optional: ``name``, ``hours``, ``carries``)."""
+
+ALL_TYPES = "all"
+"""``carries`` value of a crossing that takes every unit type (vehicles included)."""
+
+DEFAULT_LINK_CARRIES: tuple[str, ...] = ("ambulance",)
+"""Unit types a sea link carries when its ``carries`` is empty; see the module docstring."""
+
+CREW_TYPES: tuple[str, ...] = ("ambulance",)
+"""Unit types a passenger-only OSM ferry (``motor_vehicle=no``) carries; see the module docstring."""
+
+_CARRIES_TOKEN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _MAX_BOAT_KPH = 150.0
 _HOURS = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?\s*$")
@@ -101,6 +130,8 @@ class FerryWay:
         1 for ``oneway=yes`` (way order only), -1 for ``oneway=-1``, 0 for both directions.
     duration_s : float or None
         Passage time from the ``duration`` tag, seconds (None when not tagged or unreadable).
+    carries : tuple of str or None
+        Unit types it carries; None (the default) for every type (a vehicle ferry).
     """
 
     coords: np.ndarray
@@ -108,6 +139,7 @@ class FerryWay:
     osm_id: int = 0
     direction: int = 0
     duration_s: float | None = None
+    carries: tuple[str, ...] | None = None
 
 
 def check_speed_kph(kph: Any, what: str = "boat speed") -> float:
@@ -186,6 +218,37 @@ def parse_hours(value: Any) -> tuple[float, float] | None:
     return start, end
 
 
+def parse_carries(value: Any, default: tuple[str, ...] | None = DEFAULT_LINK_CARRIES) -> tuple[str, ...] | None:
+    """Parse a ``carries`` value into unit types (None: every type).
+
+    Parameters
+    ----------
+    value : str, sequence of str or None
+        ``"ambulance;rescue"``, ``"ambulance rescue"``, ``["ambulance"]``, ``"all"``; empty or
+        missing gives ``default``.
+    default : tuple of str or None
+        Result for an empty value (None = every type).
+
+    Raises
+    ------
+    InputError
+        When a unit type is not a lower-case name (``ambulance``, ``damkar``, ...).
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return default
+    tokens = [t for t in re.split(r"[;,\s]+", str(value).strip().lower()) if t] if isinstance(value, str) else [
+        str(t).strip().lower() for t in value
+    ]
+    if not tokens:
+        return default
+    if ALL_TYPES in tokens or "*" in tokens:
+        return None
+    bad = [t for t in tokens if not _CARRIES_TOKEN.match(t)]
+    if bad:
+        raise InputError(f"carries must list unit types like 'ambulance;rescue' (or 'all'), got {value!r}")
+    return tuple(dict.fromkeys(tokens))
+
+
 def is_open(hours: tuple[float, float] | None, hour: int | None) -> bool:
     """Whether a link with these operating hours runs at ``hour`` (always when either is None).
 
@@ -207,7 +270,9 @@ def _haversine_m(lon: np.ndarray, lat: np.ndarray) -> float:
 
 
 def ferry_from_tags(coords: Any, tags: Mapping[str, Any], osm_id: Any = 0) -> FerryWay:
-    """Build a :class:`FerryWay` from its vertices and OSM tags (``name``, ``oneway``, ``duration``)."""
+    """Build a :class:`FerryWay` from its vertices and OSM tags (``name``, ``oneway``, ``duration``,
+    ``motor_vehicle`` / ``motorcar``: a ferry tagged ``motor_vehicle=no`` and not ``motorcar=yes`` is a
+    passenger boat and carries only :data:`CREW_TYPES`)."""
     try:
         way_id = int(osm_id)
     except (TypeError, ValueError):
@@ -217,12 +282,16 @@ def ferry_from_tags(coords: Any, tags: Mapping[str, Any], osm_id: Any = 0) -> Fe
         name = f"ferry {way_id}" if way_id else "ferry"
     oneway = str(tags.get("oneway", "")).strip().lower()
     direction = 1 if oneway in ("yes", "true", "1") else -1 if oneway in ("-1", "reverse") else 0
+    motor = str(tags.get("motor_vehicle", "")).strip().lower()
+    car = str(tags.get("motorcar", "")).strip().lower()
+    passengers_only = motor == "no" and car not in ("yes", "designated")
     return FerryWay(
         coords=np.asarray(coords, dtype=np.float64).reshape(-1, 2),
         name=name.strip(),
         osm_id=way_id,
         direction=direction,
         duration_s=parse_duration(tags.get("duration")),
+        carries=CREW_TYPES if passengers_only else None,
     )
 
 
@@ -252,7 +321,7 @@ def ferries_from_frame(frame: Any) -> list[FerryWay]:
                 tags.update(json.loads(raw))
         elif isinstance(raw, Mapping):
             tags.update(raw)
-        for key in ("name", "oneway", "duration"):
+        for key in ("name", "oneway", "duration", "motor_vehicle", "motorcar"):
             value = getattr(row, key, None)
             if isinstance(value, str) and value:
                 tags[key] = value
@@ -270,13 +339,14 @@ def read_sea_links(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFram
     ----------
     source : path or DataFrame
         Columns ``from_lon, from_lat, to_lon, to_lat`` (degrees), ``speed_kph`` (km/h),
-        ``boarding_min`` (minutes) and optionally ``name`` and ``hours``.
+        ``boarding_min`` (minutes) and optionally ``name``, ``hours`` and ``carries``.
 
     Returns
     -------
     pandas.DataFrame
-        The links with numeric columns, a ``name`` for each (``sea link N`` when none) and
-        ``hours`` (empty when always open).
+        The links with numeric columns, a ``name`` for each (``sea link N`` when none),
+        ``hours`` (empty when always open) and ``carries`` (``"ambulance"``, ``"all"``...:
+        :data:`DEFAULT_LINK_CARRIES` when empty).
 
     Raises
     ------
@@ -299,7 +369,7 @@ def read_sea_links(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFram
         if not path.exists():
             raise SourceNotFoundError(f"sea-link file not found: {path}")
         try:
-            frame = pd.read_csv(path, dtype={"name": str, "hours": str}, skipinitialspace=True)
+            frame = pd.read_csv(path, dtype={"name": str, "hours": str, "carries": str}, skipinitialspace=True)
         except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
             raise CorruptFileError(f"{path}: cannot read the sea-link CSV ({exc})") from exc
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -324,6 +394,8 @@ def read_sea_links(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFram
     ]
     hours = frame["hours"] if "hours" in frame.columns else pd.Series([""] * len(frame), index=frame.index)
     frame["hours"] = ["" if h is None or (isinstance(h, float) and math.isnan(h)) else str(h).strip() for h in hours]
+    carries = frame["carries"] if "carries" in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+    parsed_carries = []
     for i, row in enumerate(frame.itertuples(index=False)):
         label = f"{where}: row {i + 1} ({row.name})"
         for lon, lat in ((row.from_lon, row.from_lat), (row.to_lon, row.to_lat)):
@@ -333,9 +405,12 @@ def read_sea_links(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFram
         check_boarding_s(row.boarding_min * 60.0, f"{label}: boarding_min x 60")
         try:
             parse_hours(row.hours)
+            types = parse_carries(carries.iloc[i])
         except InputError as exc:
             raise InputError(f"{label}: {exc}") from exc
-    return frame[[*LINK_COLUMNS, "name", "hours"]].reset_index(drop=True)
+        parsed_carries.append(ALL_TYPES if types is None else ";".join(types))
+    frame["carries"] = parsed_carries
+    return frame[[*LINK_COLUMNS, "name", "hours", "carries"]].reset_index(drop=True)
 
 
 @dataclass
@@ -351,6 +426,7 @@ class _Crossing:
     speed_kph: float
     passage_s: float | None  # fixed passage time (OSM duration), else length / speed
     strict: bool  # a user's link: an end far from roads is an error, not a warning
+    carries: tuple[str, ...] | None  # unit types it carries, None = every type
 
 
 def _with_ends(network: RoadNetwork, coords: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -517,7 +593,8 @@ def add_sea_edges(
             log.warning("%s has fewer than two distinct nodes (clipped by the extract?); skipped", label)
             continue
         todo.append(
-            _Crossing(coords, FERRY, ferry.name, label, ferry.direction, boarding, speed, ferry.duration_s, False)
+            _Crossing(coords, FERRY, ferry.name, label, ferry.direction, boarding, speed, ferry.duration_s, False,
+                      ferry.carries)
         )
     if links is not None and len(links):
         for row in read_sea_links(links).itertuples(index=False):
@@ -527,7 +604,7 @@ def add_sea_edges(
             coords = np.array([[row.from_lon, row.from_lat], [row.to_lon, row.to_lat]])
             todo.append(
                 _Crossing(coords, SEA_LINK, row.name, f"sea link {row.name!r}", 0, row.boarding_min * 60.0,
-                          float(row.speed_kph), None, True)
+                          float(row.speed_kph), None, True, parse_carries(row.carries))
             )
     if not todo:
         return network
@@ -558,6 +635,7 @@ def add_sea_edges(
     cls: list[str] = []
     geoms: list[np.ndarray] = []
     names: list[str] = []
+    carried: list[tuple[str, ...] | None] = []
     for n, j in enumerate(usable):
         crossing = todo[j]
         a, b = int(landed[2 * n]), int(landed[2 * n + 1])
@@ -579,12 +657,16 @@ def add_sea_edges(
                 cls.append(crossing.cls)
                 geoms.append(np.ascontiguousarray(geom))
                 names.append(crossing.name)
+                carried.append(crossing.carries)
     if not u:
         return network
     n_old = network.n_edges
     names_by_edge = {n_old + i: name for i, name in enumerate(names)}
+    carries_by_edge = {n_old + i: c for i, c in enumerate(carried) if c is not None}
     arrays = network.edge_arrays(np.ones(n_old, dtype=bool))
-    return _append_edges(network, arrays, u, v, length, time, cls, [False] * len(u), geoms, names_by_edge)
+    return _append_edges(
+        network, arrays, u, v, length, time, cls, [False] * len(u), geoms, names_by_edge, carries_by_edge
+    )
 
 
 def _append_edges(
@@ -598,6 +680,7 @@ def _append_edges(
     has_max: Sequence[bool],
     geoms: Sequence[np.ndarray],
     sea_names: Mapping[int, str],
+    sea_carries: Mapping[int, tuple[str, ...]] | None = None,
 ) -> RoadNetwork:
     """Build a network from :meth:`RoadNetwork.edge_arrays` with more edges appended."""
     counts = np.array([len(g) for g in geoms], dtype=np.int64)
@@ -619,6 +702,7 @@ def _append_edges(
         name=network.name,
         synthetic=network.synthetic,
         sea_names={**arrays["sea_names"], **sea_names},
+        sea_carries={**arrays["sea_carries"], **(sea_carries or {})},
     )
 
 

@@ -38,6 +38,8 @@ BOAT_SPEED_KPH = 50.0
 """Speed of the synthetic speedboat, km/h (made up)."""
 BOARDING_MIN = 5.0
 """Minutes to board and berth the synthetic speedboat (made up)."""
+BOAT_CARRIES: tuple[str, ...] = ("ambulance",)
+"""Unit types the speedboat takes across: an ambulance crew and a stretcher, not a fire truck."""
 
 
 def _boat_link(network: RoadNetwork, xy: np.ndarray, mass: np.ndarray, seed: int) -> pd.DataFrame:
@@ -70,6 +72,7 @@ def _boat_link(network: RoadNetwork, xy: np.ndarray, mass: np.ndarray, seed: int
                 "boarding_min": BOARDING_MIN,
                 "name": BOAT_NAME,
                 "hours": "",
+                "carries": ";".join(BOAT_CARRIES),
             }
         ]
     )
