@@ -536,14 +536,21 @@ def shapely_contains(geom: object, point: tuple[float, float]) -> bool:
     return bool(shapely.contains_xy(geom, *point))
 
 
-def test_synthetic_speedboat_carries_ambulance_crews_only() -> None:
+def test_synthetic_speedboat_carries_ambulance_crews_only_and_the_ferry_trucks() -> None:
+    from geodispatch.scenario import load_network as load_network_any
     from geodispatch.synthetic import synthetic_regency
 
     reg = synthetic_regency(600, seed=7)
     net = reg.network
     assert reg.sea_links["carries"].tolist() == ["ambulance"]
-    sea = _sea_edges(net)
-    pier = int(net.edge_u[sea[0]])
-    far = int(net.edge_v[sea[0]])
-    assert np.isfinite(net.travel_times([pier])[0, far])
-    assert np.isinf(net.for_unit_type("damkar").travel_times([pier])[0, far])
+    boat = np.flatnonzero(net.edge_highway == SEA_LINK)
+    ferry = np.flatnonzero(net.edge_highway == FERRY)
+    pier, far = int(net.edge_u[boat[0]]), int(net.edge_v[boat[0]])
+    ambulance = net.travel_times([pier])[0, far]
+    assert ambulance == pytest.approx(net.edge_time_s[boat[0]])  # the speedboat: 5 min + 9.5 km at 50 km/h
+    damkar = net.for_unit_type("damkar")
+    assert np.isinf(damkar.edge_time_s[boat]).all() and np.isfinite(damkar.edge_time_s[ferry]).all()
+    # the truck takes the slower vehicle ferry between the same piers
+    assert damkar.travel_times([pier])[0, far] == pytest.approx(net.edge_time_s[ferry[0]])
+    assert net.edge_time_s[ferry[0]] > ambulance + 600
+    assert not load_network_any("synthetic:600", ferries=False).has_sea

@@ -109,13 +109,17 @@ def test_island_is_its_own_road_component_joined_by_one_boat(regency: SyntheticR
     assert 20 <= on_island.sum() < 0.2 * net.n_nodes
     assert len(set(labels[on_island].tolist())) == 1 and labels[on_island][0] != 0
     assert (labels[~on_island] == 0).all()
-    # no road joins the island to the main island; one sea link does, both ways, pier to pier
+    # no road joins the island to the main island; a speedboat and a ferry do, both ways, pier to pier
     road = ~net.is_sea_edge
     assert (on_island[net.edge_u[road]] == on_island[net.edge_v[road]]).all()
     sea = np.flatnonzero(net.is_sea_edge)
-    assert len(sea) == 2 and set(net.edge_highway[sea]) == {"sea_link"}
+    assert len(sea) == 4 and sorted(net.edge_highway[sea]) == ["ferry", "ferry", "sea_link", "sea_link"]
     assert (on_island[net.edge_u[sea]] != on_island[net.edge_v[sea]]).all()
-    assert set(net.sea_names.values()) == {"Speedboat Ambulans Laut Pulau Sintetis"}
+    assert set(net.sea_names.values()) == {
+        "Speedboat Ambulans Laut Pulau Sintetis", "Kapal Penyeberangan Pulau Sintetis"}
+    # the speedboat takes ambulance crews only, the ferry every unit type
+    assert {net.sea_names[e]: c for e, c in net.sea_carries.items()} == {
+        "Speedboat Ambulans Laut Pulau Sintetis": ("ambulance",)}
     assert regency.sea_links.attrs["source"].startswith("SYNTHETIC")
     assert net.n_components == 1 and net.n_strong_components == 1
     # every node can reach and be reached within its road component (no one-way traps)
@@ -155,7 +159,7 @@ def test_realistic_highway_tags(regency: SyntheticRegency) -> None:
                 "service", "track"):
         assert counts[cls] > 0, cls
     assert any(c.endswith("_link") for c in counts)
-    assert set(counts) <= set(DEFAULT_SPEEDS_KPH) | {"sea_link"}  # roads, and the island's boat
+    assert set(counts) <= set(DEFAULT_SPEEDS_KPH) | {"sea_link", "ferry"}  # roads, and the island's boats
     assert counts["residential"] + counts["tertiary"] > counts["trunk"] + counts["primary"]
 
 
@@ -184,9 +188,11 @@ def test_travel_times_follow_the_speed_profile(regency: SyntheticRegency) -> Non
     tagged = set(np.round(speed_kph[net.edge_has_maxspeed], 6).tolist())
     allowed = {parse_maxspeed(v) for v in ("30", "40", "50", "60", "80", "ID:urban", "ID:rural")}
     assert tagged <= allowed
-    # the island's boat: 5 min boarding + its length at 50 km/h (SYNTHETIC figures)
-    sea = net.is_sea_edge
-    np.testing.assert_allclose(net.edge_time_s[sea], 300.0 + net.edge_length_m[sea] / (50 / 3.6), rtol=1e-9)
+    # the island's speedboat: 5 min boarding + its length at 50 km/h; the ferry: 10 min + 20 km/h
+    # (SYNTHETIC figures)
+    boat, ferry = net.edge_highway == "sea_link", net.edge_highway == "ferry"
+    np.testing.assert_allclose(net.edge_time_s[boat], 300.0 + net.edge_length_m[boat] / (50 / 3.6), rtol=1e-9)
+    np.testing.assert_allclose(net.edge_time_s[ferry], 600.0 + net.edge_length_m[ferry] / (20 / 3.6), rtol=1e-9)
 
 
 def test_parallel_edges_exist_and_the_fastest_wins(regency: SyntheticRegency) -> None:

@@ -29,7 +29,7 @@ from geodispatch.synthetic._common import (
     _Stopwatch,
     _to_lonlat,
 )
-from geodispatch.synthetic.boat import _boat_link
+from geodispatch.synthetic.boat import _boat_link, _ferry
 from geodispatch.synthetic.facilities import _agencies, _kecamatan_seats, _stations, _town_name, _workflow
 from geodispatch.synthetic.land import _make_land, _place_towns
 from geodispatch.synthetic.people import _areas, _population
@@ -63,9 +63,10 @@ class SyntheticRegency:
     bridge_edges : ndarray of int64
         Indices of the directed edges that cross the river (the only ones that do).
     sea_links : pandas.DataFrame
-        The island's speedboat to the main island (one sea link, see
-        :mod:`geodispatch.synthetic.boat`); its two directed edges are in ``network`` with the
-        highway class ``sea_link``, and ``network.without_sea()`` is the road-only network.
+        The island's speedboat ambulance to the main island (one sea link carrying ambulance
+        crews, see :mod:`geodispatch.synthetic.boat`); its two directed edges are in ``network``
+        with the highway class ``sea_link``, next to the two of the vehicle ferry between the same
+        piers (class ``ferry``), and ``network.without_sea()`` is the road-only network.
     towns : pandas.DataFrame
         ``name``, ``kecamatan``, ``lon``, ``lat``, ``node`` (index of the centre node),
         ``n_grid_nodes``, ``capital``, ``island``.
@@ -178,10 +179,10 @@ def synthetic_regency(
     )
     towns_df.attrs["source"] = "SYNTHETIC: " + _source(seed)
     river = _geom_to_lonlat(shapely.intersection(land.river, land.main))
-    # the island's boat, appended after every road edge (edge indices above stay valid); both piers
-    # are road nodes, so no node is added
+    # the island's ferry and speedboat, appended after every road edge (edge indices above stay
+    # valid); both piers are road nodes, so no node is added
     sea_links = _boat_link(network, xy, mass, int(seed))
-    network = add_sea_edges(network, links=sea_links)
+    network = add_sea_edges(network, ferries=[_ferry(sea_links)], links=sea_links)
     result = SyntheticRegency(
         name=NAME,
         network=network,
