@@ -136,6 +136,10 @@ def test_login_good_and_bad_key(served: tuple[ServerProcess, dict[str, str]], br
     units = b.units()
     assert len(units) == len(fleet(__import__("geodispatch.scenario").scenario.load_scenario(SOURCE)))
     assert set(units.values()) == {"available"}
+    # the island's speedboat and ferry: dashed lines on the map, as on the coverage maps
+    dashed = ("let n = 0; window.geodispatchConsole.map.eachLayer((l) => {"
+              " if (l instanceof L.Polyline && l.options.dashArray === '8 6') n++; }); return n")
+    assert b.wait(lambda: b.js(dashed) == 2, 10, "the two dashed sea crossings")
 
 
 # ---------------------------------------------------------------- create, recommend, dispatch, close

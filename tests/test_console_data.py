@@ -101,6 +101,18 @@ def test_map_data_endpoints(client: tuple[TestClient, dict[str, str], Any], scen
     region = c.get("/region", headers=auth(keys["planner"])).json()
     assert region["bbox"] == list(scenario.network.bbox) and "kebakaran" in region["incident_types"]
     assert region["incident_transitions"]["dispatched"] == ["en_route", "on_scene", "cancelled"]
+    # the island's two boats, each once, for the dashed sea layer (never in /roads)
+    net = scenario.network
+    sea = {c["label"]: c for c in region["sea"]}
+    assert set(sea) == {"Speedboat Ambulans Laut Pulau Sintetis", "ferry Kapal Penyeberangan Pulau Sintetis"}
+    boat, ferry = sea["Speedboat Ambulans Laut Pulau Sintetis"], sea["ferry Kapal Penyeberangan Pulau Sintetis"]
+    assert (boat["kind"], boat["carries"]) == ("sea_link", ["ambulance"])
+    assert (ferry["kind"], ferry["carries"]) == ("ferry", None)
+    times = {net.sea_names[e]: net.edge_time_s[e] / 60 for e in np.flatnonzero(net.is_sea_edge).tolist()}
+    assert boat["minutes"] == pytest.approx(times["Speedboat Ambulans Laut Pulau Sintetis"], abs=0.05)
+    assert ferry["minutes"] == pytest.approx(times["Kapal Penyeberangan Pulau Sintetis"], abs=0.05)
+    line = ferry["coords"]
+    assert len(boat["coords"]) == 4 and boat["coords"] in (line, [*line[2:], *line[:2]])  # the same piers
     roads = c.get("/roads", headers=auth(keys["dispatcher"]) | {"Accept-Encoding": "gzip"})
     assert roads.status_code == 200 and roads.headers["content-encoding"] == "gzip"
     assert len(roads.json()["coords"]) == RoadLines(scenario.network).count("arterial")

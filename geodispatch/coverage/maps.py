@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geodispatch.locale import people, text
-from geodispatch.network.sea import crossing_label
+from geodispatch.network.sea import crossing_edges, crossing_label
 
 if TYPE_CHECKING:
     from geodispatch.coverage.report import CoverageReport
@@ -276,17 +276,12 @@ def _folium_crossings(report: CoverageReport, fmap: Any) -> None:
     import folium
 
     net = report.network
-    sea = np.flatnonzero(net.is_sea_edge)
-    if not len(sea):
+    sea = crossing_edges(net)  # each boat once (two boats between the same piers are two)
+    if not sea:
         return
     group = folium.FeatureGroup(name="ferries and sea links", show=True)
     geoms = net.edge_geometries()
-    drawn: set[tuple[int, int]] = set()
-    for e in sea.tolist():
-        key = (min(int(net.edge_u[e]), int(net.edge_v[e])), max(int(net.edge_u[e]), int(net.edge_v[e])))
-        if key in drawn:
-            continue
-        drawn.add(key)
+    for e in sea:
         label = f"{crossing_label(net, e)}: {net.edge_time_s[e] / 60:.0f} min crossing (boarding included)"
         folium.PolyLine(
             [(lat, lon) for lon, lat in geoms[e].coords], color="#1f5fa8", weight=3, dash_array="8 6", tooltip=label,

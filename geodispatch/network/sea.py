@@ -706,6 +706,42 @@ def _append_edges(
     )
 
 
+def crossing_edges(network: RoadNetwork) -> list[int]:
+    """One sea edge per crossing (per pair of piers and boat name), for drawing and listing.
+
+    Two boats between the same piers (a speedboat and a ferry) are two crossings; the two
+    directions of one boat are one.
+    """
+    seen: set[tuple[int, int, str]] = set()
+    out = []
+    for e in np.flatnonzero(network.is_sea_edge).tolist():
+        u, v = int(network.edge_u[e]), int(network.edge_v[e])
+        key = (min(u, v), max(u, v), network.sea_names.get(e, ""))
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def crossings_json(network: RoadNetwork) -> list[dict[str, Any]]:
+    """Each crossing once as plain data for a live map: ``label`` (``"speedboat X"``), ``kind``
+    (``ferry`` / ``sea_link``), ``minutes`` (boarding included), ``carries`` (unit types, null for
+    every type) and ``coords`` (flat ``[lon0, lat0, lon1, lat1, ...]``, degrees)."""
+    out = []
+    for e in crossing_edges(network):
+        a, b = network.geom_offsets[e], network.geom_offsets[e + 1]
+        flat = np.column_stack([network.geom_lon[a:b], network.geom_lat[a:b]]).round(6).ravel()
+        carries = network.sea_carries.get(e)
+        out.append({
+            "label": crossing_label(network, e),
+            "kind": str(network.edge_highway[e]),
+            "minutes": round(float(network.edge_time_s[e]) / 60.0, 1),
+            "carries": list(carries) if carries is not None else None,
+            "coords": flat.tolist(),
+        })
+    return out
+
+
 def crossing_label(network: RoadNetwork, edge: int) -> str:
     """How a sea edge is named to people: ``"speedboat <name>"`` or ``"ferry <name>"``."""
     name = network.sea_names.get(int(edge), "")

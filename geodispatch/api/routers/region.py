@@ -1,9 +1,10 @@
 """What the console draws besides live state: the region served, its roads and its desa.
 
 ``GET /me``: the calling key's role (and unit, for a unit key; agency, for an agency key).
-``GET /region``: name, bounding box, incident types with their SOP, unit types, statuses and the
-scenario's stations. ``GET /roads``: road polylines from the server's own network, arterials
-whole, minor roads only inside a bounding box (a 100,000-node regency stays fluid).
+``GET /region``: name, bounding box, incident types with their SOP, unit types, statuses, the
+scenario's stations and its sea crossings (ferries and speedboat links, drawn dashed).
+``GET /roads``: road polylines from the server's own network, arterials whole, minor roads only
+inside a bounding box (a 100,000-node regency stays fluid).
 ``GET /areas``: desa/kelurahan polygons with their names (the console's village picker and its
 coverage layer). All three are computed once per server and served from memory.
 """
@@ -61,6 +62,7 @@ def region_info(runtime: Runtime) -> dict[str, Any]:
     """The region's description for the console (see ``GET /region``)."""
     from geodispatch.assign.model import resolve_sop
     from geodispatch.domain import UNIT_TYPES
+    from geodispatch.network.sea import crossings_json
 
     scenario = runtime.scenario
     west, south, east, north = runtime.network.bbox
@@ -82,6 +84,8 @@ def region_info(runtime: Runtime) -> dict[str, Any]:
         "stations": [
             {"id": s.id, "name": s.name, "type": s.type, "lon": s.lon, "lat": s.lat} for s in scenario.stations
         ],
+        # ferries and sea links: drawn dashed on the live map, never as roads (each boat once)
+        "sea": crossings_json(runtime.network),
         "has_areas": scenario.areas is not None and len(scenario.areas) > 0,
         "has_population": scenario.population is not None,
     }

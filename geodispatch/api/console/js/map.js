@@ -66,8 +66,24 @@ export async function initMap(region) {
   const arterial = await api.get("/roads?level=arterial");
   linesLayer(arterial).addTo(map);
   window.geodispatchConsole.arterialRoads = arterial.coords.length;
+  drawSea(region.sea || []);
   drawStations(region.stations);
   refreshMinorRoads();
+}
+
+/** Ferries and speedboat links: dashed blue lines (as on the coverage maps), never drawn as roads. */
+function drawSea(crossings) {
+  const group = L.layerGroup();
+  crossings.forEach((c) => {
+    const latlngs = [];
+    for (let k = 0; k < c.coords.length; k += 2) latlngs.push([c.coords[k + 1], c.coords[k]]);
+    const who = c.carries ? ` (${c.carries.join(", ")})` : "";
+    group.addLayer(L.polyline(latlngs, { color: "#1f5fa8", weight: 3, dashArray: "8 6", opacity: 0.9,
+      renderer: roadsRenderer, className: "sea-crossing" })
+      .bindTooltip(`${c.label}: ${t("map.crossing", { minutes: Math.round(c.minutes) })}${who}`, { sticky: true }));
+  });
+  group.addTo(map);
+  window.geodispatchConsole.seaCrossings = crossings.length;
 }
 
 async function refreshMinorRoads() {
