@@ -241,3 +241,17 @@ class MultiSearch:
             if targets is not None:
                 self.is_target[tg] = False
         return out
+
+    def run_into(self, seeds: Any, seed_time: Any, limit: float, time_s: np.ndarray, which: np.ndarray) -> None:
+        """Search from ``seeds`` writing every node's time and seed position in place (no early stop).
+
+        ``time_s`` (float64, all inf) receives the times (s) of the nodes reached within ``limit``
+        and ``which`` (int64, all -1) the position in ``seeds`` each was reached from: the output
+        arrays are the search's own state, so nothing is gathered or reset afterwards.
+        """
+        seeds = np.asarray(seeds, dtype=np.int64)
+        seed_time = np.asarray(seed_time, dtype=np.float64)
+        _search_from(
+            self.indptr, self.indices, self.data, seeds, seed_time, float(limit),
+            time_s, which, self.pred, self.touched, self.settled, self.heap_t, self.heap_v, self.is_target, 0,
+        )

@@ -231,11 +231,9 @@ def nearest_source(
     bound = check_limit(limit)
     src = _check_sources(sources, network.n_nodes)
     search = _workspace(network, workspace).multi(reverse)
-    nodes, times, labels, _, _ = search.run(src, np.zeros(len(src)), bound)
     which = np.full(network.n_nodes, -1, dtype=np.int64)
     time_s = np.full(network.n_nodes, np.inf)
-    which[nodes] = labels  # a repeated source keeps its first position (seeds tie to the first)
-    time_s[nodes] = times
+    search.run_into(src, np.zeros(len(src)), bound, time_s, which)  # a repeated source keeps its first position
     return which, time_s
 
 
