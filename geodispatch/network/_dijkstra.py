@@ -179,6 +179,35 @@ def _search_from(
     return n_touched, count, radius
 
 
+@njit(cache=True, nogil=True)
+def _nearest_into(
+    indptr: Any, indices: Any, data: Any, seeds: Any, seed_time: Any, limit: float, dist: Any, label: Any,
+    heap_t: Any, heap_v: Any,
+) -> None:  # pragma: no cover - compiled; tested through nearest_source
+    """:func:`_search_from` with only times and labels (no predecessors, touched list or early stop):
+    the output arrays are the search state, so each relaxation writes two arrays, not four."""
+    size = 0
+    for i in range(len(seeds)):
+        s = seeds[i]
+        t0 = seed_time[i]
+        if t0 <= limit and t0 < dist[s]:
+            dist[s] = t0
+            label[s] = i
+            size = _heap_push(heap_t, heap_v, size, t0, s)
+    while size > 0:
+        t, u, size = _heap_pop(heap_t, heap_v, size)
+        if t > dist[u]:
+            continue  # a stale heap entry
+        lu = label[u]
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            nt = t + data[j]
+            if nt <= limit and nt < dist[v]:
+                dist[v] = nt
+                label[v] = lu
+                size = _heap_push(heap_t, heap_v, size, nt, v)
+
+
 class MultiSearch:
     """Reusable workspace for multi-source bounded searches on one CSR matrix (with labels and
     predecessors, and an early stop once given target nodes are settled).
@@ -251,7 +280,5 @@ class MultiSearch:
         """
         seeds = np.asarray(seeds, dtype=np.int64)
         seed_time = np.asarray(seed_time, dtype=np.float64)
-        _search_from(
-            self.indptr, self.indices, self.data, seeds, seed_time, float(limit),
-            time_s, which, self.pred, self.touched, self.settled, self.heap_t, self.heap_v, self.is_target, 0,
-        )
+        _nearest_into(self.indptr, self.indices, self.data, seeds, seed_time, float(limit), time_s, which,
+                      self.heap_t, self.heap_v)
