@@ -508,9 +508,9 @@ class WholeRoadBuffers:
                 chosen = cur & ~np.repeat(parent, 2)
             else:
                 parent, chosen = cur, cur
-            for index in np.flatnonzero(chosen).tolist():
-                if self._has_road(level, index):
-                    out.append(self.block(level, index))
+            index = np.flatnonzero(chosen)
+            index = index[self._real[(index + 1) << level] > self._real[index << level]]  # not all empty slots
+            out.extend(self.block(level, i) for i in index.tolist())
             cur = parent
         return out
 
