@@ -49,6 +49,9 @@ _BOUND_SLACK_S = 1e-6
 """Seconds of slack on lower bounds and search limits, so that rounding in a bound (sums of
 floats in another order than the search's) never skips a unit that ties the threshold."""
 
+_MAX_GAINS = 20_000
+"""DMEXCLP gain vectors kept (one per configuration of posts held by free units; then cleared)."""
+
 NODE_TABLE_BYTES = 256 * 2**20
 """Networks whose whole node-to-node time table fits in this many bytes (float64; about 5,800
 nodes) keep every reverse search from a call's road end (``inf`` limit, reused by every later
@@ -225,6 +228,7 @@ class _Run:
         self.workspace = SearchWorkspace(model.network)
         self.scratch = np.full(model.network.n_nodes, np.inf)
         self.cover_f = {utype: c.astype(np.float64) for utype, c in model.cover.items()}
+        self.gains: dict[tuple[str, tuple[int, ...]], list[float]] = {}  # DMEXCLP gains per held posts
         self.post_row = {utype: {int(key): r for r, key in enumerate(posts)} for utype, posts in model.posts.items()}
         self.type_units = {
             utype: np.flatnonzero(np.asarray(model.unit_type) == utype).tolist() for utype in set(model.unit_type)
@@ -450,31 +454,42 @@ class _Run:
         m = self.m
         utype = m.unit_type[k]
         posts = m.posts[utype]
-        cover = m.cover[utype]
         row_of = self.post_row[utype]
         rows = []
+        state, base = self.state.tolist(), self.base.tolist()
         for other in self.type_units[utype]:
             if other == k:
                 continue
-            if self.state[other] == IDLE:
-                rows.append(row_of[int(self.base[other])])
-            elif self.state[other] == DRIVING:
+            if state[other] == IDLE:
+                rows.append(row_of[base[other]])
+            elif state[other] == DRIVING:
                 trip = self.trip[other]
                 assert trip is not None
-                rows.append(row_of[int(trip[0])])
-        # whole counts: the sum is exact in any order
-        counts = cover[rows].sum(axis=0, dtype=np.float64) if rows else np.zeros(cover.shape[1])
-        q = m.busy_fraction[utype]
-        gain = self.cover_f[utype] @ (m.demand * (1.0 - q) * q**counts)
+                rows.append(row_of[trip[0]])
+        # the gains depend only on which posts the other free units hold (whole counts: the
+        # sum is exact in any order), and those configurations repeat: computed once each
+        held = (utype, tuple(sorted(rows)))
+        gain = self.gains.get(held)
+        if gain is None:
+            cover = m.cover[utype]
+            counts = cover[rows].sum(axis=0, dtype=np.float64) if rows else np.zeros(cover.shape[1])
+            q = m.busy_fraction[utype]
+            gain = (self.cover_f[utype] @ (m.demand * (1.0 - q) * q**counts)).tolist()
+            if len(self.gains) >= _MAX_GAINS:
+                self.gains.clear()
+            self.gains[held] = gain
         kind, idx = origin
-        drive = self.p.call_to_key[idx, posts] if kind == "call" else m.hosp_to_key[idx, posts]
-        gain = np.where(np.isfinite(drive), gain, -np.inf)
-        best = float(gain.max())
-        ties = np.flatnonzero(gain >= best - 1e-9 * max(abs(best), 1.0))
+        drive = (self.p.call_to_key[idx, posts] if kind == "call" else m.hosp_to_key[idx, posts]).tolist()
+        # the best reachable post (plain floats: a few posts), ties to the unit's own post, else
+        # to the nearest of the tied ones (the first in post order among equally near ones)
+        value = [g if d < math.inf else -math.inf for g, d in zip(gain, drive, strict=True)]
+        best = max(value)
+        floor = best - 1e-9 * max(abs(best), 1.0)
+        ties = [i for i, v in enumerate(value) if v >= floor]
         home = int(self.base[k])
-        if home in posts[ties]:
+        if any(int(posts[i]) == home for i in ties):
             return home
-        return int(posts[ties[int(np.argmin(drive[ties]))]])
+        return int(posts[min(ties, key=lambda i: drive[i])])
 
     # ------------------------------------------------------------------ where a free unit is
     def position(self, k: int, t: float) -> tuple[int, int, float, int, float]:
