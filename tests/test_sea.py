@@ -554,3 +554,17 @@ def test_synthetic_speedboat_carries_ambulance_crews_only_and_the_ferry_trucks()
     assert damkar.travel_times([pier])[0, far] == pytest.approx(net.edge_time_s[ferry[0]])
     assert net.edge_time_s[ferry[0]] > ambulance + 600
     assert not load_network_any("synthetic:600", ferries=False).has_sea
+
+
+def test_siting_times_cross_only_the_boats_that_carry_the_service(tmp_path: Path) -> None:
+    from geodispatch.siting.inputs import build_siting_problem
+
+    net = _boat_harbour(tmp_path)
+    people = pd.DataFrame({"lon": [ISLAND[6][0]], "lat": [ISLAND[6][1]], "population": [100.0]})
+    post = pd.DataFrame({"name": ["pier"], "lon": [MAINLAND[1][0]], "lat": [MAINLAND[1][1]]})
+    amb = build_siting_problem(net, people, service="ambulance", candidates=post, bound_s=None)
+    dmk = build_siting_problem(net, people, service="damkar", candidates=post, bound_s=None)
+    t = float(net.travel_times([_node(net, MAINLAND[1])])[0, _node(net, ISLAND[6])])
+    assert np.asarray(amb.cost)[0, 0] == pytest.approx(t, abs=1e-6) and np.isinf(np.asarray(dmk.cost)[0, 0])
+    assert np.isinf(np.asarray(dmk.times([0]))[0, 0])
+    assert any("Ambulans Laut" in n for n in amb.notes) and not any("cross the sea" in n for n in dmk.notes)

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from geodispatch import settings
 from geodispatch.demand import point_terms, source_point_times, take_snap
-from geodispatch.domain import SERVICE_STATION_TYPES, serves
+from geodispatch.domain import SERVICE_STATION_TYPES, serves, service_unit_type
 from geodispatch.errors import SitingError
 from geodispatch.network.graph import RoadNetwork
 from geodispatch.network.sea import crossing_label
@@ -88,6 +88,9 @@ class SitingProblem:
         One snapped point per demand row (where its times end).
     demand_xy : numpy.ndarray or None
         ``(2, n_demand)`` people-weighted mean lon, lat of each row's points, degrees.
+    travel_network : RoadNetwork or None
+        The network the service's units travel (``network.for_unit_type``: boats that do not
+        carry them left out; same nodes and edges); None means ``network``.
     """
 
     network: RoadNetwork
@@ -105,6 +108,7 @@ class SitingProblem:
     cand_snap: SnapResult | None = None
     demand_snap: SnapResult | None = None
     demand_xy: np.ndarray | None = None
+    travel_network: RoadNetwork | None = None
 
     @property
     def cand_lonlat(self) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +134,8 @@ class SitingProblem:
         if self.cand_snap is None or self.demand_snap is None:
             raise SitingError("this siting problem keeps no snapped sites; build it with build_siting_problem")
         idx = np.asarray(sites, dtype=np.int64)
-        return source_point_times(self.network, take_snap(self.cand_snap, idx), self.demand_snap, bound_s)
+        travel = self.travel_network if self.travel_network is not None else self.network
+        return source_point_times(travel, take_snap(self.cand_snap, idx), self.demand_snap, bound_s)
 
 
 def candidate_grid(
@@ -304,8 +309,10 @@ def build_siting_problem(
     demand_snap = take_snap(psnap, rep)
     demand_node = demand_snap.node
     notes = []
-    if network.has_sea:
-        sea = np.flatnonzero(network.is_sea_edge)
+    # a post's units cross only the boats that carry them (a speedboat ambulance takes no fire truck)
+    travel = network if service == "all" else network.for_unit_type(service_unit_type(service))
+    sea = np.flatnonzero(network.is_sea_edge & np.isfinite(travel.edge_time_s))
+    if len(sea):
         crossings = sorted({crossing_label(network, e) for e in sea.tolist()})
         notes.append(
             f"travel times cross the sea by {', '.join(crossings)}: a post on an island competes with the boat "
@@ -396,8 +403,7 @@ def build_siting_problem(
     cand_snap = take_snap(cand_snap, kept)
     if len(names) == len(fixed):
         raise SitingError("there are no candidate sites for new posts; give candidates.")
-    cost = source_point_times(network, cand_snap, demand_snap, bound_s,
-                              terms=point_terms(network, demand_snap))
+    cost = source_point_times(travel, cand_snap, demand_snap, bound_s, terms=point_terms(network, demand_snap))
     return SitingProblem(
         network=network,
         cand_node=cand_snap.node,
@@ -414,4 +420,5 @@ def build_siting_problem(
         cand_snap=cand_snap,
         demand_snap=demand_snap,
         demand_xy=demand_xy,
+        travel_network=travel,
     )
