@@ -568,3 +568,19 @@ def test_siting_times_cross_only_the_boats_that_carry_the_service(tmp_path: Path
     assert np.asarray(amb.cost)[0, 0] == pytest.approx(t, abs=1e-6) and np.isinf(np.asarray(dmk.cost)[0, 0])
     assert np.isinf(np.asarray(dmk.times([0]))[0, 0])
     assert any("Ambulans Laut" in n for n in amb.notes) and not any("cross the sea" in n for n in dmk.notes)
+
+
+def test_simulation_says_it_lets_every_unit_cross_every_boat(tmp_path: Path) -> None:
+    from geodispatch.regions import Station, UnitConfig
+    from geodispatch.scenario import Scenario
+    from geodispatch.sim import simulate
+
+    lon, lat = MAINLAND[1]
+    amb = UnitConfig(id="psc-amb-1", type="ambulance")
+    stations = (Station(id="psc", type="psc", lon=lon, lat=lat, source="test", units=(amb,)),)
+    people = pd.DataFrame({"lon": [ISLAND[6][0], MAINLAND[3][0]], "lat": [ISLAND[6][1], MAINLAND[3][1]],
+                           "population": [100.0, 100.0]})
+    for net, said in ((_boat_harbour(tmp_path), True), (_boat_harbour(tmp_path, "all"), False)):
+        scenario = Scenario(name="harbour", network=net, stations=stations, population=people)
+        res = simulate(scenario, calls_per_day=24, days=0.1, replications=1, seed=1)
+        assert any("Ambulans Laut Sintetis, which carries only some unit types" in n for n in res.notes) == said
