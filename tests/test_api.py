@@ -855,3 +855,18 @@ def test_core_errors_carry_no_http_status_and_each_maps_to_one() -> None:
     assert http_status(core.ConflictError("x", code="unit_unavailable")) == 409
     assert http_status(core.SnapError("x")) == 422 and http_status(core.AuthenticationError("x")) == 401
     assert http_status(core.CorruptFileError("x")) == 400 and http_status(core.DatabaseUnavailableError("x")) == 503
+
+
+def test_server_start_warms_the_recommendation_engine(scenario: Any, tmp_path: Any,  # noqa: F811
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """The first dispatcher's request must not pay the search kernels' compilation (it once hit
+    the 15 s request timeout on a fresh install under load): create_app runs one throwaway
+    recommendation, and it must work."""
+    import logging
+
+    from geodispatch.api import create_app
+
+    with caplog.at_level(logging.WARNING, logger="geodispatch.api.app"):
+        app = create_app(scenario, f"sqlite:///{tmp_path / 'warm.db'}")
+    app.state.runtime.db.dispose()
+    assert not [r for r in caplog.records if "warming up" in r.getMessage()], caplog.text

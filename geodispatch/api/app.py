@@ -200,6 +200,36 @@ def _warm_up(runtime: Runtime) -> None:
         rows = session.execute(select(Unit.lon, Unit.lat, Unit.home_lon, Unit.home_lat)).all()
     bases = [(r.home_lon, r.home_lat) if r.home_lon is not None else (r.lon, r.lat) for r in rows]
     runtime.prepare_positions([b[0] for b in bases], [b[1] for b in bases])
+    _warm_engine(runtime)
+
+
+def _warm_engine(runtime: Runtime) -> None:
+    """One throwaway recommendation between two road nodes, nothing stored.
+
+    The search kernels are compiled on first use (numba: seconds on a fresh install, longer on
+    a busy machine); without this the first dispatcher's ``POST /incidents`` pays for it and can
+    run into the request timeout. A failure here is logged and the server starts anyway: the
+    first real request then reports it as usual.
+    """
+    from geodispatch.assign import Incident as EngineIncident
+    from geodispatch.assign import Unit as EngineUnit
+    from geodispatch.assign import recommend
+    from geodispatch.assign.model import requirements_for, resolve_sop
+
+    scenario = runtime.scenario
+    net = runtime.network
+    try:
+        sop = resolve_sop(scenario.sop or None)
+        itype = next(iter(sop))
+        lon, lat = net.lon, net.lat
+        incident = EngineIncident(id="warm-up", type=itype, priority=1, lon=float(lon[0]), lat=float(lat[0]))
+        needs = requirements_for(incident, sop)
+        units = [EngineUnit(id=f"warm-up-{i}", type=req.type, lon=float(lon[-1]), lat=float(lat[-1]),
+                            capabilities=tuple(req.capabilities)) for i, req in enumerate(needs)]
+        recommend(net, units, incident, sop=scenario.sop or None, population=scenario.population,
+                  target_s=scenario.target_response_s, snap_limit_m=runtime.snap_limit_m, engine=runtime.eta_engine)
+    except Exception:  # never stop the server from starting; the first request will say what is wrong
+        logger.warning("warming up the recommendation engine failed", exc_info=True)
 
 
 def _warn_without_keys(runtime: Runtime) -> None:
