@@ -136,7 +136,7 @@ def best_of(fn: Callable[[], object], repeat: int = 5) -> tuple[object, float]:
     return out, min(times)
 
 
-def peers(label: str, net: RoadNetwork, valhalla_max: int) -> list[list[str]]:
+def peers(label: str, net: RoadNetwork, valhalla_max: int, searches_only: bool = False) -> list[list[str]]:
     """Rows of the peer table for one network (see the module docstring)."""
     import math
 
@@ -163,12 +163,19 @@ def peers(label: str, net: RoadNetwork, valhalla_max: int) -> list[list[str]]:
     same = np.array_equal(ours_t, ref)
     emit([label, f"nearest station per node, {N_STATIONS} posts, 900 s", f"{t_ours * 1e3:.1f} ms",
           "scipy dijkstra(min_only, limit)", f"{t_sc * 1e3:.1f} ms", f"{t_sc / t_ours:.2f}x", str(same)])
+    (ref, _, _), t_sc = best_of(lambda: dijkstra(net.csr, directed=True, indices=posts, limit=LIMIT_S, min_only=True,
+                                                 return_predecessors=True))  # type: ignore[misc]
+    emit([label, "same, with the post of each node", f"{t_ours * 1e3:.1f} ms",
+          "scipy dijkstra(min_only, limit, return_predecessors) (its sources)", f"{t_sc * 1e3:.1f} ms",
+          f"{t_sc / t_ours:.2f}x", str(np.array_equal(ours_t, ref))])
     dense, t_ours = best_of(lambda: net.travel_times(posts, limit=LIMIT_S), 3)
     ref, t_sc = best_of(lambda: dijkstra(net.csr, directed=True, indices=posts, limit=LIMIT_S), 3)
     same = np.array_equal(dense, ref)
     del dense, ref
     emit([label, f"dense travel_times {N_STATIONS} x 900 s", f"{t_ours:.3f} s", "scipy dijkstra(limit)",
           f"{t_sc:.3f} s", f"{t_sc / t_ours:.2f}x", str(same)])
+    if searches_only:
+        return rows
     units = rng.choice(main, 200, replace=False)
     _, to_unit = nearest_source(net, units, reverse=False)
     inc = int(main[np.argmax(np.where(np.isfinite(to_unit[main]), to_unit[main], -1.0))])
@@ -233,6 +240,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="synthetic sizes (nodes), comma-separated")
     parser.add_argument("--nx-budget", type=float, default=300.0, help="seconds networkx may spend per network")
     parser.add_argument("--peers-only", action="store_true", help="only the table against scipy/pandana/Valhalla")
+    parser.add_argument("--searches-only", action="store_true",
+                        help="with --peers-only: only the nearest-post and dense-table rows against scipy")
     parser.add_argument("--valhalla-max", type=int, default=200_000, help="largest network (nodes) given to Valhalla")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "geodispatch-bench")
     args = parser.parse_args()
@@ -240,10 +249,12 @@ def main() -> None:
         peer_rows = []
         graphml = SHARED_DATA / "roads" / "balikpapan_kota_drive.graphml"
         if graphml.exists():
-            peer_rows += peers("Balikpapan Kota (real OSM)", load_network(graphml), args.valhalla_max)
+            peer_rows += peers("Balikpapan Kota (real OSM)", load_network(graphml), args.valhalla_max,
+                               args.searches_only)
         for size in (int(s) for s in args.sizes.split(",") if s):
             print(f"synthetic {size:,} ...", flush=True)
-            peer_rows += peers(f"synthetic ~{size:,}", synthetic_cached(size, args.cache), args.valhalla_max)
+            peer_rows += peers(f"synthetic ~{size:,}", synthetic_cached(size, args.cache), args.valhalla_max,
+                               args.searches_only)
         print_table(
             "Searches against the peers, same network, same run (least CPU time of 5 runs)",
             ["network", "what", "ours", "peer", "peer time", "peer / ours", "same answer"],
