@@ -111,6 +111,8 @@ class EtaEngine:
         """
         def build() -> None:
             hierarchy = ContractionHierarchy.build(self.network)
+            warm = hierarchy.times([0], [0.0], reverse=True)  # compile the query kernels here, not in a request
+            descend_path(self.network.csr, warm, np.zeros(1, dtype=np.int64), np.zeros(1), 0)
             with self._lock:
                 self.hierarchy = hierarchy
             log.info("contraction hierarchy of %s ready: %d shortcuts, %.1f s", self.network.label or "the network",
