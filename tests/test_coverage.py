@@ -592,7 +592,7 @@ def test_whole_road_blocks_cover_exactly_the_marked_roads() -> None:
     geoms = net.edge_geometries(metric=True)
     for share in (0.1, 0.5, 0.95, 1.0):
         whole = (rng.random(blocks.size) < share) & (blocks.edge_at >= 0)
-        parts = blocks.cover(whole)
+        parts = blocks.cover(np.flatnonzero(whole))
         assert len(parts) <= whole.sum()
         assert len(parts) == 1 or share < 1.0  # every road whole: the one top block
         got = shapely.union_all(parts)

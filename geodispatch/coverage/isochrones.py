@@ -461,9 +461,6 @@ class WholeRoadBuffers:
         self._leaf = np.full(self.size, None, dtype=object)
         self._blocks: dict[tuple[int, int], shapely.Geometry] = {}
 
-    def _has_road(self, level: int, index: int) -> bool:
-        return bool(self._real[(index + 1) << level] > self._real[index << level])
-
     @classmethod
     def of(cls, network: RoadNetwork, offroad_m: float) -> WholeRoadBuffers:
         """The memoised blocks of one network and buffer distance."""
@@ -483,34 +480,49 @@ class WholeRoadBuffers:
             return leaf
         got = self._blocks.get((level, index))
         if got is None:
-            halves = [self.block(level - 1, i) for i in (2 * index, 2 * index + 1) if self._has_road(level - 1, i)]
+            low = level - 1
+            kids = [i for i in (2 * index, 2 * index + 1) if self._real[(i + 1) << low] > self._real[i << low]]
+            halves = [self.block(low, i) for i in kids]
             got = halves[0] if len(halves) == 1 else shapely.union(*halves)
             self._blocks[(level, index)] = got
         return got
 
-    def cover(self, whole: np.ndarray) -> list[shapely.Geometry]:
-        """Dissolved buffers of the roads marked ``whole`` (bool per slot), as maximal blocks.
+    def _empty(self, level: int, index: np.ndarray) -> np.ndarray:
+        """Whether cells ``(level, index)`` hold no road (only empty slots)."""
+        return self._real[(index + 1) << level] == self._real[index << level]
+
+    def cover(self, slots: np.ndarray) -> list[shapely.Geometry]:
+        """Dissolved buffers of the roads in ``slots`` (sorted, distinct), as maximal blocks.
+
+        Works on the given slots only (no pass over the whole network): a cell is taken whole
+        when both its halves are taken whole or hold no road.
 
         Returns
         -------
         list of shapely.Polygon or MultiPolygon
-            Their union is the union of the buffers of the marked roads.
+            Their union is the union of the buffers of those roads.
         """
-        missing = np.flatnonzero(whole & shapely.is_missing(self._leaf))
+        cur = np.asarray(slots, dtype=np.int64)
+        missing = cur[shapely.is_missing(self._leaf[cur])]
         if len(missing):  # leaf buffers in one vectorised call
             self._leaf[missing] = shapely.buffer(self._geoms[self.edge_at[missing]], self.offroad_m,
                                                  quad_segs=QUAD_SEGS)
-        cur = whole | (self.edge_at < 0)
         out: list[shapely.Geometry] = []
         for level in range(self.levels + 1):
+            if len(cur) == 0:
+                break
             if level < self.levels:
-                parent = cur[0::2] & cur[1::2]
-                chosen = cur & ~np.repeat(parent, 2)
+                parent = np.unique(cur >> 1)
+                halves = []
+                for child in (2 * parent, 2 * parent + 1):
+                    at = np.minimum(np.searchsorted(cur, child), len(cur) - 1)
+                    halves.append((cur[at] == child) | self._empty(level, child))
+                parent = parent[halves[0] & halves[1]]
+                at = np.minimum(np.searchsorted(parent, cur >> 1), max(len(parent) - 1, 0))
+                chosen = cur[~((parent[at] == cur >> 1) if len(parent) else np.zeros(len(cur), dtype=bool))]
             else:
-                parent, chosen = cur, cur
-            index = np.flatnonzero(chosen)
-            index = index[self._real[(index + 1) << level] > self._real[index << level]]  # not all empty slots
-            out.extend(self.block(level, i) for i in index.tolist())
+                parent, chosen = cur[:0], cur
+            out.extend(self.block(level, i) for i in chosen.tolist())
             cur = parent
         return out
 
@@ -529,9 +541,10 @@ def buffer_reached(
     """
     whole_piece = (pieces.start <= 0.0) & (pieces.end >= 1.0)
     pos = blocks.position[pieces.edge]
-    whole = np.zeros(blocks.size, dtype=bool)
-    whole[pos[whole_piece & (pos >= 0)]] = True
-    rest = (~whole_piece & ~whole[np.maximum(pos, 0)]) | (pos < 0)
+    whole = np.unique(pos[whole_piece & (pos >= 0)])
+    at = np.minimum(np.searchsorted(whole, pos), max(len(whole) - 1, 0))
+    road_whole = whole[at] == pos if len(whole) else np.zeros(len(pos), dtype=bool)
+    rest = ~road_whole | (pos < 0)  # parts of roads not reached whole
     lines = edge_substrings(network, pieces.edge[rest], pieces.start[rest], pieces.end[rest])
     return blocks.cover(whole), shapely.buffer(lines, offroad_m, quad_segs=QUAD_SEGS).tolist()
 
