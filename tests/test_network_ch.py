@@ -39,8 +39,8 @@ def _reference(net: RoadNetwork, seeds: list[int], offsets: list[float], reverse
 @st.composite
 def random_graphs(draw: st.DrawFn) -> RoadNetwork:
     """Parallel edges, one-way edges, self-loops, zero times and disconnected parts."""
-    n = draw(st.integers(2, 14))
-    m = draw(st.integers(1, 45))
+    n = draw(st.integers(2, 30))
+    m = draw(st.integers(1, 120))
     u = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
     v = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
     t = draw(st.lists(st.sampled_from([0.0, 1.0, 2.5, 7.0]) | st.floats(0.0, 500.0), min_size=m, max_size=m))
