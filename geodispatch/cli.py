@@ -681,13 +681,10 @@ def serve(
         raise InputError(f"--port must be 1..65535, got {port}")
     if not 1 <= workers <= 64:
         raise InputError(f"--workers must be 1..64, got {workers}")
-    if workers > 1 and (sea_links is not None or no_ferries):
-        raise InputError("--workers > 1 does not take --sea-links or --no-ferries yet; run one process")
     if workers > 1:
-        import json
         import os
 
-        from geodispatch.api.app import SERVE_ENV
+        from geodispatch.api.app import SERVE_ENV, serve_environment
         from geodispatch.api.db import Database
 
         database = Database(db, timeout_s=db_timeout)
@@ -698,14 +695,16 @@ def serve(
                 from geodispatch.scenario import load_scenario
 
                 with _progress(f"loading {source} for the fleet"):
-                    scenario = load_scenario(source)
+                    scenario = load_scenario(source, **_sea(no_ferries, sea_links))
                 added = load_fleet(database, scenario)
                 err_console.print(f"fleet: {added} units of {scenario.name} added" if added
                                   else "fleet: the database already has units; left as they are")
         finally:
             database.dispose()
-        os.environ[SERVE_ENV] = json.dumps({"source": source, "db_url": db, "db_timeout_s": db_timeout,
-                                            "request_deadline_s": request_timeout, "ack_timeout_s": ack_timeout})
+        os.environ[SERVE_ENV] = serve_environment(
+            source, db, db_timeout_s=db_timeout, request_deadline_s=request_timeout, ack_timeout_s=ack_timeout,
+            network_options=_sea(no_ferries, sea_links),
+        )
         err_console.print(f"serving {source} on http://{host}:{port} with {workers} processes (docs: /docs)")
         uvicorn.run("geodispatch.api.app:app_from_env", factory=True, workers=workers, host=host, port=port,
                     log_level=log_level, access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)

@@ -250,3 +250,34 @@ def test_migrations_are_package_data() -> None:
     assert "api/migrations/env.py" in needed and any(n.startswith("api/migrations/versions/0001") for n in needed)
     for name in needed:
         assert any(fnmatch.fnmatch(name, pat) for pat in patterns), f"{name} is not package data"
+
+
+def test_workers_serve_the_network_of_the_sea_options(tmp_path: Any) -> None:
+    """``serve --workers 2 --no-ferries`` (refused before): every process loads the road-only network.
+
+    The synthetic regency's small island has no fire station; its fire engines come by boat. From
+    the island's pier no fire engine arrives within two hours on the road-only network, while on
+    the network with the boat (the engine on the same fleet, the reference) they do.
+    """
+    from geodispatch.assign import Incident, Unit, recommend
+    from geodispatch.scenario import load_scenario, synthetic_size
+    from geodispatch.synthetic import synthetic_regency
+
+    island_pier = synthetic_regency(n_nodes=synthetic_size(SOURCE)).sea_links.iloc[0]
+    lon, lat = float(island_pier["to_lon"]), float(island_pier["to_lat"])
+    with_boat = load_scenario(SOURCE)
+    engines = [Unit(u.id, u.type, s.lon, s.lat) for s in with_boat.stations for u in s.units if u.type == "damkar"]
+    rec = recommend(with_boat.network, engines, Incident("pier", "kebakaran", 1, lon, lat), target_s=7200)
+    assert rec.unit_ids and all(eta is not None and eta < 7200 for eta in rec.etas_s)  # by boat
+
+    db = f"sqlite:///{tmp_path / 'workers.db'}"
+    keys = make_keys(db, "psc-01-amb-1")
+    server = ServerProcess(SOURCE, db, extra_args=["--workers", "2", "--no-ferries", "--fleet"]).start()
+    try:
+        answers = [httpx.get(f"{server.url}/reach", params={"lon": lon, "lat": lat, "minutes": 120, "type": "damkar"},
+                             headers=auth(keys["dispatcher"]), timeout=60)
+                   for _ in range(6)]  # a new connection each: both processes answer
+    finally:
+        server.stop()
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    assert all(r.json()["units"] == [] for r in answers), [r.json()["units"][:2] for r in answers]

@@ -61,6 +61,7 @@ def create_app(
     ack_timeout_s: float | None = None,
     db_timeout_s: float | None = None,
     request_deadline_s: float | None = None,
+    network_options: dict[str, Any] | None = None,
 ) -> FastAPI:
     """Build the dispatch API for one region.
 
@@ -94,12 +95,20 @@ def create_app(
     request_deadline_s : float, optional
         A request unanswered after this long gets 503 ``timeout``, seconds (default
         :data:`geodispatch.settings.REQUEST_DEADLINE_S`; 0 turns it off).
+    network_options : dict, optional
+        Passed to :func:`~geodispatch.scenario.load_scenario` with ``source`` (``ferries``,
+        ``sea_links``: ``serve --no-ferries`` / ``--sea-links``); not with a loaded scenario.
 
     Returns
     -------
     fastapi.FastAPI
     """
-    scenario = source if isinstance(source, Scenario) else load_scenario(source)
+    if isinstance(source, Scenario):
+        if network_options:
+            raise InputError("network_options apply when create_app loads the scenario; pass them to load_scenario")
+        scenario = source
+    else:
+        scenario = load_scenario(source, **(network_options or {}))
     if ack_timeout_s is not None:
         if not 0 < ack_timeout_s <= 3600:
             raise InputError(f"the acknowledgement timeout must be 0 < seconds <= 3600, got {ack_timeout_s:g}")
@@ -173,6 +182,16 @@ SERVE_ENV = "GEODISPATCH_SERVE"
 """Environment variable carrying ``create_app``'s arguments (JSON) to ``serve --workers`` processes."""
 
 
+def serve_environment(source: str, db_url: str, **options: Any) -> str:
+    """The :data:`SERVE_ENV` value that gives every ``serve --workers`` process ``create_app(source,
+    db_url, **options)`` (JSON; paths among the ``network_options`` become text)."""
+    import json
+
+    network = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
+               for k, v in (options.pop("network_options", None) or {}).items()}
+    return json.dumps({"source": str(source), "db_url": db_url, **options, "network_options": network})
+
+
 def app_from_env() -> FastAPI:
     """The app of one worker process of ``geodispatch serve --workers N`` (uvicorn factory).
 
@@ -196,6 +215,14 @@ def _warm_up(runtime: Runtime) -> None:
 
     net = runtime.network
     _ = net.csr, net.csr_reverse, net.edge_tree
+    if net.n_nodes:  # the compiled search and the solver load now, not in a dispatcher's request
+        import ortools.graph.python.min_cost_flow  # noqa: F401
+
+        from geodispatch.network.traveltime import point_search_until
+
+        snap = runtime.eta_engine.snap_point(float(net.lon[0]), float(net.lat[0]), runtime.snap_limit_m)
+        if snap.edge[0] >= 0:
+            point_search_until(net, snap, 0, None, limit=1.0, reverse=True, workspace=runtime.eta_engine.workspace)
     with runtime.db.read() as session:
         rows = session.execute(select(Unit.lon, Unit.lat, Unit.home_lon, Unit.home_lat)).all()
     bases = [(r.home_lon, r.home_lat) if r.home_lon is not None else (r.lon, r.lat) for r in rows]
