@@ -662,10 +662,12 @@ def _age_report(api: Api, unit_id: str, hours: float) -> None:
     from sqlalchemy import update
 
     from geodispatch.api.models import Unit
+    from geodispatch.api.recommend import forget_units
 
     with api.runtime.db.write() as session:
         session.execute(update(Unit).where(Unit.id == unit_id)
                         .values(position_time=datetime.now(UTC) - timedelta(hours=hours)))
+    forget_units(api.runtime)  # written past the API (no event): the engine's unit snapshot is told
 
 
 def _engine_eta(scenario: Any, unit_lon: float, unit_lat: float, lon: float, lat: float) -> float:  # noqa: F811

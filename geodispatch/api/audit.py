@@ -33,6 +33,12 @@ GENESIS = "0" * 64
 _AUDIT = cast(Table, AuditEntry.__table__)
 _CONTENT = ("at", "key_id", "role", "action", "entity_type", "entity_id", "before", "after")
 _PG_LOCK = 0x6764_6175  # "gdau": the advisory lock key of audit appends
+CHAIN_LOCKED = "geodispatch_chain_locked"
+"""``session.info`` key: this PostgreSQL transaction holds the chain's lock (until it ends)."""
+# built once: a statement object reused keeps its compiled form and cache key
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_HEAD = select(_AUDIT.c.hash).order_by(_AUDIT.c.id.desc()).limit(1)
+_INSERT = insert(_AUDIT)
 
 
 def _iso(value: datetime | str) -> str:
@@ -68,15 +74,16 @@ def append(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     rows = list(rows)
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
-    prev = session.execute(select(_AUDIT.c.hash).order_by(_AUDIT.c.id.desc()).limit(1)).scalar() or GENESIS
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get(CHAIN_LOCKED):
+        session.execute(_LOCK, {"key": _PG_LOCK})
+        session.info[CHAIN_LOCKED] = True
+    prev = session.execute(_HEAD).scalar() or GENESIS
     chained = []
     for row in rows:
         digest = row_hash(prev, row)
         chained.append({**row, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(insert(_AUDIT), chained)
+    session.execute(_INSERT, chained)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ if the application code were wrong.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -32,6 +33,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geodispatch import settings
 from geodispatch.errors import DatabaseUnavailableError, InputError
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is in the api extra; the standard library does the same
+    _orjson = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +103,31 @@ def normalise_url(url: str) -> str:
     return text
 
 
+def json_dumps(value: Any) -> str:
+    """JSON text of a JSON column's value: orjson when installed (several times faster), else the
+    standard library. The values read back are the same, except that a float NaN or infinity is
+    stored as ``null`` (valid JSON, as PostgreSQL demands) instead of the standard library's bare
+    ``NaN``. What orjson refuses (a lone surrogate, an integer beyond 64 bits) goes through the
+    standard library, as before."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(value, option=_orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:
+            pass
+    return json.dumps(value)
+
+
+def json_loads(text: str | bytes) -> Any:
+    """A JSON column's value from its text (orjson when installed; the standard library otherwise,
+    and for what orjson refuses, such as ``NaN``)."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except ValueError:
+            pass
+    return json.loads(text)
+
+
 def _sqlite_events(engine: Engine, timeout_s: float) -> None:
     """WAL, busy timeout, foreign keys; BEGIN IMMEDIATE for write transactions."""
 
@@ -130,7 +161,8 @@ def make_engine(url: str, timeout_s: float | None = None) -> Engine:
     """
     timeout_s = settings.DB_TIMEOUT_S if timeout_s is None else float(timeout_s)
     text = normalise_url(url)
-    pool = {"pool_size": 16, "max_overflow": 32, "pool_timeout": timeout_s}
+    pool = {"pool_size": 16, "max_overflow": 32, "pool_timeout": timeout_s, "json_serializer": json_dumps,
+            "json_deserializer": json_loads}
     if text.startswith("sqlite"):
         engine = create_engine(text, connect_args={"check_same_thread": False, "timeout": timeout_s}, **pool)
         _sqlite_events(engine, timeout_s)

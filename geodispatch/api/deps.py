@@ -41,8 +41,8 @@ from geodispatch.errors import InputError
 _bearer = HTTPBearer(auto_error=False, description="API key made with `geodispatch keys create`")
 
 
-def get_runtime(request: Request) -> Runtime:
-    """The app's :class:`Runtime`."""
+async def get_runtime(request: Request) -> Runtime:
+    """The app's :class:`Runtime` (``async``: a cheap dependency costs no worker-thread hop)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -60,7 +60,7 @@ Transaction = Callable[[], AbstractContextManager[Session]]
 """Opens one write transaction (:meth:`~geodispatch.api.db.Database.write`)."""
 
 
-def get_transaction(runtime: RuntimeDep) -> Transaction:
+async def get_transaction(runtime: RuntimeDep) -> Transaction:
     """The write transaction factory of the request (see the module docstring)."""
     return runtime.db.write
 
@@ -69,18 +69,31 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 TransactionDep = Annotated[Transaction, Depends(get_transaction)]
 
 
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
 def _authenticate(request: Request) -> Principal:
-    return get_runtime(request).authenticate(bearer_token(request.headers.get("authorization")))
+    return _runtime(request).authenticate(bearer_token(request.headers.get("authorization")))
 
 
-def get_principal(
+async def _principal(request: Request) -> Principal:
+    """The caller: from the runtime's key cache in the event loop, else looked up in a worker thread."""
+    known = _runtime(request).remembered_principal(bearer_token(request.headers.get("authorization")))
+    if known is not None:
+        return known
+    return await run_in_threadpool(_authenticate, request)
+
+
+async def get_principal(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, authenticated by :class:`AuthRoute` (401 for a missing or bad key)."""
     principal = getattr(request.state, "principal", None)
     if principal is None:  # a route mounted without AuthRoute
-        principal = _authenticate(request)
+        principal = await _principal(request)
     assert isinstance(principal, Principal)
     return principal
 
@@ -91,7 +104,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 def require(*roles: str) -> Any:
     """A dependency admitting ``roles`` and ``admin`` (403 for any other role)."""
 
-    def check(who: PrincipalDep) -> Principal:
+    async def check(who: PrincipalDep) -> Principal:
         who.allow(*roles)
         return who
 
@@ -106,7 +119,7 @@ Reader = Annotated[Principal, require("dispatcher", "planner")]
 def unit_or(*roles: str) -> Any:
     """A dependency admitting ``roles``, ``admin`` and a ``unit`` key bound to the path's unit."""
 
-    def check(unit_id: TextId, who: PrincipalDep) -> Principal:
+    async def check(unit_id: TextId, who: PrincipalDep) -> Principal:
         who.allow_unit(unit_id, *roles)
         return who
 
@@ -117,7 +130,8 @@ class AuthRoute(APIRoute):
     """A route that checks the API key before anything else, the body included.
 
     FastAPI parses a JSON body before it solves dependencies; this class authenticates first
-    (in a worker thread: the key lookup may touch the database) and leaves the principal on
+    (a key seen in the last few seconds from the runtime's cache, in the event loop; any other
+    in a worker thread: the lookup touches the database) and leaves the principal on
     ``request.state`` for :func:`get_principal`.
     """
 
@@ -125,7 +139,7 @@ class AuthRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def authenticated(request: Request) -> Response:
-            request.state.principal = await run_in_threadpool(_authenticate, request)
+            request.state.principal = await _principal(request)
             return await handler(request)
 
         return authenticated
@@ -138,7 +152,7 @@ def _query_names(dependant: Any) -> Iterator[str]:
         yield from _query_names(sub)
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """422 for a query parameter the endpoint does not take (a typo must not be ignored silently)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)

@@ -22,9 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, event, func, insert, select, text
+from sqlalchemy import Table, bindparam, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from geodispatch.api.audit import CHAIN_LOCKED
 from geodispatch.api.models import AuditEntry, Event, Incident, Station, Unit, utcnow
 from geodispatch.api.rendered import RENDERED, WRITES, remembered
 
@@ -98,11 +99,16 @@ def _on_commit(session: Session) -> None:
     if not touched:
         session.info.pop(RENDERED, None)
         return
-    rows = [{"at": utcnow(), "entity_type": kind, "entity_id": ident, "data": _render(session, kind, ident)}
+    units = _render_units(session, [ident for kind, ident in touched if kind == "unit"])
+    rows = [{"at": utcnow(), "entity_type": kind, "entity_id": ident,
+             "data": units.get(ident) if kind == "unit" else _render(session, kind, ident)}
             for kind, ident in touched]
     session.info.pop(RENDERED, None)
     bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
+    # every transaction that writes events appended audit rows (that is how their entities are
+    # known), which on PostgreSQL holds the audit chain's lock until commit: that lock already
+    # orders the event ids by commit; the events' own lock is for a transaction without it
+    if bind.dialect.name == "postgresql" and not session.info.get(CHAIN_LOCKED):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
     session.execute(insert(_EVENTS), rows)
     session.info["geodispatch_events_written"] = True
@@ -130,6 +136,20 @@ def register_runtime(runtime: Any) -> None:
     _RUNTIMES[str(runtime.db.engine.url)] = runtime
 
 
+_UNITS_BY_ID = select(Unit.__table__).where(Unit.__table__.c.id.in_(bindparam("ids", expanding=True)))
+_INCIDENT_BY_ID = select(Incident.__table__).where(Incident.__table__.c.id == bindparam("ident"))
+
+
+def _render_units(session: Session, ids: list[str]) -> dict[str, Any]:
+    """Units as the API returns them (JSON-ready), by id, in one query; missing ids are left out."""
+    from geodispatch.api.views import unit_out
+
+    if not ids:
+        return {}
+    rows = session.execute(_UNITS_BY_ID, {"ids": ids}).all()
+    return {row.id: unit_out(row).model_dump(mode="json") for row in rows}  # type: ignore[arg-type]
+
+
 def _render(session: Session, kind: str, ident: str) -> dict[str, Any] | None:
     """The entity as the API returns it (JSON-ready), None when it does not exist."""
     from geodispatch.api.schemas import StationOut
@@ -147,7 +167,7 @@ def _render(session: Session, kind: str, ident: str) -> dict[str, Any] | None:
         rendered = remembered(session, kind, ident, runtime)
         if rendered is not None:
             return rendered.model_dump(mode="json")  # type: ignore[no-any-return]
-        row = session.execute(select(Incident.__table__).where(Incident.id == number)).one_or_none()
+        row = session.execute(_INCIDENT_BY_ID, {"ident": number}).one_or_none()
         return None if row is None else incident_out(session, row, runtime).model_dump(mode="json")
     station = session.execute(select(Station.__table__).where(Station.id == ident)).one_or_none()
     return None if station is None else StationOut.model_validate(station).model_dump(mode="json")

@@ -73,7 +73,7 @@ def reach(runtime: Runtime, lon: float, lat: float, minutes: float, unit_type: s
     runtime.check_location(lon, lat, "point")
     rows = [u for u in available_units(runtime) if unit_type is None or u.type == unit_type]
     limit_s = minutes * 60.0
-    snap = snap_incident(runtime.network, lon, lat, max_distance_m=runtime.snap_limit_m)
+    snap = snap_incident(runtime.network, lon, lat, max_distance_m=runtime.snap_limit_m, engine=runtime.eta_engine)
     units: list[ReachUnit] = []
     if rows:
         positions = effective_positions(rows, datetime.now(UTC), DEFAULT_MAX_POSITION_AGE_S)

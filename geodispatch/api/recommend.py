@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import math
+import threading
+import time
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import JSON, Table, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from geodispatch.api.models import Unit
+from geodispatch.api.models import Event, Unit
 from geodispatch.api.runtime import Runtime
 from geodispatch.api.state import DISPATCHABLE_STATUSES
 from geodispatch.errors import AssignmentError
@@ -17,45 +21,126 @@ from geodispatch.output import json_safe
 logger = logging.getLogger(__name__)
 
 
-def available_units(runtime: Runtime, session: Session | None = None) -> list[Any]:
-    """The engine's :class:`~geodispatch.assign.Unit` for every free unit (a read snapshot).
+class UnitSnapshot:
+    """The free units (``available``, ``returning``) as the engine sees them, in memory, versioned by the database.
+
+    Every committed change of a unit made through the API or the command line writes an
+    ``/events`` row carrying the unit as the API returns it, in the same transaction, with ids
+    in commit order (:mod:`geodispatch.api.events`). The snapshot remembers the last event id
+    it applied; each :meth:`units` call reads only the events after it (one range query on the
+    primary key, usually a few rows) and applies the unit ones. Every process's writes are seen,
+    since the version lives in the database, and a call never sees a state older than the last
+    commit before it. More than :data:`BATCH` new events, or a snapshot older than
+    :data:`MAX_AGE_S`, reload the available units in full: a write that bypasses the API (SQL
+    typed by hand: no audit entry, no event) shows within that time, or at once after
+    :func:`forget_units`.
+    """
+
+    BATCH = 500
+    """Most events applied incrementally; more reload the available units in full."""
+    MAX_AGE_S = 5.0
+    """A full reload at least this often, seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: int | None = None
+        self._units: dict[str, Any] = {}
+        self._list: list[Any] | None = None
+        self._loaded_at = -math.inf
+
+    def units(self, runtime: Runtime) -> list[Any]:
+        """The free units, ordered by id, as of the newest committed event."""
+        last = self._last if time.monotonic() - self._loaded_at < self.MAX_AGE_S else None
+        loaded: tuple[int, dict[str, Any]] | None = None
+        rows: list[Any] = []
+        with runtime.db.read() as session:  # outside the lock: a slow database holds up no other reader
+            if last is not None:
+                rows = list(session.execute(
+                    select(_EVENTS.c.id, _EVENTS.c.entity_type, _EVENTS.c.entity_id, _UNIT_DATA)
+                    .where(_EVENTS.c.id > last)
+                    .order_by(_EVENTS.c.id)
+                    .limit(self.BATCH + 1)
+                ).all())
+            if last is None or len(rows) > self.BATCH:
+                loaded, rows = _load(session), []
+        with self._lock:
+            if loaded is not None and (self._last is None or loaded[0] >= self._last):
+                self._last, self._units, self._list = loaded[0], loaded[1], None
+                self._loaded_at = time.monotonic()
+            for row in rows:
+                if self._last is not None and row.id > self._last:
+                    if row.entity_type == "unit":
+                        self._apply(row.entity_id, row.data)
+                    self._last = int(row.id)
+            if self._list is None:
+                self._list = [self._units[k] for k in sorted(self._units)]
+            return self._list
+
+    def _apply(self, unit_id: str, data: dict[str, Any] | None) -> None:
+        """Apply one unit event (the unit as the API returned it; None: it no longer exists)."""
+        if data is None or data.get("status") not in DISPATCHABLE_STATUSES:
+            if self._units.pop(unit_id, None) is not None:
+                self._list = None
+            return
+        when = data.get("position_time")
+        self._units[unit_id] = _engine_unit(
+            unit_id, data["type"], data["status"], data["lon"], data["lat"], data.get("capabilities"),
+            data.get("station_id"), data.get("home_lon"), data.get("home_lat"),
+            datetime.fromisoformat(when) if when else None,
+        )
+        self._list = None
+
+
+_EVENTS = cast(Table, Event.__table__)
+_UNIT_DATA = type_coerce(case((_EVENTS.c.entity_type == "unit", _EVENTS.c.data)), JSON).label("data")
+"""An event's data when it is a unit's (other entities' JSON is not even decoded)."""
+
+
+def _load(session: Session) -> tuple[int, dict[str, Any]]:
+    """The newest event id and every free unit, read in that order: under READ COMMITTED
+    (PostgreSQL) the unit rows are at least as new as the id, and re-applying an event that a
+    row already shows changes nothing."""
+    last = session.scalar(select(func.max(_EVENTS.c.id))) or 0
+    rows = session.execute(
+        select(Unit.id, Unit.type, Unit.status, Unit.lon, Unit.lat, Unit.capabilities, Unit.station_id,
+               Unit.home_lon, Unit.home_lat, Unit.position_time).where(Unit.status.in_(sorted(DISPATCHABLE_STATUSES)))
+    ).all()
+    units = {r.id: _engine_unit(r.id, r.type, r.status, r.lon, r.lat, r.capabilities, r.station_id, r.home_lon,
+                                r.home_lat, r.position_time) for r in rows}
+    return int(last), units
+
+
+def _engine_unit(ident: str, type_: str, status: str, lon: float, lat: float, capabilities: Any,
+                 station_id: str | None, home_lon: float | None, home_lat: float | None,
+                 position_time: datetime | None) -> Any:
+    from geodispatch.assign import Unit as EngineUnit
+
+    return EngineUnit(id=ident, type=type_, lon=lon, lat=lat, status=status,
+                      capabilities=tuple(capabilities or ()), home_station=station_id, home_lon=home_lon,
+                      home_lat=home_lat, position_time=position_time)
+
+
+def forget_units(runtime: Runtime) -> None:
+    """Make the next :func:`available_units` read the units afresh (after writing them outside the API)."""
+    runtime.extras.pop("unit_snapshot", None)
+
+
+def available_units(runtime: Runtime) -> list[Any]:
+    """The engine's :class:`~geodispatch.assign.Unit` for every free unit, ordered by id.
 
     Free: ``available`` or ``returning`` (:data:`~geodispatch.domain.DISPATCHABLE_STATUSES`); a
     returning unit is placed where it last reported.
 
     Each carries its position's report time and its home (station), so the engine places a
     unit whose report is older than its limit (30 min) at home and says so in the reasons, and
-    the coverage tie-break counts what each unit covers from its home. Reads through
-    ``session`` when given, else in a read session of its own.
+    the coverage tie-break counts what each unit covers from its home. Read from the runtime's
+    :class:`UnitSnapshot` (current as of the newest committed change); the list is shared: do
+    not modify it.
     """
-    from geodispatch.assign import Unit as EngineUnit
-
-    query = (
-        select(Unit.id, Unit.type, Unit.lon, Unit.lat, Unit.capabilities, Unit.station_id, Unit.home_lon,
-               Unit.home_lat, Unit.position_time, Unit.status)
-        .where(Unit.status.in_(sorted(DISPATCHABLE_STATUSES)))
-        .order_by(Unit.id)
-    )
-    if session is not None:
-        rows = session.execute(query).all()
-    else:
-        with runtime.db.read() as own:
-            rows = own.execute(query).all()
-    cache: dict[tuple[Any, ...], Any] = runtime.extras.setdefault("engine_units", {})
-    if len(cache) > 50_000:
-        cache.clear()
-    out = []
-    for r in rows:
-        key = (r.id, r.type, r.lon, r.lat, tuple(r.capabilities or ()), r.station_id, r.home_lon, r.home_lat,
-               r.position_time, r.status)
-        unit = cache.get(key)
-        if unit is None:  # validated once per (unit, position report), not per incident
-            unit = cache[key] = EngineUnit(
-                id=r.id, type=r.type, lon=r.lon, lat=r.lat, status=r.status, capabilities=key[4],
-                home_station=r.station_id, home_lon=r.home_lon, home_lat=r.home_lat, position_time=r.position_time,
-            )
-        out.append(unit)
-    return out
+    snapshot = runtime.extras.get("unit_snapshot")
+    if snapshot is None:
+        snapshot = runtime.extras.setdefault("unit_snapshot", UnitSnapshot())
+    return snapshot.units(runtime)  # type: ignore[no-any-return]
 
 
 def recommend_incident(runtime: Runtime, type_: str, priority: int, lon: float, lat: float) -> dict[str, Any]:

@@ -102,6 +102,14 @@ class Runtime:
             self._auth_cache[digest] = (principal, now + AUTH_CACHE_S)
         return principal
 
+    def remembered_principal(self, key: str) -> Principal | None:
+        """The caller of ``key`` when :meth:`authenticate` checked it less than :data:`AUTH_CACHE_S`
+        seconds ago, else None (no database access: safe to call from the event loop)."""
+        digest = hash_key(key)
+        with self._auth_lock:
+            hit = self._auth_cache.get(digest)
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
     def forget_keys(self) -> None:
         """Drop every remembered key (after a revocation)."""
         with self._auth_lock:
@@ -136,7 +144,7 @@ class Runtime:
                 f"{what} at lon={lon:.6f}, lat={lat:.6f} is outside the region served ({self.scenario.name}: "
                 f"lon {west:.4f}..{east:.4f}, lat {south:.4f}..{north:.4f}); check the coordinates and lon/lat order"
             )
-        snap = self.network.snap([lon], [lat], max_distance_m=self.snap_limit_m, strict=False)
+        snap = self.eta_engine.snap_point(lon, lat, self.snap_limit_m)  # the recommendation reuses it
         if snap.edge[0] < 0:
             raise SnapError(
                 f"{what} at lon={lon:.6f}, lat={lat:.6f} is {snap.distance_m[0]:.0f} m from the nearest road "

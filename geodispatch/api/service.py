@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,7 +78,7 @@ def audit(
     after: dict[str, Any] | None,
 ) -> None:
     """Append one audit-log entry (hash-chained) in the current transaction."""
-    audit_log.append(session, [_audit_row(who, action, entity_type, entity_id, before, after, utcnow())])
+    audit_log.append(session, [audit_row(who, action, entity_type, entity_id, before, after, utcnow())])
 
 
 def _insert(session: Session, row: object, what: str) -> None:
@@ -181,30 +181,71 @@ _UNIT_COLUMNS = (_UNITS.c.id, _UNITS.c.status, _UNITS.c.incident_id, _UNITS.c.lo
                  _UNITS.c.station_id, _UNITS.c.capabilities)
 
 
-def _audit_row(
+# The hot paths' statements, built once: a statement object reused keeps its compiled form and
+# cache key (building one costs more than running it on SQLite).
+_LOCK_INCIDENT = select(_INCIDENTS).where(_INCIDENTS.c.id == bindparam("b_incident")).with_for_update()
+_LOCK_UNITS = (select(*_UNIT_COLUMNS).where(_UNITS.c.id.in_(bindparam("b_ids", expanding=True)))
+               .order_by(_UNITS.c.id).with_for_update())
+_LOCK_INCIDENT_UNITS = (select(*_UNIT_COLUMNS).where(_UNITS.c.incident_id == bindparam("b_incident"))
+                        .order_by(_UNITS.c.id).with_for_update())
+_SEND_UNITS = (update(_UNITS)
+               .where(_UNITS.c.id.in_(bindparam("b_ids", expanding=True)),
+                      _UNITS.c.status.in_(sorted(DISPATCHABLE_STATUSES)))
+               .values(status="dispatched", incident_id=bindparam("b_incident"), updated_at=bindparam("b_now")))
+_MOVE_UNITS = (update(_UNITS).where(_UNITS.c.id.in_(bindparam("b_ids", expanding=True)))
+               .values(status=bindparam("b_status"), updated_at=bindparam("b_now")))
+_RELEASE_UNITS = (update(_UNITS).where(_UNITS.c.incident_id == bindparam("b_incident"))
+                  .values(status="available", incident_id=None, updated_at=bindparam("b_now")))
+_END_ASSIGNMENTS = (update(_ASSIGNMENTS)
+                    .where(_ASSIGNMENTS.c.incident_id == bindparam("b_incident"), _ASSIGNMENTS.c.active.is_(True))
+                    .values(active=False, released_at=bindparam("b_now")))
+_INSERT_ASSIGNMENTS = insert(_ASSIGNMENTS)
+_INSERT_INCIDENT = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
+_SET_INCIDENT_STATUS = (update(_INCIDENTS).where(_INCIDENTS.c.id == bindparam("b_incident"))
+                        .values(status=bindparam("b_status"), updated_at=bindparam("b_now")))
+
+
+def audit_row(
     who: Principal, action: str, entity_type: str, entity_id: object, before: Any, after: Any, now: datetime
 ) -> dict[str, Any]:
+    """One audit-log row (for :func:`geodispatch.api.audit.append`)."""
     return {"at": now, "key_id": who.key_id, "role": who.role, "action": action, "entity_type": entity_type,
             "entity_id": str(entity_id), "before": before, "after": after}
+
+
+def insert_incident(
+    session: Session,
+    who: Principal,
+    data: dict[str, Any],
+    recommendation: dict[str, Any] | None,
+    **extra: Any,
+) -> tuple[int, datetime, dict[str, Any]]:
+    """Insert an open incident with the engine's recommendation (and ``extra`` columns).
+
+    Returns its id, its creation time and its ``incident.create`` audit row, which the caller
+    appends (with its other audit rows: one append per transaction).
+    """
+    now = utcnow()
+    values = {"type": data["type"], "priority": data["priority"], "lon": data["lon"], "lat": data["lat"],
+              "note": data.get("note", ""), "status": "open"}
+    incident_id = session.execute(
+        _INSERT_INCIDENT, {**values, **extra, "recommendation": recommendation, "created_by": who.key_id,
+                           "created_at": now, "updated_at": now}
+    ).scalar_one()
+    return int(incident_id), now, audit_row(who, "incident.create", "incident", incident_id, None, values, now)
 
 
 def create_incident(
     session: Session, who: Principal, data: dict[str, Any], recommendation: dict[str, Any] | None
 ) -> int:
-    """Insert an open incident with the engine's recommendation; return its id."""
-    now = utcnow()
-    values = {"type": data["type"], "priority": data["priority"], "lon": data["lon"], "lat": data["lat"],
-              "note": data.get("note", ""), "status": "open"}
-    incident_id = session.execute(
-        insert(_INCIDENTS).values(**values, recommendation=recommendation, created_by=who.key_id, created_at=now,
-                                  updated_at=now).returning(_INCIDENTS.c.id)
-    ).scalar_one()
-    audit_log.append(session, [_audit_row(who, "incident.create", "incident", incident_id, None, values, now)])
-    return int(incident_id)
+    """Insert an open incident with the engine's recommendation, audited; return its id."""
+    incident_id, _, row = insert_incident(session, who, data, recommendation)
+    audit_log.append(session, [row])
+    return incident_id
 
 
 def _locked_incident(session: Session, incident_id: int) -> Any:
-    row = session.execute(select(_INCIDENTS).where(_INCIDENTS.c.id == incident_id).with_for_update()).one_or_none()
+    row = session.execute(_LOCK_INCIDENT, {"b_incident": incident_id}).one_or_none()
     if row is None:
         raise NotFoundError(f"incident {incident_id} does not exist; list open incidents with GET /incidents")
     return row
@@ -254,9 +295,7 @@ def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[
             )
         unit_ids = recommended
     wanted = sorted(set(unit_ids))
-    rows = session.execute(
-        select(*_UNIT_COLUMNS).where(_UNITS.c.id.in_(wanted)).order_by(_UNITS.c.id).with_for_update()
-    ).all()
+    rows = session.execute(_LOCK_UNITS, {"b_ids": wanted}).all()
     units = {r.id: r for r in rows}
     missing = [u for u in wanted if u not in units]
     if missing:
@@ -267,17 +306,13 @@ def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[
     now = utcnow()
     # Conditional update: only units still free change (a second line of defence next to the
     # row locks); anything less than all of them aborts the whole transaction.
-    result = session.execute(
-        update(_UNITS)
-        .where(_UNITS.c.id.in_(wanted), _UNITS.c.status.in_(sorted(DISPATCHABLE_STATUSES)))
-        .values(status="dispatched", incident_id=incident_id, updated_at=now)
-    )
+    result = session.execute(_SEND_UNITS, {"b_ids": wanted, "b_incident": incident_id, "b_now": now})
     if result.rowcount != len(wanted):  # type: ignore[attr-defined]
         now_rows = session.execute(select(*_UNIT_COLUMNS).where(_UNITS.c.id.in_(wanted))).all()
         raise _unavailable(incident_id, [r for r in now_rows if r.incident_id != incident_id] or list(now_rows))
     try:
         session.execute(
-            insert(_ASSIGNMENTS),
+            _INSERT_ASSIGNMENTS,
             [{"incident_id": incident_id, "unit_id": u, "active": True, "assigned_at": now, "released_at": None,
               "assigned_by": who.key_id} for u in wanted],
         )
@@ -287,14 +322,13 @@ def dispatch(session: Session, who: Principal, incident_id: int, unit_ids: list[
             code="unit_unavailable",
         ) from exc
     new_status = "dispatched" if incident.status == "open" else incident.status
-    session.execute(update(_INCIDENTS).where(_INCIDENTS.c.id == incident_id).values(status=new_status,
-                                                                                    updated_at=now))
+    session.execute(_SET_INCIDENT_STATUS, {"b_incident": incident_id, "b_status": new_status, "b_now": now})
     audits = [
-        _audit_row(who, "unit.dispatch", "unit", u, unit_snapshot(units[u]),
+        audit_row(who, "unit.dispatch", "unit", u, unit_snapshot(units[u]),
                    dict(unit_snapshot(units[u]), status="dispatched", incident_id=incident_id), now)
         for u in wanted
     ]
-    audits.append(_audit_row(who, "incident.dispatch", "incident", incident_id, {"status": incident.status},
+    audits.append(audit_row(who, "incident.dispatch", "incident", incident_id, {"status": incident.status},
                              {"status": new_status, "unit_ids": wanted}, now))
     audit_log.append(session, audits)
     return incident_id
@@ -319,25 +353,19 @@ def update_incident(session: Session, who: Principal, incident_id: int, status: 
     incident = _locked_incident(session, incident_id)
     check_incident_transition(incident.status, status)
     now = utcnow()
-    rows = session.execute(
-        select(*_UNIT_COLUMNS).where(_UNITS.c.incident_id == incident_id).order_by(_UNITS.c.id).with_for_update()
-    ).all()
+    rows = session.execute(_LOCK_INCIDENT_UNITS, {"b_incident": incident_id}).all()
     audits = []
     if status in TERMINAL_INCIDENT_STATUSES:
         if rows:
-            session.execute(update(_UNITS).where(_UNITS.c.incident_id == incident_id)
-                            .values(status="available", incident_id=None, updated_at=now))
-        session.execute(update(_ASSIGNMENTS)
-                        .where(_ASSIGNMENTS.c.incident_id == incident_id, _ASSIGNMENTS.c.active.is_(True))
-                        .values(active=False, released_at=now))
-        audits = [_audit_row(who, "unit.release", "unit", r.id, unit_snapshot(r),
+            session.execute(_RELEASE_UNITS, {"b_incident": incident_id, "b_now": now})
+        session.execute(_END_ASSIGNMENTS, {"b_incident": incident_id, "b_now": now})
+        audits = [audit_row(who, "unit.release", "unit", r.id, unit_snapshot(r),
                              dict(unit_snapshot(r), status="available", incident_id=None), now) for r in rows]
     else:
         moving = [r for r in rows if unit_follows(r.status, status)]
         if moving:
-            session.execute(update(_UNITS).where(_UNITS.c.id.in_([r.id for r in moving]))
-                            .values(status=status, updated_at=now))
-        audits = [_audit_row(who, "unit.status", "unit", r.id, unit_snapshot(r),
+            session.execute(_MOVE_UNITS, {"b_ids": [r.id for r in moving], "b_status": status, "b_now": now})
+        audits = [audit_row(who, "unit.status", "unit", r.id, unit_snapshot(r),
                              dict(unit_snapshot(r), status=status), now) for r in moving]
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if note is not None:
@@ -347,7 +375,7 @@ def update_incident(session: Session, who: Principal, incident_id: int, status: 
     session.execute(update(_INCIDENTS).where(_INCIDENTS.c.id == incident_id).values(**values))
     before = {"status": incident.status, "note": incident.note}
     after = {"status": status, "note": incident.note if note is None else note}
-    audits.append(_audit_row(who, "incident.status", "incident", incident_id, before, after, now))
+    audits.append(audit_row(who, "incident.status", "incident", incident_id, before, after, now))
     audit_log.append(session, audits)
     return incident_id
 

@@ -15,19 +15,21 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from geodispatch.api import audit as audit_log
 from geodispatch.api.auth import SYSTEM, Principal
 from geodispatch.api.models import Incident, IncidentForward, Unit, utcnow
 from geodispatch.api.runtime import Runtime
 from geodispatch.api.schemas import AgencyOut, ForwardOut, PublicStatusOut
-from geodispatch.api.service import audit
+from geodispatch.api.service import audit, audit_row, insert_incident
 from geodispatch.api.state import DISPATCHABLE_STATUSES, TERMINAL_INCIDENT_STATUSES
-from geodispatch.assign.forward import forward_status, plan_forwards, unit_agency
+from geodispatch.assign.forward import ForwardPlan, forward_status, plan_forwards, unit_agency
 from geodispatch.assign.model import resolve_sop
 from geodispatch.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, RateLimitedError
 from geodispatch.regions import Agency
@@ -59,8 +61,12 @@ def _utc(value: datetime) -> datetime:
 
 
 def agencies_by_id(runtime: Runtime) -> dict[str, Agency]:
-    """The served region's agencies by id."""
-    return {a.id: a for a in runtime.scenario.agencies}
+    """The served region's agencies by id (built once per runtime and agency list)."""
+    agencies = runtime.scenario.agencies
+    cached = runtime.extras.get("agencies_by_id")
+    if cached is None or cached[0] is not agencies:
+        cached = runtime.extras["agencies_by_id"] = (agencies, {a.id: a for a in agencies})
+    return cached[1]  # type: ignore[no-any-return]
 
 
 def check_agency(runtime: Runtime, agency_id: str) -> Agency:
@@ -81,46 +87,105 @@ def unit_agency_for(runtime: Runtime, unit_type: str, station_id: str | None, ag
 
 
 # ---------------------------------------------------------------- forwarding a new report
-def forward_new_incident(session: Session, who: Principal, runtime: Runtime, incident_id: int, type_: str) -> None:
-    """Forward a just-created incident to the agencies its SOP names and give it a public token.
+@dataclass(frozen=True)
+class NewReport:
+    """Where a new report goes, decided before its write transaction (pure: no database).
+
+    Attributes
+    ----------
+    plan : ForwardPlan
+        Agencies it is forwarded to (with the unit types asked of each) and the commander.
+    public_token : str
+        Token of its public status page (192 random bits: unguessable).
+    notified_at : datetime
+        When the agencies are notified (the runtime's clock).
+    """
+
+    plan: ForwardPlan
+    public_token: str
+    notified_at: datetime
+
+
+def plan_new_report(runtime: Runtime, type_: str) -> NewReport:
+    """Forwards, commander and public token of a report of ``type_`` (see :func:`create_and_forward`)."""
+    scenario = runtime.scenario
+    sop = resolve_sop(scenario.sop or None)
+    plan = plan_forwards(type_, sop.get(type_, ()), scenario.agencies, scenario.workflow)
+    return NewReport(plan, secrets.token_urlsafe(24), runtime.clock())
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """What :func:`create_and_forward` wrote: enough to render the incident without reading it back.
+
+    Attributes
+    ----------
+    id : int
+        The incident.
+    created_at : datetime
+        Its creation (and update) time.
+    report : NewReport
+        Its forwards plan, public token and notification time.
+    forwarded_to : list of ForwardOut
+        Its forwards as the API shows them.
+    """
+
+    id: int
+    created_at: datetime
+    report: NewReport
+    forwarded_to: list[ForwardOut]
+
+
+def create_and_forward(
+    session: Session, who: Principal, runtime: Runtime, data: dict[str, Any], recommendation: dict[str, Any] | None
+) -> NewIncident:
+    """Record a new incident and forward it to the agencies its SOP names.
+
+    Three writes: the incident with its token and commander, its forwards, and the two audit
+    entries ``incident.create`` and ``incident.forward`` appended together (one chain append).
+    Returns what was written, from which :func:`geodispatch.api.views.new_incident_out`
+    renders the incident without reading it back.
 
     Parameters
     ----------
     session : Session
-        The write transaction that created the incident.
+        An open write transaction.
     who : Principal
         The call taker.
     runtime : Runtime
         The region served (agencies, workflow, SOP) and the clock.
-    incident_id : int
-        The new incident.
-    type_ : str
-        Its incident type.
+    data : dict
+        ``type``, ``priority``, ``lon``, ``lat``, ``note`` of the report.
+    recommendation : dict or None
+        The engine's recommendation.
     """
-    scenario = runtime.scenario
-    sop = resolve_sop(scenario.sop or None)
-    plan = plan_forwards(type_, sop.get(type_, ()), scenario.agencies, scenario.workflow)
-    now = runtime.clock()
-    token = secrets.token_urlsafe(24)  # 192 bits: unguessable
-    session.execute(
-        update(_INCIDENTS)
-        .where(_INCIDENTS.c.id == incident_id)
-        .values(public_token=token, command_agency_id=plan.command)
+    report = plan_new_report(runtime, data["type"])
+    plan = report.plan
+    incident_id, now, create_audit = insert_incident(
+        session, who, data, recommendation, public_token=report.public_token, command_agency_id=plan.command
     )
     if plan.forwards:
         session.execute(
             insert(_FORWARDS),
             [
                 {"incident_id": incident_id, "agency_id": f.agency_id, "unit_types": list(f.unit_types),
-                 "status": "notified", "notified_at": now, "acknowledged_at": None, "escalated_at": None}
+                 "status": "notified", "notified_at": report.notified_at, "acknowledged_at": None,
+                 "escalated_at": None}
                 for f in plan.forwards
             ],
         )
-    audit(
-        session, who, "incident.forward", "incident", incident_id, None,
+    forward_audit = audit_row(
+        who, "incident.forward", "incident", incident_id, None,
         {"forwarded_to": [{"agency_id": f.agency_id, "unit_types": list(f.unit_types)} for f in plan.forwards],
          "command_agency_id": plan.command, "no_agency_for": list(plan.no_agency)},
+        utcnow(),
     )
+    audit_log.append(session, [create_audit, forward_audit])
+    forwards = [
+        forward_out(runtime, f.agency_id, list(f.unit_types), "notified", report.notified_at, None, None)
+        for f in plan.forwards
+    ]
+    return NewIncident(incident_id, now, report, forwards)
 
 
 # ---------------------------------------------------------------- who may see what
@@ -291,32 +356,52 @@ def hand_over(session: Session, who: Principal, runtime: Runtime, incident_id: i
 
 
 # ---------------------------------------------------------------- views
+_FORWARDS_OF = (select(_FORWARDS).where(_FORWARDS.c.incident_id.in_(bindparam("ids", expanding=True)))
+                .order_by(_FORWARDS.c.id))
+
+
 def forwards_of(session: Session, runtime: Runtime, incident_ids: Sequence[int]) -> dict[int, list[ForwardOut]]:
     """The forwards of each incident, with the status as of now (``notified`` past the deadline reads overdue)."""
     if not incident_ids:
         return {}
-    rows = session.execute(
-        select(_FORWARDS).where(_FORWARDS.c.incident_id.in_(list(incident_ids))).order_by(_FORWARDS.c.id)
-    ).all()
-    names = agencies_by_id(runtime)
+    rows = session.execute(_FORWARDS_OF, {"ids": list(incident_ids)}).all()
     now = runtime.clock()
-    timeout = runtime.scenario.ack_timeout_s
     out: dict[int, list[ForwardOut]] = {}
     for r in rows:
-        notified = _utc(r.notified_at)
         out.setdefault(int(r.incident_id), []).append(
-            ForwardOut(
-                agency_id=r.agency_id,
-                agency_name=names[r.agency_id].name if r.agency_id in names else r.agency_id,
-                unit_types=list(r.unit_types or []),
-                status=forward_status(r.status, notified, now, timeout),  # type: ignore[arg-type]
-                notified_at=notified,
-                acknowledged_at=r.acknowledged_at,
-                escalated_at=r.escalated_at,
-                ack_deadline=notified + timedelta(seconds=timeout),
-            )
+            forward_out(runtime, r.agency_id, list(r.unit_types or []), r.status, r.notified_at, r.acknowledged_at,
+                        r.escalated_at, now)
         )
     return out
+
+
+def forward_out(
+    runtime: Runtime,
+    agency_id: str,
+    unit_types: list[str],
+    status: str,
+    notified_at: datetime,
+    acknowledged_at: datetime | None,
+    escalated_at: datetime | None,
+    now: datetime | None = None,
+) -> ForwardOut:
+    """One forward as the API shows it (a ``notified`` one past its deadline reads ``overdue``).
+
+    ``now`` defaults to the runtime's clock.
+    """
+    agency = agencies_by_id(runtime).get(agency_id)
+    notified = _utc(notified_at)
+    timeout = runtime.scenario.ack_timeout_s
+    return ForwardOut(
+        agency_id=agency_id,
+        agency_name=agency.name if agency is not None else agency_id,
+        unit_types=unit_types,
+        status=forward_status(status, notified, runtime.clock() if now is None else now, timeout),  # type: ignore[arg-type]
+        notified_at=notified,
+        acknowledged_at=acknowledged_at,
+        escalated_at=escalated_at,
+        ack_deadline=notified + timedelta(seconds=timeout),
+    )
 
 
 def agency_queues(session: Session, runtime: Runtime) -> list[AgencyOut]:

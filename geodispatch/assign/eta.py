@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CACHE_MAX = 200_000
+_POINT_SNAPS = 256
+"""Points whose snap an engine remembers (see :meth:`EtaEngine.snap_point`)."""
 _SEARCH_CACHE_BYTES = 100_000_000
 """Memory budget of an engine's cache of recent incident searches (LRU)."""
 
@@ -85,6 +87,7 @@ class EtaEngine:
         self._searches: OrderedDict[Any, tuple[float, bool, np.ndarray, np.ndarray | None]] = OrderedDict()
         self._coverage: dict[Any, CoverageIndex] = {}
         self._coverage_last: tuple[Any, float, CoverageIndex] | None = None
+        self._point_snaps: OrderedDict[tuple[float, float, float], SnapResult] = OrderedDict()
         self._views: dict[int, EtaEngine] = {}
 
     def for_unit_type(self, unit_type: str) -> EtaEngine:
@@ -121,6 +124,23 @@ class EtaEngine:
         thread = threading.Thread(target=build, name="eta-hierarchy", daemon=True)
         thread.start()
         return thread
+
+    def snap_point(self, lon: float, lat: float, max_distance_m: float = DEFAULT_SNAP_DISTANCE_M) -> SnapResult:
+        """Snap one point (not strict: ``edge`` -1 beyond ``max_distance_m``), remembering the last
+        :data:`_POINT_SNAPS` points: the API checks an incident's location and then recommends
+        units for it, one snap for both. The result is shared: do not modify its arrays."""
+        key = (float(lon), float(lat), float(max_distance_m))
+        with self._lock:
+            hit = self._point_snaps.get(key)
+            if hit is not None:
+                self._point_snaps.move_to_end(key)
+                return hit
+        snap = self.network.snap([key[0]], [key[1]], max_distance_m=key[2], strict=False)
+        with self._lock:
+            self._point_snaps[key] = snap
+            while len(self._point_snaps) > _POINT_SNAPS:
+                self._point_snaps.popitem(last=False)
+        return snap
 
     def check(self, network: RoadNetwork) -> EtaEngine:
         """Return self after checking that it belongs to ``network``."""
@@ -304,6 +324,7 @@ def snap_incident(
     lat: float,
     incident_id: str = "",
     max_distance_m: float = DEFAULT_SNAP_DISTANCE_M,
+    engine: EtaEngine | None = None,
 ) -> SnapResult:
     """Snap an incident's location (strict: off-network raises).
 
@@ -320,13 +341,19 @@ def snap_incident(
         Named in the error message.
     max_distance_m : float
         Snap limit, metres (default 1000).
+    engine : EtaEngine, optional
+        The network's ETA engine: a point it snapped recently is not snapped again
+        (:meth:`EtaEngine.snap_point`).
 
     Raises
     ------
     SnapError
         When the location is farther than ``max_distance_m`` from any road of the network.
     """
-    snap = network.snap([lon], [lat], max_distance_m=max_distance_m, strict=False)
+    if engine is not None:
+        snap = engine.check(network).snap_point(lon, lat, max_distance_m)
+    else:
+        snap = network.snap([lon], [lat], max_distance_m=max_distance_m, strict=False)
     if snap.edge[0] < 0:
         raise SnapError(
             f"incident {incident_id} at lon={lon:.6f}, lat={lat:.6f} is {snap.distance_m[0]:.0f} m from the "

@@ -142,10 +142,10 @@ def solve(
             f"no available unit at all: all {len(units)} units are busy or out of service; "
             "queue the incident and retry when a unit reports available"
         )
-    incident_snaps = [snap_incident(network, inc.lon, inc.lat, inc.id, snap_limit_m) for inc in incidents]
+    eng = engine_for(network, engine)
+    incident_snaps = [snap_incident(network, inc.lon, inc.lat, inc.id, snap_limit_m, engine=eng) for inc in incidents]
 
     positions = effective_positions(units, clock, max_position_age_s)
-    eng = engine_for(network, engine)
     snaps = snap_units(network, positions.lon, positions.lat, snap_limit_m, engine=eng)
     dispatchable = np.asarray([u.dispatchable for u in units], dtype=bool)
     unit_types = [u.type for u in units]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from geodispatch.api.models import Incident, Unit
 from geodispatch.api.recommend import recommend_incident
 from geodispatch.api.schemas import CommandIn, DispatchIn, IncidentIn, IncidentOut, IncidentPatch
 from geodispatch.api.state import TERMINAL_INCIDENT_STATUSES, IncidentStatus
-from geodispatch.api.views import incident_by_id, incident_out
+from geodispatch.api.views import incident_by_id, incident_out, json_response, new_incident_out
 from geodispatch.errors import ConflictError, NotFoundError
 
 router = APIRouter(prefix="/incidents", tags=["incidents"], route_class=AuthRoute)
@@ -36,7 +36,7 @@ Agency = Annotated[Principal, require("agency")]
 
 
 @router.post("", status_code=201, response_model=IncidentOut)
-def create_incident(body: IncidentIn, who: Dispatcher, runtime: RuntimeDep, tx: TransactionDep) -> IncidentOut:
+def create_incident(body: IncidentIn, who: Dispatcher, runtime: RuntimeDep, tx: TransactionDep) -> Response:
     """Record a new incident, forward it to the agencies its SOP names, and return the engine's
     recommendation (units, ETAs, reasons), the forwards and the public status token.
 
@@ -45,10 +45,11 @@ def create_incident(body: IncidentIn, who: Dispatcher, runtime: RuntimeDep, tx: 
     """
     runtime.check_location(body.lon, body.lat, "incident")
     rec = recommend_incident(runtime, body.type, body.priority, body.lon, body.lat)  # before the write lock
+    data = body.model_dump()
     with tx() as session:
-        incident_id = service.create_incident(session, who, body.model_dump(), rec)
-        workflow.forward_new_incident(session, who, runtime, incident_id, body.type)
-        return incident_by_id(session, incident_id, runtime)
+        new = workflow.create_and_forward(session, who, runtime, data, rec)
+        out = new_incident_out(session, new, data, rec, runtime)
+    return json_response(out, 201)
 
 
 @router.get("", response_model=list[IncidentOut])
@@ -86,7 +87,7 @@ def get_incident(incident_id: RowId, who: IncidentReader, runtime: RuntimeDep, s
 @router.post("/{incident_id}/dispatch", response_model=IncidentOut)
 def dispatch(
     incident_id: RowId, body: DispatchIn, who: DispatcherOrAgency, runtime: RuntimeDep, tx: TransactionDep
-) -> IncidentOut:
+) -> Response:
     """Send units (all or none). 409 ``unit_unavailable`` names each unit's current assignment.
 
     Omit ``unit_ids`` to confirm the recommended units. An agency key dispatches only its own
@@ -101,7 +102,8 @@ def dispatch(
                 unit_ids = _own_recommended(session, who, incident_id)
             workflow.check_own_units(session, who, unit_ids)
         service.dispatch(session, who, incident_id, unit_ids)
-        return incident_by_id(session, incident_id, runtime)
+        out = incident_by_id(session, incident_id, runtime)
+    return json_response(out)
 
 
 def _own_recommended(session: Session, who: Principal, incident_id: int) -> list[str]:
@@ -121,14 +123,15 @@ def _own_recommended(session: Session, who: Principal, incident_id: int) -> list
 @router.patch("/{incident_id}", response_model=IncidentOut)
 def update_incident(
     incident_id: RowId, body: IncidentPatch, who: Dispatcher, runtime: RuntimeDep, tx: TransactionDep
-) -> IncidentOut:
+) -> Response:
     """Lifecycle step (en_route, on_scene, transporting, closed, cancelled); 409 when not allowed.
 
     Closing or cancelling releases the incident's units (they become available).
     """
     with tx() as session:
         service.update_incident(session, who, incident_id, body.status, body.note)
-        return incident_by_id(session, incident_id, runtime)
+        out = incident_by_id(session, incident_id, runtime)
+    return json_response(out)
 
 
 @router.post("/{incident_id}/acknowledge", response_model=IncidentOut)
