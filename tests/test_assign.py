@@ -554,3 +554,22 @@ def test_parallel_road_is_not_taken_for_the_twin(one_way_loop: bool) -> None:
     eta = incident_etas(net, inc, usn, math.inf).eta_s[0]
     # 250 m of the short road to a junction (25 s), then half of the long road; one-way: from junction 0
     assert eta == pytest.approx(25.0 + loop_t / 2, rel=1e-4)
+
+
+def test_coverage_index_any_reach_is_the_union_of_the_reach_rows() -> None:
+    """The tie-break's bit-packed union equals the plain rows' ``any`` (13 people: not a byte multiple)."""
+    from geodispatch.assign.cover import CoverageIndex
+
+    net = line_network(n=41, spacing_m=500.0)
+    rng = np.random.default_rng(3)
+    nodes = rng.integers(0, 41, size=13)
+    pop = pd.DataFrame({"lon": [at(net, int(k))[0] for k in nodes], "lat": [LAT0] * 13,
+                        "population": rng.integers(1, 100, size=13)})
+    index = CoverageIndex(net, pop, 300.0)
+    for bases in ([3], [3, 30], [0, 10, 20, 40], [39, 39, 5]):
+        lon = [at(net, b)[0] for b in bases]
+        lat = [LAT0] * len(bases)
+        expected = index.reach(lon, lat).any(axis=0)
+        assert 0 < expected.sum() < 13 or len(bases) > 2
+        np.testing.assert_array_equal(index.any_reach(lon, lat), expected)
+    assert not index.any_reach([], []).any()

@@ -68,6 +68,7 @@ class CoverageIndex:
         self.node, _ = network.nearest_nodes(lon, lat)
         self.total = float(self.weight.sum())
         self._rows: dict[tuple[float, float], np.ndarray] = {}
+        self._packed: dict[tuple[float, float], np.ndarray] = {}  # the same rows, 8 points a byte
 
     def _keys(self, lon: Any, lat: Any) -> list[tuple[float, float]]:
         """Cache keys of bases, computing the reach rows of new ones (batched searches)."""
@@ -80,7 +81,9 @@ class CoverageIndex:
                 sub = type(snap)(*(np.asarray(getattr(snap, f))[part] for f in snap.__dataclass_fields__))
                 times = np.asarray(point_travel_times(self.network, sub, limit=self.target_s))
                 for key, row in zip(missing[part], times, strict=True):
-                    self._rows[key] = row[self.node] <= self.target_s
+                    reach = row[self.node] <= self.target_s
+                    self._rows[key] = reach
+                    self._packed[key] = np.packbits(reach)
         return keys
 
     def prepare(self, lon: Any, lat: Any) -> None:
@@ -96,6 +99,20 @@ class CoverageIndex:
         if cols is None:
             return np.vstack([self._rows[k] for k in keys])
         return np.vstack([self._rows[k][cols] for k in keys])
+
+    def any_reach(self, lon: Any, lat: Any) -> np.ndarray:
+        """Boolean vector (n_population,): some of the bases reaches the point in time.
+
+        Equal to ``reach(lon, lat).any(axis=0)``, computed on the bit-packed rows (eight times
+        less memory to sweep: the coverage tie-break asks it for every other unit of a type).
+        """
+        keys = self._keys(lon, lat)
+        if not keys:
+            return np.zeros(len(self.weight), dtype=bool)
+        acc = self._packed[keys[0]].copy()
+        for key in keys[1:]:
+            np.bitwise_or(acc, self._packed[key], out=acc)
+        return np.unpackbits(acc, count=len(self.weight)).view(bool)
 
     def covered(self, rows: np.ndarray) -> float:
         """People covered by at least one of the given reach rows."""
@@ -202,15 +219,13 @@ def coverage_tiebreak(
     pool = np.union1d(pool, chosen)
     rest = np.flatnonzero(fleet & ~np.isin(np.arange(len(eta)), pool))
     # only population points the pool reaches can change; points only the rest reach do not matter
-    rows_pool = index.reach(base_lon[pool], base_lat[pool])
-    touched = np.flatnonzero(rows_pool.any(axis=0))
+    touched = np.flatnonzero(index.any_reach(base_lon[pool], base_lat[pool]))
     rest_lonlat = zip(np.round(base_lon[rest], 7).tolist(), np.round(base_lat[rest], 7).tolist(), strict=True)
     rest_keys = sorted(set(rest_lonlat))
-    rows_rest = index.reach([k[0] for k in rest_keys], [k[1] for k in rest_keys], cols=touched)
-    always = rows_rest.any(axis=0) if len(rest_keys) else np.zeros(len(touched), dtype=bool)
+    always = index.any_reach([k[0] for k in rest_keys], [k[1] for k in rest_keys])[touched]
     cols = touched[~always]
     base_people = 0.0  # constant for every alternative, so it is left out of the comparison
-    sub = rows_pool[:, cols]
+    sub = index.reach(base_lon[pool], base_lat[pool], cols=cols)
     w = index.weight[cols]
     in_fleet = fleet[pool]
 
