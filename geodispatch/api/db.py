@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +46,7 @@ DEFAULT_DB_URL = "sqlite:///geodispatch.db"
 
 
 _WRITE_OPTION = "geodispatch_write"
+_PEEK_OPTION = "geodispatch_peek"
 _AFTER_COMMIT = "geodispatch_after_commit"
 
 
@@ -143,8 +144,10 @@ def _sqlite_events(engine: Engine, timeout_s: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(_PEEK_OPTION, False):
+            return
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE_OPTION, False) else "BEGIN")
 
 
 def make_engine(url: str, timeout_s: float | None = None) -> Engine:
@@ -208,6 +211,19 @@ class Database:
         """A read session; closing it ends the transaction (loaded rows stay readable)."""
         with self._read() as session:
             yield session
+
+    @contextmanager
+    def peek(self) -> Iterator[Connection]:
+        """A connection without a transaction: each statement reads the latest committed state.
+
+        For a query that needs no consistent snapshot across statements: no ``BEGIN`` and no
+        ``ROLLBACK`` around it (two round trips fewer on PostgreSQL).
+        """
+        with self.engine.connect() as conn:
+            if self.is_sqlite:  # no BEGIN from the listener: the driver runs each statement on its own
+                yield conn.execution_options(**{_PEEK_OPTION: True})
+            else:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def write(self) -> Iterator[Session]:

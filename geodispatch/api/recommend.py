@@ -9,8 +9,7 @@ import time
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, case, func, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, Connection, Table, case, func, select, type_coerce
 
 from geodispatch.api.models import Event, Unit
 from geodispatch.api.runtime import Runtime
@@ -53,7 +52,7 @@ class UnitSnapshot:
         last = self._last if time.monotonic() - self._loaded_at < self.MAX_AGE_S else None
         loaded: tuple[int, dict[str, Any]] | None = None
         rows: list[Any] = []
-        with runtime.db.read() as session:  # outside the lock: a slow database holds up no other reader
+        with runtime.db.peek() as session:  # outside the lock: a slow database holds up no other reader
             if last is not None:
                 rows = list(session.execute(
                     select(_EVENTS.c.id, _EVENTS.c.entity_type, _EVENTS.c.entity_id, _UNIT_DATA)
@@ -96,10 +95,10 @@ _UNIT_DATA = type_coerce(case((_EVENTS.c.entity_type == "unit", _EVENTS.c.data))
 """An event's data when it is a unit's (other entities' JSON is not even decoded)."""
 
 
-def _load(session: Session) -> tuple[int, dict[str, Any]]:
-    """The newest event id and every free unit, read in that order: under READ COMMITTED
-    (PostgreSQL) the unit rows are at least as new as the id, and re-applying an event that a
-    row already shows changes nothing."""
+def _load(session: Connection) -> tuple[int, dict[str, Any]]:
+    """The newest event id and every free unit, read in that order, each statement on its own
+    (:meth:`~geodispatch.api.db.Database.peek`): the unit rows are at least as new as the id,
+    and re-applying an event that a row already shows changes nothing."""
     last = session.scalar(select(func.max(_EVENTS.c.id))) or 0
     rows = session.execute(
         select(Unit.id, Unit.type, Unit.status, Unit.lon, Unit.lat, Unit.capabilities, Unit.station_id,
