@@ -215,14 +215,6 @@ def _warm_up(runtime: Runtime) -> None:
 
     net = runtime.network
     _ = net.csr, net.csr_reverse, net.edge_tree
-    if net.n_nodes:  # the compiled search and the solver load now, not in a dispatcher's request
-        import ortools.graph.python.min_cost_flow  # noqa: F401
-
-        from geodispatch.network.traveltime import point_search_until
-
-        snap = runtime.eta_engine.snap_point(float(net.lon[0]), float(net.lat[0]), runtime.snap_limit_m)
-        if snap.edge[0] >= 0:
-            point_search_until(net, snap, 0, None, limit=1.0, reverse=True, workspace=runtime.eta_engine.workspace)
     with runtime.db.read() as session:
         rows = session.execute(select(Unit.lon, Unit.lat, Unit.home_lon, Unit.home_lat)).all()
     bases = [(r.home_lon, r.home_lat) if r.home_lon is not None else (r.lon, r.lat) for r in rows]
