@@ -155,12 +155,12 @@ def coverage_now(runtime: Runtime, minutes: float, unit_type: str | None = None)
             f"{scenario.name} has no population data, so coverage cannot be computed; "
             "serve a region or the synthetic regency that comes with population"
         )
-    query = select(Unit.lon, Unit.lat).where(Unit.status.in_(sorted(DISPATCHABLE_STATUSES)))
+    query = select(Unit.lon, Unit.lat, Unit.type).where(Unit.status.in_(sorted(DISPATCHABLE_STATUSES)))
     if unit_type is not None:
         query = query.where(Unit.type == unit_type)
     with runtime.db.read() as session:
-        rows = session.execute(query.order_by(Unit.lon, Unit.lat)).all()
-    key = (minutes, unit_type, tuple((r.lon, r.lat) for r in rows))
+        rows = session.execute(query.order_by(Unit.lon, Unit.lat, Unit.type)).all()
+    key = (minutes, unit_type, tuple((r.lon, r.lat, r.type) for r in rows))  # boats carry some types only
     cache: OrderedDict[Any, CoverageOut] = runtime.extras.setdefault("coverage_cache", OrderedDict())
     with _CACHE_LOCK:
         hit = cache.get(key)
