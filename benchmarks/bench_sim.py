@@ -7,8 +7,8 @@ Prints three tables, everything on the SYNTHETIC regency:
 
 1. speed: simulated calls per second for one replication of ``--days`` days on the default
    regency and ``--big-days`` on ``synthetic:100000``, for each policy, with and without
-   ``dmexclp`` move-up (wall time includes generating and preparing the calls, not building the
-   model: that is paid once per study);
+   ``dmexclp`` move-up (wall and CPU time include generating and preparing the calls, not
+   building the model: that is paid once per study);
 2. the peer: the project's earlier replay, :func:`geodispatch.assign.evaluate.simulate` (a full
    ``solve`` - one reverse Dijkstra per waiting incident - every 60 s; no hospitals, no move-up)
    on the same day of calls, against this simulator on those calls, with the ratio;
@@ -36,7 +36,11 @@ MOVE_UPS = ("none", "dmexclp")
 
 
 def speed_rows(source: str, days: float, seed: int, policies: tuple[str, ...] = POLICIES) -> list[list[object]]:
-    """One replication per policy x move-up: calls, wall time, calls per second."""
+    """One replication per policy x move-up: calls, wall and CPU time, calls per second of each.
+
+    CPU time (this process) is the steadier figure on a shared machine: wall time there grows
+    with the other processes' load.
+    """
     sc = load_scenario(source)
     rows: list[list[object]] = []
     for move_up in MOVE_UPS:
@@ -45,11 +49,13 @@ def speed_rows(source: str, days: float, seed: int, policies: tuple[str, ...] = 
             model = build_model(sc, policy=policy, move_up=move_up)
             build_s = time.perf_counter() - t0
             src = call_source(model, sc, days=days)
+            cpu = time.process_time()
             rep = simulate_replication(model, src, seed, 0)
+            cpu = time.process_time() - cpu
             n = len(rep.calls)
             rows.append(
                 [sc.name if not rows else "", policy, move_up, f"{n:,}", f"{build_s:.1f}", f"{rep.wall_s:.1f}",
-                 f"{n / rep.wall_s:,.0f}"]
+                 f"{cpu:.1f}", f"{n / rep.wall_s:,.0f}", f"{n / cpu:,.0f}"]
             )  # fmt: skip
     return rows
 
@@ -123,7 +129,7 @@ def _daily_surge(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--days", type=float, default=365.0, help="days per replication, default regency (speed)")
-    ap.add_argument("--big-days", type=float, default=7.0, help="days per replication on synthetic:100000")
+    ap.add_argument("--big-days", type=float, default=7.0, help="days per replication on synthetic:100000 (0: skip)")
     ap.add_argument("--table-days", type=float, default=60.0, help="days per replication of the policy table")
     ap.add_argument("--replications", type=int, default=5)
     ap.add_argument("--surge-factor", type=float, default=6.0)
@@ -131,12 +137,14 @@ def main() -> None:
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES, help="speed table policies")
     ap.add_argument("--tables", nargs="+", default=["speed", "peer", "policies"], choices=["speed", "peer", "policies"])
     args = ap.parse_args()
-    cols = ["scenario", "policy", "move-up", "calls", "model build (s)", "simulate (s)", "calls / s"]
+    cols = ["scenario", "policy", "move-up", "calls", "model build (s)", "simulate (s)", "simulate CPU (s)",
+            "calls / s", "calls / CPU s"]  # fmt: skip
     pol = tuple(args.policies)
     if "speed" in args.tables:
         console.print(f"load average {os.getloadavg()} on {os.cpu_count()} cores (a shared machine)")
         rows = speed_rows("synthetic", args.days, args.seed, pol)
-        rows += speed_rows("synthetic:100000", args.big_days, args.seed, pol)
+        if args.big_days > 0:
+            rows += speed_rows("synthetic:100000", args.big_days, args.seed, pol)
         print_table("Simulation speed (one replication, SYNTHETIC regencies)", cols, rows)
         console.print(f"load average {os.getloadavg()}")
     if "peer" in args.tables:
