@@ -208,6 +208,35 @@ def _consistency(db_url: str, created: list[int]) -> list[str]:
     return problems
 
 
+def _settle(server: ServerProcess, idle_cpu_s: float = 0.1, window_s: float = 2.0, limit_s: float = 180.0) -> float:
+    """Wait until the server's processes use less than ``idle_cpu_s`` of CPU in ``window_s``
+    (background start-up work done), at most ``limit_s``; return the seconds waited."""
+    import psutil
+
+    assert server.proc is not None
+    root = psutil.Process(server.proc.pid)
+    t0 = time.perf_counter()
+
+    def cpu() -> float:
+        total = 0.0
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                times = p.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
+    before = cpu()
+    while time.perf_counter() - t0 < limit_s:
+        time.sleep(window_s)
+        now = cpu()
+        if now - before < idle_cpu_s:
+            break
+        before = now
+    return time.perf_counter() - t0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default="synthetic:100000")
@@ -249,6 +278,8 @@ def main() -> int:
                     raise SystemExit(f"could not create unit {body['id']}: {r.status_code} {r.text}")
         points = [(s.lon, s.lat) for s in scenario.stations]
         _run_stage(server.url, dispatcher, 5.0, 2.0, points, seed=0, max_workers=4)  # warm-up, not reported
+        waited = _settle(server)
+        print(f"server idle after {waited:.0f} s (start-up work in the background, e.g. the contraction hierarchy)")
         for i, rate in enumerate(rates):
             stages.append(_run_stage(server.url, dispatcher, rate, args.seconds, points, seed=i + 1,
                                      max_workers=args.workers))
