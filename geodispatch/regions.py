@@ -38,7 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geodispatch import settings
-from geodispatch.domain import AGENCY_KIND_UNIT_TYPES, UNIT_TYPES, AgencyKind, StationType, UnitType
+from geodispatch.domain import AGENCY_KIND_UNIT_TYPES, AgencyKind, StationType, UnitType
 from geodispatch.errors import CorruptFileError, DownloadError, InputError, RegionConfigError, SourceNotFoundError
 
 
@@ -160,9 +160,6 @@ class SeaLinkConfig(_Strict):
             raise ValueError(str(exc)) from exc
         if types is None:
             return ALL_TYPES
-        unknown = [t for t in types if t not in UNIT_TYPES]
-        if unknown:
-            raise ValueError(f"unknown unit type(s) {', '.join(unknown)}; use {', '.join(UNIT_TYPES)} or 'all'")
         return ";".join(types)
 
 

@@ -7,7 +7,8 @@ but that is not a dependency the module chose.
 
 The layers (DESIGN.md "Data flow"), from the bottom:
 
-* base: ``settings``, ``errors``, ``geometry``, ``output``, ``locale`` helpers;
+* base: ``settings``, ``errors``, ``geometry``, ``output``, ``locale`` helpers, and ``domain``
+  (the vocabulary: unit and station types, statuses; it imports nothing at run time);
 * ``regions`` and ``inputs`` (user configuration and files);
 * ``network`` (roads and searches): it imports nothing above the base;
 * ``demand`` (per-person travel times, shared by coverage and siting), ``synthetic`` (the
@@ -26,7 +27,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "geodispatch"
 STAGES = ("coverage", "assign", "siting", "sim")
-NETWORK_MAY_IMPORT = ("geodispatch.errors", "geodispatch.settings", "geodispatch.geometry", "geodispatch.output")
+NETWORK_MAY_IMPORT = (
+    "geodispatch.errors", "geodispatch.settings", "geodispatch.geometry", "geodispatch.output", "geodispatch.domain"
+)
 
 
 def _module_name(path: Path) -> str:

@@ -435,6 +435,8 @@ def test_sea_link_carries_column_and_defaults(tmp_path: Path) -> None:
     assert parse_carries("all") is None and parse_carries(["sar"]) == ("sar",)
     with pytest.raises(InputError, match=r"row 1.*carries must list unit types"):
         read("ambulance/damkar")
+    with pytest.raises(InputError, match=r"row 1.*unknown unit type\(s\) ambulans; use ambulance, "):
+        read("ambulans;damkar")  # misspelt: it would block the boat for every unit
     no_column = pd.DataFrame([{"from_lon": 119.8, "from_lat": -7.49, "to_lon": 119.83, "to_lat": -7.5,
                                "speed_kph": 40, "boarding_min": 5}])
     assert read_sea_links(no_column)["carries"].tolist() == ["ambulance"]

@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geodispatch import settings
+from geodispatch.domain import UNIT_TYPES
 from geodispatch.errors import CorruptFileError, InputError, SnapError, SourceNotFoundError
 from geodispatch.geometry import haversine_m
 
@@ -232,7 +233,8 @@ def parse_carries(value: Any, default: tuple[str, ...] | None = DEFAULT_LINK_CAR
     Raises
     ------
     InputError
-        When a unit type is not a lower-case name (``ambulance``, ``damkar``, ...).
+        When a name is not one of :data:`geodispatch.domain.UNIT_TYPES` (a misspelt type,
+        ``ambulans``, would otherwise block the boat for every unit without a word).
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return default
@@ -246,6 +248,11 @@ def parse_carries(value: Any, default: tuple[str, ...] | None = DEFAULT_LINK_CAR
     bad = [t for t in tokens if not _CARRIES_TOKEN.match(t)]
     if bad:
         raise InputError(f"carries must list unit types like 'ambulance;rescue' (or 'all'), got {value!r}")
+    unknown = [t for t in tokens if t not in UNIT_TYPES]
+    if unknown:
+        raise InputError(
+            f"carries names unknown unit type(s) {', '.join(unknown)}; use {', '.join(UNIT_TYPES)} or 'all'"
+        )
     return tuple(dict.fromkeys(tokens))
 
 
