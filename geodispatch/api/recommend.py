@@ -49,23 +49,21 @@ class UnitSnapshot:
 
     def units(self, runtime: Runtime) -> list[Any]:
         """The free units, ordered by id, as of the newest committed event."""
-        last = self._last if time.monotonic() - self._loaded_at < self.MAX_AGE_S else None
-        loaded: tuple[int, dict[str, Any]] | None = None
-        rows: list[Any] = []
-        with runtime.db.peek() as session:  # outside the lock: a slow database holds up no other reader
-            if last is not None:
-                rows = list(session.execute(
+        for _ in range(2):
+            if self._last is None or time.monotonic() - self._loaded_at >= self.MAX_AGE_S:
+                self._reload(runtime)
+            last = self._last
+            with runtime.db.peek() as conn:  # outside the lock: a slow database holds up no other reader
+                rows = list(conn.execute(
                     select(_EVENTS.c.id, _EVENTS.c.entity_type, _EVENTS.c.entity_id, _UNIT_DATA)
                     .where(_EVENTS.c.id > last)
                     .order_by(_EVENTS.c.id)
                     .limit(self.BATCH + 1)
                 ).all())
-            if last is None or len(rows) > self.BATCH:
-                loaded, rows = _load(session), []
+            if len(rows) <= self.BATCH:
+                break
+            self._loaded_at = -math.inf  # too far behind: reload
         with self._lock:
-            if loaded is not None and (self._last is None or loaded[0] >= self._last):
-                self._last, self._units, self._list = loaded[0], loaded[1], None
-                self._loaded_at = time.monotonic()
             for row in rows:
                 if self._last is not None and row.id > self._last:
                     if row.entity_type == "unit":
@@ -74,6 +72,17 @@ class UnitSnapshot:
             if self._list is None:
                 self._list = [self._units[k] for k in sorted(self._units)]
             return self._list
+
+    def _reload(self, runtime: Runtime) -> None:
+        """Read every free unit afresh (under the lock: rare, and no event applied meanwhile can be
+        newer than the reload)."""
+        with self._lock:
+            if self._last is not None and time.monotonic() - self._loaded_at < self.MAX_AGE_S:
+                return  # another thread just did
+            with runtime.db.peek() as conn:
+                last, units = _load(conn)
+            self._last, self._units, self._list = last, units, None
+            self._loaded_at = time.monotonic()
 
     def _apply(self, unit_id: str, data: dict[str, Any] | None) -> None:
         """Apply one unit event (the unit as the API returned it; None: it no longer exists)."""
