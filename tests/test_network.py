@@ -24,6 +24,7 @@ from geodispatch.network import RoadNetwork, nearest_source, point_travel_times
 from geodispatch.network.speeds import DEFAULT_SPEEDS_KPH, congestion_factor, parse_maxspeed, primary_class
 from geodispatch.scenario import load_network
 from tests.conftest import write_osm_xml
+from tests.strategies import road_graphs
 
 
 def nx_times(graph: nx.MultiDiGraph, source: int, cutoff: float | None = None) -> dict[int, float]:
@@ -134,26 +135,15 @@ def test_bad_sources() -> None:
         tiny().travel_times([])
 
 
-@st.composite
-def random_graphs(draw: st.DrawFn) -> RoadNetwork:
-    n = draw(st.integers(2, 12))
-    m = draw(st.integers(1, 40))
-    u = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
-    v = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
-    t = draw(st.lists(st.floats(0.0, 500.0, allow_nan=False), min_size=m, max_size=m))
-    lon = np.linspace(119.9, 120.0, n)
-    return RoadNetwork.from_arrays(np.arange(n) + 100, lon, np.full(n, -5.5), u, v, np.ones(m), t)
-
-
 @settings(max_examples=60, deadline=None)
-@given(net=random_graphs(), reverse=st.booleans(), limit=st.one_of(st.none(), st.floats(0.0, 800.0)))
+@given(net=road_graphs(), reverse=st.booleans(), limit=st.one_of(st.none(), st.floats(0.0, 800.0)))
 def test_travel_times_equal_networkx_on_random_graphs(net: RoadNetwork, reverse: bool, limit: float | None) -> None:
     """Parallel edges, one-way edges, self-loops, zero times and disconnected parts."""
     assert_matches_networkx(net, list(range(net.n_nodes)), limit, reverse)
 
 
 @settings(max_examples=30, deadline=None)
-@given(net=random_graphs(), data=st.data())
+@given(net=road_graphs(), data=st.data())
 def test_nearest_source_is_min_over_rows(net: RoadNetwork, data: st.DataObject) -> None:
     sources = data.draw(st.lists(st.integers(0, net.n_nodes - 1), min_size=1, max_size=4))
     which, time_s = nearest_source(net, sources, limit=300.0)
@@ -165,7 +155,7 @@ def test_nearest_source_is_min_over_rows(net: RoadNetwork, data: st.DataObject) 
 
 
 @settings(max_examples=30, deadline=None)
-@given(net=random_graphs(), data=st.data(), reverse=st.booleans())
+@given(net=road_graphs(), data=st.data(), reverse=st.booleans())
 def test_nearest_source_equals_networkx_multi_source(net: RoadNetwork, data: st.DataObject, reverse: bool) -> None:
     """The numba multi-source search against networkx (an independent reference), with a shared workspace."""
     from geodispatch.network.traveltime import SearchWorkspace

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from geodispatch.errors import InputError
 from geodispatch.network import RoadNetwork
 from geodispatch.network.ch import ContractionHierarchy, descend_path
+from tests.strategies import road_graphs
 
 
 def _digraph(net: RoadNetwork, reverse: bool) -> nx.DiGraph:
@@ -36,20 +37,8 @@ def _reference(net: RoadNetwork, seeds: list[int], offsets: list[float], reverse
     return np.asarray([dist.get(x, np.inf) for x in range(net.n_nodes)])
 
 
-@st.composite
-def random_graphs(draw: st.DrawFn) -> RoadNetwork:
-    """Parallel edges, one-way edges, self-loops, zero times and disconnected parts."""
-    n = draw(st.integers(2, 30))
-    m = draw(st.integers(1, 120))
-    u = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
-    v = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
-    t = draw(st.lists(st.sampled_from([0.0, 1.0, 2.5, 7.0]) | st.floats(0.0, 500.0), min_size=m, max_size=m))
-    lon = np.linspace(119.9, 120.0, n)
-    return RoadNetwork.from_arrays(np.arange(n) + 100, lon, np.full(n, -5.5), u, v, np.ones(m), t)
-
-
 @settings(max_examples=80, deadline=None)
-@given(net=random_graphs(), data=st.data(), reverse=st.booleans())
+@given(net=road_graphs(max_nodes=30, max_edges=120, ties=True), data=st.data(), reverse=st.booleans())
 def test_hierarchy_times_equal_networkx_on_random_graphs(net: RoadNetwork, data: st.DataObject, reverse: bool) -> None:
     ch = ContractionHierarchy.build(net)
     assert sorted(ch.rank.tolist()) == list(range(net.n_nodes))
