@@ -363,6 +363,13 @@ def test_an_engine_with_a_hierarchy_built_in_the_background_recommends_the_same(
         np.testing.assert_allclose(held.etas_s, fresh.etas_s, rtol=1e-12)
         np.testing.assert_allclose(held.distances_m, fresh.distances_m, rtol=1e-12)
         assert held.routes == fresh.routes
+    # a nearby incident costs a search that stops at the farthest unit (it has a tree); the
+    # hierarchy answers only once the first bound (30 min) was not enough: a unit 2000 s away
+    engine.forget_searches()
+    assert solve(net, units, [inc], now=NOW, target_s=600, engine=engine).searches[0].predecessors is not None
+    far = solve(net, [unit("F", "ambulance", at(net, 40))], [Incident("f", "medis", 1, *at(net, 0))], now=NOW,
+                target_s=600, engine=engine)
+    assert far.searches[0].predecessors is None and far.eta[0, 0] == pytest.approx(2000.0)
 
 
 def test_optimal_serves_priority_one_first_where_closest_does_not() -> None:

@@ -586,3 +586,56 @@ def test_simulation_says_it_lets_every_unit_cross_every_boat(tmp_path: Path) -> 
         scenario = Scenario(name="harbour", network=net, stations=stations, population=people)
         res = simulate(scenario, calls_per_day=24, days=0.1, replications=1, seed=1)
         assert any("Ambulans Laut Sintetis, which carries only some unit types" in n for n in res.notes) == said
+
+
+def test_one_search_answers_the_units_whose_path_takes_no_closed_boat_same_etas_as_a_search_per_type() -> None:
+    """The whole network's search answers a Damkar truck whose fastest path takes no speedboat;
+    a truck whose path does (island incidents: the speedboat beats the ferry) gets its own view's
+    search. ETAs, exits and routes equal one search per unit-type view, bit for bit."""
+    from geodispatch.assign.eta import (
+        EtaEngine,
+        _incident_etas,
+        _subset,
+        incident_etas,
+        route_pieces,
+        snap_incident,
+        snap_units,
+    )
+    from geodispatch.synthetic import synthetic_regency
+
+    net = synthetic_regency(600, seed=7).network
+    boat = np.flatnonzero(net.edge_highway == SEA_LINK)
+    rng = np.random.default_rng(3)
+    road = np.flatnonzero(~net.is_sea_edge)
+    nodes = np.unique(np.concatenate([net.edge_u[road], net.edge_v[road]]))
+    edge = rng.choice(road, 40)
+    f = rng.uniform(0.1, 0.9, 40)  # part-way along a road: the unit leaves by either end
+    u, v = net.edge_u[edge], net.edge_v[edge]
+    types = np.array(["ambulance", "damkar", "polisi", "ambulance"] * 10)
+    lon, lat = net.lon[u] + f * (net.lon[v] - net.lon[u]), net.lat[u] + f * (net.lat[v] - net.lat[u])
+    island = int(net.edge_v[boat[0]])  # the speedboat's far landing
+    places = [island, int(net.edge_u[boat[0]]), *rng.choice(nodes, 12).tolist()]
+    for engine in (EtaEngine(net), EtaEngine(net, hierarchy=True)):  # Dijkstra tree; hierarchy times
+        snaps = snap_units(net, lon, lat, engine=engine)
+        shared = own = 0
+        for node in places:
+            snap = snap_incident(net, float(net.lon[node]), float(net.lat[node]))
+            for limit in (np.inf, 900.0):
+                engine.forget_searches()
+                res = incident_etas(net, snap, snaps, limit, engine=engine, unit_types=types.tolist())
+                for unit_type in ("ambulance", "damkar", "polisi"):  # the reference: a Dijkstra per view
+                    mask = types == unit_type
+                    sub = _subset(snaps, mask)
+                    ref = _incident_etas(EtaEngine(net.for_unit_type(unit_type)), snap, sub, limit)
+                    if engine.hierarchy is None:
+                        assert np.array_equal(res.eta_s[mask], ref.eta_s)
+                    else:
+                        np.testing.assert_allclose(res.eta_s[mask], ref.eta_s, rtol=1e-12)
+                    assert np.array_equal(res.exit[mask], ref.exit)
+                    for k, j in enumerate(np.flatnonzero(mask)):
+                        assert route_pieces(net, res, snaps, int(j)) == route_pieces(
+                            net.for_unit_type(unit_type), ref, sub, k)
+                on_own = sum(int(m.sum()) for m, _, _ in res.views)
+                own += on_own
+                shared += int(np.count_nonzero(types != "ambulance")) - on_own
+        assert own > 0 and shared > 0  # both ways were taken

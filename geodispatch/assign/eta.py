@@ -39,6 +39,7 @@ import numpy as np
 from geodispatch.assign.cover import CoverageIndex, population_fingerprint
 from geodispatch.assign.model import Unit
 from geodispatch.errors import AssignmentError, InputError, SnapError
+from geodispatch.geometry import haversine_m
 from geodispatch.network.ch import ContractionHierarchy, descend_path
 from geodispatch.network.snap import DEFAULT_SNAP_DISTANCE_M, SnapResult
 from geodispatch.network.traveltime import SearchWorkspace, point_search, point_search_until, point_seeds
@@ -89,6 +90,8 @@ class EtaEngine:
         self._coverage_last: tuple[Any, float, CoverageIndex] | None = None
         self._point_snaps: OrderedDict[tuple[float, float, float], SnapResult] = OrderedDict()
         self._views: dict[int, EtaEngine] = {}
+        self._straight_speed: float | None = None
+        self._closed: np.ndarray | None = None  # a view's edges closed on its parent's network
 
     def for_unit_type(self, unit_type: str) -> EtaEngine:
         """The engine of the network as units of ``unit_type`` travel it (self when no boat blocks them).
@@ -390,10 +393,10 @@ class IncidentEtas:
         Reverse shortest-path tree (see :func:`point_search`); None after a hierarchy query,
         whose paths are read off ``node_time_s`` (:func:`route_pieces` does either).
     views : tuple of (ndarray of bool, RoadNetwork, IncidentEtas)
-        When the units travel different networks (a boat that carries some unit types only, see
-        :meth:`RoadNetwork.for_unit_type`): which units, the network they travel and their own
-        search. Empty when every unit travels the same network (``node_time_s`` and
-        ``predecessors`` are then that search's).
+        Units answered by a search of their own network (a boat that carries some unit types
+        only, see :meth:`RoadNetwork.for_unit_type`, lies on their fastest path): which units,
+        the network they travel and that search. The other units are answered by the search of
+        ``node_time_s`` and ``predecessors``. Empty when every unit is.
     """
 
     eta_s: np.ndarray
@@ -422,12 +425,16 @@ def incident_etas(
     limit_s: float,
     engine: EtaEngine | None = None,
     unit_types: Sequence[str] | None = None,
+    hierarchy: bool = True,
 ) -> IncidentEtas:
     """ETA of every unit to one snapped incident, from one reverse bounded search.
 
     With ``unit_types``, a unit crosses only the sea links that carry its type (a Damkar truck
-    does not ride the speedboat ambulance): one search per distinct network the units travel
-    (:meth:`EtaEngine.for_unit_type`), usually one.
+    does not ride the speedboat ambulance). One search on the whole network answers every unit
+    whose fastest path there takes no boat closed to its type (the view of its type,
+    :meth:`EtaEngine.for_unit_type`, has every edge of that path, and no faster one); only the
+    units whose path may take such a boat get a search of their own view
+    (:func:`_own_search_needed`). Same ETAs as one search per view.
 
     Parameters
     ----------
@@ -443,6 +450,11 @@ def incident_etas(
         The network's ETA engine, whose recent searches are reused (a temporary one when omitted).
     unit_types : sequence of str, optional
         Type of each unit (aligned with ``units``); without it every unit crosses every boat.
+    hierarchy : bool
+        Whether the search may be a query of the engine's contraction hierarchy (when it holds
+        one). A bounded search that stops at the farthest unit is cheaper for a nearby incident;
+        the hierarchy wins when the search must reach far (:func:`geodispatch.assign.recommend`
+        asks for it once its first bound was not enough). Same answers either way.
 
     Returns
     -------
@@ -450,7 +462,7 @@ def incident_etas(
     """
     eng = engine_for(network, engine)
     if unit_types is None or not network.sea_carries:
-        return _incident_etas(eng, snap, units, limit_s)
+        return _incident_etas(eng, snap, units, limit_s, hierarchy)
     types = np.asarray(unit_types, dtype=object)
     if len(types) != len(units.edge):
         raise InputError(f"unit_types has {len(types)} entries for {len(units.edge)} units")
@@ -464,23 +476,105 @@ def incident_etas(
             groups[id(sub)] = (sub, mask)
     if len(groups) == 1:
         sub, _ = next(iter(groups.values()))
-        res = _incident_etas(sub, snap, units, limit_s)
+        res = _incident_etas(sub, snap, units, limit_s, hierarchy)
         if sub is eng:
             return res
         return dataclasses.replace(res, views=((np.ones(len(types), dtype=bool), sub.network, res),))
-    eta = np.full(len(types), np.inf)
-    exit_ = np.full(len(types), EXIT_NONE, dtype=np.int8)
+    base = _incident_etas(eng, snap, units, limit_s, hierarchy)  # every unit, every boat
+    eta, exit_ = base.eta_s.copy(), base.exit.copy()
     views = []
-    first: IncidentEtas | None = None
     for sub, mask in groups.values():
-        res = _incident_etas(sub, snap, _subset(units, mask), limit_s)
-        eta[mask] = res.eta_s
-        exit_[mask] = res.exit
-        views.append((mask, sub.network, res))
-        if first is None:
-            first = res
-    assert first is not None
-    return IncidentEtas(eta, exit_, limit_s, snap, first.node_time_s, first.predecessors, tuple(views))
+        if sub is eng:
+            continue
+        own = mask & _own_search_needed(eng, sub, base, units)
+        if own.any():
+            res = _incident_etas(sub, snap, _subset(units, own), limit_s, hierarchy)
+            eta[own] = res.eta_s
+            exit_[own] = res.exit
+            views.append((own, sub.network, res))
+    return dataclasses.replace(base, eta_s=eta, exit=exit_, views=tuple(views))
+
+
+def _own_search_needed(
+    engine: EtaEngine, view_engine: EtaEngine, base: IncidentEtas, units: UnitSnaps
+) -> np.ndarray:
+    """Units whose ETA on a view (some boats closed) may differ from theirs on the whole network.
+
+    ``base`` is a search on the engine's whole network. A unit's ETA leaves its road through one
+    end node ``x`` (or goes straight along the incident's road). When no fastest path from ``x``
+    to the incident crosses a closed edge, the view has such a path with the same travel times
+    and no faster one (its edges are a subset), so the view's search gives ``x`` the same time
+    and the unit the same ETA and exit. With a Dijkstra tree the two searches give the same
+    sums over the same paths, bit for bit; after a hierarchy query the times are the
+    hierarchy's, exact like every other unit's.
+
+    A closed edge ``u -> v`` is on a fastest path when the tree goes through it (Dijkstra:
+    ``pred[u] == v``; conservative, a parallel open edge counts too) or when it is tight
+    (hierarchy: ``time[v] + t(u->v) <= time[u]``, with a margin). A node ``x`` whose path goes
+    through ``u`` is at least the great-circle distance ``d(x, u)`` over the network's fastest
+    straight-line speed farther than ``u`` (:func:`_straight_line_speed`); a unit whose exit
+    node is nearer than that to every such ``u`` keeps ``base``'s answer. An incident on a
+    closed edge (or whose road's twin differs on the view) needs the view's search for everyone.
+
+    Returns
+    -------
+    ndarray of bool
+        One per unit: True when the unit needs the view's own search.
+    """
+    network, view = engine.network, view_engine.network
+    everyone = np.ones(len(units.edge), dtype=bool)
+    e = int(base.snap.edge[0])
+    twin = int(network.twin_edge[e])
+    if not np.isfinite(view.edge_time_s[e]) or twin != int(view.twin_edge[e]) or (
+        twin >= 0 and not np.isfinite(view.edge_time_s[twin])
+    ):
+        return everyone
+    closed = view_engine._closed
+    if closed is None:
+        closed = np.flatnonzero(np.isinf(view.edge_time_s) & np.isfinite(network.edge_time_s))
+        view_engine._closed = closed
+    u, v = network.edge_u[closed], network.edge_v[closed]
+    time = base.node_time_s
+    if base.predecessors is not None:
+        tails = u[base.predecessors[u] == v]
+    else:
+        tu = time[u]
+        tails = u[np.isfinite(tu) & (time[v] + network.edge_time_s[closed] <= tu + 1e-6 * np.maximum(1.0, tu))]
+    if len(tails) == 0:
+        return ~everyone
+    head = base.exit == EXIT_HEAD
+    via_node = head | (base.exit == EXIT_TAIL)
+    x = np.where(head, units.b, units.a)[via_node]
+    tx = time[x]
+    speed = _straight_line_speed(engine)
+    margin = 1e-4 * np.maximum(1.0, tx) + 1e-3  # float sums of long paths, the hierarchy's last bits
+    near = np.ones(len(x), dtype=bool)
+    for tail in np.unique(tails).tolist():
+        gap = haversine_m(network.lon[x], network.lat[x], network.lon[tail], network.lat[tail]) / speed
+        near &= tx + margin < time[tail] + gap
+    out = np.zeros(len(units.edge), dtype=bool)
+    out[via_node] = ~near
+    return out
+
+
+def _straight_line_speed(engine: EtaEngine) -> float:
+    """The fastest straight-line speed of any edge of the engine's network, metres per second:
+    the great-circle distance between its ends over its travel time (inf when an edge takes no
+    time). No path covers a great-circle distance ``d`` in less than ``d`` over it."""
+    speed = engine._straight_speed
+    if speed is None:
+        net = engine.network
+        ok = np.isfinite(net.edge_time_s)
+        gc = haversine_m(net.lon[net.edge_u[ok]], net.lat[net.edge_u[ok]], net.lon[net.edge_v[ok]],
+                         net.lat[net.edge_v[ok]])
+        t = net.edge_time_s[ok]
+        if np.any((t <= 0) & (gc > 0)):
+            speed = math.inf
+        else:
+            pos = t > 0
+            speed = float(np.max(gc[pos] / t[pos])) * (1 + 1e-9) if pos.any() else math.inf
+        engine._straight_speed = speed
+    return speed
 
 
 def _subset(units: UnitSnaps, mask: np.ndarray) -> UnitSnaps:
@@ -488,12 +582,14 @@ def _subset(units: UnitSnaps, mask: np.ndarray) -> UnitSnaps:
     return UnitSnaps(*(getattr(units, f)[mask] for f in UnitSnaps.__dataclass_fields__))
 
 
-def _incident_etas(eng: EtaEngine, snap: SnapResult, units: UnitSnaps, limit_s: float) -> IncidentEtas:
+def _incident_etas(
+    eng: EtaEngine, snap: SnapResult, units: UnitSnaps, limit_s: float, hierarchy: bool = True
+) -> IncidentEtas:
     """:func:`incident_etas` on the engine's network, every unit alike."""
     network = eng.network
     ok = units.edge >= 0
     targets = np.concatenate([units.a[ok & np.isfinite(units.t_to_a)], units.b[ok & np.isfinite(units.t_to_b)]])
-    node_time, pred = _cached_search(eng, snap, limit_s, targets)
+    node_time, pred = _cached_search(eng, snap, limit_s, targets, hierarchy)
     ok = units.edge >= 0
     a = np.where(ok, units.a, 0)
     b = np.where(ok, units.b, 0)
@@ -509,7 +605,7 @@ def _incident_etas(eng: EtaEngine, snap: SnapResult, units: UnitSnaps, limit_s: 
 
 
 def _cached_search(
-    engine: EtaEngine, snap: SnapResult, limit_s: float, targets: np.ndarray
+    engine: EtaEngine, snap: SnapResult, limit_s: float, targets: np.ndarray, use_hierarchy: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Reverse search to a snapped point that stops once every target node is settled.
 
@@ -532,7 +628,7 @@ def _cached_search(
             if (complete and bound >= limit_s) or np.isfinite(node_time[targets]).all():
                 cache.move_to_end(key)
                 return node_time, pred
-    hierarchy = engine.hierarchy
+    hierarchy = engine.hierarchy if use_hierarchy else None
     if hierarchy is not None:
         seeds, seed_time = point_seeds(snap, 0, reverse=True)
         node_time = hierarchy.times(seeds, seed_time, reverse=True)

@@ -201,7 +201,8 @@ def _search(
     limit = max(2.0 * target_s, 1800.0)
     for attempt in range(4):
         res = incident_etas(
-            engine.network, isnap, snaps, math.inf if attempt == 3 else limit, engine=engine, unit_types=unit_types
+            engine.network, isnap, snaps, math.inf if attempt == 3 else limit, engine=engine, unit_types=unit_types,
+            hierarchy=attempt > 0,  # nearby: a search stopping at the farthest unit beats a hierarchy sweep
         )
         if math.isinf(res.limit_s):
             return res
