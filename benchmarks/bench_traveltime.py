@@ -14,9 +14,11 @@ extrapolated from that many.
 
 A second table times, in the same run on the same network, each search against its real peers:
 
-* nearest station per node (50 posts, 900 s): ours ``nearest_source`` (numba multi-source search,
-  a fresh workspace each call) vs the bare ``scipy.sparse.csgraph.dijkstra(min_only=True, limit)``;
+* nearest station per node (50 posts, 900 s): ours ``nearest_source`` (numba multi-source search
+  writing into its two outputs) vs the bare ``scipy.sparse.csgraph.dijkstra(min_only=True, limit)``;
 * the dense (50, n) 900 s table: ours ``travel_times`` vs the bare ``scipy dijkstra(limit=900)``;
+  these rows alternate our call and scipy's (15 times each, 7 for the dense table) and print the
+  least and the median CPU time of each and both ratios;
 * the sparse 50 x 900 s table vs pandana ``nodes_in_range`` (its CH preprocessing timed apart);
 * ETAs of 200 units scattered over the network to one far incident (the node whose nearest unit
   is farthest; no useful bound): ours ``incident_etas`` with an ``EtaEngine`` holding our
@@ -28,7 +30,7 @@ A second table times, in the same run on the same network, each search against i
   Valhalla uses its own speed model on our ``maxspeed`` tags, so its ETA correlation with ours is
   a plausibility check of our speed profile, not an equality test.
 
-Times in the peer table are the smallest CPU time of this process over 5 runs (all threads
+Other times in the peer table are the smallest CPU time of this process over 5 runs (all threads
 counted, so a multi-threaded peer is not favoured); build times are wall times.
 
 Run: ``.venv/bin/python benchmarks/bench_traveltime.py [--sizes 10000,100000,1000000]``
@@ -38,11 +40,13 @@ Run: ``.venv/bin/python benchmarks/bench_traveltime.py [--sizes 10000,100000,100
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -136,6 +140,34 @@ def best_of(fn: Callable[[], object], repeat: int = 5) -> tuple[object, float]:
     return out, min(times)
 
 
+def paired(
+    ours: Callable[[], object], peer: Callable[[], object], repeat: int
+) -> tuple[Any, Any, list[float], list[float]]:
+    """Both results and ``repeat`` CPU times (s) of each, the two calls alternating (same load for both)."""
+    t_ours: list[float] = []
+    t_peer: list[float] = []
+    out: Any = None
+    ref: Any = None
+    for _ in range(repeat):
+        start = time.process_time()
+        out = ours()
+        t_ours.append(time.process_time() - start)
+        start = time.process_time()
+        ref = peer()
+        t_peer.append(time.process_time() - start)
+    return out, ref, t_ours, t_peer
+
+
+def spread(times: list[float], scale: float, unit: str, digits: int = 1) -> str:
+    """``min x / median y unit`` of CPU times (s) scaled to ``unit``."""
+    return f"min {min(times) * scale:.{digits}f} / med {float(np.median(times)) * scale:.{digits}f} {unit}"
+
+
+def ratios(peer: list[float], ours: list[float]) -> str:
+    """Peer time over ours, of the minima and of the medians (above 1: ours is faster)."""
+    return f"{min(peer) / min(ours):.2f}x (med {float(np.median(peer)) / float(np.median(ours)):.2f}x)"
+
+
 def peers(label: str, net: RoadNetwork, valhalla_max: int, searches_only: bool = False) -> list[list[str]]:
     """Rows of the peer table for one network (see the module docstring)."""
     import math
@@ -158,22 +190,27 @@ def peers(label: str, net: RoadNetwork, valhalla_max: int, searches_only: bool =
         rows.append(row)
         print(" | ".join(row), flush=True)
 
-    (_, ours_t), t_ours = best_of(lambda: nearest_source(net, posts, limit=LIMIT_S))
-    ref, t_sc = best_of(lambda: dijkstra(net.csr, directed=True, indices=posts, limit=LIMIT_S, min_only=True))
-    same = np.array_equal(ours_t, ref)
-    emit([label, f"nearest station per node, {N_STATIONS} posts, 900 s", f"{t_ours * 1e3:.1f} ms",
-          "scipy dijkstra(min_only, limit)", f"{t_sc * 1e3:.1f} ms", f"{t_sc / t_ours:.2f}x", str(same)])
-    (ref, _, _), t_sc = best_of(lambda: dijkstra(net.csr, directed=True, indices=posts, limit=LIMIT_S, min_only=True,
-                                                 return_predecessors=True))  # type: ignore[misc]
-    emit([label, "same, with the post of each node", f"{t_ours * 1e3:.1f} ms",
-          "scipy dijkstra(min_only, limit, return_predecessors) (its sources)", f"{t_sc * 1e3:.1f} ms",
-          f"{t_sc / t_ours:.2f}x", str(np.array_equal(ours_t, ref))])
-    dense, t_ours = best_of(lambda: net.travel_times(posts, limit=LIMIT_S), 3)
-    ref, t_sc = best_of(lambda: dijkstra(net.csr, directed=True, indices=posts, limit=LIMIT_S), 3)
+    (_, ours_t), ref, ts_ours, ts_sc = paired(lambda: nearest_source(net, posts, limit=LIMIT_S),
+                                            lambda: dijkstra(net.csr, directed=True, indices=posts, limit=LIMIT_S,
+                                                             min_only=True), 15)
+    emit([label, f"nearest station per node, {N_STATIONS} posts, 900 s", spread(ts_ours, 1e3, "ms"),
+          "scipy dijkstra(min_only, limit)", spread(ts_sc, 1e3, "ms"), ratios(ts_sc, ts_ours),
+          str(np.array_equal(ours_t, ref))])
+    (ours_w, _), (ref, _, ref_src), ts_ours, ts_sc = paired(  # type: ignore[misc]
+        lambda: nearest_source(net, posts, limit=LIMIT_S),
+        lambda: dijkstra(net.csr, directed=True, indices=posts, limit=LIMIT_S, min_only=True, return_predecessors=True),
+        15)
+    reached = ours_w >= 0
+    same = np.array_equal(ours_t, ref) and np.array_equal(reached, ref_src >= 0)
+    emit([label, "same, with the post of each node", spread(ts_ours, 1e3, "ms"),
+          "scipy dijkstra(min_only, limit, return_predecessors) (its sources)", spread(ts_sc, 1e3, "ms"),
+          ratios(ts_sc, ts_ours), str(same)])
+    dense, ref, ts_ours, ts_sc = paired(lambda: net.travel_times(posts, limit=LIMIT_S),
+                                      lambda: dijkstra(net.csr, directed=True, indices=posts, limit=LIMIT_S), 7)
     same = np.array_equal(dense, ref)
     del dense, ref
-    emit([label, f"dense travel_times {N_STATIONS} x 900 s", f"{t_ours:.3f} s", "scipy dijkstra(limit)",
-          f"{t_sc:.3f} s", f"{t_sc / t_ours:.2f}x", str(same)])
+    emit([label, f"dense travel_times {N_STATIONS} x 900 s", spread(ts_ours, 1.0, "s", 3), "scipy dijkstra(limit)",
+          spread(ts_sc, 1.0, "s", 3), ratios(ts_sc, ts_ours), str(same)])
     if searches_only:
         return rows
     units = rng.choice(main, 200, replace=False)
@@ -255,8 +292,9 @@ def main() -> None:
             print(f"synthetic {size:,} ...", flush=True)
             peer_rows += peers(f"synthetic ~{size:,}", synthetic_cached(size, args.cache), args.valhalla_max,
                                args.searches_only)
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print_table(
-            "Searches against the peers, same network, same run (least CPU time of 5 runs)",
+            f"Searches against the peers, same network, same run (CPU time; load average at the end {load})",
             ["network", "what", "ours", "peer", "peer time", "peer / ours", "same answer"],
             peer_rows,
         )

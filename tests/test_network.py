@@ -363,7 +363,7 @@ def test_synthetic_size_validated() -> None:
 
 @pytest.mark.parametrize("reverse", [False, True])
 def test_bounded_searches_equal_scipy_and_sparse_equals_dense(reverse: bool) -> None:
-    """The reach-proportional search (numba) against scipy's dijkstra on a 20k-node network."""
+    """The reach-proportional searches (numba) against scipy's dijkstra on a 20k-node network."""
     from scipy.sparse.csgraph import dijkstra
 
     from geodispatch.network.traveltime import sparse_travel_times
@@ -375,6 +375,14 @@ def test_bounded_searches_equal_scipy_and_sparse_equals_dense(reverse: bool) -> 
     ours = net.travel_times(sources, limit=900.0, reverse=reverse)
     np.testing.assert_array_equal(np.isfinite(ours), np.isfinite(ref))
     np.testing.assert_allclose(ours[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=0, atol=1e-6)
+    # nearest_source: one multi-source search (its heap grows here) against scipy's min_only
+    which, time_s = nearest_source(net, sources, limit=900.0, reverse=reverse)
+    best = dijkstra(net.csr_reverse if reverse else net.csr, indices=sources, limit=900.0, min_only=True)
+    np.testing.assert_array_equal(np.isfinite(time_s), np.isfinite(best))
+    np.testing.assert_allclose(time_s[np.isfinite(best)], best[np.isfinite(best)], rtol=0, atol=1e-6)
+    reached = np.flatnonzero(which >= 0)
+    np.testing.assert_array_equal(reached, np.flatnonzero(np.isfinite(best)))
+    np.testing.assert_allclose(ours[which[reached], reached], time_s[reached], rtol=0, atol=1e-6)
     table = sparse_travel_times(net, sources, 900.0, reverse=reverse)
     dense = np.full(ours.shape, np.inf)
     rows = np.repeat(np.arange(len(sources)), np.diff(table.indptr))
@@ -429,3 +437,21 @@ def test_road_files_are_titled_by_a_human_place_name(balikpapan_graphml: Path) -
     assert place_name(Path("bantaeng.osm")) == "Bantaeng"
     assert place_name(Path("kota_all_private.graphml")) == "Kota"
     assert place_name(Path("_.osm")) == "_.osm"
+
+
+def test_search_heaps_pop_in_time_order() -> None:
+    """The kernels' heaps (binary and 4-ary): a wrong order still ends with the right times (a node
+    is relaxed again), only slower, so no equality test would notice; this does."""
+    from geodispatch.network._dijkstra import _heap4_pop, _heap4_push, _heap_pop, _heap_push
+
+    times = np.random.default_rng(1).uniform(0.0, 900.0, 300)
+    for push, pop in ((_heap_push, _heap_pop), (_heap4_push, _heap4_pop)):
+        heap_t, heap_v, size = np.empty(len(times)), np.empty(len(times), dtype=np.int64), 0
+        for i, t in enumerate(times):
+            size = push(heap_t, heap_v, size, t, i)
+        popped = []
+        while size:
+            t, v, size = pop(heap_t, heap_v, size)
+            popped.append((t, v))
+        assert [t for t, _ in popped] == sorted(times.tolist())
+        assert all(times[v] == t for t, v in popped)

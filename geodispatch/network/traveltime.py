@@ -132,7 +132,8 @@ def travel_times(
     reverse : bool
         When True, row ``i`` holds the time from every node *to* ``sources[i]``.
     workspace : SearchWorkspace, optional
-        Reusable search state of this network (a temporary one when omitted).
+        Accepted for symmetry with the other searches (checked to belong to ``network``); the
+        bounded rows are searched in place, so no workspace state is needed.
 
     Returns
     -------
@@ -141,13 +142,15 @@ def travel_times(
     """
     bound = check_limit(limit)
     src = _check_sources(sources, network.n_nodes)
+    if workspace is not None:
+        workspace.check(network)
+    graph = network.csr_reverse if reverse else network.csr
     if math.isinf(bound):
-        graph = network.csr_reverse if reverse else network.csr
         return np.atleast_2d(dijkstra(graph, directed=True, indices=src, limit=bound))
-    out = np.full((len(src), network.n_nodes), np.inf)
-    search = _workspace(network, workspace).bounded(reverse)
-    for i, s in enumerate(src):  # each search writes its row in place: no scatter, no O(n) pass per source
-        search.run_into(int(s), bound, out[i])
+    from geodispatch.network._dijkstra import rows_into
+
+    out = np.empty((len(src), network.n_nodes))
+    rows_into(graph, src, bound, out)  # fills each row just before searching it: one pass, found in cache
     return out
 
 
@@ -204,9 +207,10 @@ def nearest_source(
 ) -> tuple[np.ndarray, np.ndarray]:
     """For every node, the source that reaches it first and in how long (one search in all).
 
-    One multi-source Dijkstra (numba) whose cost follows the nodes reached within ``limit``;
-    scipy's ``dijkstra(min_only=True)`` gives the same times but also initialises O(n_nodes)
-    state, which dominates a 15-minute search on a large network.
+    One multi-source Dijkstra (numba) writing straight into the two outputs; besides filling
+    them, its cost follows the nodes reached within ``limit``. scipy's
+    ``dijkstra(min_only=True)`` gives the same times but also initialises a heap node per
+    network node, which dominates a 15-minute search on a large network.
 
     Parameters
     ----------
@@ -219,7 +223,8 @@ def nearest_source(
     reverse : bool
         Times from each node *to* its nearest source instead.
     workspace : SearchWorkspace, optional
-        Reusable search state of this network (a temporary one when omitted).
+        Accepted for symmetry with the other searches (checked to belong to ``network``); the
+        outputs are the search's own state, so no workspace state is needed.
 
     Returns
     -------
@@ -230,10 +235,14 @@ def nearest_source(
     """
     bound = check_limit(limit)
     src = _check_sources(sources, network.n_nodes)
-    search = _workspace(network, workspace).multi(reverse)
+    if workspace is not None:
+        workspace.check(network)
+    from geodispatch.network._dijkstra import nearest_into
+
     which = np.full(network.n_nodes, -1, dtype=np.int64)
     time_s = np.full(network.n_nodes, np.inf)
-    search.run_into(src, np.zeros(len(src)), bound, time_s, which)  # a repeated source keeps its first position
+    # the outputs are the search state: no workspace arrays of n_nodes to build or reset
+    nearest_into(network.csr_reverse if reverse else network.csr, src, bound, time_s, which)
     return which, time_s
 
 
