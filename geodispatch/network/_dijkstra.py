@@ -5,6 +5,10 @@ search), which dominates a 15-minute search that reaches a few thousand nodes of
 million-node network. This binary-heap Dijkstra (compiled with numba) keeps one distance array
 across searches and resets only the nodes it touched, so a bounded search costs
 O(reached edges x log). Results equal scipy's and networkx's (tested).
+
+``nearest_source`` and the dense bounded table use two kernels without any workspace
+(:func:`nearest_into`, :func:`rows_into`): their outputs are the search state, their 4-ary heap
+is their own and starts small, so a call costs one fill of its outputs plus the reached set.
 """
 
 from __future__ import annotations
@@ -242,14 +246,20 @@ _HEAP0 = 64  # first capacity of a kernel's own heap; it doubles when full (a 15
 @njit(cache=True, nogil=True)
 def _nearest_into(
     indptr: Any, indices: Any, data: Any, seeds: Any, limit: float, dist: Any, label: Any
-) -> None:  # pragma: no cover - compiled; tested through nearest_source
+) -> int:  # pragma: no cover - compiled; tested through nearest_source
     """Multi-source bounded Dijkstra from ``seeds`` (all at time 0) writing straight into its outputs.
 
     ``dist`` (all inf on entry) receives each reached node's time and ``label`` the position in
     ``seeds`` it was reached from (the first seed wins a tie at the same node). The outputs are the
     search state and the heap is the kernel's own (small, grown on demand): nothing of size
     ``n_nodes`` is allocated, initialised or reset besides the two outputs.
+
+    While a node's edges are relaxed, the CSR offset of the node to settle next (the heap's top)
+    is loaded ahead: on a network larger than the cache that memory wait then overlaps the
+    relaxations instead of following them (~10 % of the search at 1M nodes). Returns the sum of
+    those offsets, which only keeps the compiler from dropping the loads.
     """
+    ahead = 0
     heap_t = np.empty(_HEAP0)
     heap_v = np.empty(_HEAP0, dtype=np.int64)
     size = 0
@@ -265,6 +275,8 @@ def _nearest_into(
         t, u, size = _heap4_pop(heap_t, heap_v, size)
         if t > dist[u]:
             continue  # a stale heap entry
+        if size > 0:
+            ahead += indptr[heap_v[0]]  # load ahead (see above)
         lu = label[u]
         for j in range(indptr[u], indptr[u + 1]):
             v = indices[j]
@@ -275,17 +287,20 @@ def _nearest_into(
                 if size == len(heap_t):
                     heap_t, heap_v = _grown(heap_t, heap_v, size)
                 size = _heap4_push(heap_t, heap_v, size, nt, v)
+    return ahead
 
 
 @njit(cache=True, nogil=True)
 def _rows_into(
     indptr: Any, indices: Any, data: Any, sources: Any, limit: float, out: Any
-) -> None:  # pragma: no cover - compiled; tested through travel_times
+) -> int:  # pragma: no cover - compiled; tested through travel_times
     """Row ``r`` of ``out`` (any values on entry) := bounded times from ``sources[r]``.
 
     Each row is filled with inf just before its search, so the search finds it in cache instead
     of reading back a row written long before (a (50, 1M) table is 400 MB); one pass per row.
+    Loads the next node's CSR offset ahead as :func:`_nearest_into` does (and returns their sum).
     """
+    ahead = 0
     heap_t = np.empty(_HEAP0)
     heap_v = np.empty(_HEAP0, dtype=np.int64)
     for r in range(len(sources)):
@@ -300,6 +315,8 @@ def _rows_into(
             t, u, size = _heap4_pop(heap_t, heap_v, size)
             if t > dist[u]:
                 continue  # a stale heap entry
+            if size > 0:
+                ahead += indptr[heap_v[0]]
             for j in range(indptr[u], indptr[u + 1]):
                 v = indices[j]
                 nt = t + data[j]
@@ -308,6 +325,7 @@ def _rows_into(
                     if size == len(heap_t):
                         heap_t, heap_v = _grown(heap_t, heap_v, size)
                     size = _heap4_push(heap_t, heap_v, size, nt, v)
+    return ahead
 
 
 def nearest_into(graph: Any, seeds: np.ndarray, limit: float, dist: np.ndarray, label: np.ndarray) -> None:
