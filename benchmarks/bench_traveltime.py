@@ -17,8 +17,8 @@ A second table times, in the same run on the same network, each search against i
 * nearest station per node (50 posts, 900 s): ours ``nearest_source`` (numba multi-source search
   writing into its two outputs) vs the bare ``scipy.sparse.csgraph.dijkstra(min_only=True, limit)``;
 * the dense (50, n) 900 s table: ours ``travel_times`` vs the bare ``scipy dijkstra(limit=900)``;
-  these rows alternate our call and scipy's (15 times each, 7 for the dense table) and print the
-  least and the median CPU time of each and both ratios;
+  these rows alternate our call and scipy's (15 times each, 7 for the dense table, after one
+  untimed call of each) and print the least and the median CPU time of each and both ratios;
 * the sparse 50 x 900 s table vs pandana ``nodes_in_range`` (its CH preprocessing timed apart);
 * ETAs of 200 units scattered over the network to one far incident (the node whose nearest unit
   is farthest; no useful bound): ours ``incident_etas`` with an ``EtaEngine`` holding our
@@ -143,7 +143,12 @@ def best_of(fn: Callable[[], object], repeat: int = 5) -> tuple[object, float]:
 def paired(
     ours: Callable[[], object], peer: Callable[[], object], repeat: int
 ) -> tuple[Any, Any, list[float], list[float]]:
-    """Both results and ``repeat`` CPU times (s) of each, the two calls alternating (same load for both)."""
+    """Both results and ``repeat`` CPU times (s) of each, the two calls alternating (same load for both).
+
+    One untimed call of each first: the first calls of a process pay for fresh memory pages until
+    the allocator keeps freed blocks of that size (the first row measured was 10-25 % slower).
+    """
+    ours(), peer()
     t_ours: list[float] = []
     t_peer: list[float] = []
     out: Any = None
