@@ -16,7 +16,9 @@ The load is open-loop (a scheduler issues operations at the stage's rate, whatev
 latency), bounded in count and time, and stops by itself. A creation's latency is measured
 from the time it was *scheduled* to be sent, not from when a client thread picked it up: when
 the server falls behind, the wait for a free client thread is part of what a caller sees.
-At the end a consistency check reads the database directly: every created incident is there,
+Each stage also reports the CPU time the server's processes and this client used per
+operation (what bounds the rate on a machine whose cores both share). At the end a
+consistency check reads the database directly: every created incident is there,
 no unit has two active assignments, every unit's incident matches its active assignment.
 Loopback only.
 
@@ -67,6 +69,8 @@ class Stage:
     created: list[int] = field(default_factory=list)
     offered: int = 0
     wall_s: float = 0.0
+    server_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -208,24 +212,29 @@ def _consistency(db_url: str, created: list[int]) -> list[str]:
     return problems
 
 
-def _settle(server: ServerProcess, idle_cpu_s: float = 0.1, window_s: float = 2.0, limit_s: float = 180.0) -> float:
-    """Wait until the server's processes use less than ``idle_cpu_s`` of CPU in ``window_s``
-    (background start-up work done), at most ``limit_s``; return the seconds waited."""
+def _server_cpu_s(server: ServerProcess) -> float:
+    """CPU time (user + system) used so far by the server's processes, seconds."""
     import psutil
 
     assert server.proc is not None
     root = psutil.Process(server.proc.pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def _settle(server: ServerProcess, idle_cpu_s: float = 0.1, window_s: float = 2.0, limit_s: float = 180.0) -> float:
+    """Wait until the server's processes use less than ``idle_cpu_s`` of CPU in ``window_s``
+    (background start-up work done), at most ``limit_s``; return the seconds waited."""
     t0 = time.perf_counter()
 
     def cpu() -> float:
-        total = 0.0
-        for p in [root, *root.children(recursive=True)]:
-            try:
-                times = p.cpu_times()
-                total += times.user + times.system
-            except psutil.Error:
-                pass
-        return total
+        return _server_cpu_s(server)
 
     before = cpu()
     while time.perf_counter() - t0 < limit_s:
@@ -281,8 +290,12 @@ def main() -> int:
         waited = _settle(server)
         print(f"server idle after {waited:.0f} s (start-up work in the background, e.g. the contraction hierarchy)")
         for i, rate in enumerate(rates):
-            stages.append(_run_stage(server.url, dispatcher, rate, args.seconds, points, seed=i + 1,
-                                     max_workers=args.workers))
+            server_cpu, client_cpu = _server_cpu_s(server), time.process_time()
+            stage = _run_stage(server.url, dispatcher, rate, args.seconds, points, seed=i + 1,
+                               max_workers=args.workers)
+            stage.server_cpu_s = _server_cpu_s(server) - server_cpu
+            stage.client_cpu_s = time.process_time() - client_cpu
+            stages.append(stage)
     finally:
         server.stop()
     created = [i for s in stages for i in s.created]
@@ -290,7 +303,8 @@ def main() -> int:
 
     header = (f"{'offered/s':>9} {'ops':>5} {'achieved/s':>10} {'req/s':>6} {'create p50':>10} {'p95':>7} {'p99':>7} "
               f"{'max':>7} "
-              f"{'server p99':>10} {'dispatch p50':>12} {'p99':>7} {'cancel p99':>10} {'409s':>5} {'errors':>6}")
+              f"{'server p99':>10} {'dispatch p50':>12} {'p99':>7} {'cancel p99':>10} {'409s':>5} {'errors':>6} "
+              f"{'server CPU/op':>13} {'client CPU/op':>13}")
     print(f"\nAPI load test: {args.units} units, {scenario.name}, {db_url.split('://')[0]}, "
           f"{args.processes} server process(es), {len(os.sched_getaffinity(0))} cores, "
           f"stages of {args.seconds:g} s (latencies in ms, from each creation's scheduled send time); "
@@ -312,13 +326,16 @@ def main() -> int:
             "create_server_p99_ms": round(_pct(s.create_server_ms, 99), 1),
             "dispatch_p50_ms": round(_pct(s.dispatch_ms, 50), 1), "dispatch_p99_ms": round(_pct(s.dispatch_ms, 99), 1),
             "cancel_p99_ms": round(_pct(s.cancel_ms, 99), 1), "conflicts_409": s.conflicts, "errors": len(s.errors),
+            "server_cpu_ms_per_op": round(s.server_cpu_s / ops * 1000, 1) if ops else float("nan"),
+            "client_cpu_ms_per_op": round(s.client_cpu_s / ops * 1000, 1) if ops else float("nan"),
         }
         rows.append(row)
         print(f"{s.rate:>9g} {ops:>5} {achieved:>10.1f} {req_rate:>6.0f} "
               f"{row['create_p50_ms']:>10.1f} {row['create_p95_ms']:>7.1f} "
               f"{row['create_p99_ms']:>7.1f} {row['create_max_ms']:>7.1f} {row['create_server_p99_ms']:>10.1f} "
               f"{row['dispatch_p50_ms']:>12.1f} {row['dispatch_p99_ms']:>7.1f} "
-              f"{row['cancel_p99_ms']:>10.1f} {s.conflicts:>5} {len(s.errors):>6}")
+              f"{row['cancel_p99_ms']:>10.1f} {s.conflicts:>5} {len(s.errors):>6} "
+              f"{row['server_cpu_ms_per_op']:>13.1f} {row['client_cpu_ms_per_op']:>13.1f}")
         for err in s.errors[:3]:
             print(f"    error: {err}")
     mean_all = statistics.fmean([x for s in stages for x in s.create_ms]) if created else float("nan")
