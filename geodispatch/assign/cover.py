@@ -159,6 +159,9 @@ class TieBreak:
         choice, so differences between choices are exact).
     covered_fastest : float
         The same with the fastest choice (before the tie-break).
+
+    Both are NaN when nothing was compared: no other unit within the tolerance (most
+    incidents), or more than :data:`MAX_SLOTS` slots.
     """
 
     units: tuple[int, ...]
@@ -217,6 +220,8 @@ def coverage_tiebreak(
     pool = np.flatnonzero(pool_mask)
     pool = pool[np.argsort(eta[pool], kind="stable")][:MAX_POOL]
     pool = np.union1d(pool, chosen)
+    if len(pool) == len(set(chosen)):  # no other unit within the tolerance: nothing to compare
+        return TieBreak(chosen, float("nan"), float("nan"))
     rest = np.flatnonzero(fleet & ~np.isin(np.arange(len(eta)), pool))
     # only population points the pool reaches can change; points only the rest reach do not matter
     touched = np.flatnonzero(index.any_reach(base_lon[pool], base_lat[pool]))
