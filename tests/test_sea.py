@@ -572,20 +572,30 @@ def test_siting_times_cross_only_the_boats_that_carry_the_service(tmp_path: Path
     assert any("Ambulans Laut" in n for n in amb.notes) and not any("cross the sea" in n for n in dmk.notes)
 
 
-def test_simulation_says_it_lets_every_unit_cross_every_boat(tmp_path: Path) -> None:
-    from geodispatch.regions import Station, UnitConfig
+def test_simulation_sends_only_the_units_the_boat_carries(tmp_path: Path) -> None:
+    """A fire on the island, one crossing (the speedboat ambulance): the ambulance crosses, the
+    Damkar truck is never sent (reported); over a boat that carries everyone it crosses (twice:
+    the SOP asks for two trucks)."""
+    from geodispatch.assign.model import Unit
     from geodispatch.scenario import Scenario
-    from geodispatch.sim import simulate
+    from geodispatch.sim import CallTable, simulate
 
     lon, lat = MAINLAND[1]
-    amb = UnitConfig(id="psc-amb-1", type="ambulance")
-    stations = (Station(id="psc", type="psc", lon=lon, lat=lat, source="test", units=(amb,)),)
-    people = pd.DataFrame({"lon": [ISLAND[6][0], MAINLAND[3][0]], "lat": [ISLAND[6][1], MAINLAND[3][1]],
-                           "population": [100.0, 100.0]})
-    for net, said in ((_boat_harbour(tmp_path), True), (_boat_harbour(tmp_path, "all"), False)):
-        scenario = Scenario(name="harbour", network=net, stations=stations, population=people)
-        res = simulate(scenario, calls_per_day=24, days=0.1, replications=1, seed=1)
-        assert any("Ambulans Laut Sintetis, which carries only some unit types" in n for n in res.notes) == said
+    home = {"home_station": "pos", "home_lon": lon, "home_lat": lat}
+    fleet = [Unit("amb", "ambulance", lon, lat, **home), Unit("dmk", "damkar", lon, lat, **home)]  # type: ignore[arg-type]
+    calls = CallTable(id=["api"], time_s=[0.0], type=["kebakaran"], priority=[1], lon=[ISLAND[6][0]],
+                      lat=[ISLAND[6][1]], transport=[0])  # type: ignore[arg-type]
+    for carries, sent, never in (("ambulance", ["amb"], 2), ("all", ["amb", "dmk", "dmk"], 0)):
+        net = _boat_harbour(tmp_path, carries)
+        res = simulate(Scenario(name="harbour", network=net), calls, units=fleet, hospitals=[], dispatch_delay_s=0.0,
+                       turnout_s=0.0)  # fmt: skip
+        rep = res.replications[0]
+        assert sorted(fleet[k].id for k in rep.a_unit) == sent
+        assert rep.unserved.tolist() == [never]  # the SOP's two trucks (one truck goes twice when it can)
+        start, island = _node(net, MAINLAND[1]), _node(net, ISLAND[6])
+        assert rep.response_s[0] == pytest.approx(float(net.travel_times([start])[0, island]), abs=1e-6)
+        assert not any("cross every boat" in n for n in res.notes)
+        assert any("lacked units" in n for n in res.notes) == (never > 0)
 
 
 def test_one_search_answers_the_units_whose_path_takes_no_closed_boat_same_etas_as_a_search_per_type() -> None:

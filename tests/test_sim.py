@@ -235,7 +235,7 @@ def test_dmexclp_choice_is_the_brute_force_best(synthetic: Scenario) -> None:
             if other != k and run.state[other] == IDLE:
                 n += cover[list(posts).index(int(run.base[other]))]
         # only posts it can drive to from where it is (the island's post is not)
-        reach = np.isfinite(prep.call_to_key[0, posts])
+        reach = np.isfinite(prep.times[model.type_view["ambulance"]].call_to_key[0, posts])
         gains = [float((model.demand * cover[r] * (1 - q) * q**n).sum()) if reach[r] else -1.0
                  for r in range(len(posts))]  # fmt: skip
         assert gains[list(posts).index(choice)] == pytest.approx(max(gains), rel=1e-9), trial
@@ -462,3 +462,69 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     proc = _cli("simulate", "synthetic", "--days", "1", "--policy", "nearest", "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 2 and "unknown policy" in proc.stderr  # type: ignore[attr-defined]
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------- boats and unit types
+def _island_people(scenario: Scenario, unit_type: str) -> np.ndarray:
+    """Population rows a ``unit_type`` reaches more slowly than the whole network's boats would
+    take it (the synthetic island, which the speedboat ambulance serves and a truck may not ride)."""
+    net, view = scenario.network, scenario.network.for_unit_type(unit_type)
+    pop = scenario.population
+    node, _ = net.nearest_nodes(pop["lon"], pop["lat"])
+    start, _ = net.nearest_nodes([scenario.stations[0].lon], [scenario.stations[0].lat])
+    return np.flatnonzero(view.travel_times(start)[0, node] > net.travel_times(start)[0, node] + 60.0)
+
+
+def test_a_fleet_the_speedboat_does_not_carry_runs_as_on_its_own_view(synthetic: Scenario) -> None:
+    """Damkar trucks only: the simulation on the whole network equals, call for call, the one on
+    ``network.for_unit_type("damkar")`` (which has no speedboat left for them)."""
+    import dataclasses
+
+    from geodispatch.assign import units_from_stations
+
+    fleet = [u for u in units_from_stations(synthetic.stations) if u.type == "damkar"]
+    island = _island_people(synthetic, "damkar")
+    assert len(island) > 20  # the speedboat would be their fastest way
+    rng = np.random.default_rng(2)
+    rows = np.concatenate([rng.choice(island, 8, replace=False), rng.choice(len(synthetic.population), 16)])
+    pop = synthetic.population.iloc[rows]
+    # a fire every 40 minutes: trucks are often driving home when the next one comes
+    calls = _table([(f"k{i}", i * 2400.0, "kebakaran", 1, float(lon), float(lat))
+                    for i, (lon, lat) in enumerate(zip(pop["lon"], pop["lat"], strict=True))])  # fmt: skip
+    view = dataclasses.replace(synthetic, network=synthetic.network.for_unit_type("damkar"))
+    for policy in ("optimal", "coverage_aware"):
+        whole, own = (simulate(sc, calls, units=fleet, policy=policy, seed=3).replications[0] for sc in (synthetic, view))
+        assert np.isfinite(whole.first_arrival_s[:8]).all() and (whole.a_from == 1).any()
+        for name in ("first_arrival_s", "first_dispatch_s", "cleared_s", "unserved", "a_unit", "a_from",
+                     "a_arrived_s", "a_free_s", "a_next_key", "busy_s", "driving_s"):  # fmt: skip
+            np.testing.assert_array_equal(getattr(whole, name), getattr(own, name), err_msg=f"{policy} {name}")
+
+
+def test_the_ambulance_takes_the_speedboat_and_the_truck_the_ferry(synthetic: Scenario) -> None:
+    """A fire on the island: the ambulance crosses by speedboat (and takes the patient back by
+    it), the Damkar trucks by the slower vehicle ferry; every time as the dispatcher's ETA."""
+    net = synthetic.network
+    station = next(s for s in synthetic.stations if s.id == "damkar-01")
+    home = {"home_station": station.id, "home_lon": station.lon, "home_lat": station.lat}
+    fleet = [Unit("amb", "ambulance", station.lon, station.lat, **home)]  # type: ignore[arg-type]
+    fleet += [Unit(f"dmk{i}", "damkar", station.lon, station.lat, **home) for i in range(2)]  # type: ignore[arg-type]
+    rsud = next(s for s in synthetic.stations if s.type == "rsud")
+    place = synthetic.population.iloc[int(_island_people(synthetic, "damkar")[0])]
+    lon, lat = float(place["lon"]), float(place["lat"])
+    calls = _table([("api", 0.0, "kebakaran", 1, lon, lat)], on_scene_s=[600.0], transport=[1])
+    res = simulate(synthetic, calls, units=fleet, hospitals=[Hospital(rsud.id, rsud.id, rsud.lon, rsud.lat)],
+                   **NO_DELAY)  # fmt: skip
+    rep = res.replications[0]
+    arrived = dict(zip((fleet[k].id for k in rep.a_unit), rep.a_arrived_s.tolist(), strict=True))
+    rec = recommend(net, fleet, Incident("api", "kebakaran", 1, lon, lat))
+    eta = dict(zip(rec.unit_ids, rec.etas_s, strict=True))
+    assert set(arrived) == set(eta) == {"amb", "dmk0", "dmk1"}
+    for uid in arrived:
+        assert arrived[uid] == pytest.approx(eta[uid], rel=1e-12, abs=1e-6), uid
+    assert arrived["dmk0"] > arrived["amb"] + 600.0  # the ferry, not the speedboat
+    assert "Speedboat" in rec.reasons["amb"] and "Speedboat" not in rec.reasons["dmk0"]
+    # the patient goes back over the speedboat: the drive equals an ambulance's ETA from the scene
+    j = int(np.flatnonzero(rep.a_unit == 0)[0])
+    back = recommend(net, [Unit("x", "ambulance", lon, lat)], Incident("rs", "medis", 1, rsud.lon, rsud.lat))
+    assert rep.a_hospital_s[j] - rep.a_left_scene_s[j] == pytest.approx(back.etas_s[0], rel=1e-12, abs=1e-6)
+    assert not any("cross every boat" in n for n in res.notes)

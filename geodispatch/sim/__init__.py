@@ -212,10 +212,4 @@ def result_notes(model: SimModel, reps: Sequence[ReplicationResult]) -> list[str
         )
     if not model.hospitals:
         notes.append("no hospital given (no rsud station, no --hospitals): every call was treated on scene")
-    limited = sorted({model.network.sea_names.get(e, "") for e in model.network.sea_carries})
-    if limited:  # honest about a limit of the simulator (coverage, siting and dispatch honour it)
-        notes.append(
-            f"the simulation lets every unit cross every boat, including {', '.join(limited)}, which carries only "
-            "some unit types (coverage, siting and the dispatcher's ETAs honour that; the simulator does not yet)"
-        )
     return notes

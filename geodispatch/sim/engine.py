@@ -17,6 +17,9 @@ Model choices (stated, not hidden)
 * Every ambulance of a call that transports takes a patient; other unit types never transport.
 * A free unit that cannot drive back to any post of its type (a one-way trap) is an error, not a
   silent loss.
+* A unit crosses only the boats that carry its type (a speedboat ambulance takes no fire truck):
+  every time, route and position of a unit is on its type's view of the network
+  (:class:`~geodispatch.sim.model.TravelView`), and so is an ambulance's drive to the hospital.
 """
 
 from __future__ import annotations
@@ -219,13 +222,16 @@ class _Run:
         self.trip_id = np.zeros(k, dtype=np.int64)
         self.trip: list[tuple[Any, ...] | None] = [None] * k
         self.route_cache: dict[int, tuple[Any, ...]] = {}  # unit -> (trip id, route of that trip)
-        self.routes: dict[tuple[int, int], tuple[list[int], list[float], list[float], list[int]]] = {}
+        self.routes: dict[tuple[int, int, int], tuple[list[int], list[float], list[float], list[int]]] = {}
         self.unit_slot = np.full(k, -1, dtype=np.int64)
         self.fit_mask: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
-        self.search_cache: dict[int, np.ndarray] = {}  # full reverse searches to waiting calls
+        self.search_cache: dict[tuple[int, int], np.ndarray] = {}  # (view, call) -> full reverse searches
         n_nodes = model.network.n_nodes
-        self.to_node: dict[int, np.ndarray] | None = {} if 8 * n_nodes * n_nodes <= NODE_TABLE_BYTES else None
-        self.workspace = SearchWorkspace(model.network)
+        table = 8 * n_nodes * n_nodes * len(model.views) <= NODE_TABLE_BYTES
+        # per view (one unless some boat does not carry some of the fleet's types)
+        self.to_node: list[dict[int, np.ndarray]] | None = [{} for _ in model.views] if table else None
+        self.workspace = [SearchWorkspace(view.network) for view in model.views]
+        self.unit_view = model.unit_view.tolist()
         self.scratch = np.full(model.network.n_nodes, np.inf)
         self.cover_f = {utype: c.astype(np.float64) for utype, c in model.cover.items()}
         self.gains: dict[tuple[str, tuple[int, ...]], list[float]] = {}  # DMEXCLP gains per held posts
@@ -238,7 +244,8 @@ class _Run:
         self.slot_type = prep.slot_type
         self.scene_l, self.handover_l = self.scene.tolist(), self.handover.tolist()
         self.amb_transport = (is_amb & self.transport[prep.slot_call]).tolist() if n_slots else []
-        self.call_hospital, self.hospital_s = prep.hospital.tolist(), prep.hospital_s.tolist()
+        self.call_hospital = [ct.hospital.tolist() for ct in prep.times]  # per view
+        self.hospital_s = [ct.hospital_s.tolist() for ct in prep.times]
         # per call
         self.first_dispatch = np.full(n, np.nan)
         self.first_arrival = np.full(n, np.nan)
@@ -261,11 +268,11 @@ class _Run:
         self.relocations: list[tuple[float, int, int, int]] = []
         self.heap: list[tuple[float, int, int, int, int]] = []
         self.seq = 0
-        self.coverage = (
-            coverage_index(model.network, model.population, model.target_s)
-            if model.policy == "coverage_aware"
-            else None
-        )
+        self.coverage: Any = None
+        if model.policy == "coverage_aware":
+            indexes = [coverage_index(view.network, model.population, model.target_s) for view in model.views]
+            # reach sets on each unit type's own view (one index when there is one view)
+            self.coverage = indexes[0] if len(indexes) == 1 else {t: indexes[v] for t, v in model.type_view.items()}
         first_slot = np.searchsorted(prep.slot_call, np.arange(n + 1)).tolist()
         servable = prep.slot_servable.tolist()
         self.ready_slots = [  # per call, the slots that go to the queue when it is ready
@@ -327,11 +334,12 @@ class _Run:
                 j = self.slot_call[b]
                 self.a_left[b] = t
                 if self.amb_transport[b]:  # an ambulance of a call that transports
-                    h = self.call_hospital[j]
+                    v = self.unit_view[a]
+                    h = self.call_hospital[v][j]
                     if h >= 0:
                         self.hospital[j] = h
                         self.set_state(a, TO_HOSPITAL, t)
-                        self.push(t + self.hospital_s[j], _AT_HOSPITAL, a, b)
+                        self.push(t + self.hospital_s[v][j], _AT_HOSPITAL, a, b)
                         continue
                     self.no_hospital[j] = True
                 self.free(a, b, t, ("call", j))
@@ -340,7 +348,7 @@ class _Run:
                 self.set_state(a, AT_HOSPITAL, t)
                 self.push(t + self.handover_l[b], _HANDED_OVER, a, b)
             elif kind == _HANDED_OVER:
-                self.free(a, b, t, ("hospital", self.call_hospital[self.slot_call[b]]))
+                self.free(a, b, t, ("hospital", self.call_hospital[self.unit_view[a]][self.slot_call[b]]))
             elif kind == _HOME and self.trip_id[a] == b and self.state[a] == DRIVING:
                 trip = self.trip[a]
                 assert trip is not None
@@ -417,16 +425,18 @@ class _Run:
     def start_trip(self, k: int, t: float, origin: tuple[str, int], dest: int) -> None:
         """Start driving unit ``k`` from a call or hospital to key point ``dest``."""
         m, p = self.m, self.p
+        v = self.unit_view[k]
+        ct, view = p.times[v], m.views[v]
         kind, idx = origin
         if kind == "call":
-            dur, how, origin_key = float(p.call_to_key[idx, dest]), int(p.call_exit[idx, dest]), -1
+            dur, how, origin_key = float(ct.call_to_key[idx, dest]), int(ct.call_exit[idx, dest]), -1
             pts: Points | None = p.points
         else:
-            dur, how = float(m.hosp_to_key[idx, dest]), int(m.hosp_exit[idx, dest])
+            dur, how = float(view.hosp_to_key[idx, dest]), int(view.hosp_exit[idx, dest])
             pts, origin_key = m.hosp_points, int(m.hospital_key[idx])
         if not math.isfinite(dur):
             posts = m.posts[m.unit_type[k]]
-            times = p.call_to_key[idx, posts] if kind == "call" else m.hosp_to_key[idx, posts]
+            times = ct.call_to_key[idx, posts] if kind == "call" else view.hosp_to_key[idx, posts]
             if not np.isfinite(times).any():
                 raise SimulationError(
                     f"unit {m.unit_id[k]} cannot drive back to any {m.unit_type[k]} post from "
@@ -479,7 +489,9 @@ class _Run:
                 self.gains.clear()
             self.gains[held] = gain
         kind, idx = origin
-        drive = (self.p.call_to_key[idx, posts] if kind == "call" else m.hosp_to_key[idx, posts]).tolist()
+        v = self.unit_view[k]
+        to_posts = self.p.times[v].call_to_key[idx, posts] if kind == "call" else m.views[v].hosp_to_key[idx, posts]
+        drive = to_posts.tolist()
         # the best reachable post (plain floats: a few posts), ties to the unit's own post, else
         # to the nearest of the tied ones (the first in post order among equally near ones)
         value = [g if d < math.inf else -math.inf for g, d in zip(gain, drive, strict=True)]
@@ -509,7 +521,7 @@ class _Run:
             return origin_key, -1, 0.0, -1, 0.0
         if x0 < 0:
             return dest, -1, max(dur - tau, 0.0), -1, 0.0
-        net = self.m.network
+        net = self.m.views[self.unit_view[k]].network
         if tau < leg0:
             rem = leg0 - tau
             return -1, x0, rem, edge0, 1.0 - rem / float(net.edge_time_s[edge0]) if edge0 >= 0 else 0.0
@@ -534,12 +546,14 @@ class _Run:
         cached = self.route_cache.get(k)
         if cached is not None and cached[0] == self.trip_id[k]:
             return cached[1], cached[2], cached[3], cached[4]
-        route = self.routes.get((dest, x0))
+        v = self.unit_view[k]
+        route = self.routes.get((v, dest, x0))
         if route is None:  # trips from a hospital or a post repeat: build each route once
-            nodes, remaining = self.m.keys.route(dest, x0)
-            edges = self.m.network.edge_between(nodes[:-1], nodes[1:]).tolist() if len(nodes) > 1 else []
+            view = self.m.views[v]
+            nodes, remaining = view.keys.route(dest, x0)
+            edges = view.network.edge_between(nodes[:-1], nodes[1:]).tolist() if len(nodes) > 1 else []
             route = (nodes.tolist(), remaining.tolist(), (-remaining).tolist(), edges)
-            self.routes[(dest, x0)] = route
+            self.routes[(v, dest, x0)] = route
         self.route_cache[k] = (int(self.trip_id[k]), *route)
         return route
 
@@ -576,8 +590,8 @@ class _Run:
             self.push(arrive, _ARRIVE, k, s)
         if self.search_cache:
             live = set(p.slot_call[np.fromiter(self.pending, dtype=np.int64)].tolist()) if self.pending else set()
-            for j in [j for j in self.search_cache if j not in live]:
-                del self.search_cache[j]
+            for vj in [vj for vj in self.search_cache if vj[1] not in live]:
+                del self.search_cache[vj]
 
     def _simple_calls(self) -> np.ndarray:
         """Per call: no slot asks for capabilities (its lines are then one per unit type)."""
@@ -607,13 +621,18 @@ class _Run:
         need: dict[str, list[int]] = {}
         for s in slot_ids:
             need.setdefault(self.slot_type[s], []).append(s)
-        row = p.call_key[j]
-        ck = row.tolist()
+        type_view = m.type_view
+        cks: dict[int, list[float]] = {}  # the call's row of key times, per view
         state, base = self.state.tolist(), self.base.tolist()
         cands: dict[str, list[tuple[float, int, bool]]] = {}
         thr_of: dict[str, float] = {}
-        moving: list[tuple[str, int, int, float, float]] = []  # type, unit, node, rem, eta along its road
+        # per view: type, unit, node, rem, eta along its road
+        moving_of: dict[int, list[tuple[str, int, int, float, float]]] = {}
         for utype, slots in need.items():
+            v = type_view.get(utype, 0)
+            ck = cks.get(v)
+            if ck is None:
+                ck = cks[v] = p.times[v].call_key[j].tolist()
             found: list[tuple[float, int, bool]] = []
             for k in self.type_units.get(utype, ()):
                 st = state[k]
@@ -630,24 +649,28 @@ class _Run:
                     if e < math.inf:
                         found.append((e, k, False))
                 else:
-                    moving.append((utype, k, node, rem, self._ahead_one(edge, frac, j) if edge >= 0 else math.inf))
+                    moving_of.setdefault(v, []).append(
+                        (utype, k, node, rem, self._ahead_one(edge, frac, j) if edge >= 0 else math.inf)
+                    )
             known = sorted(e for e, _, _ in found)
             thr_of[utype] = known[len(slots) - 1] if len(known) >= len(slots) else math.inf
             cands[utype] = found
-        if moving and self.to_node is not None:
-            self._moving_exact(j, ck, moving, thr_of, cands)
-        elif moving:
+        for v, moving in moving_of.items():  # a unit type's candidates all come from one view
+            if self.to_node is not None:
+                self._moving_exact(j, v, cks[v], moving, thr_of, cands)
+                continue
+            ct, keys = p.times[v], m.views[v].keys
+            row = ct.call_key[j]
             nodes = np.asarray([mv[2] for mv in moving], dtype=np.int64)
             rems = np.asarray([mv[3] for mv in moving])
             thr = np.asarray([thr_of[mv[0]] for mv in moving])
             dests = np.asarray([int(self.trip[mv[1]][0]) for mv in moving], dtype=np.int64)  # type: ignore[index]
-            keys = m.keys
             with np.errstate(invalid="ignore"):
                 lower = rems + np.maximum(row[dests] - keys.forward[dests, nodes], 0.0)  # as etas()
                 want = (lower <= thr) & (thr > 0)
                 if want.any():
                     landmark = np.fmax(
-                        row[:, None] - keys.forward[:, nodes], keys.reverse[:, nodes] - p.call_to_key[j][:, None]
+                        row[:, None] - keys.forward[:, nodes], keys.reverse[:, nodes] - ct.call_to_key[j][:, None]
                     )
                     lb = np.fmax.reduce(landmark, axis=0)
                     lb = np.where(np.isnan(lb), -np.inf, lb)
@@ -655,10 +678,10 @@ class _Run:
             via = np.full(len(moving), np.inf)
             if want.any():
                 limit = max(float(np.max(thr[want] - rems[want])), 0.0) + _BOUND_SLACK_S
-                to_call = self.times_to_call(j, limit, nodes[want])
+                to_call = self.times_to_call(v, j, limit, nodes[want])
                 via[want] = np.where(to_call <= limit, rems[want] + to_call, np.inf)
-            for (utype, k, _, _, ahead), v in zip(moving, via.tolist(), strict=True):
-                e = min(ahead, v)
+            for (utype, k, _, _, ahead), w in zip(moving, via.tolist(), strict=True):
+                e = min(ahead, w)
                 if e < math.inf:
                     cands[utype].append((e, k, False))
         picks: dict[int, tuple[int, int, float, bool]] = {}
@@ -671,6 +694,7 @@ class _Run:
     def _moving_exact(
         self,
         j: int,
+        v: int,
         ck: list[float],
         moving: list[tuple[str, int, int, float, float]],
         thr_of: dict[str, float],
@@ -682,10 +706,11 @@ class _Run:
         search limit are not needed: a unit they would skip (or find beyond the limit) is slower
         than the ``need``-th known ETA of its type and cannot be chosen either way. The first
         bound (through the unit's destination post, no slack) and ``thr > 0`` are kept as they
-        are, so exactly the same units can be chosen, with the same sums.
+        are, so exactly the same units can be chosen, with the same sums. ``v``: the view of the
+        units in ``moving``, ``ck`` the call's row of key times on it.
         """
-        pts, forward = self.p.points, self.m.keys.forward
-        to_u, to_v = self.node_times(int(pts.u[j])), self.node_times(int(pts.v[j]))
+        pts, forward = self.p.points, self.m.views[v].keys.forward
+        to_u, to_v = self.node_times(v, int(pts.u[j])), self.node_times(v, int(pts.v[j]))
         from_u, from_v = float(pts.from_u[j]), float(pts.from_v[j])
         trip = self.trip
         for utype, k, node, rem, ahead in moving:
@@ -796,17 +821,25 @@ class _Run:
         than the ``need``-th fastest unit of known ETA (plus the tie tolerance) cannot change the
         optimum and stays ``inf``. A lower bound (triangle inequality through its destination
         post) skips most searches; the rest get one bounded search from the next junction.
+        Every unit's times are on its own view of the network (boats that do not carry its type
+        blocked); with one view, as here, the columns of a view are all columns.
         """
         m, p = self.m, self.p
         idle = self.state[free] == IDLE
         eta = np.full((len(calls), len(free)), np.inf)
+        view_of = m.unit_view[free] if len(m.views) > 1 else None
+        views = [0] if view_of is None else np.unique(view_of).tolist()
         if idle.any():
-            eta[:, idle] = p.call_key[calls][:, self.base[free[idle]]]
+            for v in views:
+                sel = idle if view_of is None else idle & (view_of == v)
+                eta[:, sel] = p.times[v].call_key[calls][:, self.base[free[sel]]]
         moving: list[tuple[int, int, float]] = []
+        unit_view = self.unit_view
         for c in np.flatnonzero(~idle).tolist():
-            key, node, rem, edge, frac = self.position(int(free[c]), t)
+            k = int(free[c])
+            key, node, rem, edge, frac = self.position(k, t)
             if key >= 0:
-                eta[:, c] = rem + p.call_key[calls, key]
+                eta[:, c] = rem + p.times[unit_view[k]].call_key[calls, key]
             else:
                 moving.append((c, node, rem))
                 if edge >= 0:
@@ -829,22 +862,29 @@ class _Run:
             thr = float(vals[need - 1]) + tol if len(vals) >= need else math.inf
             threshold[i] = np.where(mask, np.maximum(threshold[i], thr), threshold[i])
         # which (call, moving unit) pairs could matter, by a lower bound through the unit's post
-        nodes_m = np.asarray([node for _, node, _ in moving], dtype=np.int64)
-        rem_m = np.asarray([rem for _, _, rem in moving])
-        cols = np.asarray([c for c, _, _ in moving], dtype=np.int64)
-        dests = np.asarray([int(self.trip[int(free[c])][0]) for c in cols], dtype=np.int64)  # type: ignore[index]
-        bound = threshold[:, cols]  # (calls, moving)
-        with np.errstate(invalid="ignore"):
-            lower = rem_m[None, :] + np.maximum(
-                p.call_key[calls][:, dests] - m.keys.forward[dests, nodes_m][None, :], 0.0
-            )
-        want = (lower <= bound) & (bound > 0)
-        for i in np.flatnonzero(want.any(axis=1)).tolist():
-            w = want[i]
-            limit = max(float(np.max(bound[i, w] - rem_m[w])), 0.0)
-            to_call = self.times_to_call(int(calls[i]), limit, nodes_m[w])
-            via = np.where(to_call <= limit, rem_m[w] + to_call, np.inf)
-            eta[i, cols[w]] = np.minimum(eta[i, cols[w]], via)
+        all_m = np.arange(len(moving))
+        for v in views:
+            mine = all_m if view_of is None else all_m[view_of[[c for c, _, _ in moving]] == v]
+            if not len(mine):
+                continue
+            group = [moving[i] for i in mine.tolist()]
+            ct, forward = p.times[v], m.views[v].keys.forward
+            nodes_m = np.asarray([node for _, node, _ in group], dtype=np.int64)
+            rem_m = np.asarray([rem for _, _, rem in group])
+            cols = np.asarray([c for c, _, _ in group], dtype=np.int64)
+            dests = np.asarray([int(self.trip[int(free[c])][0]) for c in cols], dtype=np.int64)  # type: ignore[index]
+            bound = threshold[:, cols]  # (calls, moving)
+            with np.errstate(invalid="ignore"):
+                lower = rem_m[None, :] + np.maximum(
+                    ct.call_key[calls][:, dests] - forward[dests, nodes_m][None, :], 0.0
+                )
+            want = (lower <= bound) & (bound > 0)
+            for i in np.flatnonzero(want.any(axis=1)).tolist():
+                w = want[i]
+                limit = max(float(np.max(bound[i, w] - rem_m[w])), 0.0)
+                to_call = self.times_to_call(v, int(calls[i]), limit, nodes_m[w])
+                via = np.where(to_call <= limit, rem_m[w] + to_call, np.inf)
+                eta[i, cols[w]] = np.minimum(eta[i, cols[w]], via)
         return eta, idle
 
     def ahead(self, edge: int, frac: float, calls: np.ndarray) -> np.ndarray:
@@ -856,8 +896,8 @@ class _Run:
         t_e = float(net.edge_time_s[edge])
         return np.where((pos >= frac) & ((ce == edge) | (ce == twin)), (pos - frac) * t_e, np.inf)
 
-    def times_to_call(self, j: int, limit: float, nodes: np.ndarray) -> np.ndarray:
-        """Seconds from each of ``nodes`` to call ``j``, exact up to ``limit``: two reverse searches.
+    def times_to_call(self, v: int, j: int, limit: float, nodes: np.ndarray) -> np.ndarray:
+        """Seconds from each of ``nodes`` to call ``j`` on view ``v``, exact up to ``limit``: two reverse searches.
 
         Beyond ``limit`` a time is ``inf`` or some time beyond ``limit`` (callers keep only times
         within it). On a small network (:data:`NODE_TABLE_BYTES`) the whole search from each end
@@ -867,43 +907,44 @@ class _Run:
         waits, so a call queued through many decisions is searched once.
         """
         p = self.p
-        u, v = int(p.points.u[j]), int(p.points.v[j])
+        u, w = int(p.points.u[j]), int(p.points.v[j])
         from_u, from_v = float(p.points.from_u[j]), float(p.points.from_v[j])
         if self.to_node is not None:
             # the whole search from each end, kept per node: a settled node's time does not
             # depend on where a search stops, so these are the bounded searches' times (beyond
             # ``limit`` the sum stays beyond it: the callers drop it the same way)
-            return np.minimum(self.node_times(u)[nodes] + from_u, self.node_times(v)[nodes] + from_v)
-        cached = self.search_cache.get(j)
+            return np.minimum(self.node_times(v, u)[nodes] + from_u, self.node_times(v, w)[nodes] + from_v)
+        cached = self.search_cache.get((v, j))
         if cached is not None:
             return cached[nodes]
-        search = self.workspace.multi(True)
+        search = self.workspace[v].multi(True)
         if math.isinf(limit):
             both = np.full((2, self.m.network.n_nodes), np.inf)
-            for r, end in enumerate((u, v)):
+            for r, end in enumerate((u, w)):
                 reached, times, _, _, _ = search.run([end], [0.0], math.inf)
                 both[r, reached] = times
             full = np.minimum(both[0] + from_u, both[1] + from_v)
-            self.search_cache[j] = full
+            self.search_cache[(v, j)] = full
             return full[nodes]
         scratch = self.scratch
         part = []
-        for end in (u, v):
+        for end in (u, w):
             reached, times, _, _, _ = search.run([end], [0.0], limit, nodes)
             scratch[reached] = times
             part.append(scratch[nodes])
             scratch[reached] = np.inf
         return np.minimum(part[0] + from_u, part[1] + from_v)
 
-    def node_times(self, node: int) -> np.ndarray:
-        """Seconds from every node to ``node`` (``inf`` = unreachable): one reverse search, kept."""
+    def node_times(self, v: int, node: int) -> np.ndarray:
+        """Seconds from every node to ``node`` on view ``v`` (``inf`` = unreachable): one reverse search, kept."""
         assert self.to_node is not None
-        row = self.to_node.get(node)
+        table = self.to_node[v]
+        row = table.get(node)
         if row is None:
-            reached, times, _, _, _ = self.workspace.multi(True).run([node], [0.0], math.inf)
+            reached, times, _, _, _ = self.workspace[v].multi(True).run([node], [0.0], math.inf)
             row = np.full(self.m.network.n_nodes, np.inf)
             row[reached] = times
-            self.to_node[node] = row
+            table[node] = row
         return row
 
     def _base_of(self, k: int) -> int:

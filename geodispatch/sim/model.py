@@ -4,6 +4,12 @@
 arrays plus the network: picklable, so replications can run as separate tasks), and
 :func:`prepare_calls` adds one call table's exact times (key point -> call, call -> key point,
 nearest hospital), vectorised, with no search per call.
+
+Boats that carry only some unit types (``RoadNetwork.sea_carries``: a speedboat ambulance takes
+no fire truck) are honoured by giving each group of unit types that travel the same
+:meth:`~geodispatch.network.graph.RoadNetwork.for_unit_type` view its own times
+(:class:`TravelView`, :class:`CallTimes`); a network whose boats carry every unit type, or a
+fleet that every boat carries, has one view, the network itself.
 """
 
 from __future__ import annotations
@@ -48,14 +54,43 @@ class Hospital:
 
 
 @dataclass
+class TravelView:
+    """The network as some of the fleet's unit types travel it, and its key-point times.
+
+    Attributes
+    ----------
+    network : RoadNetwork
+        ``network.for_unit_type(t)`` of its unit types (the boats that do not carry them
+        blocked; the network itself when every boat carries them).
+    types : tuple of str
+        The fleet's unit types that travel this view.
+    keys : KeyPoints
+        Exact times of the key points on this view.
+    hosp_to_key, hosp_exit : ndarray, shape (n_hospitals, n_keys)
+        Seconds from each hospital to each key point and how the drive leaves its road.
+    """
+
+    network: Any
+    types: tuple[str, ...]
+    keys: KeyPoints
+    hosp_to_key: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    hosp_exit: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
+
+
+@dataclass
 class SimModel:
     """Everything fixed across replications (see :func:`build_model`).
 
     Attributes
     ----------
     network : RoadNetwork
-    keys : KeyPoints
-        Exact times of the key points: unit bases first, then hospitals.
+        The scenario's network (snaps; every unit's travel is on its view in ``views``).
+    views : list of TravelView
+        One per distinct view the fleet's unit types travel (usually one).
+    unit_view : ndarray of int64
+        Index into ``views`` of each unit.
+    type_view : dict
+        Unit type -> index into ``views`` (every type of the fleet).
     key_id, key_name : list of str
         Station id / hospital id and display name of each key point.
     key_lon, key_lat : ndarray
@@ -90,12 +125,12 @@ class SimModel:
     snap_limit_m : float
     hosp_points : Points
         The hospitals' snaps.
-    hosp_to_key, hosp_exit : ndarray, shape (n_hospitals, n_keys)
-        Seconds from each hospital to each key point and how the drive leaves its road.
     """
 
     network: Any
-    keys: KeyPoints
+    views: list[TravelView]
+    unit_view: np.ndarray
+    type_view: dict[str, int]
     key_id: list[str]
     key_name: list[str]
     key_lon: np.ndarray
@@ -121,13 +156,41 @@ class SimModel:
     population: Any = None
     snap_limit_m: float = settings.SNAP_LIMIT_M
     hosp_points: Points | None = None
-    hosp_to_key: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    hosp_exit: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
 
     @property
     def n_units(self) -> int:
         """Units in the fleet."""
         return len(self.unit_id)
+
+    def view_of(self, unit_type: str) -> TravelView:
+        """The travel view of a unit type (a type not in the fleet: the first view)."""
+        return self.views[self.type_view.get(unit_type, 0)]
+
+
+@dataclass
+class CallTimes:
+    """A call table's exact times on one :class:`TravelView` (see :func:`prepare_calls`).
+
+    Attributes
+    ----------
+    call_key : ndarray, shape (n_calls, n_keys)
+        Seconds from each key point to each call.
+    call_to_key : ndarray, shape (n_calls, n_keys)
+        Seconds from each call to each key point.
+    call_exit : ndarray of int8, shape (n_calls, n_keys)
+        How that drive leaves the call's road.
+    hospital : ndarray of int64
+        Index (into ``model.hospitals``) of the nearest suitable hospital by road on this view,
+        -1 = none reachable.
+    hospital_s : ndarray
+        Seconds to it (inf = none).
+    """
+
+    call_key: np.ndarray
+    call_to_key: np.ndarray
+    call_exit: np.ndarray
+    hospital: np.ndarray
+    hospital_s: np.ndarray
 
 
 @dataclass
@@ -139,17 +202,8 @@ class PreparedCalls:
     calls : CallTable
     points : Points
         The calls snapped to their roads.
-    call_key : ndarray, shape (n_calls, n_keys)
-        Seconds from each key point to each call.
-    call_to_key : ndarray, shape (n_calls, n_keys)
-        Seconds from each call to each key point.
-    call_exit : ndarray of int8, shape (n_calls, n_keys)
-        How that drive leaves the call's road.
-    hospital : ndarray of int64
-        Index (into ``model.hospitals``) of the nearest suitable hospital by road, -1 = none
-        reachable.
-    hospital_s : ndarray
-        Seconds to it (inf = none).
+    times : list of CallTimes
+        The calls' times on each of the model's views (aligned with ``model.views``).
     slot_call, slot_line, slot_copy : ndarray of int64
         One row per unit a call needs (SOP lines expanded).
     slot_type : list of str
@@ -160,11 +214,7 @@ class PreparedCalls:
 
     calls: CallTable
     points: Points
-    call_key: np.ndarray
-    call_to_key: np.ndarray
-    call_exit: np.ndarray
-    hospital: np.ndarray
-    hospital_s: np.ndarray
+    times: list[CallTimes]
     slot_call: np.ndarray
     slot_line: np.ndarray
     slot_copy: np.ndarray
@@ -280,13 +330,32 @@ def build_model(
             f"{len(far)} station(s)/hospital(s) farther than {snap_limit_m:g} m from any road: {names}; "
             "check their lon/lat or that they lie in this region"
         )
-    keys = KeyPoints(net, Points.from_snap(snap), snap)
+    points = Points.from_snap(snap)
     unit_type = [u.type for u in fleet]
+    # one view per distinct set of boats the fleet's types may not take (for_unit_type builds
+    # each once and returns the network itself for a type every boat carries)
+    view_nets: list[Any] = []
+    view_types: list[list[str]] = []
+    type_view: dict[str, int] = {}
+    for t in dict.fromkeys(unit_type):
+        view_net = net.for_unit_type(t)
+        v = next((i for i, other in enumerate(view_nets) if other is view_net), len(view_nets))
+        if v == len(view_nets):
+            view_nets.append(view_net)
+            view_types.append([])
+        view_types[v].append(t)
+        type_view[t] = v
+    views = [
+        TravelView(view_net, tuple(types), KeyPoints(view_net, points, snap))
+        for view_net, types in zip(view_nets, view_types, strict=True)
+    ]
     home_a = np.asarray(home, dtype=np.int64)
     posts = {t: np.unique(home_a[[j for j, ut in enumerate(unit_type) if ut == t]]) for t in set(unit_type)}
     model = SimModel(
         network=net,
-        keys=keys,
+        views=views,
+        unit_view=np.asarray([type_view[t] for t in unit_type], dtype=np.int64),
+        type_view=type_view,
         key_id=key_id,
         key_name=key_name,
         key_lon=lon_a,
@@ -310,8 +379,9 @@ def build_model(
         snap_limit_m=snap_limit_m,
     )
     if hospitals:
-        model.hosp_points = keys.points.subset(model.hospital_key)
-        model.hosp_to_key, model.hosp_exit = keys.from_points(model.hosp_points)
+        model.hosp_points = points.subset(model.hospital_key)
+        for view in views:  # an ambulance takes its patient over the boats its type may use
+            view.hosp_to_key, view.hosp_exit = view.keys.from_points(model.hosp_points)
     no_people = scenario.population is None or not len(scenario.population)
     if (move_up == "dmexclp" or policy == "coverage_aware") and no_people:
         raise SimulationError(f"{move_up if move_up != 'none' else policy} needs population points")
@@ -333,7 +403,7 @@ def _prepare_coverage(
     pts = Points.from_snap(snap)
     sel = np.flatnonzero(ok)
     sub = pts.subset(sel)
-    times = model.keys.to_points(sub)  # (n_keys, n_demand)
+    view_times: dict[int, np.ndarray] = {}  # (n_keys, n_demand) per view
     model.demand = weight[sel]
     cal = model.calibration
     total_people = float(weight[sel].sum())
@@ -341,6 +411,10 @@ def _prepare_coverage(
     for t in model.moveup_types:
         if t not in model.posts:
             continue
+        v = model.type_view[t]
+        if v not in view_times:
+            view_times[v] = model.views[v].keys.to_points(sub)
+        times = view_times[v]
         model.cover[t] = times[model.posts[t]] <= model.target_s
         if busy_fraction is not None:
             model.busy_fraction[t] = float(busy_fraction)
@@ -386,20 +460,7 @@ def prepare_calls(model: SimModel, calls: CallTable) -> PreparedCalls:
             "outside the region"
         )
     pts = Points.from_snap(snap)
-    to_call = model.keys.to_points(pts)
-    call_to_key, call_exit = model.keys.from_points(pts)
-    n = len(calls)
-    hospital = np.full(n, -1, dtype=np.int64)
-    hospital_s = np.full(n, np.inf)
-    if model.hospitals:
-        t_h = call_to_key[:, model.hospital_key]  # (n_calls, n_hospitals)
-        for h, hosp in enumerate(model.hospitals):
-            if hosp.accepts:
-                t_h[~np.isin(calls.type, list(hosp.accepts)), h] = np.inf
-        best = np.argmin(t_h, axis=1)
-        best_t = t_h[np.arange(n), best]
-        hospital = np.where(np.isfinite(best_t), best, -1)
-        hospital_s = best_t
+    times = [_call_times(model, view, calls, pts) for view in model.views]
     slot_call: list[int] = []
     slot_line: list[int] = []
     slot_copy: list[int] = []
@@ -422,16 +483,13 @@ def prepare_calls(model: SimModel, calls: CallTable) -> PreparedCalls:
         if not fit_units:
             continue
         bases = np.unique(np.concatenate([model.posts.get(utype, np.zeros(0, np.int64)), model.unit_home[fit_units]]))
-        reach = np.isfinite(to_call[bases][:, slot_call_a[idx]]).any(axis=0)
+        call_key = times[model.type_view[utype]].call_key
+        reach = np.isfinite(call_key[slot_call_a[idx]][:, bases]).any(axis=1)
         servable[idx] = reach
     prepared = PreparedCalls(
         calls=calls,
         points=pts,
-        call_key=np.ascontiguousarray(to_call.T),
-        call_to_key=call_to_key,
-        call_exit=call_exit,
-        hospital=hospital,
-        hospital_s=hospital_s,
+        times=times,
         slot_call=slot_call_a,
         slot_line=np.asarray(slot_line, dtype=np.int64),
         slot_copy=np.asarray(slot_copy, dtype=np.int64),
@@ -440,6 +498,25 @@ def prepare_calls(model: SimModel, calls: CallTable) -> PreparedCalls:
         slot_servable=servable,
     )
     return prepared
+
+
+def _call_times(model: SimModel, view: TravelView, calls: CallTable, pts: Points) -> CallTimes:
+    """The calls' times to and from every key point on one view, and their nearest hospitals."""
+    to_call = view.keys.to_points(pts)
+    call_to_key, call_exit = view.keys.from_points(pts)
+    n = len(calls)
+    hospital = np.full(n, -1, dtype=np.int64)
+    hospital_s = np.full(n, np.inf)
+    if model.hospitals:
+        t_h = call_to_key[:, model.hospital_key]  # (n_calls, n_hospitals)
+        for h, hosp in enumerate(model.hospitals):
+            if hosp.accepts:
+                t_h[~np.isin(calls.type, list(hosp.accepts)), h] = np.inf
+        best = np.argmin(t_h, axis=1)
+        best_t = t_h[np.arange(n), best]
+        hospital = np.where(np.isfinite(best_t), best, -1)
+        hospital_s = best_t
+    return CallTimes(np.ascontiguousarray(to_call.T), call_to_key, call_exit, hospital, hospital_s)
 
 
 def _group(types: Sequence[str], caps: Sequence[tuple[str, ...]]) -> dict[tuple[str, tuple[str, ...]], np.ndarray]:
