@@ -493,7 +493,7 @@ def test_a_fleet_the_speedboat_does_not_carry_runs_as_on_its_own_view(synthetic:
                     for i, (lon, lat) in enumerate(zip(pop["lon"], pop["lat"], strict=True))])  # fmt: skip
     view = dataclasses.replace(synthetic, network=synthetic.network.for_unit_type("damkar"))
     for policy in ("optimal", "coverage_aware"):
-        whole, own = (simulate(sc, calls, units=fleet, policy=policy, seed=3).replications[0] for sc in (synthetic, view))
+        whole, own = (simulate(s, calls, units=fleet, policy=policy, seed=3).replications[0] for s in (synthetic, view))
         assert np.isfinite(whole.first_arrival_s[:8]).all() and (whole.a_from == 1).any()
         for name in ("first_arrival_s", "first_dispatch_s", "cleared_s", "unserved", "a_unit", "a_from",
                      "a_arrived_s", "a_free_s", "a_next_key", "busy_s", "driving_s"):  # fmt: skip
