@@ -598,6 +598,27 @@ def test_simulation_sends_only_the_units_the_boat_carries(tmp_path: Path) -> Non
         assert any("lacked units" in n for n in res.notes) == (never > 0)
 
 
+def test_simulated_ambulance_takes_its_patient_only_over_a_boat_that_carries_it(tmp_path: Path) -> None:
+    """A boat for fire trucks only: the island's hospital is out of an ambulance's reach (the
+    patient is treated on scene, reported), while over a boat that carries it the ambulance goes."""
+    from geodispatch.assign.model import Unit
+    from geodispatch.scenario import Scenario
+    from geodispatch.sim import CallTable, Hospital, simulate
+
+    lon, lat = MAINLAND[1]
+    fleet = [Unit("amb", "ambulance", lon, lat, home_station="pos", home_lon=lon, home_lat=lat)]
+    calls = CallTable(id=["medis"], time_s=[0.0], type=["medis"], priority=[1], lon=[MAINLAND[3][0]],
+                      lat=[MAINLAND[3][1]], transport=[1])  # type: ignore[arg-type]
+    hospital = Hospital("rs-pulau", "RS Pulau", *ISLAND[6])
+    for carries, reached in (("damkar", False), ("ambulance", True)):
+        net = _boat_harbour(tmp_path, carries)
+        res = simulate(Scenario(name="harbour", network=net), calls, units=fleet, hospitals=[hospital],
+                       dispatch_delay_s=0.0, turnout_s=0.0)  # fmt: skip
+        rep = res.replications[0]
+        assert np.isfinite(rep.response_s[0]) and rep.no_hospital.tolist() == [not reached]
+        assert np.isfinite(rep.a_hospital_s[0]) == reached
+
+
 def test_one_search_answers_the_units_whose_path_takes_no_closed_boat_same_etas_as_a_search_per_type() -> None:
     """The whole network's search answers a Damkar truck whose fastest path takes no speedboat;
     a truck whose path does (island incidents: the speedboat beats the ferry) gets its own view's

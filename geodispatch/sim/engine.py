@@ -57,9 +57,10 @@ _MAX_GAINS = 20_000
 
 NODE_TABLE_BYTES = 256 * 2**20
 """Networks whose whole node-to-node time table fits in this many bytes (float64; about 5,800
-nodes) keep every reverse search from a call's road end (``inf`` limit, reused by every later
-call at that node) instead of a bounded search per decision: calls repeat their roads, so a
-year on a small regency needs at most one search per node."""
+nodes; one table per view of the network the fleet travels, see ``SimModel.views``) keep every
+reverse search from a call's road end (``inf`` limit, reused by every later call at that node)
+instead of a bounded search per decision: calls repeat their roads, so a year on a small regency
+needs at most one search per node."""
 
 
 @dataclass(frozen=True)
