@@ -287,3 +287,53 @@ def test_openapi_documents_the_real_error_model_and_enums(api: Api) -> None:  # 
     assert set(unit_status["enum"]) >= {"available", "dispatched", "out_of_service"}
     assert "enum" in components["IncidentOut"]["properties"]["status"]
     assert "enum" in components["KeyIn"]["properties"]["role"]
+
+
+def _write_in_a_forked_process(db: Any, value: int) -> str:
+    """Insert ``value`` through ``db`` (inherited) in a forked process; 'ok' or the error's text."""
+    import multiprocessing
+
+    def child(queue: Any) -> None:
+        from sqlalchemy import text
+        from sqlalchemy.exc import OperationalError
+
+        db.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+        try:
+            with db.write() as session:
+                session.execute(text("INSERT INTO t VALUES (:x)"), {"x": value})
+            queue.put("ok")
+        except OperationalError as exc:
+            queue.put(str(exc.orig))
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=child, args=(queue,))
+    proc.start()
+    try:
+        return str(queue.get(timeout=30))
+    finally:
+        proc.join(30)
+
+
+def test_sqlite_writers_of_two_processes_queue_on_one_lock_and_time_out_like_sqlite(tmp_path: Any) -> None:
+    """Server processes on one SQLite file (``serve --workers N``) hand the write lock over through
+    an flock: a write of another process (a forked worker, even with the Database inherited)
+    waits for it and fails after the database timeout like SQLite's busy wait (the API's 503);
+    once the lock is released it goes through."""
+    from sqlalchemy import text
+
+    from geodispatch.api.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'two.db'}", timeout_s=0.3)
+    try:
+        with db.write() as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+        with db.write() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            blocked = _write_in_a_forked_process(db, 2)
+        assert "another process holds the write lock" in blocked, blocked
+        assert _write_in_a_forked_process(db, 3) == "ok"
+        with db.read() as session:
+            assert sorted(session.scalars(text("SELECT x FROM t"))) == [1, 3]
+    finally:
+        db.dispose()

@@ -18,9 +18,13 @@ if the application code were wrong.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
+import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from geodispatch import settings
@@ -177,6 +181,74 @@ def make_engine(url: str, timeout_s: float | None = None) -> Engine:
     return engine
 
 
+class _ProcessWriteLock:
+    """SQLite's write lock handed from process to process at once: an ``flock`` on a file next to
+    the database (``<file>-writer.lock``), held around each write transaction of every process
+    that serves the file (``geodispatch serve --workers N``).
+
+    Without it, a writer of another process waits in SQLite's busy handler, which sleeps in
+    steps of up to 100 ms: the processes took turns slowly and a second process added nothing.
+    Here a waiter polls every :data:`POLL_S` and takes the lock right after it is released.
+    SQLite's own locking still decides (``BEGIN IMMEDIATE``; writers that do not take this lock,
+    like the command line, wait in the busy handler as before). A wait longer than the
+    database timeout fails like SQLite's (``OperationalError``: the API answers 503). One
+    descriptor per process, opened after a fork; the caller's thread lock admits one thread
+    of the process at a time. Where the file cannot be created, writes go on without it.
+    """
+
+    POLL_S = 0.0005
+    """Seconds between attempts while another process holds the lock."""
+
+    def __init__(self, path: Path, timeout_s: float) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def _descriptor(self) -> int | None:
+        if self._pid != os.getpid():  # a forked worker opens its own (a shared one would share the lock)
+            self._pid = os.getpid()
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                logger.warning("no cross-process write lock at %s (%s): writers wait in SQLite's busy handler",
+                               self.path, exc)
+                self._fd = None
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock for the block (polls; fails after the database timeout)."""
+        fd = self._descriptor()
+        if fd is None:
+            yield
+            return
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise OperationalError(
+                        "BEGIN IMMEDIATE", None,
+                        sqlite3.OperationalError("database is locked (another process holds the write lock)"),
+                    ) from None
+                time.sleep(self.POLL_S)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None: in memory or a URI)."""
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
 class Database:
     """An engine with a read session factory and a serialised write session factory.
 
@@ -204,6 +276,14 @@ class Database:
         # write lock over at once instead of through SQLite's sleeping busy handler (which
         # waits in steps of up to 100 ms). BEGIN IMMEDIATE still serialises other processes.
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        # ... and between processes on one file, an flock hands it over as soon as it is released
+        file = _sqlite_file(self.url) if self.is_sqlite else None
+        self._process_lock = (
+            _ProcessWriteLock(file.with_name(file.name + "-writer.lock"),
+                              settings.DB_TIMEOUT_S if timeout_s is None else float(timeout_s))
+            if file is not None else None
+        )
+        self._pid = os.getpid()
         self.last_write_error: str | None = None
 
     @contextmanager
@@ -233,10 +313,15 @@ class Database:
         callbacks run. Open and leave it in one thread, without waiting on anything else
         inside (on SQLite it holds the database's single write lock).
         """
+        if self._pid != os.getpid():  # forked: the inherited lock may be held by a thread that is not here
+            self._pid = os.getpid()
+            self._write_lock = threading.Lock() if self.is_sqlite else None
         try:
             with contextlib.ExitStack() as stack:
                 if self._write_lock is not None:
                     stack.enter_context(self._write_lock)
+                if self._process_lock is not None:
+                    stack.enter_context(self._process_lock.held())
                 session = stack.enter_context(self._write.begin())
                 yield session
         except DBAPIError as exc:
