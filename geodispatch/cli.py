@@ -721,8 +721,8 @@ def serve(
 
         runtime = api.state.runtime
         added = load_fleet(runtime.db, runtime.scenario)
-        homes = [(st.lon, st.lat) for st in runtime.scenario.stations for _ in st.units]
-        runtime.prepare_positions([h[0] for h in homes], [h[1] for h in homes])  # coverage tie-break, now
+        homes = [(st.lon, st.lat, u.type) for st in runtime.scenario.stations for u in st.units]
+        runtime.prepare_positions([h[0] for h in homes], [h[1] for h in homes], [h[2] for h in homes])  # tie-break
         err_console.print(f"fleet: {added} units of {runtime.scenario.name} added" if added
                           else "fleet: the database already has units; left as they are")
     err_console.print(f"serving {api.state.runtime.scenario.name} on http://{host}:{port} "

@@ -339,6 +339,49 @@ def test_coverage_tiebreak_keeps_the_only_unit_of_a_remote_area() -> None:
     assert ca[0].unit_ids[0] in ("R1", "R2")
 
 
+def _line_with_boat_island(carries: tuple[str, ...]) -> RoadNetwork:
+    """:func:`line_network` (41 nodes, 500 m, 10 m/s) and a 500 m island road ~1.1 km north of
+    node 30, joined to node 30 by a 60 s boat (both ways) that carries ``carries``."""
+    line = line_network(n=41, spacing_m=500.0)
+    n = line.n_nodes
+    lon = np.concatenate([line.lon, [line.lon[30], line.lon[31]]])
+    lat = np.concatenate([line.lat, [LAT0 + 0.01, LAT0 + 0.01]])
+    u = np.concatenate([line.edge_u, [n, n + 1, 30, n]])
+    v = np.concatenate([line.edge_v, [n + 1, n, n, 30]])
+    length = np.concatenate([line.edge_length_m, [500.0, 500.0, 1113.0, 1113.0]])
+    time = np.concatenate([line.edge_time_s, [50.0, 50.0, 60.0, 60.0]])
+    highway = ["road"] * (line.n_edges + 2) + ["sea_link"] * 2
+    boat = {line.n_edges + 2: "speedboat", line.n_edges + 3: "speedboat"}
+    return RoadNetwork.from_arrays(np.arange(n + 2), lon, lat, u, v, length, time, edge_highway=highway,
+                                   sea_names=boat, sea_carries={e: carries for e in boat})
+
+
+def test_coverage_tiebreak_counts_only_the_boats_that_carry_the_unit_type() -> None:
+    # L (300 s from the fire) alone covers 5,000 people at node 4; R (310 s, within the tie
+    # tolerance) would cover the island's 9,000 through the boat, if the boat carried fire trucks
+    def case(carries: tuple[str, ...]) -> tuple[RoadNetwork, list[Unit], Incident, pd.DataFrame]:
+        net = _line_with_boat_island(carries)
+        island = (float((net.lon[-2] + net.lon[-1]) / 2), float(net.lat[-1]))
+        units = [unit("L", "damkar", at(net, 14), home_lon=at(net, 14)[0], home_lat=LAT0),
+                 unit("R", "damkar", at(net, 26, 100.0), home_lon=at(net, 26, 100.0)[0], home_lat=LAT0)]
+        inc = Incident("f1", "kebakaran", 1, *at(net, 20), reported_time=NOW)
+        pop = pd.DataFrame({"lon": [at(net, 4)[0], island[0]], "lat": [LAT0, island[1]], "population": [5000, 9000]})
+        return net, units, inc, pop
+
+    sop = {"kebakaran": (Requirement(type="damkar", count=1),)}
+    net, units, inc, pop = case(("ambulance",))
+    assert recommend(net, units, inc, sop, now=NOW, target_s=600).unit_ids == ["L"]  # 10 s faster
+    rec = recommend(net, units, inc, sop, now=NOW, target_s=600, population=pop)
+    # the island is not R's to keep (the boat takes no fire truck): keep L, whose people nobody else covers
+    assert rec.unit_ids == ["R"]
+    assert rec.coverage_note is not None and "5,000 more people" in rec.coverage_note
+    ca = assign(net, units, [inc], sop, policy="coverage_aware", now=NOW, target_s=600, population=pop)
+    assert ca[0].unit_ids == ["R"]
+    # a boat that carries fire trucks makes R the island's only cover: the fastest, L, goes
+    net, units, inc, pop = case(("ambulance", "damkar"))
+    assert recommend(net, units, inc, sop, now=NOW, target_s=600, population=pop).unit_ids == ["L"]
+
+
 def test_an_engine_held_across_calls_gives_the_same_answers_and_belongs_to_one_network() -> None:
     net, units, inc, pop = _coverage_case()
     engine = EtaEngine(net)

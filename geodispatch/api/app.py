@@ -216,9 +216,9 @@ def _warm_up(runtime: Runtime) -> None:
     net = runtime.network
     _ = net.csr, net.csr_reverse, net.edge_tree
     with runtime.db.read() as session:
-        rows = session.execute(select(Unit.lon, Unit.lat, Unit.home_lon, Unit.home_lat)).all()
+        rows = session.execute(select(Unit.lon, Unit.lat, Unit.home_lon, Unit.home_lat, Unit.type)).all()
     bases = [(r.home_lon, r.home_lat) if r.home_lon is not None else (r.lon, r.lat) for r in rows]
-    runtime.prepare_positions([b[0] for b in bases], [b[1] for b in bases])
+    runtime.prepare_positions([b[0] for b in bases], [b[1] for b in bases], [r.type for r in rows])
     _warm_engine(runtime)
 
 

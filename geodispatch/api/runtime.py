@@ -115,17 +115,24 @@ class Runtime:
         with self._auth_lock:
             self._auth_cache.clear()
 
-    def prepare_positions(self, lon: list[float], lat: list[float]) -> None:
+    def prepare_positions(self, lon: list[float], lat: list[float], types: list[str]) -> None:
         """Precompute the engine's coverage reach sets of unit bases (for its tie-break).
 
         A unit's base is its home, or its position when its home is unknown. Called when units
         are created or report a new position, and at start-up for the whole fleet, so that a
-        new incident's recommendation only looks them up.
+        new incident's recommendation only looks them up. ``types``: each unit's type, whose
+        view of the network the reach set is on (a boat may carry some unit types only).
         """
         if self.scenario.population is None or not lon:
             return
-        index = self.eta_engine.coverage_index(self.scenario.population, self.scenario.target_response_s)
-        index.prepare(lon, lat)
+        engine, population, target = self.eta_engine, self.scenario.population, self.scenario.target_response_s
+        if not self.network.sea_carries:
+            engine.coverage_index(population, target).prepare(lon, lat)
+            return
+        for utype in sorted(set(types)):
+            mine = [i for i, t in enumerate(types) if t == utype]
+            index = engine.for_unit_type(utype).coverage_index(population, target)
+            index.prepare([lon[i] for i in mine], [lat[i] for i in mine])
 
     def check_location(self, lon: float, lat: float, what: str) -> None:
         """Refuse a point outside the region or too far from any road.

@@ -222,17 +222,26 @@ def _search(
 
 
 def _apply_tiebreak(engine: EtaEngine, sol: Solution, population: Any, tolerance_s: float) -> None:
-    """Coverage tie-break per incident and unit type, on top of the optimal choice."""
+    """Coverage tie-break per incident and unit type, on top of the optimal choice.
+
+    Reach sets are on the network as each unit type travels it: a fire station does not keep an
+    island covered through a speedboat that carries ambulances only.
+    """
     units = sol.units
+    types = np.asarray([u.type for u in units])
+    index: Any = engine.coverage_index(population, sol.target_s)
+    if engine.network.sea_carries:
+        index = {t: engine.for_unit_type(t).coverage_index(population, sol.target_s)
+                 for t in {slot.type for slot in sol.slots}}  # fmt: skip
     sol.tiebreaks.update(
         apply_tiebreak(
-            engine.coverage_index(population, sol.target_s),
+            index,
             sol.slots,
             sol.choice,
             sol.eta,
             sol.fits,
             sol.remaining_s,
-            np.asarray([u.type for u in units]),
+            types,
             np.asarray([u.dispatchable for u in units], dtype=bool),
             np.asarray([u.home_lon if u.home_lon is not None else u.lon for u in units]),
             np.asarray([u.home_lat if u.home_lat is not None else u.lat for u in units]),

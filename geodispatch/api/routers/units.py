@@ -32,7 +32,7 @@ def create_unit(body: UnitIn, who: Admin, runtime: RuntimeDep, tx: TransactionDe
     with tx() as session:
         out = unit_out(service.create_unit(session, who, data))
     base = (out.home_lon, out.home_lat) if out.home_lon is not None and out.home_lat is not None else (out.lon, out.lat)
-    runtime.prepare_positions([base[0]], [base[1]])  # the coverage tie-break counts from the home
+    runtime.prepare_positions([base[0]], [base[1]], [out.type])  # the coverage tie-break counts from the home
     return out
 
 
@@ -87,5 +87,5 @@ def update_unit(
         workflow.check_own_units(session, who, [unit_id])
         out = unit_out(service.update_unit(session, who, unit_id, body.status, position))
     if position is not None and out.home_lon is None:  # the tie-break's base is the home when known
-        runtime.prepare_positions([position[0]], [position[1]])
+        runtime.prepare_positions([position[0]], [position[1]], [out.type])
     return out
