@@ -315,6 +315,27 @@ def _write_in_a_forked_process(db: Any, value: int) -> str:
         proc.join(30)
 
 
+def test_sqlite_writes_go_on_without_flock(tmp_path: Any, monkeypatch: Any) -> None:
+    """Where there is no ``fcntl`` (Windows) the module still imports and writes go through,
+    waiting in SQLite's busy handler between processes as before the flock."""
+    from sqlalchemy import text
+
+    from geodispatch.api import db as dbmod
+
+    monkeypatch.setattr(dbmod, "fcntl", None)
+    db = dbmod.Database(f"sqlite:///{tmp_path / 'plain.db'}", timeout_s=0.3)
+    try:
+        assert db._process_lock is None
+        with db.write() as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        with db.read() as session:
+            assert list(session.scalars(text("SELECT x FROM t"))) == [1]
+    finally:
+        db.dispose()
+    assert not (tmp_path / "plain.db-writer.lock").exists()
+
+
 def test_sqlite_writers_of_two_processes_queue_on_one_lock_and_time_out_like_sqlite(tmp_path: Any) -> None:
     """Server processes on one SQLite file (``serve --workers N``) hand the write lock over through
     an flock: a write of another process (a forked worker, even with the Database inherited)

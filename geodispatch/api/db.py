@@ -18,7 +18,6 @@ if the application code were wrong.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -37,6 +36,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geodispatch import settings
 from geodispatch.errors import DatabaseUnavailableError, InputError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock; processes wait in SQLite's busy handler
+    fcntl = None  # type: ignore[assignment]
 
 try:
     import orjson as _orjson
@@ -281,7 +285,7 @@ class Database:
         self._process_lock = (
             _ProcessWriteLock(file.with_name(file.name + "-writer.lock"),
                               settings.DB_TIMEOUT_S if timeout_s is None else float(timeout_s))
-            if file is not None else None
+            if file is not None and fcntl is not None else None
         )
         self._pid = os.getpid()
         self.last_write_error: str | None = None
