@@ -43,8 +43,7 @@ _bearer = HTTPBearer(auto_error=False, description="API key made with `geodispat
 
 async def get_runtime(request: Request) -> Runtime:
     """The app's :class:`Runtime` (``async``: a cheap dependency costs no worker-thread hop)."""
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+    return _runtime(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -70,6 +69,7 @@ TransactionDep = Annotated[Transaction, Depends(get_transaction)]
 
 
 def _runtime(request: Request) -> Runtime:
+    """The app's :class:`Runtime`, for code that cannot await (:func:`get_runtime` is async)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

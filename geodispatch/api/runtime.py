@@ -126,10 +126,7 @@ class Runtime:
         if self.scenario.population is None or not lon:
             return
         engine, population, target = self.eta_engine, self.scenario.population, self.scenario.target_response_s
-        if not self.network.sea_carries:
-            engine.coverage_index(population, target).prepare(lon, lat)
-            return
-        for utype in sorted(set(types)):
+        for utype in sorted(set(types)):  # for_unit_type is the engine itself where no boat blocks the type
             mine = [i for i, t in enumerate(types) if t == utype]
             index = engine.for_unit_type(utype).coverage_index(population, target)
             index.prepare([lon[i] for i in mine], [lat[i] for i in mine])

@@ -254,7 +254,7 @@ def coverage_tiebreak(
 
 
 def apply_tiebreak(
-    index: CoverageIndex | Mapping[str, CoverageIndex],
+    index: Mapping[str, CoverageIndex],
     slots: Sequence[Slot],
     choice: list[int],
     eta: np.ndarray,
@@ -272,9 +272,9 @@ def apply_tiebreak(
 
     Parameters
     ----------
-    index : CoverageIndex or mapping of str to CoverageIndex
-        Reach sets; or the reach sets of each unit type (on the network as that type travels it,
-        :meth:`~geodispatch.network.graph.RoadNetwork.for_unit_type`).
+    index : mapping of str to CoverageIndex
+        The reach sets of each unit type (on the network as that type travels it,
+        :meth:`~geodispatch.network.graph.RoadNetwork.for_unit_type`; usually one index for all).
     slots : sequence of Slot
         Slots of the batch.
     choice : list of int
@@ -313,9 +313,9 @@ def apply_tiebreak(
         used[[k for k in choice if k >= 0]] = True
         fleet = dispatchable & (types == utype) & (~used | np.isin(np.arange(n_units), chosen))
         free = dispatchable & ~used
-        reach = index[utype] if isinstance(index, Mapping) else index
         tb = coverage_tiebreak(
-            reach, fits[members], chosen, eta[i], float(remaining_s[i]), fleet, free, base_lon, base_lat, tolerance_s
+            index[utype], fits[members], chosen, eta[i], float(remaining_s[i]), fleet, free, base_lon, base_lat,
+            tolerance_s,
         )
         if tb.units != tuple(chosen):
             for s, k in zip(members, tb.units, strict=True):

@@ -228,11 +228,8 @@ def _apply_tiebreak(engine: EtaEngine, sol: Solution, population: Any, tolerance
     island covered through a speedboat that carries ambulances only.
     """
     units = sol.units
-    types = np.asarray([u.type for u in units])
-    index: Any = engine.coverage_index(population, sol.target_s)
-    if engine.network.sea_carries:
-        index = {t: engine.for_unit_type(t).coverage_index(population, sol.target_s)
-                 for t in {slot.type for slot in sol.slots}}  # fmt: skip
+    # for_unit_type is the engine itself (one index for all) where no boat blocks the type
+    index = {t: engine.for_unit_type(t).coverage_index(population, sol.target_s) for t in {s.type for s in sol.slots}}
     sol.tiebreaks.update(
         apply_tiebreak(
             index,
@@ -241,7 +238,7 @@ def _apply_tiebreak(engine: EtaEngine, sol: Solution, population: Any, tolerance
             sol.eta,
             sol.fits,
             sol.remaining_s,
-            types,
+            np.asarray([u.type for u in units]),
             np.asarray([u.dispatchable for u in units], dtype=bool),
             np.asarray([u.home_lon if u.home_lon is not None else u.lon for u in units]),
             np.asarray([u.home_lat if u.home_lat is not None else u.lat for u in units]),

@@ -272,8 +272,8 @@ class _Run:
         self.coverage: Any = None
         if model.policy == "coverage_aware":
             indexes = [coverage_index(view.network, model.population, model.target_s) for view in model.views]
-            # reach sets on each unit type's own view (one index when there is one view)
-            self.coverage = indexes[0] if len(indexes) == 1 else {t: indexes[v] for t, v in model.type_view.items()}
+            # reach sets on each unit type's own view (one index shared by all when there is one view)
+            self.coverage = {t: indexes[v] for t, v in model.type_view.items()}
         first_slot = np.searchsorted(prep.slot_call, np.arange(n + 1)).tolist()
         servable = prep.slot_servable.tolist()
         self.ready_slots = [  # per call, the slots that go to the queue when it is ready
